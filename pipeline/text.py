@@ -1,0 +1,169 @@
+"""Character-level text rules shared by ingest and the analyzers: normalization, line joining, sentences.
+
+Nothing here knows about paragraphs or reports; these are the rules of mixed Chinese/Latin typography.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# CJK ideographs (BMP blocks and the supplementary ones that occur in UN texts).
+_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+# CJK punctuation and full-width forms: no space is ever inserted next to these.
+_CJK_PUNCT = re.compile(r"[\u3000-\u303f\uff00-\uffef\u2018-\u201f\u2026\u2014\u00b7]")
+_LATIN_OR_DIGIT = re.compile(r"[0-9A-Za-z\u00c0-\u024f%]")
+_URLISH_TAIL = re.compile(r"(?:https?://|www\.|\w/)\S*$")
+
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def is_ideograph(ch: str) -> bool:
+    """True for a CJK ideograph."""
+    return bool(_IDEOGRAPH.match(ch))
+
+
+def is_cjk(ch: str) -> bool:
+    """True for a CJK ideograph, CJK punctuation or a full-width form."""
+    return bool(_IDEOGRAPH.match(ch) or _CJK_PUNCT.match(ch))
+
+
+def normalize(text: str) -> str:
+    """Indexing form: NFKC (full-width/half-width folding) and runs of white space folded to one space."""
+    return _SPACE_RUN.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def join_fragment(left: str, right: str) -> str:
+    """Join two fragments of a line-broken text with the separator the typography calls for.
+
+    Rules (each one general, none about a particular document):
+
+    * CJK next to CJK (ideograph or punctuation): no space — Chinese has none.
+    * An ideograph next to a Latin letter or digit: one space, the convention of UN Chinese texts
+      ("第 28 条", "2010 年 10 月", "意大利 carabinieri"), so a reference broken over lines reads as printed.
+    * CJK punctuation next to anything: no space ("。2011 年", "（S/2012/50）").
+    * Latin next to Latin: one space ("de lutte contre" + "la criminalité"), except inside a URL or a
+      document symbol broken after ``.``, ``_``, ``/`` or ``-`` ("www.unodc." + "org/…", "UNODC/CCPCJ/" + "EG.1/…"),
+      which is re-joined without a space.
+
+    Args:
+        left: text so far (may end in white space, which is ignored).
+        right: the next fragment (leading white space ignored).
+
+    Returns:
+        The joined text.
+    """
+    left = left.rstrip()
+    right = right.lstrip()
+    if not left:
+        return right
+    if not right:
+        return left
+    a, b = left[-1], right[0]
+    if _CJK_PUNCT.match(a) or _CJK_PUNCT.match(b):
+        sep = ""
+    elif is_ideograph(a) and is_ideograph(b):
+        sep = ""
+    elif is_ideograph(a) or is_ideograph(b):
+        sep = " " if (_LATIN_OR_DIGIT.match(a) or _LATIN_OR_DIGIT.match(b)) else ""
+    elif a in "._/-" and _URLISH_TAIL.search(left.split()[-1]) and not b.isspace():
+        sep = ""
+    elif a == "," and b.isdigit() and left[-2:-1].isdigit():
+        sep = ""  # a number broken after its thousands separator: "1," + "167"
+    else:
+        sep = " "
+    return left + sep + right
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence: its text and ``[start, end)`` character offsets into the string it was cut from."""
+
+    text: str
+    start: int
+    end: int
+
+
+# Sentence ends: CJK terminal punctuation, then any closing quotes/brackets; Latin ";" anywhere, Latin "."
+# "!" "?" only before white space + an upper-case letter or a non-Latin character, or at the end.
+_CJK_END = "。；！？"
+_CLOSERS = "”’」』）)]》〉\"'"
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Split text into sentences with offsets.
+
+    Splits at line breaks, after 。；！？ (and any closing quotes or brackets that follow them), after a Latin ";", and after
+    a Latin ".", "!" or "?" followed by white space (so "www.unodc.org", "1.7 亿" and "EG.1/2012/4" are not cut).
+
+    Args:
+        text: the text to cut.
+
+    Returns:
+        Non-empty sentences in order; white space at the edges is excluded from each span.
+    """
+    cuts: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        end = None
+        if ch == "\n":
+            cuts.append(i)
+            i += 1
+            continue
+        if ch in _CJK_END or ch == ";":
+            end = i + 1
+        elif ch in ".!?" and (i + 1 == n or text[i + 1].isspace()):
+            prev = text[i - 1] if i else ""
+            # not after a single capital (initials such as "A." in headings) or a digit ("1. ")
+            if not (prev.isdigit() or (prev.isupper() and (i < 2 or not text[i - 2].isalpha()))):
+                end = i + 1
+        if end is not None:
+            while end < n and text[end] in _CLOSERS:
+                end += 1
+            cuts.append(end)
+            i = end
+            continue
+        i += 1
+    spans: list[Span] = []
+    start = 0
+    for cut in [*cuts, n]:
+        seg = text[start:cut]
+        lead = len(seg) - len(seg.lstrip())
+        trail = len(seg.rstrip())
+        if seg.strip():
+            spans.append(Span(seg.strip(), start + lead, start + trail))
+        start = cut
+    return spans
+
+
+def display_width(text: str) -> int:
+    """Terminal columns taken by ``text`` (East Asian wide and full-width characters count two)."""
+    import unicodedata as ud
+
+    return sum(2 if ud.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def wrap_display(text: str, width: int = 100, indent: str = "", subsequent: str = "") -> list[str]:
+    """Wrap mixed CJK/Latin text to ``width`` terminal columns.
+
+    Breaks anywhere between CJK characters and at spaces between Latin words; never inside a Latin word
+    shorter than the line.
+    """
+    import unicodedata as ud
+
+    lines: list[str] = []
+    cur, cur_w = indent, display_width(indent)
+    for token in re.findall(r"[A-Za-z0-9\u00c0-\u024f_./:%,()\-]+|\s+|.", text):
+        w = sum(2 if ud.east_asian_width(c) in "WF" else 1 for c in token)
+        if cur_w + w > width and cur.strip():
+            lines.append(cur.rstrip())
+            cur, cur_w = subsequent, display_width(subsequent)
+            if token.isspace():
+                continue
+        cur += token
+        cur_w += w
+    if cur.strip():
+        lines.append(cur.rstrip())
+    return lines
