@@ -34,6 +34,13 @@ class Config:
         passage_prompt: prefix for passages (e5 needs "passage: ").
         max_query_chars: longer queries are truncated with a warning.
         top_k: default number of results.
+        fusion: how the hybrid mode combines channels: "weighted" (normalized scores, weights per query
+            language) or "rrf" (reciprocal-rank fusion).
+        lexical_weight_zh: weight of the lexical channel for Chinese queries (dense gets the rest).
+        lexical_weight_en: weight of the lexical channel for English queries.
+        sentence_weight: dense paragraph score = (1 - w) * paragraph cosine + w * best sentence cosine.
+        rrf_k: the constant of reciprocal-rank fusion.
+        batch_size: queries embedded per batch.
     """
 
     root: Path = field(default_factory=_default_root)
@@ -45,6 +52,12 @@ class Config:
     passage_prompt: str = "passage: "
     max_query_chars: int = 1000
     top_k: int = 5
+    fusion: str = "weighted"
+    lexical_weight_zh: float = 0.5
+    lexical_weight_en: float = 0.3
+    sentence_weight: float = 0.5
+    rrf_k: int = 60
+    batch_size: int = 64
 
     @property
     def corpus_dir(self) -> Path:

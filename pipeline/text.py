@@ -153,6 +153,11 @@ def wrap_display(text: str, width: int = 100, indent: str = "", subsequent: str 
     """
     import unicodedata as ud
 
+    if "\n" in text:
+        out: list[str] = []
+        for i, part in enumerate(text.split("\n")):
+            out += wrap_display(part, width, indent if i == 0 else subsequent, subsequent)
+        return out
     lines: list[str] = []
     cur, cur_w = indent, display_width(indent)
     for token in re.findall(r"[A-Za-z0-9\u00c0-\u024f_./:%,()\-]+|\s+|.", text):

@@ -1,0 +1,210 @@
+"""Exact references: the query router, paragraph lookups and the citation index.
+
+A query is routed before any retrieval runs:
+
+* ``paragraph`` — the query *is* a paragraph reference ("23", "paragraph 23", "para. 7", "¶17", "§ 12",
+  "第 41 段", "第四十一段", "paragraphs 15-17", "第 3 至 5 段", "para 65(d)"): those paragraphs, in the
+  order asked.
+* ``citation`` — the query names a resolution or decision, a document symbol or a Convention article that
+  the report cites: every paragraph citing it, in document order, with the matched span.
+* ``question`` — everything else goes to retrieval.
+
+The citation index is built from the corpus (paragraph text, items and footnotes) with the same
+identifier recogniser the analyzer uses, so "第 65/230 号决议" and "resolution 65/230" meet on one key.
+Nothing here imports torch or jieba: a lookup starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pipeline.corpus import Corpus, Paragraph
+from pipeline.identifiers import Identifier, find_identifiers
+
+CITABLE = ("resolution", "symbol", "article")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One place where the report cites an identifier.
+
+    Attributes:
+        key: the identifier's normalized key ("65/230", "S/2009/146", "article:28").
+        kind: "resolution", "symbol" or "article".
+        paragraph: the citing paragraph's number.
+        where: "text", "item:a" or "footnote:1".
+        text: the matched text as printed.
+        start: offset of the match in that field.
+        end: end offset of the match in that field.
+    """
+
+    key: str
+    kind: str
+    paragraph: int
+    where: str
+    text: str
+    start: int
+    end: int
+
+
+def _fields(p: Paragraph) -> list[tuple[str, str]]:
+    return (
+        [("text", p.text)]
+        + [(f"item:{it.label}", it.text) for it in p.items]
+        + [(f"footnote:{fn.marker}", fn.text) for fn in p.footnotes]
+    )
+
+
+@dataclass
+class CitationIndex:
+    """Identifier key -> citations in document order."""
+
+    by_key: dict[str, list[Citation]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, corpus: Corpus) -> CitationIndex:
+        index = cls()
+        for p in corpus.paragraphs:
+            for where, text in _fields(p):
+                for ident in find_identifiers(text):
+                    if ident.kind in CITABLE:
+                        index.by_key.setdefault(ident.key, []).append(
+                            Citation(ident.key, ident.kind, p.number, where, ident.text, ident.start, ident.end)
+                        )
+        return index
+
+    def lookup(self, key: str) -> list[Citation]:
+        return self.by_key.get(key, [])
+
+    def keys(self, kind: str | None = None) -> list[str]:
+        return sorted(k for k, v in self.by_key.items() if kind is None or v[0].kind == kind)
+
+
+# --- paragraph references ------------------------------------------------------------------------------
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def chinese_numeral(s: str) -> int | None:
+    """Value of a Chinese numeral below 1000 ("四十一" -> 41, "十五" -> 15, "一百零二" -> 102), else None."""
+    if not s or any(c not in _CN_DIGITS and c not in "十百" for c in s):
+        return None
+    total, cur = 0, 0
+    for c in s:
+        if c in _CN_DIGITS:
+            cur = _CN_DIGITS[c]
+        elif c == "十":
+            total += (cur or 1) * 10
+            cur = 0
+        elif c == "百":
+            total += (cur or 1) * 100
+            cur = 0
+    return total + cur
+
+
+_NUM = r"(?:\d{1,3}|[零〇一二两三四五六七八九十百]{1,5})"
+_RANGE_SEP = r"\s*(?:-|–|—|~|～|至|到|to|through|and|&|,(?!\d{3}\b)|，|、|和|及|与)\s*"  # "1,167" is a number
+_SUB = r"(?:\s*\(\s*[a-z]\s*\))?"  # "65(d)"
+_PARA_WORD = r"(?:paragraphs?|paras?\.?|pars?\.?|¶+|§+|段落?)"
+_RE_PARA_EN = re.compile(
+    rf"{_PARA_WORD}\s*(?P<nums>{_NUM}{_SUB}(?:{_RANGE_SEP}{_NUM}{_SUB})*)", re.IGNORECASE
+)
+_RE_PARA_ZH = re.compile(rf"第\s*(?P<nums>{_NUM}(?:{_RANGE_SEP}(?:第\s*)?{_NUM})*)\s*段{_SUB}")
+_RE_BARE = re.compile(rf"^\s*(?P<nums>\d{{1,3}}{_SUB}(?:{_RANGE_SEP}\d{{1,3}}{_SUB})*)\s*$")
+_FILLER = re.compile(
+    r"(?i)\b(?:show|me|print|display|read|open|get|give|find|see|cite|text|of|the|what|does|do|did|say|says|"
+    r"is|in|please|full|content|contents|look|up)\b|请|显示|查看|给我|看看|打开|原文|全文|内容|是什么|说了什么|讲了什么|"
+    r"的|[?？.。!！:：\s]"
+)
+
+
+def _expand(nums: str) -> list[tuple[int, str | None]]:
+    """"15-17" -> [(15,None),(16,None),(17,None)]; "3 and 5" -> 3, 5; "65(d)" -> (65, "d")."""
+    parts = re.split(rf"({_RANGE_SEP})", nums)
+    out: list[tuple[int, str | None]] = []
+    pending_range = False
+    for part in parts:
+        if not part.strip():
+            continue
+        if re.fullmatch(_RANGE_SEP, part):
+            pending_range = bool(re.search(r"-|–|—|~|～|至|到|to|through", part))
+            continue
+        m = re.match(rf"(?:第\s*)?({_NUM})\s*(?:\(\s*([a-z])\s*\))?", part.strip())
+        if not m:
+            continue
+        value = int(m.group(1)) if m.group(1).isdigit() else chinese_numeral(m.group(1))
+        if value is None:
+            continue
+        if pending_range and out:
+            start = out[-1][0]
+            out.extend((n, None) for n in range(start + 1, value + 1))
+        else:
+            out.append((value, m.group(2)))
+        pending_range = False
+    return out
+
+
+def parse_paragraph_reference(query: str) -> list[tuple[int, str | None]] | None:
+    """Paragraph numbers (with an optional item letter) when the whole query is a paragraph reference.
+
+    Returns:
+        ``[(number, item_label_or_None), …]`` in the order asked, or None when the query is something else
+        (a question that merely mentions a paragraph stays a question).
+    """
+    found: list[tuple[int, str | None]] = []
+    rest = query
+    for rx in (_RE_PARA_EN, _RE_PARA_ZH, _RE_BARE):
+        for m in rx.finditer(query):
+            found.extend(_expand(m.group("nums")))
+            rest = rest.replace(m.group(0), " ")
+    if not found:
+        return None
+    return found if not _FILLER.sub("", rest) else None
+
+
+# --- routing -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    """The router's decision for a query.
+
+    Attributes:
+        kind: "paragraph", "citation" or "question".
+        paragraphs: for "paragraph": the requested numbers (with item label) in order.
+        identifiers: for "citation": the citable identifiers named by the query.
+    """
+
+    kind: str
+    paragraphs: list[tuple[int, str | None]] = field(default_factory=list)
+    identifiers: list[Identifier] = field(default_factory=list)
+
+
+def route(query: str, index: CitationIndex | None = None) -> Route:
+    """Decide how to answer ``query``.
+
+    A query naming a citable identifier goes to the citation index when the report cites it (when ``index``
+    is given) — so "resolution 65/230" and "which paragraphs cite resolution 65/230?" both return every
+    citing paragraph. An identifier the report never cites leaves the query to retrieval.
+    """
+    paras = parse_paragraph_reference(query)
+    if paras:
+        return Route("paragraph", paragraphs=paras)
+    idents = [i for i in find_identifiers(query) if i.kind in CITABLE]
+    if idents and (index is None or any(index.lookup(i.key) for i in idents)):
+        return Route("citation", identifiers=idents)
+    return Route("question")
+
+
+def cite(index: CitationIndex, identifiers: list[Identifier]) -> list[tuple[int, list[Citation]]]:
+    """Paragraphs citing any of ``identifiers``, in document order, each with its matching citations.
+
+    With several identifiers (a list such as "resolutions 1851 (2008) and 1897 (2009)") a paragraph citing
+    more of them ranks no differently: document order is the order of a citation list.
+    """
+    hits: dict[int, list[Citation]] = {}
+    for ident in identifiers:
+        for c in index.lookup(ident.key):
+            hits.setdefault(c.paragraph, []).append(c)
+    return sorted(hits.items())

@@ -1,0 +1,133 @@
+"""Retrieval evaluation over qrels: Recall@k, MRR@10, nDCG@10 per language and kind.
+
+Definitions follow BEIR / sentence-transformers' InformationRetrievalEvaluator: Recall@k is the share of a
+query's relevant paragraphs found in the top k, averaged over queries; MRR@10 the reciprocal rank of the
+first relevant hit within 10; nDCG@10 with binary gains. For references and paragraph lookups the
+stricter ``exact`` figure is also given: every relevant paragraph returned and the first result relevant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+KS = (1, 3, 5, 10)
+KINDS = ("question", "paraphrase", "reference", "paragraph")
+
+
+class QrelsError(ValueError):
+    """A malformed qrels file; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Qrel:
+    id: str
+    query: str
+    relevant: tuple[int, ...]
+    lang: str
+    kind: str
+
+
+def load_qrels(path: str | Path) -> list[Qrel]:
+    """Read a qrels JSONL file: ``{"id", "query", "relevant": [int], "lang": "zh"|"en", "kind"}`` per line.
+
+    Raises:
+        QrelsError: naming file and line, on bad JSON, missing keys or bad values.
+    """
+    out: list[Qrel] = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                rel = d["relevant"]
+                if not isinstance(rel, list) or not rel or not all(isinstance(x, int) for x in rel):
+                    raise ValueError("'relevant' must be a non-empty list of paragraph numbers")
+                if not str(d["query"]).strip():
+                    raise ValueError("empty query")
+                out.append(Qrel(str(d["id"]), str(d["query"]), tuple(rel), str(d.get("lang", "")), str(d.get("kind", ""))))
+            except (json.JSONDecodeError, KeyError, ValueError, TypeError) as e:
+                what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+                raise QrelsError(f"{path}:{n}: {what}") from None
+    if not out:
+        raise QrelsError(f"{path}:1: no queries")
+    return out
+
+
+def query_metrics(ranked: Sequence[int], relevant: Sequence[int]) -> dict[str, float]:
+    """Metrics of one ranked list against its relevant set."""
+    rel = set(relevant)
+    m: dict[str, float] = {}
+    for k in KS:
+        m[f"R@{k}"] = len(rel & set(ranked[:k])) / len(rel)
+    rr = 0.0
+    for i, p in enumerate(ranked[:10]):
+        if p in rel:
+            rr = 1.0 / (i + 1)
+            break
+    m["MRR@10"] = rr
+    dcg = sum(1.0 / math.log2(i + 2) for i, p in enumerate(ranked[:10]) if p in rel)
+    idcg = sum(1.0 / math.log2(i + 2) for i in range(min(len(rel), 10)))
+    m["nDCG@10"] = dcg / idcg
+    m["exact"] = float(bool(ranked) and ranked[0] in rel and rel <= set(ranked))
+    return m
+
+
+def evaluate(
+    qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]]
+) -> dict[str, dict[str, float]]:
+    """Average the metrics per group: "all", each language, each kind, and each language×kind.
+
+    Returns:
+        ``{group: {metric: value, "n": count}}``.
+    """
+    groups: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for q, ranked in zip(qrels, ranked_lists, strict=True):
+        m = query_metrics(list(ranked), q.relevant)
+        for g in ("all", q.lang, q.kind, f"{q.lang}/{q.kind}"):
+            groups[g].append(m)
+    out: dict[str, dict[str, float]] = {}
+    for g, ms in groups.items():
+        out[g] = {key: sum(m[key] for m in ms) / len(ms) for key in ms[0]}
+        out[g]["n"] = len(ms)
+    return out
+
+
+def failures(qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]], k: int = 1) -> list[tuple[Qrel, list[int]]]:
+    """Queries whose top ``k`` holds none of their relevant paragraphs (for error analysis)."""
+    return [(q, list(r[:5])) for q, r in zip(qrels, ranked_lists, strict=True) if not set(q.relevant) & set(r[:k])]
+
+
+def _order(groups: dict[str, dict[str, float]]) -> list[str]:
+    head = [g for g in ("all", "zh", "en") if g in groups]
+    kinds = [g for g in KINDS if g in groups]
+    pairs = sorted(g for g in groups if "/" in g)
+    rest = sorted(g for g in groups if g not in head + kinds + pairs)
+    return head + kinds + pairs + rest
+
+
+def format_table(groups: dict[str, dict[str, float]], title: str | None = None) -> str:
+    """A markdown table of the groups' metrics."""
+    cols = [f"R@{k}" for k in KS] + ["MRR@10", "nDCG@10", "exact"]
+    lines = []
+    if title:
+        lines.append(f"**{title}**\n")
+    lines.append("| group | n | " + " | ".join(cols) + " |")
+    lines.append("|---|---:|" + "---:|" * len(cols))
+    for g in _order(groups):
+        m = groups[g]
+        lines.append(f"| {g} | {int(m['n'])} | " + " | ".join(f"{m[c]:.3f}" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def run_eval(
+    qrels: Sequence[Qrel], search_many: Callable[[list[str]], list[list[int]]]
+) -> tuple[dict[str, dict[str, float]], list[list[int]]]:
+    """Run ``search_many`` over the qrels' queries and evaluate the ranked paragraph lists."""
+    ranked = search_many([q.query for q in qrels])
+    return evaluate(qrels, ranked), ranked

@@ -1,0 +1,406 @@
+"""Answering a query: route -> (cite | lexical + dense -> fuse) -> answer sentence.
+
+:class:`Retriever` is the one object the CLI, the batch runner, the evaluator and the benchmarks use. It
+loads what a route needs and nothing more: a paragraph or citation lookup never imports jieba or torch; the
+lexical mode never loads the embedding model.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.cite import Citation, CitationIndex, Route, cite, route
+from pipeline.config import Config
+from pipeline.corpus import Corpus, Paragraph
+
+MODES = ("hybrid", "lexical", "dense")
+_RE_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_RE_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
+
+
+class QueryError(ValueError):
+    """A query that cannot be answered (empty, or only white space)."""
+
+
+def query_language(text: str) -> str:
+    """"zh" when the query is mostly Chinese, else "en" (two CJK characters weigh as one Latin word)."""
+    cjk = len(_RE_CJK.findall(text))
+    latin = len(_RE_LATIN_WORD.findall(text))
+    return "zh" if cjk and cjk >= 2 * latin else "en"
+
+
+@dataclass
+class Hit:
+    """One answer: a paragraph, its scores, and the sentence that best answers the query.
+
+    Attributes:
+        paragraph: the paragraph number.
+        score: the fused score (for lookups: 1.0).
+        scores: each channel's score ("lexical", "dense", "dense_paragraph", "dense_sentence", "citation").
+        answer: the best answering sentence, as printed.
+        answer_span: its ``[start, end)`` in the paragraph's full text.
+        match: for citation lookups, the matched reference: {"text", "where", "start", "end"}.
+    """
+
+    paragraph: int
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)
+    answer: str = ""
+    answer_span: tuple[int, int] = (0, 0)
+    match: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class Answer:
+    """The answer to one query."""
+
+    query: str
+    route: str
+    lang: str
+    hits: list[Hit]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self, corpus: Corpus) -> dict[str, Any]:
+        """The JSON shape shared by every mode and command."""
+        results = []
+        for h in self.hits:
+            p = corpus.paragraph(h.paragraph)
+            r: dict[str, Any] = {
+                "paragraph": h.paragraph,
+                "score": round(float(h.score), 6),
+                "section": list(p.section),
+                "text": p.full_text,
+                "answer": h.answer,
+                "answer_span": list(h.answer_span),
+                "scores": {k: round(float(v), 6) for k, v in h.scores.items()},
+                "footnotes": [{"marker": fn.marker, "text": fn.text} for fn in p.footnotes],
+            }
+            if h.match is not None:
+                r["match"] = h.match
+            results.append(r)
+        out: dict[str, Any] = {"query": self.query, "route": self.route, "results": results}
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = float(x.min()), float(x.max())
+    if hi - lo <= 1e-12:
+        return np.zeros_like(x, dtype=np.float64)
+    return (x - lo) / (hi - lo)
+
+
+def fuse(
+    lexical: np.ndarray | None, dense: np.ndarray | None, lang: str, cfg: Config
+) -> np.ndarray:
+    """Combine channel scores over all paragraphs into one score per paragraph.
+
+    "weighted": min-max normalize each channel over the paragraphs, then weight by the query's language
+    (Chinese queries lean on BM25, English ones on the cross-lingual embeddings). "rrf": reciprocal-rank
+    fusion with the same language weights.
+    """
+    if lexical is None:
+        assert dense is not None
+        return dense.astype(np.float64)
+    if dense is None:
+        return lexical.astype(np.float64)
+    w = cfg.lexical_weight_zh if lang == "zh" else cfg.lexical_weight_en
+    if cfg.fusion == "rrf":
+        def rrf(x: np.ndarray) -> np.ndarray:
+            ranks = np.empty(len(x))
+            ranks[np.argsort(-x, kind="stable")] = np.arange(1, len(x) + 1)
+            return 1.0 / (cfg.rrf_k + ranks)
+
+        return w * rrf(lexical) + (1 - w) * rrf(dense)
+    if cfg.fusion != "weighted":
+        raise ValueError(f"unknown fusion {cfg.fusion!r} (use weighted or rrf)")
+    return w * _minmax(lexical) + (1 - w) * _minmax(dense)
+
+
+class Retriever:
+    """Answers queries over one corpus; loads indexes and the model lazily, on first need.
+
+    Args:
+        cfg: settings.
+        corpus: an already parsed corpus (parsed from ``cfg`` when omitted).
+        build_missing: build an index that does not exist yet (a stale one is always refused).
+        log: where progress messages go (stderr by default).
+    """
+
+    def __init__(
+        self,
+        cfg: Config | None = None,
+        corpus: Corpus | None = None,
+        build_missing: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.cfg = cfg or Config()
+        self._corpus = corpus
+        self._citations: CitationIndex | None = None
+        self._analyzer: Any = None
+        self._lexical: Any = None
+        self._dense: Any = None
+        self._model: Any = None
+        self.build_missing = build_missing
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self._sent_owner: np.ndarray | None = None
+
+    # --- lazy resources ------------------------------------------------------------------------------
+    @property
+    def corpus(self) -> Corpus:
+        if self._corpus is None:
+            from pipeline.ingest import load_corpus
+
+            self._corpus = load_corpus(self.cfg)
+        return self._corpus
+
+    @property
+    def citations(self) -> CitationIndex:
+        if self._citations is None:
+            self._citations = CitationIndex.build(self.corpus)
+        return self._citations
+
+    @property
+    def analyzer(self) -> Any:
+        if self._analyzer is None:
+            from pipeline.analyze import Analyzer
+
+            self._analyzer = Analyzer(self.cfg)
+        return self._analyzer
+
+    @property
+    def lexical(self) -> Any:
+        if self._lexical is None:
+            from pipeline import lexical
+
+            if self.build_missing:
+                self._lexical = lexical.ensure_lexical_index(self.cfg, self.corpus, self.analyzer)
+            else:
+                self._lexical = lexical.load_lexical_index(self.cfg, self.corpus, self.analyzer)
+        return self._lexical
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from pipeline.embed import load_model
+
+            self._model = load_model(self.cfg)
+        return self._model
+
+    @property
+    def dense(self) -> Any:
+        if self._dense is None:
+            from pipeline import dense
+
+            if self.build_missing:
+                self._dense = dense.ensure_dense_index(self.cfg, self.corpus, model_loader=lambda: self.model)
+            else:
+                self._dense = dense.load_dense_index(self.cfg, self.corpus)
+            n_sent = sum(len(p.sentences) for p in self.corpus.paragraphs)
+            if self._dense.sentences.shape[0] != n_sent:
+                raise RuntimeError("dense index sentences do not match the corpus; run `pipeline build`")
+            self._sent_owner = np.repeat(
+                np.arange(len(self.corpus.paragraphs)), [len(p.sentences) for p in self.corpus.paragraphs]
+            )
+        return self._dense
+
+    # --- queries -------------------------------------------------------------------------------------
+    def prepare(self, query: str) -> tuple[str, list[str]]:
+        """Validate a query: reject empty ones, truncate very long ones (with a warning)."""
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("empty query: type a question, a paragraph number or a reference")
+        q = " ".join(query.split())
+        warnings: list[str] = []
+        if len(q) > self.cfg.max_query_chars:
+            warnings.append(f"query truncated from {len(q)} to {self.cfg.max_query_chars} characters")
+            q = q[: self.cfg.max_query_chars]
+        return q, warnings
+
+    def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> Answer:
+        """Answer one query. See :meth:`search_many`."""
+        return self.search_many([query], k=k, mode=mode)[0]
+
+    def search_many(
+        self,
+        queries: Sequence[str],
+        k: int | None = None,
+        mode: str = "hybrid",
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Answer]:
+        """Answer many queries; question queries are embedded in batches.
+
+        Args:
+            queries: raw query strings (each is validated; an empty one raises :class:`QueryError`).
+            k: results per query for questions (lookups return every requested or citing paragraph).
+            mode: "hybrid", "lexical" or "dense".
+            progress: called with the number of queries finished, as they finish.
+
+        Returns:
+            One :class:`Answer` per query, in order.
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+        k = k or self.cfg.top_k
+        prepared = [self.prepare(q) for q in queries]
+        answers: list[Answer | None] = [None] * len(queries)
+        questions: list[int] = []
+        for i, (q, warns) in enumerate(prepared):
+            r = route(q, self.citations)
+            if r.kind == "question":
+                questions.append(i)
+                continue
+            answers[i] = self._lookup(q, r, warns)
+            if progress:
+                progress(1)
+        bs = max(1, self.cfg.batch_size)
+        for start in range(0, len(questions), bs):
+            chunk = questions[start : start + bs]
+            texts = [prepared[i][0] for i in chunk]
+            for i, ans in zip(chunk, self._questions(texts, k, mode), strict=True):
+                ans.warnings = prepared[i][1] + ans.warnings
+                answers[i] = ans
+            if progress:
+                progress(len(chunk))
+        return [a for a in answers if a is not None]
+
+    def channel_scores(self, texts: Sequence[str], mode: str) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Raw channel scores over all paragraphs for question texts.
+
+        Returns:
+            ``(lexical, dense_paragraph, sentence)``: arrays (n_queries, n_paragraphs) for BM25 and the
+            dense paragraph cosine, and (n_queries, n_sentences) sentence cosines; None where the mode
+            skips a channel.
+        """
+        lex = dense_p = sent = None
+        if mode in ("hybrid", "lexical"):
+            lex = np.vstack([self.lexical.scores(self.analyzer.analyze_query(t)) for t in texts])
+        if mode in ("hybrid", "dense"):
+            from pipeline.embed import encode_queries
+
+            index = self.dense
+            qv = encode_queries(self.model, list(texts), self.cfg)
+            dense_p = qv @ np.asarray(index.paragraphs, dtype=np.float32).T
+            sent = qv @ np.asarray(index.sentences, dtype=np.float32).T
+        return lex, dense_p, sent
+
+    def _dense_scores(self, dense_p: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(combined dense score, best sentence cosine) per paragraph for one query."""
+        assert self._sent_owner is not None
+        best = np.full(dense_p.shape[0], -1.0, dtype=np.float64)
+        np.maximum.at(best, self._sent_owner, sent)
+        w = self.cfg.sentence_weight
+        return (1 - w) * dense_p + w * best, best
+
+    def _questions(self, texts: list[str], k: int, mode: str) -> list[Answer]:
+        lex, dense_p, sent = self.channel_scores(texts, mode)
+        paras = self.corpus.paragraphs
+        out: list[Answer] = []
+        for qi, text in enumerate(texts):
+            lang = query_language(text)
+            lx = lex[qi] if lex is not None else None
+            dn = best = None
+            if dense_p is not None and sent is not None:
+                dn, best = self._dense_scores(dense_p[qi], sent[qi])
+            fused = fuse(lx, dn, lang, self.cfg)
+            order = np.argsort(-fused, kind="stable")[:k]
+            hits = []
+            for pi in order:
+                scores: dict[str, float] = {}
+                if lx is not None:
+                    scores["lexical"] = float(lx[pi])
+                if dn is not None and best is not None and dense_p is not None:
+                    scores["dense"] = float(dn[pi])
+                    scores["dense_paragraph"] = float(dense_p[qi][pi])
+                    scores["dense_sentence"] = float(best[pi])
+                p = paras[pi]
+                s_scores = sent[qi][self._sent_owner == pi] if sent is not None else None
+                span = self._answer_sentence(p, text, s_scores)
+                hits.append(Hit(p.number, float(fused[pi]), scores, p.full_text[span[0] : span[1]], span))
+            out.append(Answer(text, "question", lang, hits))
+        return out
+
+    def _answer_sentence(self, p: Paragraph, query: str, sent_scores: np.ndarray | None) -> tuple[int, int]:
+        """The sentence that best answers the query: dense cosine when available, plus term overlap."""
+        if not p.sentences:
+            return (0, len(p.full_text))
+        from pipeline.text import normalize
+
+        overlap = np.zeros(len(p.sentences))
+        terms = _query_terms(query, self._analyzer)
+        if terms:
+            for i, s in enumerate(p.sentences):
+                st = normalize(s.text).lower()
+                overlap[i] = sum(w for t, w in terms if t in st) / sum(w for _, w in terms)
+        score = overlap if sent_scores is None else np.asarray(sent_scores, dtype=np.float64) + 0.1 * overlap
+        best = p.sentences[int(np.argmax(score))]
+        return (best.start, best.end)
+
+    def _lookup(self, query: str, r: Route, warnings: list[str]) -> Answer:
+        lang = query_language(query)
+        hits: list[Hit] = []
+        if r.kind == "paragraph":
+            for number, label in r.paragraphs:
+                try:
+                    p = self.corpus.paragraph(number)
+                except KeyError as e:
+                    warnings = [*warnings, e.args[0]]
+                    continue
+                span = (0, len(p.full_text))
+                if label is not None and (s := _item_sentence(p, label)) is not None:
+                    span = s
+                elif p.sentences:
+                    span = (p.sentences[0].start, p.sentences[0].end)
+                if any(h.paragraph == number for h in hits):
+                    continue
+                hits.append(Hit(number, 1.0, {"paragraph": 1.0}, p.full_text[span[0] : span[1]], span))
+        else:
+            for number, cites in cite(self.citations, r.identifiers):
+                p = self.corpus.paragraph(number)
+                span = _citation_sentence(p, cites[0])
+                match = [{"text": c.text, "key": c.key, "where": c.where, "start": c.start, "end": c.end} for c in cites]
+                answer = p.full_text[span[0] : span[1]] if span else next(
+                    fn.text for fn in p.footnotes if cites[0].where == f"footnote:{fn.marker}"
+                )
+                hits.append(Hit(number, 1.0, {"citation": 1.0}, answer, span or (0, 0), match))
+        return Answer(query, r.kind, lang, hits, warnings)
+
+
+def _query_terms(query: str, analyzer: Any) -> list[tuple[str, float]]:
+    """Query terms for sentence overlap: the analyzer's when loaded, else the query's words."""
+    if analyzer is not None:
+        try:
+            return [(t.lower(), w) for t, w in analyzer.analyze_query(query) if len(t) > 1 or _RE_CJK.match(t)]
+        except Exception:  # overlap is a tie-breaker; never fail an answer for it
+            pass
+    return [(w.lower(), 1.0) for w in re.findall(r"\w+", query)]
+
+
+def _item_sentence(p: Paragraph, label: str) -> tuple[int, int] | None:
+    for s in p.sentences:
+        if s.text.startswith(f"({label})"):
+            return (s.start, s.end)
+    return None
+
+
+def _citation_sentence(p: Paragraph, c: Citation) -> tuple[int, int] | None:
+    """Span of the sentence holding a citation; None when it stands in a footnote."""
+    if c.where.startswith("footnote"):
+        return None
+    offset = c.start
+    if c.where.startswith("item:"):
+        label = c.where.split(":", 1)[1]
+        s = _item_sentence(p, label)
+        if s is None:
+            return None
+        offset = s[0] + len(f"({label}) ") + c.start
+    for s in p.sentences:
+        if s.start <= offset < s.end:
+            return (s.start, s.end)
+    return None
