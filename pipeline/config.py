@@ -37,13 +37,17 @@ class Config:
         passage_prompt: prefix for passages (e5 needs "passage: ").
         max_query_chars: longer queries are truncated with a warning.
         top_k: default number of results.
-        fusion: how the hybrid mode combines channels: "weighted" (normalized scores, weights per query
-            language) or "rrf" (reciprocal-rank fusion).
+        fusion: how the hybrid mode normalizes each channel before mixing them with the language's
+            weight: "zscore" (default), "minmax" or "rrf" (reciprocal rank).
         lexical_weight_zh: weight of the lexical channel for Chinese queries (dense gets the rest).
         lexical_weight_en: weight of the lexical channel for English queries.
         sentence_weight: dense paragraph score = (1 - w) * paragraph cosine + w * best sentence cosine.
         rrf_k: the constant of reciprocal-rank fusion.
         batch_size: queries embedded per batch.
+        dense_query_terms: append the lexical channel's report-vocabulary Chinese terms to the query that
+            is embedded (see :meth:`pipeline.retrieve.Retriever.dense_query_text`).
+        pivot_weight: weight of synonyms found for out-of-vocabulary Chinese query words by pivoting
+            through CC-CEDICT's English glosses (0 turns the expansion off).
     """
 
     root: Path = field(default_factory=_default_root)
@@ -56,12 +60,14 @@ class Config:
     passage_prompt: str = "passage: "
     max_query_chars: int = 1000
     top_k: int = 5
-    fusion: str = "weighted"
-    lexical_weight_zh: float = 0.5
-    lexical_weight_en: float = 0.3
+    fusion: str = "zscore"
+    lexical_weight_zh: float = 0.15
+    lexical_weight_en: float = 0.35
     sentence_weight: float = 0.5
     rrf_k: int = 60
     batch_size: int = 64
+    pivot_weight: float = 0.5
+    dense_query_terms: bool = True
 
     @property
     def corpus_dir(self) -> Path:

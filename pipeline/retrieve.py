@@ -97,14 +97,30 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo)
 
 
-def fuse(
-    lexical: np.ndarray | None, dense: np.ndarray | None, lang: str, cfg: Config
-) -> np.ndarray:
+def _zscore(x: np.ndarray) -> np.ndarray:
+    sd = float(x.std())
+    if sd <= 1e-12:
+        return np.zeros_like(x, dtype=np.float64)
+    return (x - float(x.mean())) / sd
+
+
+def _rrf(x: np.ndarray, k: int) -> np.ndarray:
+    ranks = np.empty(len(x))
+    ranks[np.argsort(-x, kind="stable")] = np.arange(1, len(x) + 1)
+    return 1.0 / (k + ranks)
+
+
+FUSIONS = ("zscore", "minmax", "rrf")
+
+
+def fuse(lexical: np.ndarray | None, dense: np.ndarray | None, lang: str, cfg: Config) -> np.ndarray:
     """Combine channel scores over all paragraphs into one score per paragraph.
 
-    "weighted": min-max normalize each channel over the paragraphs, then weight by the query's language
-    (Chinese queries lean on BM25, English ones on the cross-lingual embeddings). "rrf": reciprocal-rank
-    fusion with the same language weights.
+    Each channel is normalized over the paragraphs — "zscore" (default: how far a paragraph stands out
+    from the rest, which keeps a weak BM25 match from looking like a strong one), "minmax", or "rrf"
+    (reciprocal rank) — and the two are mixed with a weight that depends on the query's language: Chinese
+    queries share words with the report, English ones reach it mostly through the embeddings. The
+    weights were chosen on the development set (``scripts/tune_fusion.py``; see README).
     """
     if lexical is None:
         assert dense is not None
@@ -112,16 +128,13 @@ def fuse(
     if dense is None:
         return lexical.astype(np.float64)
     w = cfg.lexical_weight_zh if lang == "zh" else cfg.lexical_weight_en
+    if cfg.fusion == "zscore":
+        return w * _zscore(lexical) + (1 - w) * _zscore(dense)
+    if cfg.fusion == "minmax":
+        return w * _minmax(lexical) + (1 - w) * _minmax(dense)
     if cfg.fusion == "rrf":
-        def rrf(x: np.ndarray) -> np.ndarray:
-            ranks = np.empty(len(x))
-            ranks[np.argsort(-x, kind="stable")] = np.arange(1, len(x) + 1)
-            return 1.0 / (cfg.rrf_k + ranks)
-
-        return w * rrf(lexical) + (1 - w) * rrf(dense)
-    if cfg.fusion != "weighted":
-        raise ValueError(f"unknown fusion {cfg.fusion!r} (use weighted or rrf)")
-    return w * _minmax(lexical) + (1 - w) * _minmax(dense)
+        return w * _rrf(lexical, cfg.rrf_k) + (1 - w) * _rrf(dense, cfg.rrf_k)
+    raise ValueError(f"unknown fusion {cfg.fusion!r} (use {', '.join(FUSIONS)})")
 
 
 class Retriever:
@@ -179,11 +192,15 @@ class Retriever:
     def lexical(self) -> Any:
         if self._lexical is None:
             from pipeline import lexical
+            from pipeline.store import MissingIndexError
 
-            if self.build_missing:
-                self._lexical = lexical.ensure_lexical_index(self.cfg, self.corpus, self.analyzer)
-            else:
+            try:
                 self._lexical = lexical.load_lexical_index(self.cfg, self.corpus, self.analyzer)
+            except MissingIndexError:
+                if not self.build_missing:
+                    raise
+                self.log("pipeline: no lexical index yet; building it (once)")
+                self._lexical = lexical.build_lexical_index(self.cfg, self.corpus, self.analyzer)
         return self._lexical
 
     @property
@@ -198,11 +215,15 @@ class Retriever:
     def dense(self) -> Any:
         if self._dense is None:
             from pipeline import dense
+            from pipeline.store import MissingIndexError
 
-            if self.build_missing:
-                self._dense = dense.ensure_dense_index(self.cfg, self.corpus, model_loader=lambda: self.model)
-            else:
+            try:
                 self._dense = dense.load_dense_index(self.cfg, self.corpus)
+            except MissingIndexError:
+                if not self.build_missing:
+                    raise
+                self.log("pipeline: no dense index yet; embedding the report (once, about a minute)")
+                self._dense = dense.ensure_dense_index(self.cfg, self.corpus, model_loader=lambda: self.model)
             n_sent = sum(len(p.sentences) for p in self.corpus.paragraphs)
             if self._dense.sentences.shape[0] != n_sent:
                 raise RuntimeError("dense index sentences do not match the corpus; run `pipeline build`")
@@ -280,15 +301,50 @@ class Retriever:
         """
         lex = dense_p = sent = None
         if mode in ("hybrid", "lexical"):
-            lex = np.vstack([self.lexical.scores(self.analyzer.analyze_query(t)) for t in texts])
+            lex = np.vstack([self.lexical.scores(self.lexical_terms(t)) for t in texts])
         if mode in ("hybrid", "dense"):
             from pipeline.embed import encode_queries
 
             index = self.dense
-            qv = encode_queries(self.model, list(texts), self.cfg)
+            qtexts = [self.dense_query_text(t) for t in texts] if self.cfg.dense_query_terms else list(texts)
+            qv = encode_queries(self.model, qtexts, self.cfg)
             dense_p = qv @ np.asarray(index.paragraphs, dtype=np.float32).T
             sent = qv @ np.asarray(index.sentences, dtype=np.float32).T
         return lex, dense_p, sent
+
+    def lexical_terms(self, text: str) -> list[tuple[str, float]]:
+        """Weighted BM25 query terms: the analyzer's, plus synonyms for Chinese words the report never uses.
+
+        A Chinese query word absent from the index vocabulary (假药, 问卷, 电脑) is pivoted through its
+        CC-CEDICT English glosses back to Chinese (:meth:`pipeline.translate.Translator.synonyms`); the
+        synonyms that occur in the report are added at ``cfg.pivot_weight`` times their weight.
+        """
+        terms = self.analyzer.analyze_query(text)
+        vocab = self.lexical.term_id
+        translator = self.analyzer.translator if self.cfg.pivot_weight > 0 else None
+        if translator is None or not hasattr(translator, "synonyms"):
+            return terms
+        have = {t for t, _ in terms}
+        extra: dict[str, float] = {}
+        for term, w in terms:
+            if term in vocab or len(term) < 2 or not _RE_CJK.match(term):
+                continue
+            for zh, sw in translator.synonyms(term):
+                for tok in self.analyzer.tokenize(zh):
+                    if tok in vocab and tok not in have:
+                        extra[tok] = max(extra.get(tok, 0.0), w * sw * self.cfg.pivot_weight)
+        return terms + list(extra.items())
+
+    def dense_query_text(self, text: str) -> str:
+        """The query as embedded: the user's words followed by the report-vocabulary Chinese terms that the
+        lexical channel found for it (English->Chinese translations, synonyms of out-of-vocabulary words).
+
+        A small multilingual model matches a Chinese paragraph far better when the query also carries the
+        paragraph's own Chinese terms; the user's words stay first so their meaning dominates.
+        """
+        vocab = self.lexical.term_id
+        extra = [t for t, _ in self.lexical_terms(text) if t in vocab and _RE_CJK.match(t) and t not in text]
+        return f"{text} {' '.join(dict.fromkeys(extra))}" if extra else text
 
     def _dense_scores(self, dense_p: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(combined dense score, best sentence cosine) per paragraph for one query."""

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 #: Bump when translation behaviour changes in a way that should invalidate lexical-index manifests.
 TRANSLATOR_VERSION = "1"
 #: Bump when the reverse-index builder changes; part of the cache file name.
-REVERSE_INDEX_VERSION = "3"
+REVERSE_INDEX_VERSION = "4"  # 4: adds the forward (Chinese -> glosses) index used by synonyms()
 
 GLOSSARY_FILE = "glossary.tsv"
 STOPWORDS_FILE = "stopwords-en.txt"
@@ -59,6 +59,7 @@ CACHE_SUBDIR = "translate"
 
 #: Candidates kept per English key in the reverse index.
 MAX_CANDIDATES = 3
+MAX_PIVOT_SENSES = 3  # senses of a Chinese word followed when pivoting through English
 #: Longest English phrase (in words) looked up in the reverse index.
 MAX_CEDICT_PHRASE = 4
 
@@ -421,6 +422,7 @@ def build_reverse_index(
     # (zh, sense_pos, n_senses, gloss, factor, verb, proper noun)
     rows: list[tuple[str, int, int, str, float, bool, bool]] = []
     vocab: set[str] = set()
+    forward: dict[str, tuple[str, ...]] = {}
     with gzip.open(cedict_path, "rt", encoding="utf-8") as f:
         for line in f:
             if line.startswith("#"):
@@ -434,6 +436,8 @@ def build_reverse_index(
             proper = m.group(3)[:1].isupper()
             defs = [d for sense in m.group(4).split("/") for d in sense.split(";")]
             cleaned = [c for c in (_clean_definition(d) for d in defs) if c is not None]
+            if not proper and cleaned:
+                forward.setdefault(simp, tuple(g for g, f, _ in cleaned[:MAX_PIVOT_SENSES] if f >= 1.0))
             for pos, (gloss, factor, verb) in enumerate(cleaned):
                 rows.append((simp, pos, len(cleaned), gloss, factor, verb, proper))
                 vocab.update(_WORD_IN_GLOSS.findall(gloss))
@@ -489,7 +493,7 @@ def build_reverse_index(
         kept = kept[:MAX_CANDIDATES]
         total = sum(s for _, s in kept)
         index[key] = tuple((zh, round(max(0.05, s / total), 3)) for zh, s in kept)
-    return {"index": index, "vocab": frozen_vocab}
+    return {"index": index, "vocab": frozen_vocab, "forward": forward}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -516,7 +520,9 @@ class Translator:
         case_sensitive: frozenset[str],
         fingerprint: dict[str, str],
         cache_path: Path | None = None,
+        forward: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
+        self._forward = forward or {}
         self._glossary = glossary
         self._trie = self._build_trie(glossary)
         self._reverse = reverse
@@ -588,7 +594,9 @@ class Translator:
             "stopwords_sha256": stop_sha,
             "jieba_dict_sha256": jieba_sha,
         }
-        return cls(glossary, data["index"], vocab, stopwords, case_sensitive, fingerprint, cache_path)
+        return cls(
+            glossary, data["index"], vocab, stopwords, case_sensitive, fingerprint, cache_path, data.get("forward")
+        )
 
     @staticmethod
     def _read_cache(path: Path, meta: dict[str, str]) -> dict[str, Any] | None:
@@ -690,6 +698,30 @@ class Translator:
                 for term, w in self._translate_words(group):
                     emit(term, w)
         return list(out.items())
+
+    def synonyms(self, word: str) -> list[tuple[str, float]]:
+        """Chinese words meaning the same as ``word``, found by pivoting through English.
+
+        ``word``'s CC-CEDICT glosses (first senses weigh most) are translated back with :meth:`translate`
+        (glossary first, then the reverse index): 假药 -> "fake drugs" -> 伪药, 病人 -> "patient" -> 患者,
+        问卷 -> "questionnaire" -> 调查表. This bridges a Chinese query's everyday words to a report's
+        formal terms without any list written for one document.
+
+        Args:
+            word: a Chinese word.
+
+        Returns:
+            ``[(chinese, weight)]``, best first, at most :data:`MAX_CANDIDATES` + 1, weights in (0, 1];
+            empty when the dictionary does not know the word.
+        """
+        found: dict[str, float] = {}
+        for pos, gloss in enumerate(self._forward.get(word, ())):
+            sense = 1.0 / (1.0 + 0.5 * pos)
+            for zh, w in self.translate(gloss):
+                if zh != word and _IS_CJK.match(zh) and len(zh) > 1:
+                    found[zh] = max(found.get(zh, 0.0), sense * w)
+        ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[: MAX_CANDIDATES + 1]
+        return [(zh, round(w, 3)) for zh, w in ranked]
 
     def explain(self, query: str) -> list[tuple[str, str, list[tuple[str, float]]]]:
         """Like :meth:`translate` but grouped by source: ``[(english span, method, terms)]``."""
