@@ -46,6 +46,8 @@ class Config:
         batch_size: queries embedded per batch.
         dense_query_terms: append the lexical channel's report-vocabulary Chinese terms to the query that
             is embedded (see :meth:`pipeline.retrieve.Retriever.dense_query_text`).
+        query_encoder: "auto" (NumPy forward pass for a few queries in a fresh process, sentence-transformers
+            for large batches), "numpy" or "sentence-transformers".
         pivot_weight: weight of synonyms found for out-of-vocabulary Chinese query words by pivoting
             through CC-CEDICT's English glosses (0 turns the expansion off).
     """
@@ -68,6 +70,7 @@ class Config:
     batch_size: int = 64
     pivot_weight: float = 0.5
     dense_query_terms: bool = True
+    query_encoder: str = "auto"
 
     @property
     def corpus_dir(self) -> Path:

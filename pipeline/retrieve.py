@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -164,6 +165,7 @@ class Retriever:
         self.build_missing = build_missing
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self._sent_owner: np.ndarray | None = None
+        self._numpy_enc: Any = None
 
     # --- lazy resources ------------------------------------------------------------------------------
     @property
@@ -307,7 +309,11 @@ class Retriever:
 
             index = self.dense
             qtexts = [self.dense_query_text(t) for t in texts] if self.cfg.dense_query_terms else list(texts)
-            qv = encode_queries(self.model, qtexts, self.cfg)
+            numpy_enc = self._numpy_encoder(len(qtexts))
+            if numpy_enc is not None:
+                qv = numpy_enc.encode(qtexts, self.cfg.query_prompt or "")
+            else:
+                qv = encode_queries(self.model, qtexts, self.cfg)
             dense_p = qv @ np.asarray(index.paragraphs, dtype=np.float32).T
             sent = qv @ np.asarray(index.sentences, dtype=np.float32).T
         return lex, dense_p, sent
@@ -334,6 +340,28 @@ class Retriever:
                     if tok in vocab and tok not in have:
                         extra[tok] = max(extra.get(tok, 0.0), w * sw * self.cfg.pivot_weight)
         return terms + list(extra.items())
+
+    def _numpy_encoder(self, n_queries: int) -> Any:
+        """The NumPy query encoder when it should be used, else None (sentence-transformers then).
+
+        "auto": NumPy for small requests while the torch model is not loaded (a cold ``pipeline search``
+        must not pay 3-4 s of torch/transformers imports); large batches go through sentence-transformers,
+        which is faster per query once loaded. Both give the same vectors (tests check cosine > 0.9999).
+        """
+        choice = self.cfg.query_encoder
+        if choice == "sentence-transformers" or (choice == "auto" and (self._model is not None or n_queries > 32)):
+            return None
+        if self._numpy_enc is None:
+            from pipeline.embed import model_path
+            from pipeline.models.numpy_encoder import load_numpy_encoder
+
+            path = model_path(self.cfg)
+            self._numpy_enc = (load_numpy_encoder(path) if isinstance(path, Path) else None) or False
+        if self._numpy_enc is False:
+            if choice == "numpy":
+                raise RuntimeError(f"the NumPy query encoder cannot run {self.cfg.model!r}; use query_encoder='auto'")
+            return None
+        return self._numpy_enc
 
     def dense_query_text(self, text: str) -> str:
         """The query as embedded: the user's words followed by the report-vocabulary Chinese terms that the
