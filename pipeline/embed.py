@@ -162,6 +162,10 @@ def load_model(cfg: Config, dtype: str = "auto", threads: int | None = None) -> 
     if threads:
         torch.set_num_threads(threads)
     path = model_path(cfg)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # no "Loading weights" bars or notices on a user's terminal
+    hf_logging.disable_progress_bar()
     model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     if resolve_dtype(dtype) == "bfloat16":
         model = model.to(torch.bfloat16)

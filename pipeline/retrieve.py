@@ -114,21 +114,27 @@ def _rrf(x: np.ndarray, k: int) -> np.ndarray:
 FUSIONS = ("zscore", "minmax", "rrf")
 
 
-def fuse(lexical: np.ndarray | None, dense: np.ndarray | None, lang: str, cfg: Config) -> np.ndarray:
+def fuse(
+    lexical: np.ndarray | None, dense: np.ndarray | None, lang: str, cfg: Config, coverage: float = 1.0
+) -> np.ndarray:
     """Combine channel scores over all paragraphs into one score per paragraph.
 
     Each channel is normalized over the paragraphs — "zscore" (default: how far a paragraph stands out
     from the rest, which keeps a weak BM25 match from looking like a strong one), "minmax", or "rrf"
     (reciprocal rank) — and the two are mixed with a weight that depends on the query's language: Chinese
     queries share words with the report, English ones reach it mostly through the embeddings. The
-    weights were chosen on the development set (``scripts/tune_fusion.py``; see README).
+    weights were chosen on the development set (see README's ablation).
+
+    ``coverage`` (0–1) scales a Chinese query's lexical weight: the share of the query's IDF mass that the
+    index vocabulary knows. A paraphrase in everyday words ("假药", "海匪") has little of it, and BM25's
+    few weak matches should then not outvote the embeddings.
     """
     if lexical is None:
         assert dense is not None
         return dense.astype(np.float64)
     if dense is None:
         return lexical.astype(np.float64)
-    w = cfg.lexical_weight_zh if lang == "zh" else cfg.lexical_weight_en
+    w = cfg.lexical_weight_zh * coverage if lang == "zh" else cfg.lexical_weight_en
     if cfg.fusion == "zscore":
         return w * _zscore(lexical) + (1 - w) * _zscore(dense)
     if cfg.fusion == "minmax":
@@ -363,6 +369,22 @@ class Retriever:
             return None
         return self._numpy_enc
 
+    def lexical_coverage(self, text: str) -> float:
+        """Share of the query's IDF mass (its own terms, before expansion) found in the index vocabulary.
+
+        An unknown term counts with the IDF of a term in no paragraph, the largest there is.
+        """
+        index = self.lexical
+        n = index.n_docs
+        unseen = float(np.log(1.0 + (n + 0.5) / 0.5))
+        known = total = 0.0
+        for term, w in self.analyzer.analyze_query(text):
+            tid = index.term_id.get(term)
+            idf = float(index.idf[tid]) if tid is not None else unseen
+            total += w * idf
+            known += w * idf if tid is not None else 0.0
+        return known / total if total > 0 else 0.0
+
     def dense_query_text(self, text: str) -> str:
         """The query as embedded: the user's words followed by the report-vocabulary Chinese terms that the
         lexical channel found for it (English->Chinese translations, synonyms of out-of-vocabulary words).
@@ -392,7 +414,8 @@ class Retriever:
             dn = best = None
             if dense_p is not None and sent is not None:
                 dn, best = self._dense_scores(dense_p[qi], sent[qi])
-            fused = fuse(lx, dn, lang, self.cfg)
+            cov = self.lexical_coverage(text) if lx is not None and lang == "zh" else 1.0
+            fused = fuse(lx, dn, lang, self.cfg, cov)
             order = np.argsort(-fused, kind="stable")[:k]
             hits = []
             for pi in order:
@@ -436,11 +459,9 @@ class Retriever:
                 except KeyError as e:
                     warnings = [*warnings, e.args[0]]
                     continue
-                span = (0, len(p.full_text))
+                span = (0, len(p.full_text))  # the paragraph itself, or the item asked for ("65(d)")
                 if label is not None and (s := _item_sentence(p, label)) is not None:
                     span = s
-                elif p.sentences:
-                    span = (p.sentences[0].start, p.sentences[0].end)
                 if any(h.paragraph == number for h in hits):
                     continue
                 hits.append(Hit(number, 1.0, {"paragraph": 1.0}, p.full_text[span[0] : span[1]], span))

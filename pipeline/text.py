@@ -138,6 +138,9 @@ def split_sentences(text: str) -> list[Span]:
     return spans
 
 
+_NO_LINE_START = set("，。、；：？！）》」』”’%,.;:?!)")
+
+
 def display_width(text: str) -> int:
     """Terminal columns taken by ``text`` (East Asian wide and full-width characters count two)."""
     import unicodedata as ud
@@ -162,7 +165,9 @@ def wrap_display(text: str, width: int = 100, indent: str = "", subsequent: str 
     cur, cur_w = indent, display_width(indent)
     for token in re.findall(r"[A-Za-z0-9\u00c0-\u024f_./:%,()\-]+|\s+|.", text):
         w = sum(2 if ud.east_asian_width(c) in "WF" else 1 for c in token)
-        if cur_w + w > width and cur.strip():
+        # closing punctuation never starts a line: let it hang one character past the width
+        hang = token in _NO_LINE_START and cur_w + w <= width + 2
+        if cur_w + w > width and cur.strip() and not hang:
             lines.append(cur.rstrip())
             cur, cur_w = subsequent, display_width(subsequent)
             if token.isspace():
