@@ -315,16 +315,18 @@ class DenseIndex:
     def dims(self) -> int:
         return int(self.paragraphs.shape[1])
 
-    def scores(self, query_vec: np.ndarray) -> dict[str, np.ndarray]:
+    def scores(self, query_vec: np.ndarray, sentence_weight: float | None = None) -> dict[str, np.ndarray]:
         """All paragraph scores for one query vector.
 
         Args:
             query_vec: (dim,) or (1, dim) L2-normalised query embedding.
+            sentence_weight: ``w`` of the combined score (default: the index's).
 
         Returns:
             ``combined``, ``paragraph`` (paragraph cosine), ``sentence`` (best sentence cosine, the paragraph
             cosine where a paragraph has no sentences): float64 arrays over paragraphs in index order;
-            ``best_sentence``: row in ``sentences`` of each paragraph's best sentence (-1 if none).
+            ``best_sentence``: row in ``sentences`` of each paragraph's best sentence (-1 if none);
+            ``sentences``: the cosine of every sentence row.
         """
         q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
         if q.shape[0] != self.dims:
@@ -338,9 +340,20 @@ class DenseIndex:
             j = int(np.argmax(sent_all[a : a + n]))
             best[i] = float(sent_all[a + j])
             arg[i] = a + j
-        w = self.sentence_weight
+        w = self.sentence_weight if sentence_weight is None else sentence_weight
         combined = (1.0 - w) * para.astype(np.float64) + w * best
-        return {"combined": combined, "paragraph": para.astype(np.float64), "sentence": best, "best_sentence": arg}
+        return {
+            "combined": combined,
+            "paragraph": para.astype(np.float64),
+            "sentence": best,
+            "best_sentence": arg,
+            "sentences": sent_all,
+        }
+
+    def sentence_rows(self, row: int) -> slice:
+        """Rows of ``sentences`` (and of ``scores()["sentences"]``) that belong to paragraph row ``row``."""
+        a = int(self._first[row])
+        return slice(a, a + int(self._count[row]))
 
     def _hit(self, row: int, sc: dict[str, np.ndarray]) -> DenseHit:
         srow = int(sc["best_sentence"][row])

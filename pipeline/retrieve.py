@@ -170,7 +170,6 @@ class Retriever:
         self._model: Any = None
         self.build_missing = build_missing
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        self._sent_owner: np.ndarray | None = None
         self._numpy_enc: Any = None
 
     # --- lazy resources ------------------------------------------------------------------------------
@@ -196,19 +195,29 @@ class Retriever:
             self._analyzer = Analyzer(self.cfg)
         return self._analyzer
 
+    def _load_or_build(self, load: Callable[[], Any], build: Callable[[], Any], note: str) -> Any:
+        """Load an index; build it when it does not exist yet. A stale index is refused, never rebuilt here
+        (``pipeline build`` does that), so a search never silently runs on other data than it says."""
+        from pipeline.store import MissingIndexError
+
+        try:
+            return load()
+        except MissingIndexError:
+            if not self.build_missing:
+                raise
+            self.log(f"pipeline: {note}")
+            return build()
+
     @property
     def lexical(self) -> Any:
         if self._lexical is None:
             from pipeline import lexical
-            from pipeline.store import MissingIndexError
 
-            try:
-                self._lexical = lexical.load_lexical_index(self.cfg, self.corpus, self.analyzer)
-            except MissingIndexError:
-                if not self.build_missing:
-                    raise
-                self.log("pipeline: no lexical index yet; building it (once)")
-                self._lexical = lexical.build_lexical_index(self.cfg, self.corpus, self.analyzer)
+            self._lexical = self._load_or_build(
+                lambda: lexical.load_lexical_index(self.cfg, self.corpus, self.analyzer),
+                lambda: lexical.build_lexical_index(self.cfg, self.corpus, self.analyzer),
+                "no lexical index yet; building it (once)",
+            )
         return self._lexical
 
     @property
@@ -223,21 +232,15 @@ class Retriever:
     def dense(self) -> Any:
         if self._dense is None:
             from pipeline import dense
-            from pipeline.store import MissingIndexError
 
-            try:
-                self._dense = dense.load_dense_index(self.cfg, self.corpus)
-            except MissingIndexError:
-                if not self.build_missing:
-                    raise
-                self.log("pipeline: no dense index yet; embedding the report (once, about a minute)")
-                self._dense = dense.ensure_dense_index(self.cfg, self.corpus, model_loader=lambda: self.model)
-            n_sent = sum(len(p.sentences) for p in self.corpus.paragraphs)
-            if self._dense.sentences.shape[0] != n_sent:
-                raise RuntimeError("dense index sentences do not match the corpus; run `pipeline build`")
-            self._sent_owner = np.repeat(
-                np.arange(len(self.corpus.paragraphs)), [len(p.sentences) for p in self.corpus.paragraphs]
+            index = self._load_or_build(
+                lambda: dense.load_dense_index(self.cfg, self.corpus),
+                lambda: dense.ensure_dense_index(self.cfg, self.corpus, model_loader=lambda: self.model),
+                "no dense index yet; embedding the report (once, under a minute)",
             )
+            if index.numbers != self.corpus.numbers:
+                raise RuntimeError("the dense index does not match the corpus; run `pipeline build`")
+            self._dense = index
         return self._dense
 
     # --- queries -------------------------------------------------------------------------------------
@@ -299,30 +302,27 @@ class Retriever:
                 progress(len(chunk))
         return [a for a in answers if a is not None]
 
-    def channel_scores(self, texts: Sequence[str], mode: str) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        """Raw channel scores over all paragraphs for question texts.
+    def channel_scores(self, texts: Sequence[str], mode: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Raw channel inputs for question texts.
 
         Returns:
-            ``(lexical, dense_paragraph, sentence)``: arrays (n_queries, n_paragraphs) for BM25 and the
-            dense paragraph cosine, and (n_queries, n_sentences) sentence cosines; None where the mode
-            skips a channel.
+            ``(lexical, query_vectors)``: BM25 scores (n_queries, n_paragraphs) and the embedded queries
+            (n_queries, dim); None where the mode skips a channel.
         """
-        lex = dense_p = sent = None
+        lex = qv = None
         if mode in ("hybrid", "lexical"):
             lex = np.vstack([self.lexical.scores(self.lexical_terms(t)) for t in texts])
         if mode in ("hybrid", "dense"):
             from pipeline.embed import encode_queries
 
-            index = self.dense
+            self.dense  # noqa: B018 - load (or build) the index before the model is needed
             qtexts = [self.dense_query_text(t) for t in texts] if self.cfg.dense_query_terms else list(texts)
             numpy_enc = self._numpy_encoder(len(qtexts))
             if numpy_enc is not None:
                 qv = numpy_enc.encode(qtexts, self.cfg.query_prompt or "")
             else:
                 qv = encode_queries(self.model, qtexts, self.cfg)
-            dense_p = qv @ np.asarray(index.paragraphs, dtype=np.float32).T
-            sent = qv @ np.asarray(index.sentences, dtype=np.float32).T
-        return lex, dense_p, sent
+        return lex, qv
 
     def lexical_terms(self, text: str) -> list[tuple[str, float]]:
         """Weighted BM25 query terms: the analyzer's, plus synonyms for Chinese words the report never uses.
@@ -396,39 +396,29 @@ class Retriever:
         extra = [t for t, _ in self.lexical_terms(text) if t in vocab and _RE_CJK.match(t) and t not in text]
         return f"{text} {' '.join(dict.fromkeys(extra))}" if extra else text
 
-    def _dense_scores(self, dense_p: np.ndarray, sent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(combined dense score, best sentence cosine) per paragraph for one query."""
-        assert self._sent_owner is not None
-        best = np.full(dense_p.shape[0], -1.0, dtype=np.float64)
-        np.maximum.at(best, self._sent_owner, sent)
-        w = self.cfg.sentence_weight
-        return (1 - w) * dense_p + w * best, best
-
     def _questions(self, texts: list[str], k: int, mode: str) -> list[Answer]:
-        lex, dense_p, sent = self.channel_scores(texts, mode)
+        lex, qv = self.channel_scores(texts, mode)
         paras = self.corpus.paragraphs
         out: list[Answer] = []
         for qi, text in enumerate(texts):
             lang = query_language(text)
             lx = lex[qi] if lex is not None else None
-            dn = best = None
-            if dense_p is not None and sent is not None:
-                dn, best = self._dense_scores(dense_p[qi], sent[qi])
+            sc = self.dense.scores(qv[qi], self.cfg.sentence_weight) if qv is not None else None
             cov = self.lexical_coverage(text) if lx is not None and lang == "zh" else 1.0
-            fused = fuse(lx, dn, lang, self.cfg, cov)
-            order = np.argsort(-fused, kind="stable")[:k]
+            fused = fuse(lx, sc["combined"] if sc else None, lang, self.cfg, cov)
             hits = []
-            for pi in order:
+            for pi in np.argsort(-fused, kind="stable")[:k]:
                 scores: dict[str, float] = {}
                 if lx is not None:
                     scores["lexical"] = float(lx[pi])
-                if dn is not None and best is not None and dense_p is not None:
-                    scores["dense"] = float(dn[pi])
-                    scores["dense_paragraph"] = float(dense_p[qi][pi])
-                    scores["dense_sentence"] = float(best[pi])
+                sent_scores = None
+                if sc is not None:
+                    scores["dense"] = float(sc["combined"][pi])
+                    scores["dense_paragraph"] = float(sc["paragraph"][pi])
+                    scores["dense_sentence"] = float(sc["sentence"][pi])
+                    sent_scores = sc["sentences"][self.dense.sentence_rows(int(pi))]
                 p = paras[pi]
-                s_scores = sent[qi][self._sent_owner == pi] if sent is not None else None
-                span = self._answer_sentence(p, text, s_scores)
+                span = self._answer_sentence(p, text, sent_scores)
                 hits.append(Hit(p.number, float(fused[pi]), scores, p.full_text[span[0] : span[1]], span))
             out.append(Answer(text, "question", lang, hits))
         return out

@@ -55,7 +55,7 @@ def main() -> int:
     for name, mode, overrides in ROWS:
         cfg = dataclasses.replace(Config(), **overrides)
         r = Retriever(cfg, base.corpus)
-        r._analyzer, r._lexical, r._dense, r._sent_owner = base.analyzer, base.lexical, base.dense, base._sent_owner
+        r._analyzer, r._lexical, r._dense = base.analyzer, base.lexical, base.dense
         r._numpy_enc, r._model = base._numpy_enc, base._model
         answers = r.search_many([q.query for q in qrels], k=10, mode=mode)
         base._numpy_enc, base._model = r._numpy_enc, r._model
