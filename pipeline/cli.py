@@ -410,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     func: Callable[[argparse.Namespace, Config], int] = args.func
     from pipeline.ingest import IngestError
+    from pipeline.models.convert import ConversionError
     from pipeline.store import MissingIndexError, StaleIndexError
 
     try:
@@ -417,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pipeline: interrupted", file=sys.stderr)
         return 130
-    except (UserError, IngestError, StaleIndexError, MissingIndexError) as e:
+    except (UserError, IngestError, StaleIndexError, MissingIndexError, ConversionError) as e:
         print(f"pipeline: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
