@@ -222,6 +222,40 @@ def test_search_combines_paragraph_and_best_sentence(cfg: Config, corpus: FakeCo
     assert len(index.search(q, k=10)) == 4
 
 
+def test_scores_match_a_per_paragraph_loop_on_random_layouts() -> None:
+    """The vectorised segmented max/argmax equals the obvious loop: empty paragraphs at the ends and in the
+    middle, one-sentence paragraphs, and exact ties (the earlier sentence wins)."""
+    rng = np.random.default_rng(7)
+    for trial in range(20):
+        counts = rng.integers(0, 5, size=int(rng.integers(1, 30)))
+        counts[0] = 0 if trial % 2 else counts[0]
+        counts[-1] = 0 if trial % 3 == 0 else counts[-1]
+        sent = rng.normal(size=(int(counts.sum()), 8)).astype(np.float32)
+        if len(sent) >= 2 and trial % 4 == 0:
+            sent[1] = sent[0]  # a tie inside the first non-trivial paragraph, when they share one
+        para = rng.normal(size=(len(counts), 8)).astype(np.float32)
+        numbers = list(range(1, len(counts) + 1))
+        smap = [{"paragraph": n, "index": j, "start": 0, "end": 1} for n, c in zip(numbers, counts) for j in range(c)]
+        index = dense.DenseIndex(para, sent, numbers, smap, manifest={}, sentence_weight=0.3)
+        q = rng.normal(size=8).astype(np.float32)
+        sc = index.scores(q)
+        row, allcos = 0, sent @ q
+        for i, c in enumerate(counts):
+            cos = allcos[row : row + c]
+            want_best = float(cos.max()) if c else float((para @ q)[i])
+            want_arg = row + int(np.argmax(cos)) if c else -1
+            assert sc["sentence"][i] == pytest.approx(want_best, abs=1e-6)
+            assert sc["best_sentence"][i] == want_arg
+            row += c
+        np.testing.assert_allclose(sc["combined"], 0.7 * (para @ q) + 0.3 * sc["sentence"], rtol=1e-5)
+
+
+def test_sentence_rows_out_of_paragraph_order_are_refused() -> None:
+    smap = [{"paragraph": 2, "index": 0, "start": 0, "end": 1}, {"paragraph": 1, "index": 0, "start": 0, "end": 1}]
+    with pytest.raises(ValueError, match="grouped by paragraph"):
+        dense.DenseIndex(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), [1, 2], smap, manifest={})
+
+
 def test_best_sentence(cfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> None:
     index = dense.ensure_dense_index(cfg, corpus, model=MODEL)
     q = fake_vector("passage: 索马里沿海。")
