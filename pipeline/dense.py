@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.ranking import top_k
 from pipeline.store import (
     MANIFEST,
     MissingIndexError,
@@ -380,7 +381,7 @@ class DenseIndex:
     def search(self, query_vec: np.ndarray, k: int = 5) -> list[DenseHit]:
         """The ``k`` best paragraphs for a query vector, by combined score (ties: document order)."""
         sc = self.scores(query_vec)
-        order = np.argsort(-sc["combined"], kind="stable")[: max(0, k)]
+        order = top_k(sc["combined"], k)
         return [self._hit(int(i), sc) for i in order]
 
     def best_sentence(self, paragraph_number: int, query_vec: np.ndarray) -> DenseHit:

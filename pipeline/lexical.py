@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.ranking import top_k
 from pipeline.store import (
     MANIFEST,
     MissingIndexError,
@@ -266,12 +267,7 @@ class BM25Index:
                 mask[t] = True
             cand = np.flatnonzero(mask)
         cs = scores[cand]
-        if cand.size > k:
-            kth = -np.partition(-cs, k - 1)[k - 1]
-            # keep every candidate tied with the k-th score so the tie-break by document order is exact
-            keep = np.flatnonzero(cs >= kth)
-            cand, cs = cand[keep], cs[keep]
-        order = np.lexsort((cand, -cs))[:k]
+        order = top_k(cs, k)
         return [(int(self.doc_ids[cand[i]]), float(cs[i])) for i in order]
 
     # --- persistence ---------------------------------------------------------------------------------

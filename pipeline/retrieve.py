@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.cite import Citation, CitationIndex, Route, cite, route
 from pipeline.config import Config
+from pipeline.ranking import top_k
 from pipeline.corpus import Corpus, Paragraph
 
 MODES = ("hybrid", "lexical", "dense")
@@ -407,7 +408,7 @@ class Retriever:
             cov = self.lexical_coverage(text) if lx is not None and lang == "zh" else 1.0
             fused = fuse(lx, sc["combined"] if sc else None, lang, self.cfg, cov)
             hits = []
-            for pi in np.argsort(-fused, kind="stable")[:k]:
+            for pi in top_k(fused, k):
                 scores: dict[str, float] = {}
                 if lx is not None:
                     scores["lexical"] = float(lx[pi])
