@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -423,3 +424,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
+
+
+def run() -> None:
+    """The console script: ``main()``, then exit without tearing the heap down.
+
+    Everything a command writes is finished inside ``main()`` (output files are renamed into place, streams are
+    flushed here), so the interpreter's final clean-up — freeing jieba's dictionary, the indexes and the encoder
+    weights object by object, about a quarter of a second — buys nothing. ``os._exit`` skips it.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(code)
+
