@@ -728,7 +728,7 @@ def render(res: dict[str, Any]) -> str:
         L += ["", "### Where a cold question's time goes (inside one fresh process)", "",
               ("A child script does what `pipeline search` does, stage by stage (each stage loads what it names; "
               "nothing before it did). Start-up (launch to the script's first line) and shutdown (last line to "
-              "process exit, i.e. freeing everything) are taken with the wall clock on both sides."), ""]
+              "process exit; the probe ends with `os._exit`, as the CLI does) are taken with the wall clock on both sides."), ""]
 
         def both(key: str) -> list[str]:
             return [_ms(b["zh"][key], 0, 1e3), _ms(b["en"][key], 0, 1e3)]
