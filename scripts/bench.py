@@ -561,8 +561,13 @@ def scale_context(cfg: Any, retriever: Any, n_questions: int = 100, analyzer_sec
     the retriever embeds them), the analyzer's warm throughput (for extrapolating tokenization)."""
     import numpy as np
 
+    from pipeline.embed import model_path
+    from pipeline.models.numpy_encoder import load_numpy_encoder
+
     questions = dev_questions()
-    enc = retriever._numpy_encoder(1)
+    # The NumPy encoder even when the retriever has loaded sentence-transformers (it does when it had to build
+    # the dense index first, e.g. on a fresh clone): the scale runs must embed queries as a cold search does.
+    enc = retriever._numpy_encoder(1) or load_numpy_encoder(model_path(cfg))
     qtexts = [retriever.dense_query_text(q) for q in questions[:n_questions]]
     qvecs = list(enc.encode(qtexts, cfg.query_prompt or ""))
     texts = [p.index_text for p in retriever.corpus.paragraphs]
