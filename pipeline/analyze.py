@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from pipeline.config import Config
 from pipeline.identifiers import find_identifiers
+from pipeline.text import CJK_IDEOGRAPHS
 
 __all__ = ["ANALYZER_VERSION", "Analyzer", "ZH_STOPWORDS", "EN_STOPWORDS", "get_jieba"]
 
@@ -60,7 +61,7 @@ EN_STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = CJK_IDEOGRAPHS
 _RE_CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 _RE_LATIN_PARTS = re.compile(r"[^\W\d_]+|\d+(?:\.\d+)?", re.UNICODE)
 _RE_RUNS = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<other>[^{_CJK}]+)")

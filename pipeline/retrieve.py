@@ -19,10 +19,11 @@ import numpy as np
 from pipeline.cite import Citation, CitationIndex, Route, cite, route
 from pipeline.config import Config
 from pipeline.ranking import top_k
+from pipeline.text import CJK_IDEOGRAPHS
 from pipeline.corpus import Corpus, Paragraph
 
 MODES = ("hybrid", "lexical", "dense")
-_RE_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_RE_CJK = re.compile(f"[{CJK_IDEOGRAPHS}]")
 _RE_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
 
 

@@ -9,8 +9,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# CJK ideographs (BMP blocks and the supplementary ones that occur in UN texts).
-_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+#: CJK ideographs as the body of a regex character class (BMP blocks and the supplementary ones that occur in
+#: UN texts): the one definition of "a Chinese character" for ingest, the analyzer, translation and retrieval.
+CJK_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_IDEOGRAPH = re.compile(f"[{CJK_IDEOGRAPHS}]")
 # CJK punctuation and full-width forms: no space is ever inserted next to these.
 _CJK_PUNCT = re.compile(r"[\u3000-\u303f\uff00-\uffef\u2018-\u201f\u2026\u2014\u00b7]")
 _LATIN_OR_DIGIT = re.compile(r"[0-9A-Za-z\u00c0-\u024f%]")

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipeline.store import sha256_bytes, sha256_file, write_bytes_atomic, write_json_atomic
+from pipeline.text import CJK_IDEOGRAPHS
 
 if TYPE_CHECKING:
     from pipeline.config import Config
@@ -63,7 +64,7 @@ MAX_PIVOT_SENSES = 3  # senses of a Chinese word followed when pivoting through 
 #: Longest English phrase (in words) looked up in the reverse index.
 MAX_CEDICT_PHRASE = 4
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_CJK = CJK_IDEOGRAPHS
 _CJK_RUN = re.compile(f"([{_CJK}]+)")
 _IS_CJK = re.compile(f"^[{_CJK}]+$")
 _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]+(?:['\u2019][A-Za-z]+)?")
