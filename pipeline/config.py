@@ -1,22 +1,32 @@
-"""One place for the project's settings, with defaults.
+"""One place for the project's settings, with defaults, validation and ``KEY=VALUE`` overrides.
 
 Every module takes what it needs from a :class:`Config`; nothing reads scattered constants. Paths are
-resolved against the project root (the directory holding ``corpus/`` and ``indexes/``), which defaults to
-the repository this package lives in and can be moved with the ``PIPELINE_HOME`` environment variable.
+resolved against the *home*: the directory holding ``corpus/`` (the report and its dictionaries) and
+``indexes/`` (everything built from them). The home is, in order: the ``PIPELINE_HOME`` environment
+variable; the checkout this package was installed from (an editable install); the current directory when
+it holds ``corpus/``. A non-editable install run elsewhere must set ``PIPELINE_HOME``; loading the report
+then says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
 
 
 def _default_root() -> Path:
     env = os.environ.get("PIPELINE_HOME")
     if env:
-        return Path(env).resolve()
-    return Path(__file__).resolve().parent.parent
+        return Path(env).expanduser().resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "corpus").is_dir():
+        return checkout
+    return Path.cwd().resolve()
 
 
 @dataclass
@@ -45,9 +55,9 @@ class Config:
         rrf_k: the constant of reciprocal-rank fusion.
         batch_size: queries embedded per batch.
         dense_query_terms: append the lexical channel's report-vocabulary Chinese terms to the query that
-            is embedded (see :meth:`pipeline.retrieve.Retriever.dense_query_text`).
-        query_encoder: "auto" (NumPy forward pass for a few queries in a fresh process, sentence-transformers
-            for large batches), "numpy" or "sentence-transformers".
+            is embedded (see :class:`pipeline.plan.Planner`).
+        query_encoder: "auto" (the NumPy forward pass whenever it supports the model, for every query:
+            search, batch and evaluation embed a query the same way), "numpy" or "sentence-transformers".
         pivot_weight: weight of synonyms found for out-of-vocabulary Chinese query words by pivoting
             through CC-CEDICT's English glosses (0 turns the expansion off).
     """
@@ -72,6 +82,49 @@ class Config:
     dense_query_terms: bool = True
     query_encoder: str = "auto"
 
+    def validate(self) -> Config:
+        """Check every setting's value; returns ``self``.
+
+        Raises:
+            ConfigError: naming the setting, its value and what it may be.
+        """
+        from pipeline.fusion import FUSIONS
+
+        def bad(name: str, what: str) -> ConfigError:
+            return ConfigError(f"setting {name}={getattr(self, name)!r}: {what}")
+
+        choices = {"bm25_idf": ("lucene", "okapi"), "fusion": FUSIONS, "query_encoder": ("auto", "numpy", "sentence-transformers")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise bad(name, f"use one of {', '.join(allowed)}")
+        for name in ("max_query_chars", "top_k", "batch_size", "rrf_k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "must be a whole number of at least 1")
+        for name in ("lexical_weight_zh", "lexical_weight_en", "sentence_weight"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise bad(name, "must be between 0 and 1")
+        if self.bm25_k1 < 0 or not 0.0 <= self.bm25_b <= 1.0:
+            raise bad("bm25_k1" if self.bm25_k1 < 0 else "bm25_b", "k1 must be ≥ 0 and b between 0 and 1")
+        if self.pivot_weight < 0:
+            raise bad("pivot_weight", "must be ≥ 0 (0 turns the synonym pivot off)")
+        return self
+
+    def with_overrides(self, overrides: dict[str, str]) -> Config:
+        """A copy with settings given as text (``--set KEY=VALUE``), converted to each field's type and validated.
+
+        Raises:
+            ConfigError: an unknown key or a value of the wrong type or range.
+        """
+        fields = {f.name: f for f in dataclasses.fields(self) if f.name != "root"}
+        values: dict[str, Any] = {}
+        for key, text in overrides.items():
+            name = key.strip().replace("-", "_")
+            if name not in fields:
+                raise ConfigError(f"unknown setting {key!r}; settings are: {', '.join(sorted(fields))}")
+            values[name] = _convert(name, text, getattr(self, name), fields[name].type)
+        return dataclasses.replace(self, **values).validate()
+
     @property
     def corpus_dir(self) -> Path:
         return self.root / "corpus"
@@ -87,3 +140,40 @@ class Config:
     @property
     def models_dir(self) -> Path:
         return self.index_dir / "models"
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``["fusion=rrf", "top_k=3"]`` -> ``{"fusion": "rrf", "top_k": "3"}``.
+
+    Raises:
+        ConfigError: an item without ``=``.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set fusion=rrf")
+        out[key.strip()] = value
+    return out
+
+
+def _convert(name: str, text: str, current: Any, annotation: Any) -> Any:
+    optional = "None" in str(annotation)
+    if optional and text.strip().lower() in ("", "none"):
+        return None
+    try:
+        if isinstance(current, bool):
+            low = text.strip().lower()
+            if low not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(text)
+            return low in ("true", "1", "yes", "on")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            value = float(text)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(text)
+            return value
+    except ValueError:
+        raise ConfigError(f"setting {name}={text!r}: expected {type(current).__name__}") from None
+    return text

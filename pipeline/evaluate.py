@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline.errors import UserError
 
 KS = (1, 3, 5, 10)
 KINDS = ("question", "paraphrase", "reference", "paragraph")
 
 
-class QrelsError(ValueError):
+class QrelsError(UserError, ValueError):
     """A malformed qrels file; the message names file and line."""
 
 
@@ -32,28 +34,48 @@ class Qrel:
     kind: str
 
 
-def load_qrels(path: str | Path) -> list[Qrel]:
+def load_qrels(path: str | Path, valid: Collection[int] | None = None) -> list[Qrel]:
     """Read a qrels JSONL file: ``{"id", "query", "relevant": [int], "lang": "zh"|"en", "kind"}`` per line.
 
+    Args:
+        path: the file.
+        valid: the paragraph numbers that exist; a judgement naming another is an error.
+
     Raises:
-        QrelsError: naming file and line, on bad JSON, missing keys or bad values.
+        QrelsError: naming file and line, on an unreadable file, bad JSON, missing keys or bad values.
     """
+    try:
+        raw = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise QrelsError(f"{path}: is a directory, not a qrels file") from None
+    except FileNotFoundError:
+        raise QrelsError(f"{path}: no such file") from None
+    except OSError as e:
+        raise QrelsError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line_no = raw[: e.start].count(b"\n") + 1
+        raise QrelsError(f"{path}:{line_no}: not UTF-8 text") from None
     out: list[Qrel] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                rel = d["relevant"]
-                if not isinstance(rel, list) or not rel or not all(isinstance(x, int) for x in rel):
-                    raise ValueError("'relevant' must be a non-empty list of paragraph numbers")
-                if not str(d["query"]).strip():
-                    raise ValueError("empty query")
-                out.append(Qrel(str(d["id"]), str(d["query"]), tuple(rel), str(d.get("lang", "")), str(d.get("kind", ""))))
-            except (json.JSONDecodeError, KeyError, ValueError, TypeError) as e:
-                what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
-                raise QrelsError(f"{path}:{n}: {what}") from None
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            if not isinstance(d, dict):
+                raise ValueError("expected a JSON object")
+            rel = d["relevant"]
+            if not isinstance(rel, list) or not rel or not all(isinstance(x, int) and not isinstance(x, bool) for x in rel):
+                raise ValueError("'relevant' must be a non-empty list of paragraph numbers")
+            if valid is not None and (missing := [x for x in rel if x not in valid]):
+                raise ValueError(f"'relevant' names paragraph(s) {missing} that the report does not have")
+            if not isinstance(d["query"], str) or not d["query"].strip():
+                raise ValueError("empty query")
+            out.append(Qrel(str(d["id"]), d["query"], tuple(rel), str(d.get("lang", "")), str(d.get("kind", ""))))
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError, RecursionError) as e:
+            what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+            raise QrelsError(f"{path}:{n}: {what}") from None
     if not out:
         raise QrelsError(f"{path}:1: no queries")
     return out
@@ -124,10 +146,3 @@ def format_table(groups: dict[str, dict[str, float]], title: str | None = None) 
         lines.append(f"| {g} | {int(m['n'])} | " + " | ".join(f"{m[c]:.3f}" for c in cols) + " |")
     return "\n".join(lines)
 
-
-def run_eval(
-    qrels: Sequence[Qrel], search_many: Callable[[list[str]], list[list[int]]]
-) -> tuple[dict[str, dict[str, float]], list[list[int]]]:
-    """Run ``search_many`` over the qrels' queries and evaluate the ranked paragraph lists."""
-    ranked = search_many([q.query for q in qrels])
-    return evaluate(qrels, ranked), ranked

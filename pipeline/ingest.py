@@ -28,8 +28,9 @@ from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.corpus import Corpus, Footnote, Item, Metadata, Paragraph, Section, Sentence
+from pipeline.errors import UserError
 from pipeline.store import sha256_bytes
-from pipeline.text import join_fragment, split_sentences
+from pipeline.text import CJK_IDEOGRAPHS, CJK_PUNCTUATION, join_fragment, split_sentences
 
 _CN_NUM = "一二三四五六七八九十"
 _RE_CHAPTER = re.compile(rf"^([{_CN_NUM}]+)[.．、]\s*(\S.*)$")
@@ -45,7 +46,7 @@ _MAX_HEADING_CHARS = 120
 _RE_BLOCK_END = re.compile(r"[。；：！？.;:!?][”’）)]*(?:\d{1,3})?\s*$")
 
 
-class IngestError(ValueError):
+class IngestError(UserError, ValueError):
     """A report that cannot be parsed faithfully; the message names the file and the line."""
 
     def __init__(self, path: str | Path, line: int, message: str) -> None:
@@ -158,7 +159,9 @@ def _attach_footnotes(path: str | Path, paragraphs: list[Paragraph], notes: list
     """Move each footnote to the paragraph carrying its marker, and take the marker out of the text."""
     after = (0, 0)  # (paragraph index, offset) after which the next marker must stand
     for marker, text, line in [(str(n), t, ln) for n, t, ln in notes]:
-        pattern = re.compile(rf"(?<=[\u3000-\u303f\uff00-\uffef\u4e00-\u9fff”’]){marker}(?![\d.,%])(?=\s|$|[\u3000-\u303f\uff00-\uffef])")
+        pattern = re.compile(
+            rf"(?<=[{CJK_PUNCTUATION}{CJK_IDEOGRAPHS}”’]){marker}(?![\d.,%])(?=\s|$|[{CJK_PUNCTUATION}])"
+        )
         found = None
         for pi in range(after[0], len(paragraphs)):
             p = paragraphs[pi]
@@ -330,8 +333,17 @@ def load_catalog(cfg: Config) -> dict[str, dict[str, str]]:
     path = cfg.corpus_dir / "documents.json"
     if not path.is_file():
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise IngestError(path, 1, f"not UTF-8 text (byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise IngestError(path, e.lineno, f"not valid JSON ({e.msg}); fix or delete the catalog") from None
+    except OSError as e:
+        raise IngestError(path, 0, f"cannot read the catalog: {e.strerror or e}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise IngestError(path, 1, 'expected an object {"file name": {"symbol": …, "lang": …}, …}')
+    return data
 
 
 def ingest_file(path: str | Path, catalog: dict[str, dict[str, str]] | None = None) -> Corpus:
@@ -348,6 +360,11 @@ def ingest_file(path: str | Path, catalog: dict[str, dict[str, str]] | None = No
     path = Path(path)
     try:
         raw = path.read_bytes()
+    except FileNotFoundError:
+        raise IngestError(
+            path, 0, "no such report; set PIPELINE_HOME to a folder holding corpus/ (with the report) "
+            "and indexes/, or run from such a folder"
+        ) from None
     except OSError as e:
         raise IngestError(path, 0, f"cannot read the file: {e.strerror or e}") from None
     corpus = parse_report(decode_report(raw, path), path, sha256_bytes(raw))

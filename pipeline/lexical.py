@@ -15,11 +15,10 @@ Two IDF variants are kept, both checked for parity in the tests:
   (about 0.9 here) while a term found in 30 gets ``log(35.5/30.5)`` = 0.15, so very common words outweigh
   moderately common ones. The Lucene form has no such inversion.
 
-Persistence: named ``.npy`` arrays, ``vocab.json``, ``params.json`` and ``manifest.json`` in one directory,
-each written atomically; the old manifest is removed first and the new one written last, so a directory is
-either complete and described by its manifest or has no manifest (and is rebuilt). Loading compares the
-manifest with the expected one (corpus hash, analyzer fingerprint, BM25 parameters, library versions) and
-refuses a stale index with :class:`~pipeline.store.StaleIndexError`.
+Persistence: named ``.npy`` arrays, ``vocab.json`` and ``params.json``, written as one artifact
+(:mod:`pipeline.store`): staged, hashed into the manifest and swapped into place atomically. Loading refuses
+an index built from other inputs (:class:`~pipeline.errors.StaleIndexError`) and any file that does not
+match its hash (:class:`~pipeline.errors.CorruptIndexError`); array shapes are checked as well.
 """
 
 from __future__ import annotations
@@ -34,22 +33,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.ranking import top_k
-from pipeline.store import (
-    MANIFEST,
-    MissingIndexError,
-    StaleIndexError,
-    check_manifest,
-    package_version,
-    read_manifest,
-    save_npy_atomic,
-    write_json_atomic,
-)
+from pipeline.errors import CorruptIndexError
+from pipeline.store import Artifact, Staging
 
 if TYPE_CHECKING:
     from scipy import sparse
 
     from pipeline.analyze import Analyzer
     from pipeline.config import Config
+    from pipeline.corpus import Corpus
 
 __all__ = [
     "BM25Index",
@@ -57,9 +49,9 @@ __all__ = [
     "FORMAT_VERSION",
     "IDF_VARIANTS",
     "build_lexical_index",
-    "ensure_lexical_index",
     "lexical_dir",
-    "lexical_manifest",
+    "lexical_inputs",
+    "lexical_is_current",
     "load_lexical_index",
 ]
 
@@ -67,7 +59,7 @@ log = logging.getLogger(__name__)
 
 IDF_VARIANTS = ("okapi", "lucene")
 DEFAULT_IDF = "lucene"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 _ARRAYS = ("tf_data", "tf_indices", "tf_indptr", "doc_len", "doc_ids")
 
 
@@ -285,100 +277,80 @@ class BM25Index:
             "nnz": int(self.tf.nnz),
         }
 
-    def save(self, directory: str | Path, manifest: dict[str, Any] | None = None) -> None:
-        """Write the index to ``directory`` (created if needed).
+    def write_to(self, stage: Staging) -> None:
+        """Write the index's files into an artifact being staged (see :class:`pipeline.store.Artifact`)."""
+        stage.save_npy("tf_data.npy", self.tf.data.astype(np.int32))
+        stage.save_npy("tf_indices.npy", self.tf.indices.astype(np.int32))
+        stage.save_npy("tf_indptr.npy", self.tf.indptr.astype(np.int64))
+        stage.save_npy("doc_len.npy", self.doc_len)
+        stage.save_npy("doc_ids.npy", self.doc_ids)
+        stage.write_json("vocab.json", self.vocab)
+        stage.write_json("params.json", self.params())
 
-        The existing manifest is removed first and the new one written last, each file atomically.
+    def save(self, directory: str | Path, inputs: dict[str, Any] | None = None) -> None:
+        """Write the index to ``directory`` as one artifact (atomically; see :mod:`pipeline.store`).
 
         Args:
             directory: target directory.
-            manifest: what the index was built from (see :func:`lexical_manifest`); the BM25 parameters and
-                sizes are added to it.
+            inputs: what the index was built from (see :func:`lexical_inputs`); ``{}`` for tools and tests.
         """
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        (d / MANIFEST).unlink(missing_ok=True)
-        arrays = {
-            "tf_data": self.tf.data.astype(np.int32),
-            "tf_indices": self.tf.indices.astype(np.int32),
-            "tf_indptr": self.tf.indptr.astype(np.int64),
-            "doc_len": self.doc_len,
-            "doc_ids": self.doc_ids,
-        }
-        for name, arr in arrays.items():
-            save_npy_atomic(d / f"{name}.npy", arr)
-        write_json_atomic(d / "vocab.json", self.vocab)
-        write_json_atomic(d / "params.json", self.params())
-        full = dict(manifest or {})
-        full.setdefault("kind", "bm25")
-        full.setdefault("format_version", FORMAT_VERSION)
-        full.setdefault("bm25_k1", self.k1)
-        full.setdefault("bm25_b", self.b)
-        full.setdefault("bm25_idf", self.idf_variant)
-        full.setdefault("bm25_epsilon", self.epsilon)
-        full["n_docs"] = self.n_docs
-        full["n_terms"] = len(self.vocab)
-        full["built_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        write_json_atomic(d / MANIFEST, full)
+        with _artifact(directory).write(dict(inputs or {}), info={"n_docs": self.n_docs, "n_terms": len(self.vocab)}) as stage:
+            self.write_to(stage)
 
     @classmethod
-    def load(cls, directory: str | Path, expected_manifest: dict[str, Any] | None = None) -> BM25Index:
-        """Load an index saved by :meth:`save`.
+    def load(cls, directory: str | Path, inputs: dict[str, Any] | None = None) -> BM25Index:
+        """Load an index saved by :meth:`save`, after checking its manifest and every file's hash.
 
         Args:
             directory: the index directory.
-            expected_manifest: the manifest the current corpus, analyzer and settings would produce; every
-                key in it must match the stored manifest. ``None`` skips the check (tools, tests).
-
-        Returns:
-            The index.
+            inputs: the inputs the current corpus, analyzer and settings would give; ``None`` accepts any
+                (tools, tests) but still verifies the files.
 
         Raises:
-            MissingIndexError: no index (or no manifest) in ``directory``.
-            StaleIndexError: the stored manifest differs from ``expected_manifest`` (the message names the
-                differing keys), or the stored parameters disagree with the manifest.
+            MissingIndexError: no index in ``directory``.
+            StaleIndexError: built from other inputs (the message names the differing keys).
+            CorruptIndexError: a file is missing, truncated or changed, or the files disagree.
         """
+        art = _artifact(directory)
+        if inputs is None:
+            art.verify_files(art.read_manifest())
+        else:
+            art.check(inputs)
+        return cls._read(Path(directory))
+
+    @classmethod
+    def _read(cls, d: Path) -> BM25Index:
         from scipy import sparse
 
-        d = Path(directory)
-        manifest = (
-            check_manifest(d, expected_manifest, what="lexical index")
-            if expected_manifest is not None
-            else read_manifest(d)
-        )
+        def damaged(why: str) -> CorruptIndexError:
+            return CorruptIndexError(f"the lexical index at {d} is damaged ({why}); run `pipeline build`")
+
         try:
-            with open(d / "params.json", encoding="utf-8") as f:
-                params = json.load(f)
-            with open(d / "vocab.json", encoding="utf-8") as f:
-                vocab = json.load(f)
+            params = json.loads((d / "params.json").read_text(encoding="utf-8"))
+            vocab = json.loads((d / "vocab.json").read_text(encoding="utf-8"))
             arr = {name: np.load(d / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
-        except FileNotFoundError as e:
-            raise MissingIndexError(f"incomplete lexical index at {d}: {e}") from e
-        if params.get("format_version") != FORMAT_VERSION:
-            raise StaleIndexError(
-                f"the lexical index at {d} has format {params.get('format_version')!r}, "
-                f"current is {FORMAT_VERSION!r}; run `pipeline build`"
-            )
-        for mkey, pkey in (("bm25_k1", "k1"), ("bm25_b", "b"), ("bm25_idf", "idf"), ("n_docs", "n_docs")):
-            if mkey in manifest and manifest[mkey] != params.get(pkey):
-                raise StaleIndexError(
-                    f"the lexical index at {d} is inconsistent: manifest {mkey}={manifest[mkey]!r} but "
-                    f"params {pkey}={params.get(pkey)!r}; run `pipeline build`"
-                )
+        except (OSError, ValueError, EOFError) as e:
+            raise damaged(str(e)) from None
+        if not isinstance(params, dict) or not isinstance(vocab, list) or params.get("format_version") != FORMAT_VERSION:
+            raise damaged("params.json or vocab.json has the wrong shape")
         n_terms, n_docs = len(vocab), int(arr["doc_len"].size)
-        tf = sparse.csr_matrix(
-            (arr["tf_data"], arr["tf_indices"], arr["tf_indptr"]), shape=(n_terms, n_docs), copy=False
-        )
-        return cls(
-            vocab,
-            tf,
-            arr["doc_len"],
-            arr["doc_ids"].tolist(),
-            k1=params["k1"],
-            b=params["b"],
-            idf=params["idf"],
-            epsilon=params.get("epsilon", 0.25),
-        )
+        indptr = arr["tf_indptr"]
+        if (
+            indptr.ndim != 1 or indptr.size != n_terms + 1 or arr["tf_indices"].size != arr["tf_data"].size
+            or int(indptr[-1]) != arr["tf_data"].size or arr["doc_ids"].size != n_docs or n_docs == 0
+            or (arr["tf_indices"].size and int(arr["tf_indices"].max()) >= n_docs)
+        ):
+            raise damaged("array sizes disagree")
+        try:
+            tf = sparse.csr_matrix((arr["tf_data"], arr["tf_indices"], indptr), shape=(n_terms, n_docs), copy=False)
+            return cls(vocab, tf, arr["doc_len"], arr["doc_ids"].tolist(), k1=params["k1"], b=params["b"],
+                       idf=params["idf"], epsilon=params.get("epsilon", 0.25))
+        except (KeyError, TypeError, ValueError) as e:
+            raise damaged(str(e)) from None
+
+
+def _artifact(directory: str | Path) -> Artifact:
+    return Artifact(directory, "bm25", FORMAT_VERSION, "lexical index")
 
 
 # --- project helpers ---------------------------------------------------------------------------------
@@ -389,100 +361,58 @@ def lexical_dir(cfg: Config) -> Path:
     return cfg.index_dir / "lexical"
 
 
-def _idf_variant(cfg: Config) -> str:
-    return cfg.bm25_idf
+def lexical_inputs(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> dict[str, Any]:
+    """What a lexical index built now from ``corpus`` would be built from (its manifest's ``inputs``).
 
-
-def lexical_manifest(cfg: Config, corpus: Any, analyzer: Analyzer | None = None) -> dict[str, Any]:
-    """The manifest a lexical index built now from ``corpus`` with ``cfg`` would carry.
-
-    Args:
-        cfg: settings (BM25 parameters; ``bm25_idf`` if the config has it, else the default variant).
-        corpus: the corpus (its ``sha256``).
-        analyzer: the analyzer (its :meth:`~pipeline.analyze.Analyzer.fingerprint`); a default one if
-            omitted.
-
-    Returns:
-        A flat dict: corpus hash, ``analyzer.*`` fingerprint keys, BM25 parameters, library versions.
+    Only what changes the index: the paragraphs' text, the analyzer (version, user dictionary, stopwords,
+    jieba and PyStemmer versions) and the BM25 parameters. Query-time data (the glossary, CC-CEDICT) is not
+    part of it, so editing the glossary never makes the index stale.
     """
-    from pipeline.analyze import Analyzer
-
-    analyzer = analyzer or Analyzer(cfg)
     m: dict[str, Any] = {
-        "kind": "bm25",
-        "format_version": FORMAT_VERSION,
         "corpus_sha256": corpus.sha256,
         "bm25_k1": float(cfg.bm25_k1),
         "bm25_b": float(cfg.bm25_b),
-        "bm25_idf": _idf_variant(cfg),
+        "bm25_idf": cfg.bm25_idf,
         "bm25_epsilon": 0.25,
-        "numpy": package_version("numpy"),
-        "scipy": package_version("scipy"),
-        "jieba": package_version("jieba"),
     }
     for k, v in analyzer.fingerprint().items():
         m[f"analyzer.{k}"] = v
     return m
 
 
-def _tokenize_corpus(corpus: Any, analyzer: Analyzer) -> tuple[list[list[str]], list[int]]:
-    paragraphs = list(corpus.paragraphs)
-    return [analyzer.tokenize(p.index_text) for p in paragraphs], [int(p.number) for p in paragraphs]
-
-
-def build_lexical_index(
-    cfg: Config, corpus: Any, analyzer: Analyzer | None = None, save: bool = True
-) -> BM25Index:
+def build_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer, save: bool = True) -> BM25Index:
     """Tokenize the corpus's paragraphs and build (and by default save) the BM25 index.
 
     Args:
         cfg: settings.
-        corpus: from :func:`pipeline.ingest.load_corpus`.
-        analyzer: the analyzer to use; a default one if omitted.
-        save: write the index and its manifest to :func:`lexical_dir`.
+        corpus: the parsed report.
+        analyzer: the analyzer to tokenize with.
+        save: write the index as an artifact to :func:`lexical_dir`.
 
     Returns:
         The index.
     """
-    from pipeline.analyze import Analyzer
-
-    analyzer = analyzer or Analyzer(cfg)
     t0 = time.perf_counter()
-    tokens, ids = _tokenize_corpus(corpus, analyzer)
-    index = BM25Index.build(tokens, ids, k1=cfg.bm25_k1, b=cfg.bm25_b, idf=_idf_variant(cfg))
-    log.info("lexical index: %d paragraphs, %d terms in %.2fs", index.n_docs, len(index.vocab),
-             time.perf_counter() - t0)
+    paragraphs = list(corpus.paragraphs)
+    tokens = [analyzer.tokenize(p.index_text) for p in paragraphs]
+    index = BM25Index.build(tokens, [int(p.number) for p in paragraphs], k1=cfg.bm25_k1, b=cfg.bm25_b, idf=cfg.bm25_idf)
+    log.info("lexical index: %d paragraphs, %d terms in %.2fs", index.n_docs, len(index.vocab), time.perf_counter() - t0)
     if save:
-        index.save(lexical_dir(cfg), lexical_manifest(cfg, corpus, analyzer))
+        index.save(lexical_dir(cfg), lexical_inputs(cfg, corpus, analyzer))
     return index
 
 
-def load_lexical_index(cfg: Config, corpus: Any, analyzer: Analyzer | None = None) -> BM25Index:
-    """Load the saved lexical index, refusing it when it was built from other data or settings.
+def load_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> BM25Index:
+    """Load the saved lexical index, refusing it when missing, stale or damaged.
 
     Raises:
         MissingIndexError: not built yet.
         StaleIndexError: built from another corpus, analyzer or BM25 parameters (the message says which).
+        CorruptIndexError: a file does not match the manifest.
     """
-    return BM25Index.load(lexical_dir(cfg), lexical_manifest(cfg, corpus, analyzer))
+    return BM25Index.load(lexical_dir(cfg), lexical_inputs(cfg, corpus, analyzer))
 
 
-def ensure_lexical_index(cfg: Config, corpus: Any, analyzer: Analyzer | None = None) -> BM25Index:
-    """Load the lexical index if it is current, otherwise rebuild and save it.
-
-    Args:
-        cfg: settings.
-        corpus: the corpus.
-        analyzer: the analyzer; a default one if omitted.
-
-    Returns:
-        A current index.
-    """
-    from pipeline.analyze import Analyzer
-
-    analyzer = analyzer or Analyzer(cfg)
-    try:
-        return load_lexical_index(cfg, corpus, analyzer)
-    except (MissingIndexError, StaleIndexError, ValueError, OSError) as e:
-        log.info("rebuilding the lexical index: %s", str(e).splitlines()[0])
-    return build_lexical_index(cfg, corpus, analyzer, save=True)
+def lexical_is_current(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> bool:
+    """True when the saved index matches the current inputs and every file verifies."""
+    return _artifact(lexical_dir(cfg)).is_current(lexical_inputs(cfg, corpus, analyzer))

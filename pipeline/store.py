@@ -1,35 +1,65 @@
-"""Index storage: atomic writes, manifests and staleness checks.
+"""The artifact layer: one way to write, check and load every derived file set under ``indexes/``.
 
-Every built artefact lives in a directory under ``indexes/`` next to a ``manifest.json`` that records what it
-was built from (corpus hash, analyzer version, dictionary hashes, parameters, library versions). Loading
-compares the stored manifest with the one the current code and data would produce and refuses a mismatch
-with a message that names the differing keys, so a stale index is never used silently.
+An *artifact* is a directory of files (the BM25 index, the dense index, the translator's dictionary cache,
+the converted model) plus a ``manifest.json``::
 
-Writes go to a temporary file in the same directory and are moved into place with ``os.replace``; a crash
-leaves either the old file or the new one, never half of one.
+    {"kind": "bm25", "format_version": "2",
+     "inputs": {...},                      # everything the files were built from, and nothing else
+     "files": {"vocab.json": {"sha256": "…", "size": 18465}, …},
+     "info": {...}}                        # sizes, build time, library versions: shown, never compared
+
+Rules:
+
+* **Inputs are what changes the files.** Settings used only at query time (the glossary, the query prompt)
+  are not inputs, so changing them never makes an index stale.
+* **Nothing is trusted unchecked.** :meth:`Artifact.check` refuses a missing manifest
+  (:class:`MissingIndexError`), other inputs (:class:`StaleIndexError`, naming each differing key) and any
+  file whose size or sha256 differs from the manifest (:class:`CorruptIndexError`, naming the file).
+  ``verify="stat"`` re-hashes a file only when its size, mtime or inode changed since it was last verified
+  (for the 450 MB model on a cold search); builds always verify in full.
+* **Writes are atomic per artifact.** :meth:`Artifact.write` stages every file in a hidden sibling
+  directory, writes the manifest last, fsyncs, and swaps the directory into place. A crash leaves the old
+  artifact, the new one, or (for an instant between two renames) none — never a mix. Leftovers of an
+  interrupted write (``.NAME.*.tmp``, ``.NAME.*.old``) are removed by the next write.
+* New files get the mode the umask asks for (not ``mkstemp``'s 0600).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError, UserError
+
+__all__ = [
+    "MANIFEST",
+    "Artifact",
+    "CorruptIndexError",
+    "MissingIndexError",
+    "StaleIndexError",
+    "Staging",
+    "atomic_open",
+    "file_mode",
+    "package_version",
+    "sha256_bytes",
+    "sha256_file",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
 MANIFEST = "manifest.json"
-
-
-class StaleIndexError(RuntimeError):
-    """Raised when an index on disk was built from other data, code or parameters than the current ones."""
-
-
-class MissingIndexError(FileNotFoundError):
-    """Raised when an index has not been built yet."""
+_VERIFIED = ".verified.json"
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -46,11 +76,32 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_UMASK: int | None = None
+
+
+def file_mode(directory: bool = False) -> int:
+    """The mode a new file (or directory) gets under the process umask: 0666 (0777) minus the umask."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return (0o777 if directory else 0o666) & ~_UMASK
+
+
+def _disk_error(path: Path, e: OSError) -> UserError:
+    if e.errno == errno.ENOSPC:
+        return UserError(f"{path}: no space left on the device; nothing was replaced (free some space and retry)")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UserError(f"{path}: cannot write here ({e.strerror}); nothing was replaced")
+    return UserError(f"{path}: cannot write ({e.strerror or e}); nothing was replaced")
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[io.IOBase]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    On an exception the temporary file is removed and ``path`` is left as it was. An existing file keeps its
+    permission bits; a new one gets the umask's.
 
     Args:
         path: final destination.
@@ -64,10 +115,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        if "b" in mode:
-            f = os.fdopen(fd, mode)
-        else:
-            f = os.fdopen(fd, mode, encoding=encoding or "utf-8", newline="")
+        try:
+            keep = os.stat(path).st_mode & 0o7777
+        except OSError:
+            keep = file_mode()
+        os.fchmod(fd, keep)
+        f = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding=encoding or "utf-8", newline="")
         with f:
             yield f
             f.flush()
@@ -90,70 +143,13 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as pretty UTF-8 JSON to ``path`` atomically."""
-    write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
-
-
-def save_npy_atomic(path: str | os.PathLike[str], array: Any) -> None:
-    """Save a numpy array as ``.npy`` atomically."""
-    import numpy as np
-
-    with atomic_open(path, "wb") as f:
-        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-
-
-def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read ``manifest.json`` of an index directory.
-
-    Raises:
-        MissingIndexError: when the directory or its manifest does not exist.
-    """
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise MissingIndexError(f"no index at {directory} (missing {MANIFEST}); run `pipeline build` first")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def manifest_diff(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]:
-    """Return the keys whose values differ between two manifests (flat comparison, sorted)."""
-    keys = sorted(set(stored) | set(expected))
-    return [k for k in keys if stored.get(k) != expected.get(k)]
-
-
-def check_manifest(directory: str | os.PathLike[str], expected: dict[str, Any], what: str = "index") -> dict[str, Any]:
-    """Refuse a stale index: compare the stored manifest with ``expected``.
-
-    Only the keys present in ``expected`` are compared, so a manifest may carry extra informational keys
-    (build time, sizes).
-
-    Returns:
-        The stored manifest.
-
-    Raises:
-        MissingIndexError: no manifest.
-        StaleIndexError: some expected key differs; the message names each key with both values.
-    """
-    stored = read_manifest(directory)
-    diffs = [k for k in sorted(expected) if stored.get(k) != expected[k]]
-    if diffs:
-        lines = [f"  {k}: index has {stored.get(k)!r}, current is {expected[k]!r}" for k in diffs]
-        raise StaleIndexError(
-            f"the {what} at {directory} is stale (built from other data or settings):\n"
-            + "\n".join(lines)
-            + "\nrun `pipeline build` to rebuild it"
-        )
-    return stored
-
-
-def is_current(directory: str | os.PathLike[str], expected: dict[str, Any]) -> bool:
-    """True when ``directory`` holds a manifest matching ``expected`` on every expected key."""
-    try:
-        check_manifest(directory, expected)
-    except (MissingIndexError, StaleIndexError, json.JSONDecodeError):
-        return False
-    return True
+    write_bytes_atomic(path, _json_bytes(obj))
 
 
 def package_version(name: str) -> str | None:
@@ -164,3 +160,319 @@ def package_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class Staging:
+    """The hidden directory an artifact's new files are written into before it is swapped into place."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.files: list[str] = []
+
+    def _track(self, name: str) -> Path:
+        parts = Path(name).parts
+        if name == MANIFEST or not parts or Path(name).is_absolute() or ".." in parts:
+            raise ValueError(f"bad artifact file name {name!r}")
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name not in self.files:
+            self.files.append(name)
+        return target
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        """Write one file of the artifact."""
+        target = self._track(name)
+        target.write_bytes(data)
+        return target
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Write one JSON file of the artifact."""
+        return self.write_bytes(name, _json_bytes(obj))
+
+    def save_npy(self, name: str, array: Any) -> Path:
+        """Write one ``.npy`` array of the artifact."""
+        import numpy as np
+
+        target = self._track(name)
+        with open(target, "wb") as f:
+            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+        return target
+
+    def adopt(self, name: str) -> Path:
+        """Declare a file that something else wrote into :attr:`path` (a model's weights)."""
+        target = self._track(name)
+        if not target.is_file():
+            raise FileNotFoundError(target)
+        return target
+
+
+class Artifact:
+    """A derived file set in one directory, described and guarded by its manifest.
+
+    Args:
+        directory: where the artifact lives (``indexes/lexical``, …).
+        kind: what it is ("bm25", "dense", "cedict-reverse", "model"); part of the manifest.
+        format_version: bump when the file layout changes; a different version is stale.
+        what: how messages name it ("lexical index").
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], kind: str, format_version: str, what: str) -> None:
+        self.directory = Path(directory)
+        self.kind = kind
+        self.format_version = str(format_version)
+        self.what = what
+
+    def __repr__(self) -> str:
+        return f"Artifact({str(self.directory)!r}, kind={self.kind!r})"
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def path(self, name: str) -> Path:
+        """Path of one of the artifact's files."""
+        return self.directory / name
+
+    def exists(self) -> bool:
+        """True when a manifest is present (the artifact may still be stale or damaged)."""
+        return (self.directory / MANIFEST).is_file()
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The stored manifest.
+
+        Raises:
+            MissingIndexError: no manifest.
+            CorruptIndexError: a manifest that is not a JSON object of the expected shape.
+        """
+        path = self.directory / MANIFEST
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise MissingIndexError(
+                f"no {self.what} at {self.directory} (no {MANIFEST}); run `pipeline build`"
+            ) from None
+        except IsADirectoryError:
+            raise CorruptIndexError(f"{path} is a directory, not a manifest; run `pipeline build`") from None
+        try:
+            m = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise CorruptIndexError(f"{path} is damaged (not JSON); run `pipeline build` to rebuild the {self.what}") from None
+        if (
+            not isinstance(m, dict)
+            or not isinstance(m.get("inputs"), dict)
+            or not isinstance(m.get("files"), dict)
+            or not all(isinstance(v, dict) for v in m["files"].values())
+        ):
+            raise CorruptIndexError(
+                f"{path} is not a manifest of this version of pipeline; run `pipeline build` to rebuild the {self.what}"
+            )
+        return m
+
+    def check(self, inputs: dict[str, Any], verify: str = "full") -> dict[str, Any]:
+        """Refuse a missing, stale or damaged artifact; return its manifest when it can be trusted.
+
+        Args:
+            inputs: what the artifact would be built from now (compared key by key).
+            verify: "full" (hash every file), "stat" (hash a file again only when its size, mtime or inode
+                changed since it last verified) or "none" (sizes only).
+
+        Raises:
+            MissingIndexError, StaleIndexError, CorruptIndexError: the message says what and how to rebuild.
+        """
+        m = self.read_manifest()
+        if m.get("kind") != self.kind or str(m.get("format_version")) != self.format_version:
+            raise StaleIndexError(
+                f"the {self.what} at {self.directory} has format {m.get('kind')!r} v{m.get('format_version')}, "
+                f"this pipeline reads {self.kind!r} v{self.format_version}; run `pipeline build`"
+            )
+        stored = m["inputs"]
+        diffs = [k for k in sorted(set(stored) | set(inputs)) if stored.get(k) != inputs.get(k)]
+        if diffs:
+            lines = [f"  {k}: index has {_short(stored.get(k))}, current is {_short(inputs.get(k))}" for k in diffs]
+            raise StaleIndexError(
+                f"the {self.what} at {self.directory} is stale (built from other data or settings):\n"
+                + "\n".join(lines)
+                + "\nrun `pipeline build` to rebuild it"
+            )
+        self.verify_files(m, verify)
+        return m
+
+    def verify_files(self, manifest: dict[str, Any], verify: str = "full") -> None:
+        """Check every file the manifest lists (see :meth:`check`)."""
+        cache = self._read_verified() if verify == "stat" else {}
+        updated = False
+        for name, want in sorted(manifest["files"].items()):
+            path = self.directory / name
+            try:
+                st = path.stat()
+            except OSError:
+                raise CorruptIndexError(
+                    f"the {self.what} at {self.directory} is damaged: {name} is missing; run `pipeline build`"
+                ) from None
+            if not path.is_file() or st.st_size != want.get("size"):
+                raise CorruptIndexError(
+                    f"the {self.what} at {self.directory} is damaged: {name} has {st.st_size} bytes, "
+                    f"its manifest says {want.get('size')}; run `pipeline build`"
+                )
+            if verify == "none":
+                continue
+            key = [st.st_size, st.st_mtime_ns, st.st_ino, want.get("sha256")]
+            if verify == "stat" and cache.get(name) == key:
+                continue
+            if sha256_file(path) != want.get("sha256"):
+                raise CorruptIndexError(
+                    f"the {self.what} at {self.directory} is damaged: {name} does not match its manifest "
+                    "(changed on disk); run `pipeline build`"
+                )
+            if verify == "stat":
+                cache[name] = key
+                updated = True
+        if updated:
+            with contextlib.suppress(OSError):  # a read-only home just verifies again next time
+                write_json_atomic(self.directory / _VERIFIED, cache)
+
+    def _read_verified(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.directory / _VERIFIED).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def is_current(self, inputs: dict[str, Any], verify: str = "full") -> bool:
+        """True when :meth:`check` passes."""
+        try:
+            self.check(inputs, verify)
+        except (MissingIndexError, StaleIndexError):
+            return False
+        return True
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def clean_leftovers(self) -> list[Path]:
+        """Remove what interrupted writes left beside the artifact; returns what was removed."""
+        parent, name = self.directory.parent, self.directory.name
+        removed = []
+        if parent.is_dir():
+            for p in parent.iterdir():
+                if p.name.startswith(f".{name}.") and (p.name.endswith(".tmp") or ".old" in p.name):
+                    if p.is_dir() and not p.is_symlink():
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(OSError):
+                            p.unlink()
+                    removed.append(p)
+        if self.directory.is_dir():  # files an older version of pipeline wrote in place
+            for p in self.directory.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+                removed.append(p)
+        return removed
+
+    @contextlib.contextmanager
+    def write(self, inputs: dict[str, Any], info: dict[str, Any] | None = None) -> Iterator[Staging]:
+        """Stage a new version of the artifact; on success swap it into place atomically.
+
+        Usage::
+
+            with artifact.write(inputs, info) as stage:
+                stage.save_npy("doc_len.npy", lengths)
+
+        On an exception nothing is replaced and the staging directory is removed.
+        """
+        parent = self.directory.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.clean_leftovers()
+            tmp = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.", suffix=".tmp", dir=parent))
+        except OSError as e:
+            raise _disk_error(parent, e) from None
+        stage = Staging(tmp)
+        try:
+            yield stage
+            files = {}
+            for name in stage.files:
+                p = tmp / name
+                files[name] = {"sha256": sha256_file(p), "size": p.stat().st_size}
+            manifest = {
+                "kind": self.kind,
+                "format_version": self.format_version,
+                "inputs": inputs,
+                "files": files,
+                "info": {**(info or {}), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+            }
+            (tmp / MANIFEST).write_bytes(_json_bytes(manifest))
+            for p in sorted(tmp.rglob("*"), reverse=True):
+                p.chmod(file_mode(directory=p.is_dir()))
+                if p.is_file():
+                    fd = os.open(p, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            tmp.chmod(file_mode(directory=True))
+            _fsync_dir(tmp)
+            self._swap(tmp)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _disk_error(self.directory, e) from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _swap(self, tmp: Path) -> None:
+        old = None
+        if self.directory.exists() or self.directory.is_symlink():
+            old = self.directory.with_name(f".{self.directory.name}.{os.getpid()}.old")
+            os.replace(self.directory, old)
+        os.replace(tmp, self.directory)
+        _fsync_dir(self.directory.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: str | os.PathLike[str], wait: bool = True, log: Any = None) -> Iterator[None]:
+    """Hold the home's build lock (``indexes/.lock``): two builds never write the same home at once.
+
+    Args:
+        index_dir: the ``indexes/`` directory.
+        wait: wait for another holder (saying so through ``log``) instead of refusing.
+        log: called with a message when waiting.
+
+    Raises:
+        BusyError: ``wait`` is False and another process holds the lock.
+    """
+    import fcntl
+
+    from pipeline.errors import BusyError
+
+    d = Path(index_dir)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, file_mode())
+    except OSError as e:
+        raise _disk_error(d, e) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise BusyError(f"another `pipeline build` is writing {d}; try again when it has finished") from None
+            if log:
+                log(f"pipeline: waiting for another build of {d} to finish …")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

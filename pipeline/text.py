@@ -12,9 +12,14 @@ from dataclasses import dataclass
 #: CJK ideographs as the body of a regex character class (BMP blocks and the supplementary ones that occur in
 #: UN texts): the one definition of "a Chinese character" for ingest, the analyzer, translation and retrieval.
 CJK_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+#: CJK punctuation and full-width forms, as the body of a regex character class.
+CJK_PUNCTUATION = "\u3000-\u303f\uff00-\uffef"
+#: Latin letters (ASCII and Latin-1/Extended-A/B, without × and ÷): the one definition of "a Latin letter".
+LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _IDEOGRAPH = re.compile(f"[{CJK_IDEOGRAPHS}]")
-# CJK punctuation and full-width forms: no space is ever inserted next to these.
-_CJK_PUNCT = re.compile(r"[\u3000-\u303f\uff00-\uffef\u2018-\u201f\u2026\u2014\u00b7]")
+# CJK punctuation and full-width forms (and curly quotes, ellipsis, dashes): no space is ever inserted next to these.
+_CJK_PUNCT = re.compile(f"[{CJK_PUNCTUATION}\u2018-\u201f\u2026\u2014\u00b7]")
+_LATIN_WORD = re.compile(f"[{LATIN_LETTERS}]{{2,}}")
 _LATIN_OR_DIGIT = re.compile(r"[0-9A-Za-z\u00c0-\u024f%]")
 _URLISH_TAIL = re.compile(r"(?:https?://|www\.|\w/)\S*$")
 
@@ -26,9 +31,11 @@ def is_ideograph(ch: str) -> bool:
     return bool(_IDEOGRAPH.match(ch))
 
 
-def is_cjk(ch: str) -> bool:
-    """True for a CJK ideograph, CJK punctuation or a full-width form."""
-    return bool(_IDEOGRAPH.match(ch) or _CJK_PUNCT.match(ch))
+def query_language(text: str) -> str:
+    """"zh" when a text is mostly Chinese, else "en" (two CJK characters weigh as one Latin word)."""
+    cjk = len(_IDEOGRAPH.findall(text))
+    latin = len(_LATIN_WORD.findall(text))
+    return "zh" if cjk and cjk >= 2 * latin else "en"
 
 
 def normalize(text: str) -> str:

@@ -47,18 +47,15 @@ def main() -> int:
     ap.add_argument("--json", help="write all metrics here")
     args = ap.parse_args()
     qrels = load_qrels(args.qrels)
-    base = Retriever(Config())
-    base.corpus, base.lexical, base.dense  # noqa: B018 - load once, share below
+    base = Retriever.from_config(Config())
+    shared = {"analyzer": base.analyzer, "lexical": base.lexical, "dense": base.dense, "encoder": base.encoder}
     out = {}
     header = "| configuration | " + " | ".join(f"{g} {m}" for g, m in COLUMNS) + " |"
     lines = [header, "|---|" + "---:|" * len(COLUMNS)]
     for name, mode, overrides in ROWS:
         cfg = dataclasses.replace(Config(), **overrides)
-        r = Retriever(cfg, base.corpus)
-        r._analyzer, r._lexical, r._dense = base.analyzer, base.lexical, base.dense
-        r._numpy_enc, r._model = base._numpy_enc, base._model
+        r = Retriever(base.corpus, cfg=cfg, **shared)  # the same indexes and encoder, other settings
         answers = r.search_many([q.query for q in qrels], k=10, mode=mode)
-        base._numpy_enc, base._model = r._numpy_enc, r._model
         groups = evaluate(qrels, [[h.paragraph for h in a.hits] for a in answers])
         out[name] = groups
         lines.append(f"| {name} | " + " | ".join(f"{groups[g][m]:.3f}" for g, m in COLUMNS) + " |")

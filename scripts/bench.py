@@ -93,14 +93,14 @@ from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.retrieve import Retriever
 mark("python + pipeline imports")
-r = Retriever(Config())
+r = Retriever.from_config(Config())
 r.corpus; mark("corpus ingest")
 from pipeline.analyze import get_jieba
 get_jieba(r.cfg); mark("jieba initialisation")
 r.analyzer.translator; mark("translator load")
 r.lexical; mark("lexical index load")
 r.dense; mark("dense index load")
-r._numpy_encoder(1); mark("query encoder load (NumPy)")
+r.encoder; mark("query encoder load (NumPy)")
 r.citations; mark("citation index")
 r.search(sys.argv[2]); mark("first query")
 modules = [m for m in HEAVY if m in sys.modules]
@@ -278,7 +278,7 @@ def bench_breakdown(runs: int) -> dict[str, Any]:
 def bench_warm(retriever: Any, runs: int, limit: int | None = None) -> dict[str, Any]:
     """Per-query latency over the dev queries, by route; questions in each mode, split by language too."""
     from pipeline.cite import route
-    from pipeline.retrieve import query_language
+    from pipeline.text import query_language
 
     qs = dev_queries()
     groups: dict[str, list[str]] = {"question": [], "paragraph": [], "citation": []}
@@ -313,7 +313,7 @@ def batch_worker(n: int, runs: int) -> dict[str, Any]:
     from pipeline.config import Config
     from pipeline.retrieve import Retriever
 
-    r = Retriever(Config())
+    r = Retriever.from_config(Config())
     queries = cycle(dev_questions(), n)
     r.search_many(queries)
     cold = time.perf_counter() - t0
@@ -325,7 +325,7 @@ def batch_worker(n: int, runs: int) -> dict[str, Any]:
         "warm_s": median_spread(warm),
         "warm_qps": median_spread([n / w for w in warm]),
         "cold_qps": n / cold,
-        "encoder": "sentence-transformers" if r._model is not None else "numpy",
+        "encoder": r.encoder.kind,
         "torch_loaded": "torch" in sys.modules,
     }
 
@@ -368,17 +368,20 @@ def build_worker() -> dict[str, Any]:
     index = lexical.BM25Index.build(tokens, [p.number for p in corpus.paragraphs], k1=cfg.bm25_k1, b=cfg.bm25_b,
                                     idf=cfg.bm25_idf)
     mark("BM25 build")
-    index.save(lexical.lexical_dir(cfg), lexical.lexical_manifest(cfg, corpus, analyzer))
+    index.save(lexical.lexical_dir(cfg), lexical.lexical_inputs(cfg, corpus, analyzer))
     mark("lexical save (+ manifest)")
     t_model = time.perf_counter()
     model, timing = bench_embed.load_model_timed(cfg)
     stages.append(("import torch + sentence-transformers", timing["import_s"]))
     stages.append(("model load", time.perf_counter() - t_model - timing["import_s"]))
     t = time.perf_counter()
-    dindex = dense.DenseIndex.build(cfg, corpus, model=model, previous=None)
+    from pipeline.embed import PassageEmbedder
+
+    embedder = PassageEmbedder(cfg, model=model)
+    dindex = dense.DenseIndex.build(corpus, embedder)
     mark(f"embeddings ({dindex.embedded} texts, {timing['dtype']})")
     embed_s = stages[-1][1]
-    dindex.save(dense.dense_dir(cfg))
+    dindex.save(dense.dense_dir(cfg), dense.dense_inputs(corpus, embedder.identity))
     mark("dense save (+ manifest)")
     return {
         "stages": stages,
@@ -523,7 +526,7 @@ def bench_scale(n: int, runs: int, ctx: dict[str, Any], quick: bool) -> dict[str
     syn, records = synthetic_corpus_object(corpus, layout)
     t = time.perf_counter()
     dindex = DenseIndex(paragraphs=P, sentences=S, numbers=[p.number for p in syn.paragraphs], sentence_map=records,
-                        manifest={"kind": "dense", "synthetic": True}, sentence_weight=cfg.sentence_weight)
+                        manifest={"kind": "dense", "synthetic": True})
     index_init_s = time.perf_counter() - t
     m = max(10, min(30 if quick else 100, 2_000_000 // n))  # dense / hybrid queries per pass
     qv = ctx["question_vectors"][:m]
@@ -533,9 +536,8 @@ def bench_scale(n: int, runs: int, ctx: dict[str, Any], quick: bool) -> dict[str
 
     # hybrid end to end: the retriever with the synthetic indexes in place of the report's (routing still
     # uses the report's citation index; the synthetic paragraphs cite nothing)
-    r = Retriever(cfg, corpus=syn, build_missing=False)
-    r._analyzer, r._lexical, r._dense, r._citations = analyzer, idx, dindex, ctx["citations"]
-    r._numpy_enc = ctx["encoder"]
+    r = Retriever(syn, cfg=cfg, analyzer=analyzer, lexical=idx, dense=dindex, encoder=ctx["encoder"],
+                  citations=ctx["citations"], build_missing=False)
     questions = ctx["questions"][: len(qv)]
     hybrid = query_latencies(lambda q: r.search(q, mode="hybrid"), questions, runs)
     res = {
@@ -561,15 +563,10 @@ def scale_context(cfg: Any, retriever: Any, n_questions: int = 100, analyzer_sec
     the retriever embeds them), the analyzer's warm throughput (for extrapolating tokenization)."""
     import numpy as np
 
-    from pipeline.embed import model_path
-    from pipeline.models.numpy_encoder import load_numpy_encoder
-
     questions = dev_questions()
-    # The NumPy encoder even when the retriever has loaded sentence-transformers (it does when it had to build
-    # the dense index first, e.g. on a fresh clone): the scale runs must embed queries as a cold search does.
-    enc = retriever._numpy_encoder(1) or load_numpy_encoder(model_path(cfg))
-    qtexts = [retriever.dense_query_text(q) for q in questions[:n_questions]]
-    qvecs = list(enc.encode(qtexts, cfg.query_prompt or ""))
+    enc = retriever.encoder  # queries are embedded as every search embeds them
+    qtexts = [retriever.plan(q).dense_text for q in questions[:n_questions]]
+    qvecs = list(enc.encode(qtexts))
     texts = [p.index_text for p in retriever.corpus.paragraphs]
     return {
         "cfg": cfg,

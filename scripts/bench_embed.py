@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     model, timing = load_model_timed(cfg, threads=args.threads)
     res.update(timing)
 
-    from pipeline.embed import encode, encode_queries, load_model
+    from pipeline.embed import encode, load_model
 
     model32 = model if res["dtype"] == "float32" else load_model(cfg, dtype="float32", threads=args.threads)
 
@@ -195,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     res["cosine_passages"] = cosines(got, ref)
     res["cosine_passages_float32"] = cosines(got32, ref)
 
-    q_st = latencies(lambda q: encode_queries(model, [q], cfg), queries)
+    q_st = latencies(lambda q: encode(model, [q], cfg.query_prompt), queries)
     res["query"] = {"engine": q_eng, "converted": q_st}
-    res["cosine_queries"] = cosines(encode_queries(model, queries, cfg), ref_q)
+    res["cosine_queries"] = cosines(encode(model, queries, cfg.query_prompt), ref_q)
 
     med = statistics.median
     p = res["paragraphs"]

@@ -20,14 +20,6 @@ bench = importlib.import_module("bench")
 bl = importlib.import_module("bench_lexical")
 
 
-@pytest.fixture(scope="module")
-def retriever():
-    from pipeline.config import Config
-    from pipeline.retrieve import Retriever
-
-    return Retriever(Config())
-
-
 def _check_tables(md: str) -> int:
     """Every table row has the header's cell count; returns the number of tables."""
     tables = 0
@@ -68,6 +60,7 @@ def test_paragraph_lookup_probe_does_not_import_torch():
     assert m["wall_s"] > 0 and m["rss_mb"] > 0
 
 
+@pytest.mark.slow  # needs the real retriever (model) and renders the chart: ~40 s
 def test_smallest_pieces_render(retriever, tmp_path):
     warm = bench.bench_warm(retriever, runs=1, limit=3)
     warm["note"] = "test"

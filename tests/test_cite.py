@@ -8,16 +8,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.cite import CitationIndex, chinese_numeral, cite, parse_paragraph_reference, route
-from pipeline.config import Config
-from pipeline.ingest import load_corpus
+from pipeline.errors import QueryError
 from pipeline.retrieve import Retriever
 
 DEV = Path(__file__).resolve().parent.parent / "corpus" / "eval" / "dev.jsonl"
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return load_corpus(Config())
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +76,49 @@ def test_chinese_numerals():
     assert chinese_numeral("段") is None
 
 
-def test_item_lookup_answers_with_the_item(corpus):
-    ans = Retriever(Config(), corpus).search("para 65(d)")
+@pytest.fixture(scope="module")
+def lookups(corpus, cfg):
+    """A retriever that can only look up (no index, no model is ever loaded for these tests)."""
+    return Retriever(corpus, cfg=cfg, build_missing=False)
+
+
+def test_item_lookup_answers_with_the_item(lookups):
+    ans = lookups.search("para 65(d)")
     assert ans.route == "paragraph" and [h.paragraph for h in ans.hits] == [65]
     assert ans.hits[0].answer.startswith("(d) 促请缔约国参加并支持")
 
 
-def test_footnote_citation_answers_with_paragraph_and_match(corpus):
-    ans = Retriever(Config(), corpus).search("S/2012/50")
+def test_footnote_citation_answers_with_paragraph_and_match(lookups):
+    ans = lookups.search("S/2012/50")
     assert ans.route == "citation" and [h.paragraph for h in ans.hits] == [17]
     assert ans.hits[0].match[0]["where"] == "footnote:1"
 
 
-def test_out_of_range_paragraph_warns(corpus):
-    ans = Retriever(Config(), corpus).search("paragraph 99")
+def test_out_of_range_paragraph_warns(lookups):
+    ans = lookups.search("paragraph 99")
     assert ans.route == "paragraph" and not ans.hits and "1-65" in ans.warnings[0]
+
+
+def test_reversed_range_is_refused_not_half_answered(lookups):
+    for q in ("paragraph 17-15", "第 17 至 15 段", "paras 9 to 3"):
+        with pytest.raises(QueryError, match="empty range"):
+            lookups.search(q)
+    assert [h.paragraph for h in lookups.search("paragraph 15-17").hits] == [15, 16, 17]
+
+
+def test_missing_item_is_said_not_silently_widened(lookups):
+    ans = lookups.search("para 65(z)")
+    assert [h.paragraph for h in ans.hits] == [65] and "no item (z)" in ans.warnings[0]
+    ans = lookups.search("para 64(a)")
+    assert "paragraph 64 has no item (a)" in ans.warnings[0] and "none" in ans.warnings[0]
+    assert not lookups.search("para 65(d)").warnings
+
+
+def test_lookup_refuses_what_is_not_a_reference(lookups):
+    with pytest.raises(QueryError, match="does not cite S/1999/1"):
+        lookups.lookup("S/1999/1")
+    with pytest.raises(QueryError, match="no paragraph number or reference"):
+        lookups.lookup("pirates")
 
 
 def test_lookups_do_not_import_heavy_libraries():

@@ -1,24 +1,19 @@
-"""Hybrid retrieval: fusion, query expansion, answer sentences, bad queries, and quality floors on dev."""
+"""Retrieval: the query plan, fusion, answer sentences, bad queries, the public API, and quality floors on dev."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import sys
 
 import numpy as np
 import pytest
 
-from pipeline.config import Config
+from pipeline.errors import QueryError
 from pipeline.evaluate import evaluate, load_qrels
-from pipeline.retrieve import QueryError, Retriever, fuse, query_language
+from pipeline.fusion import fuse, lexical_weight
+from pipeline.text import query_language
 
-ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT / "corpus" / "eval" / "dev.jsonl"
-
-
-@pytest.fixture(scope="module")
-def retriever() -> Retriever:
-    return Retriever(Config())
+from conftest import DEV
 
 
 def test_query_language():
@@ -29,61 +24,122 @@ def test_query_language():
 
 
 def test_fusion_normalizes_each_channel():
-    cfg = Config(lexical_weight_zh=0.5)
     lex = np.array([10.0, 0.0, 0.0, 0.0])
     dense = np.array([0.80, 0.82, 0.80, 0.79])
-    fused = fuse(lex, dense, "zh", cfg)
-    assert fused.argmax() == 0  # a paragraph standing out in BM25 beats a small cosine lead
-    assert np.allclose(fuse(lex, None, "zh", cfg), lex) and np.allclose(fuse(None, dense, "en", cfg), dense)
-    only_dense = fuse(lex, dense, "en", Config(lexical_weight_en=0.0))
-    assert only_dense.argmax() == 1
+    assert fuse(lex, dense, 0.5).argmax() == 0  # a paragraph standing out in BM25 beats a small cosine lead
+    assert np.allclose(fuse(lex, None, 0.5), lex) and np.allclose(fuse(None, dense, 0.5), dense)
+    assert fuse(lex, dense, 0.0).argmax() == 1
     with pytest.raises(ValueError):
-        fuse(lex, dense, "zh", Config(fusion="nope"))
+        fuse(lex, dense, 0.5, "nope")  # type: ignore[arg-type]
     for f in ("minmax", "rrf"):
-        assert fuse(lex, dense, "zh", Config(fusion=f, lexical_weight_zh=0.9)).argmax() == 0
+        assert fuse(lex, dense, 0.9, f).argmax() == 0  # type: ignore[arg-type]
+    assert lexical_weight("zh", 0.15, 0.35, coverage=0.5) == pytest.approx(0.075)
+    assert lexical_weight("en", 0.15, 0.35, coverage=0.5) == 0.35
 
 
-def test_empty_and_long_queries(retriever):
-    with pytest.raises(QueryError):
-        retriever.search("   ")
-    q, warnings = retriever.prepare("海盗" * 2000)
-    assert len(q) == retriever.cfg.max_query_chars and "truncated" in warnings[0]
+def test_empty_and_contentless_queries_are_refused(fast_retriever):
+    for q in ("   ", "\u200b", "\ufeff", "😀😀", "？！。", "\ue000\ue001", "\u202e\u200f"):
+        with pytest.raises(QueryError):
+            fast_retriever.search(q)
 
 
-def test_chinese_words_the_report_never_uses_are_bridged(retriever):
-    terms = dict(retriever.lexical_terms("假药对病人有什么危害"))
-    assert "伪药" in terms and "患者" in terms  # report words reached through CC-CEDICT glosses
-    assert terms["伪药"] < 1.0  # synonyms weigh less than the user's own words
-    own = {t for t, _ in retriever.analyzer.analyze_query("假药对病人有什么危害")}
-    added = [t for t in terms if t not in own]
-    assert added and all(t in retriever.lexical.term_id for t in added)  # only words the report uses are added
+def test_long_queries_are_truncated_with_a_warning(fast_retriever):
+    plan = fast_retriever.plan("海盗" * 2000)
+    assert len(plan.text) == fast_retriever.cfg.max_query_chars and "truncated" in plan.warnings[0]
 
 
-def test_english_queries_reach_chinese_terms(retriever):
-    text = retriever.dense_query_text("How much ransom did pirates receive in 2011?")
-    assert text.startswith("How much ransom") and "赎金" in text and "海盗" in text
+def test_invalid_utf8_is_replaced_with_a_warning(fast_retriever):
+    ans = fast_retriever.search("pirates \udcff ransom", k=2)
+    assert "\ufffd" in ans.query and any("UTF-8" in w for w in ans.warnings)
 
 
-def test_lexical_mode_english(retriever):
-    ans = retriever.search("ransom paid to pirates in 2011", k=3, mode="lexical")
+def test_k_out_of_range_is_refused(fast_retriever):
+    for k in (0, -1, 10**6):
+        with pytest.raises(QueryError, match="k must be"):
+            fast_retriever.search("海盗", k=k)
+    assert len(fast_retriever.search("海盗").hits) == fast_retriever.cfg.top_k
+
+
+def test_plan_is_analysed_once(fast_retriever, monkeypatch):
+    calls = []
+    original = type(fast_retriever.analyzer).analyze_query
+
+    def counting(self, text):
+        calls.append(text)
+        return original(self, text)
+
+    monkeypatch.setattr(type(fast_retriever.analyzer), "analyze_query", counting)
+    fast_retriever.search("How much ransom did pirates receive in 2011?", k=5)
+    assert len(calls) == 1
+
+
+def test_chinese_words_the_report_never_uses_are_bridged(fast_retriever):
+    plan = fast_retriever.plan("假药对病人有什么危害")
+    syn = dict(plan.synonyms)
+    assert "伪药" in syn and "患者" in syn  # report words reached through CC-CEDICT glosses
+    assert syn["伪药"] < 1.0  # synonyms weigh less than the user's own words
+    own = {t for t, _ in plan.terms}
+    assert all(t not in own and t in fast_retriever.lexical.term_id for t in syn)
+    assert 0.0 < plan.coverage < 1.0  # 假药 and 病人 are unknown to the index
+
+
+def test_english_queries_reach_chinese_terms(fast_retriever):
+    plan = fast_retriever.plan("How much ransom did pirates receive in 2011?")
+    assert plan.lang == "en" and plan.dense_text.startswith("How much ransom")
+    assert "赎金" in plan.dense_text and "海盗" in plan.dense_text
+
+
+def test_lexical_mode_english(fast_retriever):
+    ans = fast_retriever.search("ransom paid to pirates in 2011", k=3, mode="lexical")
     assert ans.route == "question" and 29 in [h.paragraph for h in ans.hits]
     assert set(ans.hits[0].scores) == {"lexical"}
 
 
-def test_answer_sentence_is_a_sentence_of_the_paragraph(retriever):
-    ans = retriever.search("海盗 赎金 2011 年", k=3, mode="lexical")
+def test_answer_sentence_is_a_sentence_of_the_paragraph(fast_retriever):
+    ans = fast_retriever.search("海盗 赎金 2011 年", k=3, mode="lexical")
     for h in ans.hits:
-        p = retriever.corpus.paragraph(h.paragraph)
+        p = fast_retriever.corpus.paragraph(h.paragraph)
         assert h.answer in [s.text for s in p.sentences]
-        assert p.full_text[h.answer_span[0] : h.answer_span[1]] == h.answer
+        assert h.text[h.answer_span[0] : h.answer_span[1]] == h.answer
     assert "赎金" in ans.hits[0].answer
 
 
-def test_json_shape(retriever):
-    d = retriever.search("第 65/230 号决议").to_dict(retriever.corpus)
+def test_hits_carry_what_a_citation_needs(fast_retriever):
+    d = fast_retriever.search("第 65/230 号决议").to_dict()
     assert d["route"] == "citation" and [r["paragraph"] for r in d["results"]] == [10, 12]
     assert set(d["results"][0]) >= {"paragraph", "score", "section", "text", "answer", "scores", "footnotes", "match"}
+    p = fast_retriever.corpus.paragraph(10)
+    assert d["results"][0]["section"] == list(p.section) and d["results"][0]["text"] == p.full_text
     json.dumps(d, ensure_ascii=False)
+
+
+def test_search_many_keeps_going_past_a_bad_query(fast_retriever):
+    answers = fast_retriever.search_many(["海盗赎金", "   ", "paragraph 17-15", "第 41 段"], k=2)
+    assert [a.route for a in answers] == ["question", "error", "error", "paragraph"]
+    assert "empty" in answers[1].error and "empty range 17-15" in answers[2].error
+    assert answers[1].to_dict() == {"query": "   ", "error": answers[1].error}
+
+
+def test_search_and_search_many_rank_alike(fast_retriever):
+    queries = [q.query for q in load_qrels(DEV)][:60]
+    many = fast_retriever.search_many(queries, k=10)
+    one = [fast_retriever.search(q, k=10) for q in queries]
+    assert [[h.paragraph for h in a.hits] for a in many] == [[h.paragraph for h in a.hits] for a in one]
+    assert [[h.score for h in a.hits] for a in many] == [[h.score for h in a.hits] for a in one]
+
+
+def test_public_api_is_lazy_and_complete():
+    import subprocess
+
+    code = (
+        "import sys, pipeline\n"
+        "assert 'pipeline.retrieve' not in sys.modules\n"
+        "from pipeline import Retriever, Config, load_corpus, Answer, Hit, QueryPlan, QueryError, MODES\n"
+        "assert 'jieba' not in sys.modules and 'torch' not in sys.modules\n"
+        "print(sorted(MODES))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['dense', 'hybrid', 'lexical']"
 
 
 # --- with the embedding model -------------------------------------------------------------------------
@@ -98,24 +154,36 @@ def test_dense_mode_finds_the_ransom_paragraph(retriever):
 
 @pytest.mark.slow
 def test_numpy_query_encoder_matches_sentence_transformers(retriever):
-    from pipeline.embed import encode_queries, model_path
+    from pipeline.embed import encode, load_model, model_path
     from pipeline.models.numpy_encoder import NumpyEncoder
 
     queries = [q.query for q in load_qrels(DEV)][::5]
     enc = NumpyEncoder(model_path(retriever.cfg))
     a = enc.encode(queries, retriever.cfg.query_prompt)
-    b = encode_queries(retriever.model, queries, retriever.cfg)
+    b = encode(load_model(retriever.cfg), queries, retriever.cfg.query_prompt)
     cos = (a * b).sum(1)
     assert cos.min() > 0.9999, cos.min()
 
 
 @pytest.mark.slow
+def test_real_search_and_batch_rank_alike(retriever):
+    """One rule for query vectors: a question ranks the same alone and in a batch (all dev queries)."""
+    queries = [q.query for q in load_qrels(DEV)]
+    assert retriever.encoder.kind == "numpy"
+    many = retriever.search_many(queries, k=10)
+    one = [retriever.search(q, k=10) for q in queries]
+    assert [[h.paragraph for h in a.hits] for a in many] == [[h.paragraph for h in a.hits] for a in one]
+
+
+@pytest.mark.slow
 def test_hybrid_quality_floors_on_dev(retriever):
-    """Regression floors on the development set (measured: see README); a drop below them is a bug."""
+    """Regression floors on the development set (README's table) minus a stated tolerance of 0.02 (about
+    two queries of the smaller groups); a drop below them is a bug."""
     qrels = load_qrels(DEV)
     answers = retriever.search_many([q.query for q in qrels], k=10)
     g = evaluate(qrels, [[h.paragraph for h in a.hits] for a in answers])
     assert g["zh/question"]["R@1"] >= 0.95 and g["zh/question"]["R@5"] >= 0.99
     assert g["en/question"]["R@1"] >= 0.85 and g["en/question"]["MRR@10"] >= 0.90
-    assert g["zh/paraphrase"]["R@5"] >= 0.90
+    assert g["en/question"]["R@5"] >= 0.968 - 0.02
+    assert g["zh/paraphrase"]["R@1"] >= 0.717 - 0.02 and g["zh/paraphrase"]["R@5"] >= 0.90
     assert g["reference"]["exact"] == 1.0 and g["paragraph"]["exact"] == 1.0

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import pickle
 import shutil
 from pathlib import Path
 
 import pytest
 
 from pipeline.config import Config
-from pipeline.translate import Translator, latin_ratio, lemma
+from pipeline.translate import Translator, lemma
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -117,9 +119,14 @@ def test_cedict_fallback_weights(tr: Translator) -> None:
 
 
 def test_cedict_phrase_before_words(tr: Translator) -> None:
-    # "root cause" is a CC-CEDICT gloss phrase; its translation should not be the words' translations
-    out = terms(tr, "root causes")
-    assert "原因" in out or "根源" in out
+    # "credit card" is a CC-CEDICT gloss phrase (信用卡, which paragraph 7 of the report uses) and not a
+    # glossary term, so only the reverse index's phrase lookup can produce 信用卡: translated one by one,
+    # "credit" gives 信贷/信用/荣誉 and "cards" 名片/卡片/帖子. The plural also checks the phrase key is lemmatised.
+    assert "credit card" not in (REPO / "corpus" / "glossary.tsv").read_text(encoding="utf-8").lower()
+    word_by_word = {t for w in ("credit", "cards") for t, _ in tr.translate(w)}
+    assert word_by_word and "信用卡" not in word_by_word
+    assert terms(tr, "credit cards") == {"信用卡": 1.0}
+    assert terms(tr, "stolen credit cards").get("信用卡") == 1.0
 
 
 def test_weights_in_range_and_unique(tr: Translator) -> None:
@@ -143,13 +150,6 @@ def test_lemma_rules() -> None:
     assert lemma("fishermen", vocab) == "fisherman"
     assert lemma("customs", vocab) == "customs"
     assert lemma("Somalia's", vocab) == "somalia"
-
-
-def test_latin_ratio() -> None:
-    assert latin_ratio("What is UNODC?") == 1.0
-    assert latin_ratio("毒品和犯罪问题办公室") == 0.0
-    assert 0.0 < latin_ratio("UNODC在索马里") < 1.0
-    assert latin_ratio("2011 65/230") == 0.0
 
 
 def test_fingerprint(tr: Translator) -> None:
@@ -190,15 +190,26 @@ def test_reverse_index_cache_reused(tmp_path: Path) -> None:
     assert t2.translate("ransom") == t1.translate("ransom")
 
 
-def test_corrupt_cache_is_rebuilt(cfg: Config, tmp_path: Path, tr: Translator) -> None:
+@pytest.mark.parametrize("damage", ["garbage", "wrong contents"])
+def test_corrupt_cache_is_rebuilt(
+    cfg: Config, tmp_path: Path, tr: Translator, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
     shutil.copytree(cfg.corpus_dir, tmp_path / "corpus")
     shutil.copytree(cfg.index_dir, tmp_path / "indexes")
     c = Config(root=tmp_path)
     assert tr.cache_path is not None
-    (c.index_dir / "translate" / tr.cache_path.name).write_bytes(b"not a pickle")
+    path = c.index_dir / "translate" / tr.cache_path.name
+    if damage == "garbage":
+        path.write_bytes(b"not a pickle")
+    else:  # a readable pickle with the right fingerprint but no index must not disable translation either
+        with open(path, "rb") as f:
+            meta = pickle.load(f)["meta"]
+        path.write_bytes(pickle.dumps({"meta": meta}))
     before = Translator.reverse_index_builds
-    t2 = Translator.load(c)
+    with caplog.at_level(logging.WARNING, logger="pipeline.translate"):
+        t2 = Translator.load(c)
     assert Translator.reverse_index_builds == before + 1
+    assert "rebuilding" in caplog.text and path.name in caplog.text
     assert "赎金" in dict(t2.translate("ransom"))
 
 

