@@ -155,6 +155,8 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
     from pipeline.evaluate import evaluate, failures, format_table, load_qrels
 
     r = _retriever(cfg)
+    if args.answers:
+        return _eval_answers(args, r)
     qrels = load_qrels(args.qrels, valid=set(r.corpus.numbers))
     modes = list(MODES) if args.ablation else [args.mode]
     report = {}
@@ -172,6 +174,32 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
     else:
         for mode in modes:
             print(format_table(report[mode], title=f"{mode} — {args.qrels}") + "\n")
+    return EXIT_OK
+
+
+def _eval_answers(args: argparse.Namespace, r: Retriever) -> int:
+    from pipeline.evaluate import answer_accuracy, load_answer_set
+
+    items = load_answer_set(args.qrels, valid=set(r.corpus.numbers))
+    bar = _progress(len(items), "answers", quiet=args.json)
+    answers = r.search_many([it.query for it in items], k=args.k, mode=args.mode, progress=bar.update)
+    bar.close()
+    report = answer_accuracy(items, [[(h.paragraph, h.answer) for h in a.hits] for a in answers])
+    if args.failures and not args.json:
+        for it, a in zip(items, answers, strict=True):
+            got = next((h.answer for h in a.hits if h.paragraph == it.paragraph), None)
+            if got is not None and "".join(it.answer.split()) not in "".join(got.split()):
+                print(f"wrong answer {it.id} ¶{it.paragraph} {it.query!r}\n  expected: {it.answer}\n  got:      {got}", file=sys.stderr)
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"**answer sentences ({args.mode}, top {args.k}) — {args.qrels}**\n")
+        print("| group | n | paragraph retrieved | answer correct | accuracy (of retrieved) |")
+        print("|---|---:|---:|---:|---:|")
+        for g in ("all", "zh", "en"):
+            if g in report:
+                m = report[g]
+                print(f"| {g} | {m['n']} | {m['retrieved']} | {m['correct']} | {m['accuracy']:.3f} |")
     return EXIT_OK
 
 
@@ -334,7 +362,9 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
     p.add_argument("qrels", help='JSONL lines {"id", "query", "relevant": [paragraphs], "lang", "kind"}')
     add_common(p, k=10)
     p.add_argument("--ablation", action="store_true", help="evaluate lexical, dense and hybrid in one run")
-    p.add_argument("--failures", action="store_true", help="list queries missed at rank 1 (stderr)")
+    p.add_argument("--failures", action="store_true", help="list queries missed at rank 1, or wrong answer sentences (stderr)")
+    p.add_argument("--answers", action="store_true", help="QRELS is an answer-sentence set (corpus/eval/answers.jsonl): "
+                   "score the answer sentence shown for the right paragraph")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_eval)
 

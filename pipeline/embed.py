@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ModelError
+from pipeline.errors import ConfigError, ModelError
 from pipeline.store import package_version
 
 if TYPE_CHECKING:
@@ -78,8 +78,8 @@ def model_path(cfg: Config, convert: bool = True) -> Path:
         convert: convert the default model when it is missing or damaged (otherwise only locate it).
 
     Raises:
-        ModelError: ``cfg.model`` is not a sentence-transformers model directory, or the default model
-            cannot be converted.
+        ConfigError: ``cfg.model`` is not a sentence-transformers model directory.
+        ModelError: the default model cannot be converted.
     """
     if cfg.model is None:
         from pipeline.models.convert import default_dest, ensure_model
@@ -87,14 +87,14 @@ def model_path(cfg: Config, convert: bool = True) -> Path:
         return ensure_model(cfg) if convert else default_dest(cfg)
     p = Path(cfg.model).expanduser()
     if not p.is_dir():
-        raise ModelError(
+        raise ConfigError(
             f"--model {cfg.model}: no such directory (give a sentence-transformers model directory; "
             "nothing is downloaded)"
         )
     if not (p / "modules.json").is_file() and not (p / "config.json").is_file():
-        raise ModelError(f"--model {cfg.model}: not a sentence-transformers model (no modules.json or config.json)")
+        raise ConfigError(f"--model {cfg.model}: not a sentence-transformers model (no modules.json or config.json)")
     if _weights(p) is None:
-        raise ModelError(f"--model {cfg.model}: no weights ({' or '.join(_WEIGHT_FILES)})")
+        raise ConfigError(f"--model {cfg.model}: no weights ({' or '.join(_WEIGHT_FILES)})")
     return p.resolve()
 
 

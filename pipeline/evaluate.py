@@ -146,3 +146,73 @@ def format_table(groups: dict[str, dict[str, float]], title: str | None = None) 
         lines.append(f"| {g} | {int(m['n'])} | " + " | ".join(f"{m[c]:.3f}" for c in cols) + " |")
     return "\n".join(lines)
 
+
+
+# --- answer sentences -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerItem:
+    """One answer-sentence judgement: the paragraph that answers ``query`` and a clause the answer must contain."""
+
+    id: str
+    query: str
+    lang: str
+    paragraph: int
+    answer: str
+
+
+def load_answer_set(path: str | Path, valid: Collection[int] | None = None) -> list[AnswerItem]:
+    """Read an answer-sentence set: ``{"id", "query", "lang", "paragraph", "answer"}`` per line.
+
+    Raises:
+        QrelsError: naming file and line.
+    """
+    items: list[AnswerItem] = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            if not isinstance(d, dict) or not isinstance(d.get("paragraph"), int) or not str(d.get("answer", "")).strip():
+                raise ValueError("expected {id, query, lang, paragraph: int, answer: text}")
+            if valid is not None and d["paragraph"] not in valid:
+                raise ValueError(f"paragraph {d['paragraph']} is not in the report")
+            items.append(AnswerItem(str(d["id"]), str(d["query"]), str(d.get("lang", "")), d["paragraph"], str(d["answer"])))
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError) as e:
+            raise QrelsError(f"{path}:{n}: {e}") from None
+    if not items:
+        raise QrelsError(f"{path}:1: no questions")
+    return items
+
+
+def _squash(text: str) -> str:
+    import unicodedata
+
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def answer_accuracy(items: Sequence[AnswerItem], hits: Sequence[Sequence[tuple[int, str]]]) -> dict[str, dict[str, float]]:
+    """How often the answer sentence shown for the right paragraph contains the expected clause.
+
+    Args:
+        items: the judgements.
+        hits: per item, the ``(paragraph, answer sentence)`` of each result.
+
+    Returns:
+        Per group ("all", "zh", "en"): ``n``, ``retrieved`` (the paragraph is among the results),
+        ``correct``, ``accuracy`` (correct / retrieved) and ``accuracy_all`` (correct / n).
+    """
+    groups: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    for item, results in zip(items, hits, strict=True):
+        got = next((a for p, a in results if p == item.paragraph), None)
+        outcome = (got is not None, got is not None and _squash(item.answer) in _squash(got))
+        for g in ("all", item.lang):
+            groups[g].append(outcome)
+    out: dict[str, dict[str, float]] = {}
+    for g, rows in groups.items():
+        retrieved = sum(r for r, _ in rows)
+        correct = sum(c for _, c in rows)
+        out[g] = {"n": len(rows), "retrieved": retrieved, "correct": correct,
+                  "accuracy": correct / retrieved if retrieved else 0.0, "accuracy_all": correct / len(rows)}
+    return out
