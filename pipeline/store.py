@@ -34,6 +34,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
     "Staging",
     "atomic_open",
     "file_mode",
+    "fsync_dir",
     "package_version",
     "sha256_bytes",
     "sha256_file",
@@ -162,13 +164,17 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Flush a directory's entries (a rename or unlink in it) to disk; a failure is ignored."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+_fsync_dir = fsync_dir  # the name the rest of this module uses
 
 
 class Staging:
@@ -384,15 +390,21 @@ class Artifact:
             with artifact.write(inputs, info) as stage:
                 stage.save_npy("doc_len.npy", lengths)
 
-        On an exception nothing is replaced and the staging directory is removed.
+        On an exception nothing is replaced and the staging directory is removed. Writers of one folder are
+        serialised by its :func:`build_lock` (so leftovers are only cleaned when nobody is writing).
         """
         parent = self.directory.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            self.clean_leftovers()
-            tmp = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.", suffix=".tmp", dir=parent))
-        except OSError as e:
-            raise _disk_error(parent, e) from None
+        with build_lock(parent):
+            try:
+                self.clean_leftovers()
+                tmp = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.", suffix=".tmp", dir=parent))
+            except OSError as e:
+                raise _disk_error(parent, e) from None
+            with self._staged(tmp, inputs, info) as stage:
+                yield stage
+
+    @contextlib.contextmanager
+    def _staged(self, tmp: Path, inputs: dict[str, Any], info: dict[str, Any] | None) -> Iterator[Staging]:
         stage = Staging(tmp)
         try:
             yield stage
@@ -442,12 +454,19 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_LOCKS: dict[str, tuple[threading.RLock, list[Any]]] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def build_lock(index_dir: str | os.PathLike[str], wait: bool = True, log: Any = None) -> Iterator[None]:
-    """Hold the home's build lock (``indexes/.lock``): two builds never write the same home at once.
+    """Hold the build lock of a folder of artifacts (``indexes/.lock``): two writers never interleave.
+
+    The lock is an ``flock`` on ``.lock`` in ``index_dir``, so it serialises processes; within a process it
+    is re-entrant (a build that holds it can save artifacts, which take it too) and serialises threads.
 
     Args:
-        index_dir: the ``indexes/`` directory.
+        index_dir: the folder whose artifacts are written (``indexes/``, ``indexes/models/``).
         wait: wait for another holder (saying so through ``log``) instead of refusing.
         log: called with a message when waiting.
 
@@ -461,18 +480,31 @@ def build_lock(index_dir: str | os.PathLike[str], wait: bool = True, log: Any = 
     d = Path(index_dir)
     try:
         d.mkdir(parents=True, exist_ok=True)
-        fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, file_mode())
     except OSError as e:
         raise _disk_error(d, e) from None
-    try:
+    with _LOCKS_GUARD:
+        rlock, state = _LOCKS.setdefault(str(d.resolve()), (threading.RLock(), [None, 0]))
+    with rlock:
+        if state[1] == 0:
+            try:
+                fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, file_mode())
+            except OSError as e:
+                raise _disk_error(d, e) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not wait:
+                    os.close(fd)
+                    raise BusyError(f"another `pipeline build` is writing {d}; try again when it has finished") from None
+                if log:
+                    log(f"pipeline: waiting for another build of {d} to finish …")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            state[0] = fd
+        state[1] += 1
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not wait:
-                raise BusyError(f"another `pipeline build` is writing {d}; try again when it has finished") from None
-            if log:
-                log(f"pipeline: waiting for another build of {d} to finish …")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+            yield
+        finally:
+            state[1] -= 1
+            if state[1] == 0:
+                os.close(state[0])
+                state[0] = None

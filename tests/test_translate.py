@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import logging
 import pickle
 import shutil
@@ -16,12 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def cfg(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    """A project root with the real glossary/stopwords and an empty ``indexes/``."""
+def cfg(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Config:
+    """A project root with the real glossary/stopwords and an ``indexes/`` holding only the translator's cache
+    (copied from the session home, where it is built once)."""
     root = tmp_path_factory.mktemp("translate-root")
     (root / "corpus").mkdir()
     for name in ("glossary.tsv", "stopwords-en.txt"):
         shutil.copy(REPO / "corpus" / name, root / "corpus" / name)
+    Translator.load(Config(root=home))
+    shutil.copytree(home / "indexes" / "translate", root / "indexes" / "translate")
     return Config(root=root)
 
 
@@ -171,6 +176,7 @@ def test_fingerprint_changes_with_glossary(cfg: Config, tmp_path: Path) -> None:
     assert dict(t.translate("foo bars")) == {"测试": 1.0}
 
 
+@pytest.mark.slow  # builds the reverse index from CC-CEDICT (~5 s)
 def test_reverse_index_cache_reused(tmp_path: Path) -> None:
     (tmp_path / "corpus").mkdir()
     for name in ("glossary.tsv", "stopwords-en.txt"):
@@ -181,7 +187,8 @@ def test_reverse_index_cache_reused(tmp_path: Path) -> None:
     assert Translator.reverse_index_builds == before + 1
     assert t1.cache_path is not None and t1.cache_path.is_file()
     assert t1.cache_path.parent == c.index_dir / "translate"
-    assert t1.fingerprint()["cedict_sha256"][:16] in t1.cache_path.name
+    manifest = json.loads((t1.cache_path.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["inputs"]["cedict_sha256"] == t1.fingerprint()["cedict_sha256"]
     mtime = t1.cache_path.stat().st_mtime_ns
     t2 = Translator.load(c)
     assert Translator.reverse_index_builds == before + 1
@@ -190,6 +197,7 @@ def test_reverse_index_cache_reused(tmp_path: Path) -> None:
     assert t2.translate("ransom") == t1.translate("ransom")
 
 
+@pytest.mark.slow  # rebuilds the reverse index (~5 s each)
 @pytest.mark.parametrize("damage", ["garbage", "wrong contents"])
 def test_corrupt_cache_is_rebuilt(
     cfg: Config, tmp_path: Path, tr: Translator, caplog: pytest.LogCaptureFixture, damage: str
@@ -199,7 +207,7 @@ def test_corrupt_cache_is_rebuilt(
     c = Config(root=tmp_path)
     assert tr.cache_path is not None
     path = c.index_dir / "translate" / tr.cache_path.name
-    if damage == "garbage":
+    if damage == "garbage":  # detected by its hash before it is unpickled
         path.write_bytes(b"not a pickle")
     else:  # a readable pickle with the right fingerprint but no index must not disable translation either
         with open(path, "rb") as f:

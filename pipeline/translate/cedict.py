@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.store import sha256_bytes, sha256_file, write_bytes_atomic, write_json_atomic
+from pipeline.errors import MissingIndexError, PipelineError, StaleIndexError
+from pipeline.store import Artifact, sha256_bytes, sha256_file
 from pipeline.text import CJK_IDEOGRAPHS
 from pipeline.translate.lemma import ARTICLES, lemma
 
@@ -262,14 +263,21 @@ def _cache_data_ok(data: Any, meta: dict[str, str]) -> bool:
     )
 
 
-def load_reverse_index(cache_dir: Path, stopwords: frozenset[str]) -> ReverseIndex:
-    """Load the cached reverse index, building and caching it when the cache is missing, stale or corrupt.
+CACHE_FILE = "reverse.pkl"
 
-    The cache file name carries the builder version and hash prefixes of CC-CEDICT, jieba's dictionary and
-    the stopwords, and the pickle stores the full hashes, so any change to those inputs gives a new cache;
-    older caches in ``cache_dir`` are removed when a new one is written, and ``manifest.json`` describes the
-    current one. A cache that cannot be read or does not hold what it should is rebuilt (with a warning); a
-    cache that cannot be written only costs a rebuild next time.
+
+def reverse_index_artifact(cache_dir: Path) -> Artifact:
+    """The reverse-index cache as an artifact (manifest with the CC-CEDICT, jieba and stopword hashes)."""
+    return Artifact(cache_dir, "cedict-reverse", REVERSE_INDEX_VERSION, "translator's dictionary cache")
+
+
+def load_reverse_index(cache_dir: Path, stopwords: frozenset[str]) -> ReverseIndex:
+    """Load the cached reverse index, building and caching it when the cache is missing, stale or damaged.
+
+    The cache is an artifact (:mod:`pipeline.store`): its inputs are the builder version and the sha256 of
+    CC-CEDICT, jieba's dictionary and the stopwords, and the pickle is verified against its hash before it is
+    unpickled, so a damaged or foreign file is never loaded. A cache that cannot be used is rebuilt (with a
+    warning); one that cannot be written only costs a rebuild next time.
 
     Args:
         cache_dir: the cache directory (``indexes/translate``).
@@ -283,58 +291,47 @@ def load_reverse_index(cache_dir: Path, stopwords: frozenset[str]) -> ReverseInd
     """
     cedict = _cedict_path()
     jieba_dict = _jieba_dict_path()
-    cedict_sha = sha256_file(cedict)
-    jieba_sha = sha256_file(jieba_dict) if jieba_dict else "none"
-    stop_sha = sha256_bytes("\n".join(sorted(stopwords)).encode("utf-8"))
-    name = f"cedict-reverse-v{REVERSE_INDEX_VERSION}-{cedict_sha[:16]}-{jieba_sha[:8]}-{stop_sha[:8]}.pkl"
-    cache_path = cache_dir / name
     meta = {
         "builder_version": REVERSE_INDEX_VERSION,
-        "cedict_sha256": cedict_sha,
-        "jieba_dict_sha256": jieba_sha,
-        "stopwords_sha256": stop_sha,
+        "cedict_sha256": sha256_file(cedict),
+        "jieba_dict_sha256": sha256_file(jieba_dict) if jieba_dict else "none",
+        "stopwords_sha256": sha256_bytes("\n".join(sorted(stopwords)).encode("utf-8")),
     }
-
+    art = reverse_index_artifact(cache_dir)
+    path = art.path(CACHE_FILE)
     data: Any = None
-    if cache_path.is_file():
-        try:
-            with open(cache_path, "rb") as f:
-                data = pickle.load(f)
-        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, it is rebuilt
-            log.warning("rebuilding unreadable translation cache %s: %s", cache_path, exc)
+    try:
+        art.check(meta)
+        with open(path, "rb") as f:
+            data = pickle.load(f)  # verified against the manifest's hash first
+        if not _cache_data_ok(data, meta):
+            log.warning("rebuilding the translation cache %s: unexpected contents", path)
             data = None
-        else:
-            if not _cache_data_ok(data, meta):
-                log.warning("rebuilding translation cache %s: stale or corrupt contents", cache_path)
-                data = None
+    except MissingIndexError:
+        pass
+    except StaleIndexError as e:  # stale or damaged
+        log.warning("rebuilding the translation cache %s: %s", path, str(e).splitlines()[0])
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as e:
+        log.warning("rebuilding the unreadable translation cache %s: %s", path, e)
 
     built = data is None
     if data is None:
         t0 = time.perf_counter()
         data = build_reverse_index(cedict, jieba_dict, stopwords)
         data["meta"] = meta
-        log.info(
-            "built CC-CEDICT reverse index (%d keys) in %.1fs",
-            len(data["index"]),
-            time.perf_counter() - t0,
-        )
+        log.info("built CC-CEDICT reverse index (%d keys) in %.1fs", len(data["index"]), time.perf_counter() - t0)
         try:
-            write_bytes_atomic(cache_path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-            for stale in cache_dir.glob("cedict-reverse-*.pkl"):
-                if stale != cache_path:
-                    stale.unlink(missing_ok=True)
-            write_json_atomic(
-                cache_dir / "manifest.json",
-                {**meta, "file": name, "keys": len(data["index"]), "licence": "CC-CEDICT, CC BY-SA 4.0"},
-            )
-        except OSError as exc:
-            log.warning("could not write translation cache %s (%s); rebuilt next time", cache_path, exc)
+            info = {"keys": len(data["index"]), "licence": "derived from CC-CEDICT: CC BY-SA 4.0"}
+            with art.write(meta, info) as stage:
+                stage.write_bytes(CACHE_FILE, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        except (OSError, PipelineError) as exc:
+            log.warning("could not write the translation cache %s (%s); it is rebuilt next time", path, exc)
 
     return ReverseIndex(
         index=data["index"],
         vocab=data["vocab"],
         forward=data["forward"],
         meta=meta,
-        path=cache_path,
+        path=path,
         built=built,
     )
