@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -297,7 +298,11 @@ def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
         log.warning("%d text(s) longer than %d tokens are truncated", n, max_len)
     lengths = [min(n, max_len) for n in lengths]
     out = np.empty((len(full), dim), dtype=np.float32)
-    with torch.inference_mode():
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(full), desc="embedding", unit="text", file=sys.stderr, leave=False,
+               disable=None if len(full) >= 100 else True)  # None: shown on a terminal only
+    with torch.inference_mode(), bar:
         for batch in _batches(lengths):
             emb = model.encode(
                 [full[i] for i in batch],
@@ -306,6 +311,7 @@ def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
                 show_progress_bar=False,
             )
             out[batch] = emb.float().cpu().numpy()
+            bar.update(len(batch))
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     out /= np.maximum(norms, 1e-12)
     return out
