@@ -106,14 +106,7 @@ def cmd_cite(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.batch import (
-        BatchInputError,
-        BatchOutputError,
-        check_output,
-        index_fingerprint,
-        read_queries,
-        run_batch,
-    )
+    from pipeline.batch import check_output, index_fingerprint, read_queries, run_batch
 
     if args.k is not None and args.k < 1:
         raise UserError(f"-k must be at least 1 (got {args.k})")
@@ -121,11 +114,8 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
         raise UserError(f"--chunk must be at least 1 (got {args.chunk})")
     if args.resume and (args.output is None or args.output == "-"):
         raise UserError("--resume needs -o FILE: output to standard output cannot be resumed")
-    try:
-        check_output(args.output, [args.input])
-        good, bad = read_queries(args.input, args.input_format)
-    except (BatchInputError, BatchOutputError) as e:
-        raise UserError(str(e)) from None
+    check_output(args.output, [args.input])  # the batch's errors are UserErrors: exit code 2
+    good, bad = read_queries(args.input, args.input_format)
     for b in bad:
         print(f"pipeline: error: {args.input}:{b.line}: {b.message}", file=sys.stderr)
     r = _retriever(cfg)
@@ -137,8 +127,6 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
     try:
         report = run_batch(good, answer, args.output, args.format, resume=args.resume, options=options,
                            progress=bar.update, chunk=args.chunk)
-    except (BatchInputError, BatchOutputError) as e:
-        raise UserError(str(e)) from None
     finally:
         bar.close()
     for b in report.bad:

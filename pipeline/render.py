@@ -1,6 +1,7 @@
 """Readable text for people: answers and paragraphs, wrapped for a terminal.
 
-Renders from :class:`~pipeline.answer.Answer` / :class:`~pipeline.corpus.Paragraph` only; control
+Renders from :class:`~pipeline.answer.Answer` (through its JSON shape, so a saved record — a batch's —
+prints the same way) and :class:`~pipeline.corpus.Paragraph`; control
 characters a query or a file may carry (ANSI escape sequences, say) are shown as visible escapes, never
 sent to the terminal.
 """
@@ -8,7 +9,7 @@ sent to the terminal.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.text import wrap_display
 
@@ -42,7 +43,7 @@ def paragraph_text(p: Paragraph, width: int = 100) -> str:
 
 
 def answer_text(ans: Answer, full: bool = False, width: int = 100, color: bool = False) -> str:
-    """One answer: the query, its route, and each hit with its section, answer sentence and scores.
+    """One answer: the query, its route and language, and each hit with its section, answer sentence and scores.
 
     Args:
         ans: the answer.
@@ -50,31 +51,52 @@ def answer_text(ans: Answer, full: bool = False, width: int = 100, color: bool =
         width: terminal columns.
         color: mark the answer in bold (for a terminal).
     """
+    return record_text({**ans.to_dict(), "route": ans.route, "lang": ans.lang}, full=full, width=width, color=color)
+
+
+def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color: bool = False) -> str:
+    """One answer in its JSON shape (:meth:`~pipeline.answer.Answer.to_dict`, as a batch saves it).
+
+    The header names the query and its route, led by ``[id]`` when the record has an ``"id"`` and followed by
+    the language when it has a ``"lang"``; a record with an ``"error"`` shows only the error. Keys a record
+    lacks (scores, spans, footnotes) are left out of the text.
+
+    Args:
+        rec: ``{"query", "route", "results": [...]}``, optionally ``"id"``, ``"lang"``, ``"warnings"``, ``"error"``.
+        full: print whole paragraphs with the answer marked »…«, and their footnotes.
+        width: terminal columns.
+        color: mark the answer in bold (for a terminal).
+    """
     bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
-    lines = [f"Q: {safe(ans.query)}   [route: {ans.route}, {ans.lang}]"]
-    if ans.error is not None:
-        lines.append(f"   error: {safe(ans.error)}")
+    route = rec.get("route", "")
+    head = f"Q: {safe(str(rec.get('query', '')))}   [route: {route}" + (f", {rec['lang']}]" if "lang" in rec else "]")
+    lines = [f"[{safe(str(rec['id']))}] {head}" if "id" in rec else head]
+    if "error" in rec:
+        lines.append(f"   error: {safe(str(rec['error']))}")
         return "\n".join(lines)
-    for w in ans.warnings:
-        lines.append(f"   warning: {safe(w)}")
-    if not ans.hits:
+    for w in rec.get("warnings") or []:
+        lines.append(f"   warning: {safe(str(w))}")
+    results = rec.get("results") or []
+    if not results:
         lines.append("   (no results)")
-    for rank, h in enumerate(ans.hits, 1):
-        chan = " · ".join(f"{k} {v:.3f}" for k, v in h.scores.items() if k not in ("paragraph", "citation"))
-        lines.append(f"{rank:>2}. ¶{h.paragraph}  [{h.score:.3f}]  " + " › ".join(h.section))
-        if full or ans.route == "paragraph":
-            text = h.text
-            a, b = h.answer_span
+    for rank, h in enumerate(results, 1):
+        scores = h.get("scores") or {}
+        chan = " · ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("paragraph", "citation"))
+        lines.append(f"{rank:>2}. ¶{h.get('paragraph')}  [{float(h.get('score', 0.0)):.3f}]  " + " › ".join(h.get("section") or []))
+        if full or route == "paragraph":
+            text = h.get("text", "")
+            a, b = h.get("answer_span") or (0, 0)
             if b > a and (a, b) != (0, len(text)):
                 text = text[:a] + bold + "»" + text[a:b] + "«" + reset + text[b:]
             lines += wrap_display(text, width, "      ", "      ")
         else:
-            lines += wrap_display(f"» {h.answer}", width, "      ", "        ")
-        if h.match:
-            lines.append("      cites: " + ", ".join(f"{m['text']} ({m['where']})" for m in h.match))
-        if full or h.match:
-            for marker, note in h.footnotes:
-                lines += wrap_display(f"[{marker}] {note}", width, "      ", "          ")
+            lines += wrap_display(f"» {h.get('answer', '')}", width, "      ", "        ")
+        match = h.get("match")
+        if match:
+            lines.append("      cites: " + ", ".join(f"{m.get('text')} ({m.get('where')})" for m in match))
+        if full or match:
+            for fn in h.get("footnotes") or []:
+                lines += wrap_display(f"[{fn.get('marker')}] {fn.get('text')}", width, "      ", "          ")
         if chan:
             lines.append(f"      {chan}")
     return "\n".join(lines)

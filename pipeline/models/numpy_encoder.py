@@ -144,7 +144,9 @@ class NumpyEncoder:
             p = f"encoder.layer.{i}."
 
             def lin(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
-                return v @ self._p(p + name + ".weight").T + self._p(p + name + ".bias")
+                # one 2-D GEMM over every token of the batch (a 3-D matmul would run one small GEMM per text)
+                flat = v.reshape(-1, v.shape[-1]) @ self._p(p + name + ".weight").T + self._p(p + name + ".bias")
+                return flat.reshape(*v.shape[:-1], flat.shape[-1])
 
             q = lin(x, "attention.self.query").reshape(n, t, h, d).transpose(0, 2, 1, 3)
             k = lin(x, "attention.self.key").reshape(n, t, h, d).transpose(0, 2, 3, 1)
@@ -165,10 +167,11 @@ class NumpyEncoder:
         m = mask[:, :, None].astype(np.float32)
         return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
 
-    def encode(self, texts: Sequence[str], prompt: str = "", batch_tokens: int = 4096) -> np.ndarray:
+    def encode(self, texts: Sequence[str], prompt: str = "", batch_tokens: int = 512) -> np.ndarray:
         """Embed texts (the prompt is prepended to each); rows are L2-normalized when the model says so.
 
-        Texts are sorted by token length and batched under a padded-token budget, as in embed.py.
+        Texts are sorted by token length and batched under a padded-token budget (512 tokens measured fastest
+        on 2 cores: the activations stay in cache), each layer one 2-D GEMM over the batch's tokens.
         """
         if not texts:
             return np.zeros((0, self._p("embeddings.word_embeddings.weight").shape[1]), dtype=np.float32)

@@ -1,0 +1,183 @@
+"""The batch run loop: answer the queries a chunk at a time and send the records to the output.
+
+To standard output, a FIFO or a character device the answers are streamed chunk by chunk. To a file ``OUT``,
+each chunk is committed to the side file ``OUT.partial`` (:mod:`pipeline.batch.resume`); at the end ``OUT`` is
+written atomically and the side file removed. An interrupted run leaves ``OUT`` untouched and ``OUT.partial``
+behind; ``resume=True`` answers only what is missing, and the final file is byte-identical to that of an
+uninterrupted run. Without ``resume``, an existing side file is refused, so an interrupted run is never
+overwritten by accident.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.batch.output import (
+    PARTIAL_SUFFIX,
+    BatchOutputError,
+    Stream,
+    check_format,
+    csv_text,
+    output_kind,
+    render_lines,
+    replace_file,
+)
+from pipeline.batch.read import BadLine, BatchQuery
+from pipeline.batch.resume import SideFile, side_file_header
+
+Answerer = Callable[[list[str]], list[dict[str, Any]]]
+
+
+@dataclass
+class BatchReport:
+    """What :func:`run_batch` did.
+
+    Attributes:
+        answered: queries answered (including those taken from a resumed side file).
+        bad: queries whose answer was an error, as ``BadLine(query line, error)``.
+        resumed: queries whose records came from the side file of an interrupted run.
+    """
+
+    answered: int = 0
+    bad: list[BadLine] = field(default_factory=list)
+    resumed: int = 0
+
+    def tally(self, entries: list[tuple[BatchQuery, str, str | None]]) -> None:
+        """Count the entries of one answered chunk (see :func:`_answer_chunk`)."""
+        for q, _, err in entries:
+            if err is None:
+                self.answered += 1
+            else:
+                self.bad.append(BadLine(q.line, err))
+
+
+def _answer_chunk(answer: Answerer, part: Sequence[BatchQuery]) -> list[tuple[BatchQuery, str, str | None]]:
+    """``(query, JSON line, error or None)`` for each query of ``part``."""
+    recs = answer([q.query for q in part])
+    if not isinstance(recs, list) or len(recs) != len(part):
+        n = len(recs) if isinstance(recs, list) else type(recs).__name__
+        raise RuntimeError(f"answer() returned {n} records for {len(part)} queries")
+    out: list[tuple[BatchQuery, str, str | None]] = []
+    for q, rec in zip(part, recs, strict=True):
+        if "error" in rec:
+            msg = str(rec["error"])
+            out.append((q, json.dumps({"id": q.id, "error": msg}), msg))
+            continue
+        body = {"id": q.id, **{k: v for k, v in rec.items() if k != "id"}}
+        try:
+            line = json.dumps(body, ensure_ascii=False)
+            line.encode("utf-8")
+        except (UnicodeEncodeError, TypeError, ValueError) as e:
+            msg = f"the answer cannot be written as UTF-8 JSON ({type(e).__name__})"
+            out.append((q, json.dumps({"id": q.id, "error": msg}), msg))
+            continue
+        out.append((q, line, None))
+    return out
+
+
+def run_batch(
+    queries: list[BatchQuery],
+    answer: Answerer,
+    output: str | None,
+    fmt: str,
+    *,
+    resume: bool,
+    options: dict[str, Any],
+    progress: Callable[[int], None] | None = None,
+    render_text: Callable[[dict[str, Any]], str] | None = None,
+    chunk: int = 64,
+) -> BatchReport:
+    """Answer ``queries`` ``chunk`` at a time and write the records to ``output``.
+
+    Args:
+        queries: from :func:`~pipeline.batch.read.read_queries`.
+        answer: maps a list of query strings to one record dict each, in order (``{"query", "route",
+            "results"}``); a record with an ``"error"`` key means that query failed: it is reported in
+            :attr:`BatchReport.bad` and left out of the output.
+        output: a file, a FIFO or character device (streamed), or None / "-" for standard output (streamed).
+        fmt: "jsonl", "csv" or "text".
+        resume: continue from ``OUT.partial`` left by an interrupted run (a file output only).
+        options: what else the answers depend on (e.g. k, mode, an index fingerprint); recorded in the side
+            file, and a resume with other values is refused.
+        progress: called with the number of queries finished (including those resumed), as they finish.
+        render_text: renders one record for ``fmt="text"`` (default :func:`pipeline.render.record_text`).
+        chunk: queries answered, and saved, at a time.
+
+    Returns:
+        A :class:`BatchReport`. Each record gets the query's ``"id"`` as its first key.
+
+    Raises:
+        BatchOutputError: the output cannot be written, or the side file cannot be resumed (or exists and
+            ``resume`` is false), or ``resume`` is asked for a stream. Answers already saved are kept.
+    """
+    check_format(fmt)
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1")
+    kind = output_kind(output)
+    report = BatchReport()
+    if kind != "file":
+        if resume:
+            where = "standard output" if kind == "stdout" else f"{output} (a FIFO or device, written as a stream)"
+            raise BatchOutputError(f"--resume needs -o FILE: output to {where} cannot be resumed")
+        stream = Stream(output)
+        try:
+            if fmt == "csv":
+                stream.write(csv_text([], header=True))
+            for start in range(0, len(queries), chunk):
+                part = queries[start : start + chunk]
+                entries = _answer_chunk(answer, part)
+                report.tally(entries)
+                stream.write(render_lines([line for _, line, err in entries if err is None], fmt, render_text, header=False))
+                if progress:
+                    progress(len(part))
+        finally:
+            stream.close()
+        return report
+
+    out = str(output)
+    partial = SideFile(out + PARTIAL_SUFFIX, out)
+    try:
+        done = partial.open(side_file_header(queries, fmt, chunk, options), resume)
+        ids = [json.loads(line)["id"] for line, _ in done]
+        if ids != [q.id for q in queries[: len(done)]]:
+            raise BatchOutputError(f"{partial.path} does not match the input's ids; delete it to start over")
+        for q, (line, is_error) in zip(queries, done, strict=False):
+            if is_error:
+                report.bad.append(BadLine(q.line, str(json.loads(line)["error"])))
+            else:
+                report.answered += 1
+        report.resumed = len(done)
+        if progress and done:
+            progress(len(done))
+        try:
+            for start in range(len(done), len(queries), chunk):
+                part = queries[start : start + chunk]
+                entries = _answer_chunk(answer, part)
+                partial.commit([line for _, line, _ in entries])
+                done += [(line, err is not None) for _, line, err in entries]
+                report.tally(entries)
+                if progress:
+                    progress(len(part))
+            text = render_lines([line for line, is_error in done if not is_error], fmt, render_text, header=True)
+            try:
+                with replace_file(out) as f:
+                    f.write(text.encode("utf-8"))
+            except OSError as e:
+                raise BatchOutputError(
+                    f"cannot write {out}: {e.strerror or e}; the answers are kept in {partial.path}: fix this and run again with --resume"
+                ) from None
+        except BaseException as e:
+            if not isinstance(e, BatchOutputError):
+                print(
+                    f"pipeline: the answers so far are saved in {partial.path}; run the same command with --resume to continue",
+                    file=sys.stderr,
+                )
+            raise
+        partial.remove()
+    finally:
+        partial.close()
+    return report
