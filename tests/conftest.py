@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -148,3 +150,17 @@ def retriever(cfg: Any, model_home: Path) -> Any:
     from pipeline.retrieve import Retriever
 
     return Retriever.from_config(cfg)
+
+
+def unprivileged_prefix() -> list[str]:
+    """A command prefix that runs a command as nobody when we are root (root reads a mode-000 file and writes
+    into a mode-555 directory); skips the test when that is not possible here."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv is not available to drop privileges")
+    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if subprocess.run([*prefix, sys.executable, "-c", "import pipeline"], capture_output=True).returncode != 0:
+        pytest.skip("running as root and nobody cannot run this interpreter")
+    return prefix

@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 import pytest
+from conftest import unprivileged_prefix
 
 from pipeline import batch
 
@@ -75,20 +76,6 @@ def shared_dir():
     os.chmod(d, 0o755)
     yield d
     shutil.rmtree(d, ignore_errors=True)
-
-
-def unprivileged_prefix() -> list[str]:
-    """A command prefix that runs a command as nobody when we are root (root reads a mode-000 file and writes
-    into a mode-555 directory); skips the test when that is not possible here."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and setpriv is not available to drop privileges")
-    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    if subprocess.run([*prefix, sys.executable, "-c", "import pipeline"], capture_output=True).returncode != 0:
-        pytest.skip("running as root and nobody cannot run this interpreter")
-    return prefix
 
 
 def test_unreadable_input_is_refused(shared_dir):

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 import pytest
+from conftest import unprivileged_prefix
 
 from pipeline import batch
 
@@ -86,14 +87,7 @@ def test_read_only_output_directory_is_refused_before_any_work():
         ro = os.path.join(d, "ro")
         os.mkdir(ro, 0o555)
         os.chmod(ro, 0o555)
-        prefix: list[str] = []
-        if os.geteuid() == 0:  # root writes anywhere: run as nobody
-            setpriv = shutil.which("setpriv")
-            if setpriv is None:
-                pytest.skip("running as root and setpriv is not available to drop privileges")
-            prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-            if subprocess.run([*prefix, sys.executable, "-c", "import pipeline"], capture_output=True).returncode != 0:
-                pytest.skip("running as root and nobody cannot run this interpreter")
+        prefix = unprivileged_prefix()  # root writes anywhere: run as nobody
         out = os.path.join(ro, "o.jsonl")
         r = subprocess.run([*prefix, sys.executable, "-m", "pipeline", "batch", inp, "-o", out], capture_output=True, text=True)
         assert r.returncode == 2, r.stderr
