@@ -185,5 +185,5 @@ def test_hybrid_quality_floors_on_dev(retriever):
     assert g["zh/question"]["R@1"] >= 0.95 and g["zh/question"]["R@5"] >= 0.99
     assert g["en/question"]["R@1"] >= 0.85 and g["en/question"]["MRR@10"] >= 0.90
     assert g["en/question"]["R@5"] >= 0.968 - 0.02
-    assert g["zh/paraphrase"]["R@1"] >= 0.717 - 0.02 and g["zh/paraphrase"]["R@5"] >= 0.90
+    assert g["zh/paraphrase"]["R@1"] >= 0.707 - 0.02 and g["zh/paraphrase"]["R@5"] >= 0.90
     assert g["reference"]["exact"] == 1.0 and g["paragraph"]["exact"] == 1.0
