@@ -232,6 +232,17 @@ class Analyzer:
             for i, stem in zip(latin_at, _stem(latin)):
                 out[i] = stem
 
+    def words(self, text: str) -> list[str]:
+        """``text`` cut into display words, every character kept: CJK runs as jieba segments them, the rest
+        as is (for glossing a paragraph word by word; tokens for the index come from :meth:`tokenize`)."""
+        out: list[str] = []
+        for run in _RE_RUNS.finditer(text):
+            if run.lastgroup == "cjk":
+                out.extend(self._jieba().cut(run.group(0), cut_all=False, HMM=False))
+            else:
+                out.append(run.group(0))
+        return out
+
     # --- queries -------------------------------------------------------------------------------------
 
     @property

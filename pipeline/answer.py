@@ -85,6 +85,8 @@ class Answer:
         hits: ranked results.
         warnings: what the user should know (truncation, a paragraph that does not exist, …).
         error: why the query could not be answered (only in batches; a single search raises instead).
+        terms: for a question, the report-vocabulary terms it was matched on (its own words, translations,
+            synonyms), strongest first — what a reader's eye should look for in the text.
     """
 
     query: str
@@ -93,12 +95,15 @@ class Answer:
     hits: list[Hit]
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    terms: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by every mode and command (and the server)."""
         if self.error is not None:
             return {"query": self.query, "error": self.error}
         out: dict[str, Any] = {"query": self.query, "route": self.route, "results": [h.to_dict() for h in self.hits]}
+        if self.terms:
+            out["terms"] = list(self.terms)
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return out

@@ -82,6 +82,12 @@ class CitationIndex:
         """Every citation of ``key``, in document order."""
         return self.by_key.get(key, [])
 
+    def in_paragraph(self, number: int) -> list[Citation]:
+        """Every citation paragraph ``number`` contains (text, items, footnotes), in reading order."""
+        found = [c for cites in self.by_key.values() for c in cites if c.paragraph == number]
+        order = {"text": 0, "item": 1, "footnote": 2}
+        return sorted(found, key=lambda c: (order[c.where.split(":")[0]], c.where, c.start))
+
 
 # --- paragraph references ------------------------------------------------------------------------------
 

@@ -63,21 +63,14 @@ def _retriever(cfg: Config) -> Retriever:
 
 
 def cmd_paragraphs(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.ingest import load_corpus
     from pipeline.render import paragraph_text
 
-    corpus = load_corpus(cfg)
-    if args.numbers:
-        try:
-            paras = [corpus.paragraph(n) for n in _parse_numbers(args.numbers)]
-        except KeyError as e:
-            raise UserError(e.args[0]) from None
-    else:
-        paras = corpus.paragraphs
+    r = _retriever(cfg)
+    numbers = _parse_numbers(args.numbers) if args.numbers else None
     if args.json:
-        _print_json([p.to_dict() for p in paras])
+        _print_json(r.paragraph_records(numbers))
     else:
-        print("\n\n".join(paragraph_text(p) for p in paras))
+        print("\n\n".join(paragraph_text(p) for p in r.paragraphs(numbers)))
     return EXIT_OK
 
 

@@ -9,9 +9,10 @@ lexical mode never loads the embedding model. Every query is analysed once into 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from pipeline.errors import MissingIndexError, QueryError
 from pipeline.fusion import fuse, lexical_weight
 from pipeline.plan import MODES, Mode, Planner, QueryPlan, clean_query, route_query
 from pipeline.ranking import top_k
+from pipeline.text import CJK_IDEOGRAPHS
 
 if TYPE_CHECKING:
     from pipeline.analyze import Analyzer
@@ -36,6 +38,7 @@ __all__ = ["MODES", "Mode", "Retriever"]
 OVERLAP_WEIGHT = 0.1
 #: Largest k a query may ask for.
 MAX_K = 1000
+_CJK_WORD = re.compile(f"[{CJK_IDEOGRAPHS}]")
 
 
 class Retriever:
@@ -283,7 +286,36 @@ class Retriever:
         except KeyError as e:
             raise QueryError(e.args[0]) from None
 
+    def paragraph_records(self, numbers: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Paragraphs as JSON records (``pipeline paragraphs --json``, the server): each paragraph's fields plus
+        every citation it contains (resolution, document symbol, article) with its key, text and place.
+
+        Raises:
+            QueryError: a number the report does not have.
+        """
+        return [
+            {**p.to_dict(), "citations": [
+                {"key": c.key, "kind": c.kind, "text": c.text, "where": c.where, "start": c.start, "end": c.end}
+                for c in self.citations.in_paragraph(p.number)
+            ]}
+            for p in self.paragraphs(numbers)
+        ]
+
+    def gloss(self, text: str) -> list[tuple[str, list[str]]]:
+        """``text`` cut into words (as the analyzer's segmenter cuts it) with the CC-CEDICT English glosses of
+        each Chinese word ([] for others): so a reader who does not read Chinese can read an answer."""
+        return [(w, self.analyzer.translator.glosses(w) if _CJK_WORD.match(w) else []) for w in self.analyzer.words(text)]
+
     # --- internals ---------------------------------------------------------------------------------
+
+    def _matched(self, plan: QueryPlan) -> list[str]:
+        """The plan's terms that occur in the report, strongest first (for highlighting)."""
+        vocab = self.lexical.term_id
+        weights: dict[str, float] = {}
+        for t, w in plan.bm25_terms:
+            if t in vocab and w > weights.get(t, 0.0):
+                weights[t] = w
+        return sorted(weights, key=lambda t: (-weights[t], t))
 
     def _check_k(self, k: int | None) -> int:
         k = self.cfg.top_k if k is None else k
@@ -325,7 +357,7 @@ class Retriever:
                     sentence_cos = sc["sentences"][dense.sentence_rows(int(pi))]
                 p = paragraphs[pi]
                 hits.append(Hit.of(p, float(fused[pi]), scores, answer_span(p, plan, sentence_cos)))
-            out.append(Answer(plan.text, "question", plan.lang, hits, list(plan.warnings)))
+            out.append(Answer(plan.text, "question", plan.lang, hits, list(plan.warnings), terms=self._matched(plan)))
         return out
 
 

@@ -293,8 +293,11 @@ def test_cli_paragraphs_json():
     ).stdout
     data = json.loads(out)
     assert [d["number"] for d in data] == list(range(1, 66))
-    assert set(data[0]) == {"number", "section", "text", "items", "footnotes", "sentences"}
+    assert set(data[0]) == {"number", "section", "text", "items", "footnotes", "sentences", "citations"}
     assert data[16]["footnotes"][0]["marker"] == "1"
+    # every citation a paragraph carries, where it stands (S/2012/50 is in paragraph 17's footnote)
+    assert {"key": "S/2012/50", "where": "footnote:1"}.items() <= data[16]["citations"][0].items()
+    assert [c["key"] for c in data[9]["citations"]].count("65/230") == 1
     assert data[64]["items"][0]["label"] == "a"
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pipeline.batch.decode import BatchInputError
 from pipeline.batch.output import CSV_COLUMNS, PARTIAL_SUFFIX, BatchOutputError, check_output, write_results
-from pipeline.batch.read import FORMATS, BadLine, BatchQuery, detect_format, read_queries
+from pipeline.batch.read import FORMATS, BadLine, BatchQuery, detect_format, parse_queries, read_queries
 from pipeline.batch.resume import index_fingerprint
 from pipeline.batch.run import BatchReport, run_batch
 
@@ -35,6 +35,7 @@ __all__ = [
     "check_output",
     "detect_format",
     "index_fingerprint",
+    "parse_queries",
     "read_queries",
     "run_batch",
     "write_results",

@@ -186,6 +186,13 @@ def _sniff(head: bytes, name: str) -> None:
         raise BatchInputError(f"{name}: looks like a binary file (many control bytes), not a text file of queries")
 
 
+def decode_bytes(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
+    """Decode bytes already in memory as :func:`read_lines` decodes a file (``name`` names it in messages)."""
+    if len(raw) > MAX_INPUT_BYTES:
+        raise BatchInputError(f"{name}: larger than {MAX_INPUT_BYTES >> 20} MiB")
+    return _decode(raw, name)
+
+
 def _decode(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
     """Split ``raw`` into lines and decode each as UTF-8 (see :func:`read_lines`)."""
     _sniff(raw[:_HEAD], name)

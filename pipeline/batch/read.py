@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.batch.decode import BatchInputError, display_name, read_lines
+from pipeline.batch.decode import BatchInputError, decode_bytes, display_name, read_lines
 
 FORMATS = ("jsonl", "csv", "text")
 
@@ -61,11 +61,28 @@ def read_queries(path: str | Path, fmt: str | None = None) -> tuple[list[BatchQu
     if fmt not in FORMATS:
         raise ValueError(f"unknown input format {fmt!r} (use jsonl, csv or text)")
     lines, undecodable = read_lines(path)
+    return parse_lines(lines, undecodable, fmt, display_name(path))
+
+
+def parse_queries(raw: bytes, fmt: str, name: str = "<body>") -> tuple[list[BatchQuery], list[BadLine]]:
+    """Like :func:`read_queries`, for bytes already in memory (an HTTP request body).
+
+    Raises:
+        BatchInputError: naming ``name``, when the bytes cannot be used at all.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown input format {fmt!r} (use jsonl, csv or text)")
+    lines, undecodable = decode_bytes(raw, name)
+    return parse_lines(lines, undecodable, fmt, name)
+
+
+def parse_lines(lines: list[str], undecodable: dict[int, str], fmt: str, name: str) -> tuple[list[BatchQuery], list[BadLine]]:
+    """Queries and bad lines from decoded lines (see :func:`read_queries`)."""
     col = _Collector()
     if fmt == "jsonl":
         _parse_jsonl(lines, undecodable, col)
     elif fmt == "csv":
-        _parse_csv(lines, undecodable, col, display_name(path))
+        _parse_csv(lines, undecodable, col, name)
     else:
         for n, line in enumerate(lines, 1):
             if n in undecodable:

@@ -161,6 +161,10 @@ class Translator:
                     emit(term, w)
         return list(out.items())
 
+    def glosses(self, word: str) -> list[str]:
+        """The first CC-CEDICT English senses of a Chinese word (up to three; [] when the dictionary lacks it)."""
+        return list(self._forward.get(word, ()))
+
     def synonyms(self, word: str) -> list[tuple[str, float]]:
         """Chinese words meaning the same as ``word``, found by pivoting through English.
 
