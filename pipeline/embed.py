@@ -14,7 +14,6 @@ quantisation was measured too and rejected (cosine to the reference engine fell 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys

@@ -30,12 +30,8 @@ Engine semantics reproduced here:
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
