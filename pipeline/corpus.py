@@ -109,7 +109,7 @@ class Paragraph:
             "section": list(self.section),
             "text": self.text,
             "items": [{"label": it.label, "text": it.text} for it in self.items],
-            "footnotes": [{"marker": fn.marker, "text": fn.text} for fn in self.footnotes],
+            "footnotes": [{"marker": fn.marker, "text": fn.text, "offset": fn.offset} for fn in self.footnotes],
             "sentences": [s.text for s in self.sentences],
         }
 

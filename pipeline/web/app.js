@@ -1,0 +1,1129 @@
+/* The report search page: search, paragraph view, citation lists, batch upload. Vanilla JS, no build step.
+ *
+ * Routes (decided here from location.pathname + search; the server serves index.html for all of them):
+ *   /?q=…&mode=…[&k=…]   search results          /p/N        one paragraph
+ *   /cite?q=KEY           every paragraph citing   /batch      upload a file of questions
+ *
+ * Safety: server and user text only ever reaches the page through textContent / text nodes (el() below);
+ * nothing is assigned to innerHTML.
+ */
+(() => {
+  "use strict";
+
+  // --- small helpers -------------------------------------------------------------------------------------
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+
+  /** An element with attributes and children; strings become text nodes (never parsed as HTML). */
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    if (attrs) {
+      for (const [k, v] of Object.entries(attrs)) {
+        if (v === null || v === undefined || v === false) continue;
+        if (k === "class") e.className = v;
+        else if (k === "text") e.textContent = v;
+        else if (k === "dataset") Object.assign(e.dataset, v);
+        else if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
+        else e.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    for (const c of children.flat(Infinity)) {
+      if (c === null || c === undefined || c === false) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  const HAN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\ud840-\ud87f][\udc00-\udfff]/;
+  const ZH = "zh-Hans";
+  const MODES = ["hybrid", "lexical", "dense"];
+
+  /** A function mapping a code-point offset (as Python counts) to a UTF-16 offset (as JS strings count). */
+  function cpToUnit(text) {
+    if (!/[\ud800-\udfff]/.test(text)) return (i) => i;
+    const map = [];
+    let u = 0;
+    for (const ch of text) {
+      map.push(u);
+      u += ch.length;
+    }
+    map.push(u);
+    return (i) => map[Math.max(0, Math.min(i, map.length - 1))];
+  }
+
+  // Only syntax characters are escaped: a "u" regular expression refuses other identity escapes.
+  const escapeRe = (s) => s.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+
+  // --- state and page parts ------------------------------------------------------------------------------
+
+  const view = () => $("#view");
+  const statusEl = () => $("#status");
+  let navSeq = 0; // increases on every navigation; a response for an older one is dropped
+
+  function setStatus(text) {
+    statusEl().textContent = text || "";
+  }
+
+  function showError(err, where = view()) {
+    const msg = err && err.message ? err.message : String(err);
+    where.append(el("p", { class: "error", role: "alert" }, msg));
+    setStatus("");
+  }
+
+  // --- the access token ----------------------------------------------------------------------------------
+
+  const TOKEN_KEY = "pipeline.token";
+  let memoryToken = null;
+
+  function getToken() {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY) || memoryToken;
+    } catch (e) {
+      return memoryToken;
+    }
+  }
+
+  function setToken(t) {
+    memoryToken = t;
+    try {
+      sessionStorage.setItem(TOKEN_KEY, t);
+    } catch (e) { /* storage refused: keep it in memory */ }
+  }
+
+  /** Take `#token=…` from the URL into sessionStorage, and out of the address bar. */
+  function tokenFromHash() {
+    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+    if (!m) return;
+    let t = m[1];
+    try {
+      t = decodeURIComponent(t);
+    } catch (e) { /* keep as is */ }
+    if (t) setToken(t);
+    history.replaceState(history.state, "", location.pathname + location.search);
+  }
+
+  let tokenWait = null;
+
+  /** Show the token form; resolves when a token has been entered. One prompt serves every waiting call. */
+  function askToken(why) {
+    if (tokenWait) return tokenWait;
+    const form = $("#token-form");
+    const input = $("#token-input");
+    $("#token-why").textContent = why;
+    form.hidden = false;
+    input.value = "";
+    input.focus();
+    tokenWait = new Promise((resolve) => {
+      form.onsubmit = (ev) => {
+        ev.preventDefault();
+        const t = input.value.trim();
+        if (!t) return;
+        setToken(t);
+        form.hidden = true;
+        form.onsubmit = null;
+        tokenWait = null;
+        resolve();
+      };
+    });
+    return tokenWait;
+  }
+
+  // --- the API -------------------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(message, status) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  async function errorMessage(res) {
+    let body = null;
+    try {
+      body = await res.json();
+    } catch (e) { /* not JSON */ }
+    if (body && typeof body.error === "string") return body.error;
+    if (body && body.detail !== undefined) {
+      const d = body.detail;
+      if (typeof d === "string") return d;
+      if (Array.isArray(d)) return d.map((x) => (x && x.msg ? `${(x.loc || []).join(".")}: ${x.msg}` : String(x))).join("; ");
+    }
+    return `${res.status} ${res.statusText || "error"}`;
+  }
+
+  /** fetch() with the token; on a 401 asks for a token and tries again; a non-2xx answer throws ApiError. */
+  async function api(path, opts = {}) {
+    for (;;) {
+      const headers = new Headers(opts.headers || {});
+      const token = getToken();
+      if (token) headers.set("Authorization", `Bearer ${token}`);
+      let res;
+      try {
+        res = await fetch(path, { ...opts, headers });
+      } catch (e) {
+        if (e && e.name === "AbortError") throw e;
+        throw new ApiError(`Cannot reach the server (${e && e.message ? e.message : e}).`, 0);
+      }
+      if (res.status === 401) {
+        await askToken(token ? "The server refused this token. Enter the access token:" : "This server needs an access token.");
+        continue;
+      }
+      if (!res.ok) throw new ApiError(await errorMessage(res), res.status);
+      return res;
+    }
+  }
+
+  const getJSON = async (path, opts) => (await api(path, opts)).json();
+
+  let healthPromise = null;
+  function health() {
+    if (!healthPromise) {
+      healthPromise = getJSON("/api/health").catch((e) => {
+        healthPromise = null;
+        throw e;
+      });
+    }
+    return healthPromise;
+  }
+
+  async function corpusInfo() {
+    const h = await health();
+    const c = (h && h.corpus) || {};
+    return { symbol: c.symbol || "", paragraphs: Number(c.paragraphs) || 0 };
+  }
+
+  const glossCache = new Map();
+  /** The words of `text` with their glosses (one request per distinct text), or null when unavailable. */
+  function gloss(text) {
+    if (!glossCache.has(text)) {
+      const p = getJSON(`/api/gloss?text=${encodeURIComponent(text)}`)
+        .then((d) => {
+          const words = (d && Array.isArray(d.words)) ? d.words : null;
+          // Use the words only if they give back the text exactly: else offsets would not line up.
+          if (!words || words.map((w) => w.text).join("") !== text) return null;
+          return words;
+        })
+        .catch(() => {
+          glossCache.delete(text);
+          return null;
+        });
+      glossCache.set(text, p);
+    }
+    return glossCache.get(text);
+  }
+
+  // --- rich text: highlights, term marks, citation links, glossed words -----------------------------------
+  //
+  // A text is rendered from layers of ranges, outermost first (answer highlight, citation marks or links,
+  // term marks, word spans). Each range becomes one element around whatever the inner layers make of its
+  // text; an inner range that crosses an outer range's edge is cut in two, so every highlight survives.
+
+  /** Sorted, non-overlapping ranges (overlaps merged). */
+  function mergeRanges(ranges, make) {
+    const sorted = ranges.filter((r) => r.end > r.start).sort((a, b) => a.start - b.start || b.end - a.end);
+    const out = [];
+    for (const r of sorted) {
+      const last = out[out.length - 1];
+      if (last && r.start < last.end) last.end = Math.max(last.end, r.end);
+      else out.push({ start: r.start, end: r.end, make: r.make || make });
+    }
+    return out;
+  }
+
+  function buildRange(text, s, e, layers, li) {
+    const frag = document.createDocumentFragment();
+    if (li >= layers.length) {
+      if (e > s) frag.append(document.createTextNode(text.slice(s, e)));
+      return frag;
+    }
+    let pos = s;
+    for (const r of layers[li]) {
+      const rs = Math.max(r.start, s);
+      const re = Math.min(r.end, e);
+      if (re <= rs) continue;
+      if (rs > pos) frag.append(buildRange(text, pos, rs, layers, li + 1));
+      const node = r.make();
+      node.append(buildRange(text, rs, re, layers, li + 1));
+      frag.append(node);
+      pos = re;
+    }
+    if (pos < e) frag.append(buildRange(text, pos, e, layers, li + 1));
+    return frag;
+  }
+
+  /** Fill `container` with `text` rendered through `layers`; `inserts` ({at, make}) are placed between
+   * characters (footnote markers) and cut every range they fall in. */
+  function renderRich(container, text, layers, inserts = []) {
+    const frag = document.createDocumentFragment();
+    const points = inserts.filter((x) => x.at >= 0 && x.at <= text.length).sort((a, b) => a.at - b.at);
+    let pos = 0;
+    for (const ins of points) {
+      frag.append(buildRange(text, pos, ins.at, layers, 0));
+      frag.append(ins.make());
+      pos = ins.at;
+    }
+    frag.append(buildRange(text, pos, text.length, layers, 0));
+    container.replaceChildren(frag);
+  }
+
+  const answerMark = () => el("mark", { class: "hl" });
+  const termMark = () => el("mark", { class: "term" });
+  const citeMark = () => el("mark", { class: "cite-hit" });
+
+  /** Where the query's matched terms stand in `text`: Chinese terms as substrings, numbers as whole numbers,
+   * Latin stems as the start of a word (the whole word is marked), case-insensitively. */
+  function termRanges(text, terms) {
+    const ranges = [];
+    for (const raw of terms || []) {
+      const t = typeof raw === "string" ? raw.trim() : "";
+      if (!t) continue;
+      let re;
+      try {
+        if (HAN.test(t)) re = new RegExp(escapeRe(t), "gu");
+        else if (/^[0-9][0-9.,]*$/.test(t)) re = new RegExp(`(?<![0-9])${escapeRe(t)}(?![0-9])`, "gu");
+        else re = new RegExp(`(?<![\\p{L}\\p{N}])${escapeRe(t)}[\\p{L}\\p{M}]*`, "giu");
+      } catch (e) {
+        continue;
+      }
+      for (const m of text.matchAll(re)) {
+        if (m[0].length) ranges.push({ start: m.index, end: m.index + m[0].length });
+      }
+    }
+    return mergeRanges(ranges, termMark);
+  }
+
+  /** Word spans from /api/gloss words: every Chinese word carries its glosses in data-gloss. */
+  function wordRanges(words, offset = 0, length = Infinity) {
+    const out = [];
+    let pos = 0;
+    for (const w of words) {
+      const t = String(w.text);
+      const start = pos - offset;
+      pos += t.length;
+      if (start + t.length <= 0 || start >= length || !HAN.test(t)) continue;
+      const glosses = [...new Set((Array.isArray(w.gloss) ? w.gloss : []).map((g) => String(g).replace(/\s+/g, " ").trim()).filter(Boolean))];
+      out.push({
+        start,
+        end: start + t.length,
+        make: () => el("span", { class: "w", dataset: { gloss: glosses.join("; "), word: t } }),
+      });
+    }
+    return out;
+  }
+
+  /** Start offset of each "(x) " item line of a hit's full text (text, then one item per line). */
+  function itemOffsets(fullText) {
+    const out = {};
+    let pos = 0;
+    fullText.split("\n").forEach((line, i) => {
+      const m = i > 0 ? /^\(([^)\s]+)\) /.exec(line) : null;
+      if (m && !(m[1] in out)) out[m[1]] = pos + m[0].length;
+      pos += line.length + 1;
+    });
+    return out;
+  }
+
+  // --- the gloss tooltip ---------------------------------------------------------------------------------
+
+  let tipFor = null; // the word the tooltip shows
+  let tipPinned = false; // opened by a click or tap: stays until another click
+
+  function showTip(word, pinned) {
+    const tip = $("#gloss-tip");
+    const glossText = word.dataset.gloss || "";
+    tip.replaceChildren(
+      el("span", { class: "tip-word", lang: ZH }, word.dataset.word || word.textContent),
+      glossText ? el("span", { class: "tip-gloss", lang: "en" }, glossText) : el("span", { class: "tip-none" }, "not in CC-CEDICT"),
+    );
+    tip.hidden = false;
+    if (tipFor && tipFor !== word) {
+      tipFor.classList.remove("tip-on");
+      tipFor.removeAttribute("aria-describedby");
+    }
+    tipFor = word;
+    tipPinned = pinned;
+    word.classList.add("tip-on");
+    word.setAttribute("aria-describedby", "gloss-tip");
+    const r = word.getBoundingClientRect();
+    const docW = document.documentElement.clientWidth;
+    const w = tip.offsetWidth;
+    const h = tip.offsetHeight;
+    let left = r.left + window.scrollX;
+    left = Math.max(window.scrollX + 4, Math.min(left, window.scrollX + docW - w - 4));
+    let top = r.bottom + window.scrollY + 6;
+    if (r.bottom + h + 10 > window.innerHeight && r.top - h - 6 > 0) top = r.top + window.scrollY - h - 6;
+    tip.style.left = `${left}px`;
+    tip.style.top = `${top}px`;
+  }
+
+  function hideTip() {
+    const tip = $("#gloss-tip");
+    if (tip) tip.hidden = true;
+    if (tipFor) {
+      tipFor.classList.remove("tip-on");
+      tipFor.removeAttribute("aria-describedby");
+    }
+    tipFor = null;
+    tipPinned = false;
+  }
+
+  const wordAt = (target) => (target && target.closest ? target.closest("[data-gloss]") : null);
+
+  function initTooltip() {
+    document.addEventListener("mouseover", (ev) => {
+      const w = wordAt(ev.target);
+      if (w && !tipPinned) showTip(w, false);
+    });
+    document.addEventListener("mouseout", (ev) => {
+      const w = wordAt(ev.target);
+      if (w && !tipPinned && w === tipFor && !w.contains(ev.relatedTarget)) hideTip();
+    });
+    document.addEventListener("click", (ev) => {
+      const w = wordAt(ev.target);
+      if (w) {
+        if (tipPinned && tipFor === w) hideTip();
+        else showTip(w, true);
+      } else if (tipFor) {
+        hideTip();
+      }
+    });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && tipFor) hideTip();
+    });
+    window.addEventListener("resize", () => hideTip());
+  }
+
+  // --- copying a citation --------------------------------------------------------------------------------
+
+  const citeEn = (symbol, n) => `${symbol}, para. ${n}`;
+  const citeZh = (symbol, n) => `${symbol}，第${n}段`;
+
+  function legacyCopy(text) {
+    const active = document.activeElement;
+    const ta = el("textarea", { readonly: true, "aria-hidden": "true", tabindex: "-1", class: "copy-helper" });
+    ta.value = text;
+    document.body.append(ta);
+    ta.select();
+    let ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch (e) {
+      ok = false;
+    }
+    ta.remove();
+    if (active && active.focus) active.focus();
+    return ok;
+  }
+
+  async function copyText(text) {
+    let ok = false;
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        // A browser that waits for a permission prompt must not leave the button hanging.
+        await Promise.race([
+          navigator.clipboard.writeText(text),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 1500)),
+        ]);
+        ok = true;
+      } catch (e) {
+        ok = false;
+      }
+    }
+    if (!ok) ok = legacyCopy(text);
+    if (ok) document.body.dataset.lastCopied = text;
+    return ok;
+  }
+
+  /** "Copy citation" buttons (English and Chinese UN style) for paragraph `n`. */
+  function copyActions(n, ...extra) {
+    const note = el("span", { class: "copied", role: "status", "aria-live": "polite" });
+    let timer = null;
+    const button = (label, lang, make, aria) => el("button", {
+      type: "button",
+      class: "plain copy-cite",
+      lang,
+      dataset: { lang: lang === "en" ? "en" : "zh", paragraph: String(n) },
+      "aria-label": aria,
+      onclick: async () => {
+        let info;
+        try {
+          info = await corpusInfo();
+        } catch (e) {
+          note.textContent = `cannot copy: ${e.message}`;
+          return;
+        }
+        const text = make(info.symbol, n);
+        const ok = await copyText(text);
+        note.textContent = ok ? `copied: ${text}` : `copy failed — select and copy: ${text}`;
+        clearTimeout(timer);
+        if (ok) timer = setTimeout(() => { note.textContent = ""; }, 4000);
+      },
+    }, label);
+    return el("div", { class: "actions" },
+      button("Copy citation", "en", citeEn, `Copy citation of paragraph ${n} (English)`),
+      button("复制引文", ZH, citeZh, `Copy citation of paragraph ${n} (Chinese)`),
+      ...extra,
+      note);
+  }
+
+  // --- navigation ----------------------------------------------------------------------------------------
+
+  const ROUTE = /^\/(?:$|index\.html$|p\/\d+\/?$|cite\/?$|batch\/?$)/;
+
+  let focusAfter = false; // a followed link moves focus (and the view) to the new page's heading
+
+  function navigate(url, replace = false, focus = false) {
+    const target = new URL(url, location.href);
+    focusAfter = focus;
+    const same = target.pathname + target.search === location.pathname + location.search;
+    if (replace || same) history.replaceState(null, "", target.pathname + target.search + target.hash);
+    else history.pushState(null, "", target.pathname + target.search + target.hash);
+    route();
+  }
+
+  function initLinks() {
+    document.addEventListener("click", (ev) => {
+      if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+      const a = ev.target.closest ? ev.target.closest("a[href]") : null;
+      if (!a || a.hasAttribute("download") || (a.target && a.target !== "_self")) return;
+      const url = new URL(a.href, location.href);
+      if (url.origin !== location.origin || !ROUTE.test(url.pathname)) return;
+      if (url.pathname === location.pathname && url.search === location.search && url.hash) return; // in-page anchor
+      ev.preventDefault();
+      navigate(url.href, false, true);
+    });
+    window.addEventListener("popstate", () => {
+      focusAfter = false;
+      route();
+    });
+  }
+
+  function initKeys() {
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key !== "/" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      const t = ev.target;
+      const typing = t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+      if (typing) return;
+      ev.preventDefault();
+      const q = $("#q");
+      q.focus();
+      q.select();
+    });
+  }
+
+  function initSearchForm() {
+    const form = $("#search-form");
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const q = $("#q").value.trim();
+      if (!q) {
+        $("#q").focus();
+        return;
+      }
+      navigate(`/?${new URLSearchParams({ q, mode: $("#mode").value })}`);
+    });
+    $("#mode").addEventListener("change", () => {
+      const q = $("#q").value.trim();
+      if (q && (location.pathname === "/" || location.pathname === "/index.html")) {
+        navigate(`/?${new URLSearchParams({ q, mode: $("#mode").value })}`);
+      }
+    });
+  }
+
+  function markNav(path) {
+    for (const a of document.querySelectorAll("header nav a")) {
+      const p = new URL(a.href).pathname;
+      if ((p === "/batch" && path.startsWith("/batch")) || (p === "/" && path === "/")) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  }
+
+  function setTitle(text) {
+    document.title = text;
+    corpusInfo().then((c) => {
+      if (c.symbol && document.title === text) document.title = `${text} — ${c.symbol}`;
+    }).catch(() => {});
+  }
+
+  async function route() {
+    const seq = ++navSeq;
+    delete document.body.dataset.ready;
+    hideTip();
+    if (batchAbort && !/^\/batch\/?$/.test(location.pathname)) batchAbort.abort();
+    setStatus("");
+    view().replaceChildren();
+    const path = location.pathname;
+    const params = new URLSearchParams(location.search);
+    markNav(path);
+    const mode = MODES.includes(params.get("mode")) ? params.get("mode") : "hybrid";
+    $("#mode").value = mode;
+    let m;
+    if (path === "/" || path === "/index.html") {
+      const q = (params.get("q") || "").trim();
+      $("#q").value = params.get("q") || "";
+      if (q) await showSearch(seq, q, mode, params.get("k"));
+      else await showIntro(seq);
+    } else if ((m = /^\/p\/(\d+)\/?$/.exec(path))) {
+      await showParagraph(seq, Number(m[1]));
+    } else if (/^\/cite\/?$/.test(path)) {
+      await showCite(seq, (params.get("q") || "").trim());
+    } else if (/^\/batch\/?$/.test(path)) {
+      showBatch(seq);
+    } else {
+      setTitle("Not found");
+      view().append(el("h1", null, "Page not found"), el("p", null, el("a", { href: "/" }, "Search the report")));
+    }
+    if (current(seq)) {
+      settleFocus();
+      document.body.dataset.ready = path + location.search; // the view is complete (glosses included)
+    }
+  }
+
+  const current = (seq) => seq === navSeq;
+
+  /** After a followed link: focus the new view's heading (screen readers read it) and show the page top. */
+  function settleFocus() {
+    if (!focusAfter) return;
+    focusAfter = false;
+    const h = $("#view h1");
+    if (h) {
+      if (!h.hasAttribute("tabindex")) h.setAttribute("tabindex", "-1");
+      h.focus({ preventScroll: true });
+    }
+    window.scrollTo(0, 0);
+  }
+
+  // --- results (search and citation lists) ---------------------------------------------------------------
+
+  function sectionPath(section) {
+    return el("span", { class: "section-path", lang: ZH }, (section || []).join(" › "));
+  }
+
+  /** One result card; returns [card, a function that adds the glossed word spans once fetched]. */
+  function resultCard(hit, data) {
+    const n = Number(hit.paragraph);
+    const text = String(hit.text || "");
+    const unit = cpToUnit(text);
+    const layers = [];
+    const span = Array.isArray(hit.answer_span) ? hit.answer_span.map(Number) : [0, 0];
+    if (span[1] > span[0]) layers.push([{ start: unit(span[0]), end: unit(span[1]), make: answerMark }]);
+    const fnMatches = {};
+    if (Array.isArray(hit.match) && hit.match.length) {
+      const items = itemOffsets(text);
+      const ranges = [];
+      for (const m of hit.match) {
+        const where = String(m.where || "text");
+        if (where === "text") ranges.push({ start: unit(m.start), end: unit(m.end) });
+        else if (where.startsWith("item:") && items[where.slice(5)] !== undefined) {
+          const base = items[where.slice(5)];
+          const inner = cpToUnit(text.slice(base));
+          ranges.push({ start: base + inner(m.start), end: base + inner(m.end) });
+        } else if (where.startsWith("footnote:")) {
+          (fnMatches[where.slice(9)] ||= []).push(m);
+        }
+      }
+      layers.push(mergeRanges(ranges, citeMark));
+    }
+    if (data.terms && data.terms.length) layers.push(termRanges(text, data.terms));
+
+    const textEl = el("p", { class: "text", lang: ZH });
+    renderRich(textEl, text, layers);
+
+    const footnotes = (hit.footnotes || []).map((fn) => {
+      const li = el("li", null, el("span", { class: "fn-mark" }, `[${fn.marker}] `));
+      const body = el("span", { lang: ZH });
+      const fnText = String(fn.text || "");
+      const marks = (fnMatches[fn.marker] || []).map((m) => {
+        const u = cpToUnit(fnText);
+        return { start: u(m.start), end: u(m.end) };
+      });
+      renderRich(body, fnText, [mergeRanges(marks, citeMark)]);
+      li.append(body);
+      return li;
+    });
+
+    const score = typeof hit.score === "number" ? hit.score : Number(hit.score);
+    const card = el("li", { class: "card result", dataset: { paragraph: String(n) } },
+      el("div", { class: "card-head" },
+        el("h2", { class: "num" }, el("a", { href: `/p/${n}`, "aria-label": `Paragraph ${n}` }, `¶${n}`)),
+        sectionPath(hit.section),
+        Number.isFinite(score) ? el("span", { class: "score", title: "fused score" }, `score ${score.toFixed(3)}`) : null),
+      textEl,
+      footnotes.length ? el("ol", { class: "result-footnotes", "aria-label": "Footnotes" }, footnotes) : null,
+      copyActions(n, el("a", { href: `/p/${n}` }, `Open ¶${n}`)));
+
+    const addGloss = () => gloss(text).then((words) => {
+      if (words && textEl.isConnected) renderRich(textEl, text, [...layers, wordRanges(words)]);
+    });
+    return [card, addGloss];
+  }
+
+  function renderAnswer(data, heading) {
+    const out = el("div", { class: "answer" });
+    if (heading) out.append(heading);
+    for (const w of data.warnings || []) out.append(el("p", { class: "warning", role: "note" }, String(w)));
+    if (data.terms && data.terms.length) {
+      out.append(el("p", { class: "terms" }, "Matched terms: ",
+        data.terms.map((t) => el("span", { class: "chip", lang: HAN.test(t) ? ZH : "en" }, String(t)))));
+    }
+    const results = data.results || [];
+    const list = el("ol", { class: "results", "aria-label": "Results" });
+    const glossers = [];
+    for (const hit of results) {
+      const [card, addGloss] = resultCard(hit, data);
+      list.append(card);
+      glossers.push(addGloss);
+    }
+    if (results.length) out.append(list);
+    else out.append(el("p", { class: "muted" }, "No paragraph found."));
+    return [out, () => Promise.all(glossers.map((g) => g()))];
+  }
+
+  const ROUTE_NAMES = { question: "question", paragraph: "paragraph lookup", citation: "citation lookup" };
+
+  async function showSearch(seq, q, mode, k) {
+    setTitle(`${q} — search`);
+    setStatus("Searching…");
+    const params = new URLSearchParams({ q, mode });
+    if (k && /^\d+$/.test(k)) params.set("k", k);
+    const t0 = performance.now();
+    let data;
+    try {
+      data = await getJSON(`/api/search?${params}`);
+    } catch (e) {
+      if (current(seq)) showError(e);
+      return;
+    }
+    if (!current(seq)) return;
+    const ms = Math.round(performance.now() - t0);
+    const n = (data.results || []).length;
+    const routeName = ROUTE_NAMES[data.route] || data.route || "";
+    setStatus(`${n} result${n === 1 ? "" : "s"} · ${routeName}${data.route === "question" ? ` · ${mode}` : ""} · ${ms} ms`);
+    const heading = el("h1", { class: "results-title" }, "Results for ", el("q", { class: "query" }, q));
+    const [out, addGloss] = renderAnswer(data, heading);
+    view().replaceChildren(out);
+    settleFocus();
+    await addGloss();
+  }
+
+  async function showCite(seq, q) {
+    if (!q) {
+      setTitle("Citations");
+      view().append(el("h1", null, "Citations"), el("p", null, "Give a resolution, document symbol or article: ",
+        el("a", { href: "/cite?q=65%2F230" }, "/cite?q=65/230")));
+      return;
+    }
+    setTitle(`Citing ${q}`);
+    setStatus("Looking up…");
+    let data;
+    try {
+      data = await getJSON(`/api/cite?${new URLSearchParams({ q })}`);
+    } catch (e) {
+      if (current(seq)) {
+        view().append(el("h1", null, `Citing ${citationLabel(q)}`));
+        showError(e);
+      }
+      return;
+    }
+    if (!current(seq)) return;
+    const n = (data.results || []).length;
+    setStatus(`${n} paragraph${n === 1 ? "" : "s"}`);
+    const heading = el("h1", null, data.route === "paragraph" ? `Paragraphs ${q}` : `Paragraphs citing ${citationLabel(q)}`,
+      el("span", { class: "muted" }, ` (${n})`));
+    const [out, addGloss] = renderAnswer(data, heading);
+    view().replaceChildren(out);
+    settleFocus();
+    await addGloss();
+  }
+
+  // --- one paragraph -------------------------------------------------------------------------------------
+
+  const KIND_NAMES = { resolution: "resolution", symbol: "document", article: "article" };
+
+  /** A citation key as a reader (and the citation router) knows it: "article:28" → "article 28". */
+  function citationQuery(key) {
+    const m = /^article:(.+)$/.exec(key);
+    return m ? `article ${m[1]}` : key;
+  }
+
+  function citationLabel(key) {
+    const m = /^article:(.+)$/.exec(key);
+    return m ? `article ${m[1]}` : key;
+  }
+
+  /** "resolution 1851 (2008)", "document S/2012/50", "article 28": a citation as a reader names it. */
+  function citationName(c) {
+    const key = String(c.key);
+    if (c.kind === "article") return citationLabel(key);
+    return `${KIND_NAMES[c.kind] || c.kind} ${c.kind === "resolution" && c.text ? String(c.text) : key}`;
+  }
+
+  const citeHref = (key) => `/cite?${new URLSearchParams({ q: citationQuery(key) })}`;
+
+  function citationLayer(text, cites) {
+    const unit = cpToUnit(text);
+    return mergeRanges(cites.map((c) => ({
+      start: unit(Number(c.start)),
+      end: unit(Number(c.end)),
+      make: () => el("a", {
+        class: "cite-link",
+        href: citeHref(String(c.key)),
+        title: `Every paragraph citing ${citationLabel(String(c.key))}`,
+        dataset: { key: String(c.key) },
+      }),
+    })));
+  }
+
+  async function showParagraph(seq, n) {
+    setTitle(`¶${n}`);
+    setStatus("Loading…");
+    let p;
+    try {
+      p = await getJSON(`/api/paragraphs/${n}`);
+    } catch (e) {
+      if (current(seq)) {
+        view().append(el("h1", null, `¶${n}`));
+        showError(e);
+      }
+      return;
+    }
+    let info = null;
+    try {
+      info = await corpusInfo();
+    } catch (e) { /* prev/next then rely on the paragraph alone */ }
+    if (!current(seq)) return;
+    setStatus("");
+
+    const text = String(p.text || "");
+    const items = Array.isArray(p.items) ? p.items : [];
+    const footnotes = Array.isArray(p.footnotes) ? p.footnotes : [];
+    const cites = Array.isArray(p.citations) ? p.citations : [];
+    const byWhere = (w) => cites.filter((c) => c.where === w);
+
+    const pager = () => {
+      const nav = el("nav", { class: "pager", "aria-label": "Paragraphs" });
+      if (n > 1) nav.append(el("a", { class: "prev", href: `/p/${n - 1}`, rel: "prev" }, `← ¶${n - 1}`));
+      if (!info || !info.paragraphs || n < info.paragraphs) {
+        nav.append(el("a", { class: "next", href: `/p/${n + 1}`, rel: "next" }, `¶${n + 1} →`));
+      }
+      return nav;
+    };
+
+    // The paragraph's text with its footnote markers (where printed when the server gives the offset, else
+    // after the text) and its citations as links.
+    const unit = cpToUnit(text);
+    const fnRef = (fn) => () => el("sup", { class: "fn-ref" },
+      el("a", { href: `#fn-${fn.marker}`, id: `fnref-${fn.marker}`, "aria-label": `footnote ${fn.marker}` }, String(fn.marker)));
+    const inserts = footnotes.map((fn) => ({
+      at: Number.isInteger(fn.offset) && fn.offset >= 0 ? unit(fn.offset) : text.length,
+      make: fnRef(fn),
+    }));
+    const textEl = el("p", { class: "text", lang: ZH });
+    const textLayers = [citationLayer(text, byWhere("text"))];
+    renderRich(textEl, text, textLayers, inserts);
+
+    const itemEls = items.map((it) => {
+      const body = el("span", { class: "item-text", lang: ZH });
+      const layers = [citationLayer(String(it.text || ""), byWhere(`item:${it.label}`))];
+      renderRich(body, String(it.text || ""), layers);
+      return { it, body, layers, li: el("li", null, el("span", { class: "label" }, `(${it.label})`), body) };
+    });
+
+    const fnEls = footnotes.map((fn) => {
+      const body = el("span", { lang: ZH });
+      const layers = [citationLayer(String(fn.text || ""), byWhere(`footnote:${fn.marker}`))];
+      renderRich(body, String(fn.text || ""), layers);
+      return {
+        fn, body, layers,
+        li: el("li", { id: `fn-${fn.marker}` }, el("a", { href: `#fnref-${fn.marker}`, class: "fn-back", "aria-label": `back to the text of footnote ${fn.marker}` }, `[${fn.marker}]`), " ", body),
+      };
+    });
+
+    const keys = [];
+    for (const c of cites) if (!keys.some((k) => k.key === c.key)) keys.push(c);
+    const whereName = (w) => (w.startsWith("item:") ? `in item (${w.slice(5)})` : w.startsWith("footnote:") ? `in footnote ${w.slice(9)}` : "");
+
+    const article = el("article", { class: "card paragraph", dataset: { paragraph: String(n) }, "aria-labelledby": "p-title" },
+      el("h1", { id: "p-title", tabindex: "-1" }, `¶${n}`),
+      el("p", { class: "crumbs" }, sectionPath(p.section)),
+      textEl,
+      itemEls.length ? el("ol", { class: "items", "aria-label": "Items" }, itemEls.map((x) => x.li)) : null,
+      fnEls.length ? el("section", { class: "footnotes", "aria-labelledby": "fn-title" },
+        el("h2", { id: "fn-title" }, "Footnotes"), el("ol", { class: "fn-list" }, fnEls.map((x) => x.li))) : null,
+      keys.length ? el("section", { class: "cites-in", "aria-labelledby": "ci-title" },
+        el("h2", { id: "ci-title" }, "Cited in this paragraph"),
+        el("p", { class: "muted hint" }, "Each link lists every paragraph of the report citing the same."),
+        el("ul", null, keys.map((c) => {
+          const places = cites.filter((x) => x.key === c.key).map((x) => String(x.where)).filter((w) => w !== "text");
+          return el("li", null,
+            el("a", { class: "cite-list-link", href: citeHref(String(c.key)), lang: c.kind === "article" ? "en" : null },
+              citationName(c)),
+            places.length ? el("span", { class: "muted" }, ` (${places.map(whereName).join(", ")})`) : null);
+        }))) : null,
+      copyActions(n));
+    view().replaceChildren(pager(), article, pager());
+    settleFocus();
+
+    // Glosses: one request for the text and its items (the same full text a search result shows), one for
+    // the footnotes.
+    const full = [text, ...items.map((it) => `(${it.label}) ${it.text}`)].filter((s) => s).join("\n");
+    const fnJoined = footnotes.map((fn) => String(fn.text || "")).join("\n");
+    const [words, fnWords] = await Promise.all([gloss(full), fnJoined ? gloss(fnJoined) : Promise.resolve(null)]);
+    if (!current(seq)) return;
+    if (words) {
+      renderRich(textEl, text, [...textLayers, wordRanges(words, 0, text.length)], inserts);
+      let pos = text ? text.length + 1 : 0;
+      for (const x of itemEls) {
+        const prefix = `(${x.it.label}) `.length;
+        const t = String(x.it.text || "");
+        renderRich(x.body, t, [...x.layers, wordRanges(words, pos + prefix, t.length)]);
+        pos += prefix + t.length + 1;
+      }
+    }
+    if (fnWords) {
+      let pos = 0;
+      for (const x of fnEls) {
+        const t = String(x.fn.text || "");
+        renderRich(x.body, t, [...x.layers, wordRanges(fnWords, pos, t.length)]);
+        pos += t.length + 1;
+      }
+    }
+  }
+
+  // --- the start page ------------------------------------------------------------------------------------
+
+  const EXAMPLES = [
+    "伪药对患者有什么危害？",
+    "How much ransom did pirates receive in 2011?",
+    "What is UNODC doing about wildlife crime?",
+    "第 41 段",
+    "resolution 1851 (2008)",
+    "S/2009/146",
+  ];
+
+  async function showIntro(seq) {
+    setTitle("Search the report");
+    const box = el("div", { class: "intro" },
+      el("h1", null, "Ask the report"),
+      el("p", null, "Questions in Chinese or English return the numbered paragraphs that answer them, with the answering sentence highlighted. Hover or tap a Chinese word for its English gloss."),
+      el("h2", null, "Try"),
+      el("ul", null, EXAMPLES.map((q) => el("li", null, el("a", { href: `/?${new URLSearchParams({ q, mode: "hybrid" })}`, lang: HAN.test(q) ? ZH : "en" }, q)))));
+    view().append(box);
+    try {
+      const info = await corpusInfo();
+      if (!current(seq) || !info.paragraphs) return;
+      const nav = el("p", { class: "toc" });
+      for (let i = 1; i <= info.paragraphs; i++) nav.append(el("a", { href: `/p/${i}` }, `¶${i}`), " ");
+      box.append(el("h2", null, `Browse the ${info.paragraphs} paragraphs`), nav);
+    } catch (e) { /* the search still works */ }
+  }
+
+  // --- batch ---------------------------------------------------------------------------------------------
+
+  const CSV_COLUMNS = ["id", "query", "route", "rank", "paragraph", "score", "section", "answer", "text"];
+
+  /** A CSV field as Python's csv module writes it (QUOTE_MINIMAL). */
+  function csvField(v) {
+    const s = v === null || v === undefined ? "" : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  }
+
+  /** The rows `pipeline batch --format csv` writes: one per id and rank, one empty row for no results. */
+  function toCsv(records) {
+    const rows = [CSV_COLUMNS];
+    for (const rec of records) {
+      const results = rec.results || [];
+      if (!results.length) rows.push([rec.id, rec.query, rec.route, "", "", "", "", "", ""]);
+      results.forEach((r, i) => {
+        rows.push([rec.id, rec.query, rec.route, i + 1, r.paragraph, Number(r.score).toFixed(4),
+          (r.section || []).join(" › "), r.answer || "", r.text]);
+      });
+    }
+    return rows.map((r) => r.map(csvField).join(",") + "\n").join("");
+  }
+
+  const CONTENT_TYPES = { jsonl: "application/x-ndjson", ndjson: "application/x-ndjson", csv: "text/csv", txt: "text/plain", text: "text/plain" };
+  let batchUrls = [];
+  let batchAbort = null;
+
+  function showBatch(seq) {
+    setTitle("Batch");
+    const fileInput = el("input", { id: "batch-file", type: "file", accept: ".jsonl,.ndjson,.csv,.txt", required: true });
+    const modeSel = el("select", { id: "batch-mode" }, MODES.map((m) => el("option", { value: m }, m)));
+    const kInput = el("input", { id: "batch-k", type: "number", min: "1", max: "100", value: "5", inputmode: "numeric" });
+    const go = el("button", { type: "submit", id: "batch-go" }, "Upload and answer");
+    const cancel = el("button", { type: "button", class: "plain", id: "batch-cancel", hidden: true }, "Cancel");
+    const progress = el("progress", { id: "batch-progress", max: "1", value: "0" });
+    const progressText = el("span", { id: "batch-progress-text", "aria-live": "polite" }, "");
+    const progressRow = el("div", { class: "progress", hidden: true }, el("label", { for: "batch-progress" }, "Progress"), progress, progressText);
+    const result = el("div", { id: "batch-result" });
+
+    const form = el("form", { class: "batch", id: "batch-form" },
+      el("h1", null, "Answer a file of questions"),
+      el("p", null, "One question per line: ", el("code", null, ".jsonl"), " (", el("code", null, '{"id": …, "query": …}'), "), ",
+        el("code", null, ".csv"), " (columns ", el("code", null, "id,query"), ") or ", el("code", null, ".txt"),
+        ". The answers stream back; download them as JSONL or CSV (the columns of ", el("code", null, "pipeline batch --format csv"), ")."),
+      el("fieldset", null, el("legend", null, "File and settings"),
+        el("div", { class: "field" }, el("label", { for: "batch-file" }, "File"), fileInput),
+        el("div", { class: "field" }, el("label", { for: "batch-mode" }, "Mode"), modeSel,
+          el("label", { for: "batch-k" }, "Results per question (k)"), kInput),
+        el("div", { class: "field" }, go, cancel)),
+      progressRow,
+      result);
+
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const file = fileInput.files && fileInput.files[0];
+      if (!file) {
+        fileInput.focus();
+        return;
+      }
+      for (const u of batchUrls) URL.revokeObjectURL(u);
+      batchUrls = [];
+      result.replaceChildren();
+      const ext = (/\.([^.]+)$/.exec(file.name) || [, ""])[1].toLowerCase();
+      const type = CONTENT_TYPES[ext];
+      if (!type) {
+        showError(new Error(`${file.name}: choose a .jsonl, .csv or .txt file`), result);
+        return;
+      }
+      const k = Math.max(1, Math.min(100, parseInt(kInput.value, 10) || 5));
+      go.disabled = true;
+      cancel.hidden = false;
+      progressRow.hidden = false;
+      progress.max = 1;
+      progress.value = 0;
+      progressText.textContent = "uploading…";
+      const abort = new AbortController();
+      batchAbort = abort;
+      cancel.onclick = () => abort.abort();
+      try {
+        await runBatch(file, type, modeSel.value, k, abort.signal, progress, progressText, result, seq);
+      } catch (e) {
+        if (e && e.name === "AbortError") showError(new Error("Cancelled."), result);
+        else showError(e, result);
+      } finally {
+        go.disabled = false;
+        cancel.hidden = true;
+        if (batchAbort === abort) batchAbort = null;
+      }
+    });
+    view().append(form);
+  }
+
+  async function runBatch(file, type, mode, k, signal, progress, progressText, result, seq) {
+    const res = await api(`/api/batch?${new URLSearchParams({ k: String(k), mode })}`, {
+      method: "POST",
+      body: file,
+      headers: { "Content-Type": type },
+      signal,
+    });
+    const total = parseInt(res.headers.get("X-Total-Lines") || "", 10);
+    const good = [];
+    const bad = [];
+    let count = 0;
+    let fatal = null;
+    let painted = false;
+    const paint = () => {
+      painted = false;
+      if (Number.isFinite(total) && total > 0) {
+        progress.max = total;
+        progress.value = Math.min(count, total);
+        progressText.textContent = `${count} / ${total} · ${Math.floor((100 * Math.min(count, total)) / total)} %`;
+      } else {
+        progress.removeAttribute("value");
+        progressText.textContent = `${count} records`;
+      }
+    };
+    const handle = (line) => {
+      const s = line.replace(/\r$/, "");
+      if (!s.trim()) return;
+      let rec;
+      try {
+        rec = JSON.parse(s);
+      } catch (e) {
+        bad.push({ line: "?", error: `unreadable record from the server: ${s.slice(0, 80)}` });
+        count++;
+        return;
+      }
+      if (rec && rec.error !== undefined && rec.line === undefined) {
+        fatal = String(rec.error); // the server stopped the whole batch (an index to rebuild, a bug)
+        return;
+      }
+      count++;
+      if (rec && rec.error !== undefined) bad.push(rec);
+      else good.push({ raw: s, rec });
+      if (!painted) {
+        painted = true;
+        requestAnimationFrame(paint);
+      }
+    };
+    paint();
+    if (!res.body || !res.body.getReader) {
+      (await res.text()).split("\n").forEach(handle);
+    } else {
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          handle(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      }
+      buf += dec.decode();
+      if (buf) handle(buf);
+    }
+    paint();
+    if (Number.isFinite(total) && total > 0 && count === total) progress.value = total;
+
+    const stem = file.name.replace(/\.[^.]+$/, "") || "answers";
+    const jsonl = new Blob([good.map((g) => `${g.raw}\n`).join("")], { type: "application/x-ndjson" });
+    const csv = new Blob([toCsv(good.map((g) => g.rec))], { type: "text/csv;charset=utf-8" });
+    const jsonlUrl = URL.createObjectURL(jsonl);
+    const csvUrl = URL.createObjectURL(csv);
+    batchUrls.push(jsonlUrl, csvUrl);
+
+    const summary = `${good.length} answered, ${bad.length} bad line${bad.length === 1 ? "" : "s"}` +
+      (Number.isFinite(total) && count < total ? ` — the stream ended after ${count} of ${total} lines` : "");
+    const parts = [
+      el("p", { id: "batch-summary", role: "status" }, summary),
+      el("div", { class: "downloads" },
+        el("a", { id: "download-jsonl", href: jsonlUrl, download: `${stem}.answers.jsonl` }, `Download JSONL (${good.length})`),
+        el("a", { id: "download-csv", href: csvUrl, download: `${stem}.answers.csv` }, "Download CSV")),
+    ];
+    if (bad.length) {
+      parts.push(el("h2", null, "Lines not answered"),
+        el("ul", { id: "batch-errors", class: "bad-lines" }, bad.map((b) => el("li", null,
+          el("strong", null, `line ${b.line ?? "?"}`), b.id !== undefined && b.id !== null ? ` (id ${b.id})` : "", `: ${b.error}`))));
+    }
+    if (current(seq)) result.replaceChildren(...parts);
+    if (fatal) throw new Error(`The server stopped the batch after ${count} of ${Number.isFinite(total) ? total : "?"} lines: ${fatal}`);
+    if (Number.isFinite(total) && count < total) throw new Error(`The answer stream ended early: ${count} of ${total} lines.`);
+  }
+
+  // --- start ---------------------------------------------------------------------------------------------
+
+  function showCorpusName() {
+    corpusInfo().then((c) => {
+      if (c.symbol) $("#corpus-name").textContent = c.symbol;
+    }).catch(() => {});
+  }
+
+  function start() {
+    tokenFromHash();
+    initLinks();
+    initKeys();
+    initSearchForm();
+    initTooltip();
+    route();
+    showCorpusName();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

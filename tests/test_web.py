@@ -1,0 +1,472 @@
+"""The browser page, driven in Debian's headless Chromium against the real server (`pipeline serve`).
+
+One server (real model, the session's PIPELINE_HOME) and one browser serve the whole module. Each test opens the
+page by its URL and waits for ``body[data-ready]``, which the page sets once a view is complete (glosses
+included). The two screenshots of the README (``docs/screenshot-search.png``, ``docs/screenshot-paragraph.png``)
+are written here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SYMBOL = "CTOC/COP/2012/7"
+WAIT = 60  # seconds: the first question loads the query encoder
+
+
+# --- the server ----------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get_json(url: str, token: str | None = None) -> Any:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@contextlib.contextmanager
+def _serve(home: Path, log: Path, *extra: str) -> Iterator[str]:
+    """`python -m pipeline serve` on a free loopback port; yields its base URL, kills it at the end."""
+    port = _free_port()
+    env = {**os.environ, "PIPELINE_HOME": str(home)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(home),
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"pipeline serve exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"pipeline serve did not answer in 120 s:\n{log.read_text(errors='replace')[-3000:]}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(home: Path, model_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server over the session home, its indexes built first (so no request waits for a build)."""
+    build = subprocess.run([sys.executable, "-m", "pipeline", "build"], check=False, capture_output=True, text=True,
+                           env={**os.environ, "PIPELINE_HOME": str(home)}, timeout=600)
+    assert build.returncode == 0, build.stderr
+    with _serve(home, tmp_path_factory.mktemp("serve") / "serve.log") as base:
+        health = _get_json(f"{base}/api/health")
+        assert health["corpus"]["symbol"] == SYMBOL and health["corpus"]["paragraphs"] == 65
+        yield base
+
+
+# --- the browser ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(f"the browser tests need Debian's chromium and its driver ({', '.join(missing)} missing): "
+                    "apt-get install chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", "--window-size=1024,1200", "--lang=en-US"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """The browser at a desktop width, with the page's console checked for errors afterwards."""
+    browser.set_window_size(1024, 1200)
+    browser.get_log("browser")  # drop what earlier tests left
+    yield browser
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def by_css(driver: Any, sel: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, sel)
+
+
+def all_css(driver: Any, sel: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, sel)
+
+
+def wait_ready(driver: Any, timeout: float = WAIT) -> None:
+    """Wait until the page has finished its view (``body[data-ready]`` is set after the glosses)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.body.dataset.ready || ''"))
+
+
+def open_page(driver: Any, url: str) -> None:
+    driver.get(url)
+    wait_ready(driver)
+
+
+def search(driver: Any, base: str, query: str) -> list[Any]:
+    """Type ``query`` into the box of the start page, press Enter, return the result cards."""
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(driver, base + "/")
+    box = by_css(driver, "#q")
+    box.clear()
+    box.send_keys(query, Keys.ENTER)
+    wait_ready(driver)
+    return all_css(driver, "#view .result")
+
+
+def api(base: str, path: str, **params: Any) -> Any:
+    return _get_json(f"{base}{path}?{urllib.parse.urlencode(params)}" if params else f"{base}{path}")
+
+
+# --- search --------------------------------------------------------------------------------------------
+
+
+def test_chinese_question_answer_highlighted(page: Any, server: str) -> None:
+    q = "伪药对患者有什么危害？"
+    expected = api(server, "/api/search", q=q)
+    cards = search(page, server, q)
+    first = expected["results"][0]
+    assert cards and cards[0].get_attribute("data-paragraph") == str(first["paragraph"])
+    assert len(cards) == len(expected["results"])
+    hl = cards[0].find_element("css selector", "mark.hl")
+    assert hl.text.strip() == first["answer"].strip()
+    # the query's matched terms are marked in the text, inside and outside the answer
+    marked = {m.text for m in cards[0].find_elements("css selector", "mark.term")}
+    assert "伪药" in marked
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)["q"] == [q]
+    assert by_css(page, "h1.results-title q").text == q
+
+
+def test_english_question_first_result_and_screenshot(page: Any, server: str) -> None:
+    q = "How much ransom did pirates receive in 2011?"
+    cards = search(page, server, q)
+    assert cards[0].get_attribute("data-paragraph") == "29"
+    hl = cards[0].find_element("css selector", "mark.hl")
+    assert "1.7 亿美元赎金" in hl.text
+    terms = {m.text for m in cards[0].find_elements("css selector", "mark.term")}
+    assert {"海盗", "赎金", "2011"} <= terms
+    assert "2011" in by_css(page, ".terms").text
+    # every result has the section path, a link to its paragraph and the copy buttons
+    for c in cards:
+        n = c.get_attribute("data-paragraph")
+        assert c.find_element("css selector", ".section-path").text
+        assert c.find_element("css selector", f'a[href="/p/{n}"]')
+        assert len(c.find_elements("css selector", "button.copy-cite")) == 2
+    # nothing comes from another host: every resource the page loaded is the app's own
+    urls = page.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert urls and all(u.startswith(server + "/") for u in urls), urls
+    DOCS.mkdir(exist_ok=True)
+    page.set_window_size(1024, 1500)
+    page.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
+    page.save_screenshot(str(DOCS / "screenshot-search.png"))
+
+
+def test_url_holds_query_reload_and_history(page: Any, server: str) -> None:
+    q1 = "ransom paid to pirates in 2011"
+    open_page(page, f"{server}/?{urllib.parse.urlencode({'q': q1, 'mode': 'lexical'})}")
+    first = [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")]
+    assert first and by_css(page, "#q").get_attribute("value") == q1
+    assert by_css(page, "#mode").get_attribute("value") == "lexical"
+    page.refresh()
+    wait_ready(page)
+    assert [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")] == first
+    assert by_css(page, "#mode").get_attribute("value") == "lexical"
+
+    # a second search, then a paragraph; back and forward walk through them
+    from selenium.webdriver.common.keys import Keys
+
+    box = by_css(page, "#q")
+    box.clear()
+    box.send_keys("第 41 段", Keys.ENTER)
+    wait_ready(page)
+    assert [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")] == ["41"]
+    assert "mode=lexical" in page.current_url and "q=" in page.current_url
+    by_css(page, '#view .result a[href="/p/41"]').click()
+    wait_ready(page)
+    assert page.current_url.endswith("/p/41") and by_css(page, "#view h1").text == "¶41"
+    page.back()
+    wait_ready(page)
+    assert by_css(page, "#q").get_attribute("value") == "第 41 段"
+    page.back()
+    wait_ready(page)
+    assert by_css(page, "#q").get_attribute("value") == q1
+    assert [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")] == first
+    page.forward()
+    wait_ready(page)
+    assert [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")] == ["41"]
+
+
+def test_error_and_warning_shown(page: Any, server: str) -> None:
+    open_page(page, f"{server}/?q=%E7%AC%AC%2099%20%E6%AE%B5")  # 第 99 段: no such paragraph
+    shown = " ".join(e.text for e in all_css(page, "#view .warning, #view .error"))
+    assert "99" in shown
+    open_page(page, f"{server}/cite?q=nothing%20citable")
+    err = by_css(page, "#view .error")
+    assert err.get_attribute("role") == "alert" and err.text
+    page.get_log("browser")  # the 4xx answers are logged as console errors on purpose
+
+
+def test_html_in_query_is_shown_as_text(page: Any, server: str) -> None:
+    q = '<script>alert(1)</script><img src=x onerror="document.body.dataset.pwned=1"> 海盗'
+    search(page, server, q)  # an alert would make every later call fail with UnexpectedAlertPresentException
+    assert by_css(page, "h1.results-title q").text == q
+    assert page.execute_script(
+        "return document.querySelectorAll('#view script, #view img').length") == 0
+    assert page.execute_script("return document.body.dataset.pwned") is None
+    assert by_css(page, "#q").get_attribute("value") == q
+
+
+def test_slash_focuses_the_search_box(page: Any, server: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(page, f"{server}/p/12")
+    page.execute_script("document.activeElement.blur()")
+    assert page.execute_script("return document.activeElement.id") != "q"
+    ActionChains(page).send_keys("/").perform()
+    assert page.execute_script("return document.activeElement.id") == "q"
+    # in a field, "/" is typed as usual
+    ActionChains(page).send_keys("S/2009/146").perform()
+    assert by_css(page, "#q").get_attribute("value") == "S/2009/146"
+
+
+# --- paragraphs and citations --------------------------------------------------------------------------
+
+
+def test_paragraph_page_footnotes_prev_next(page: Any, server: str) -> None:
+    open_page(page, f"{server}/p/17")
+    assert by_css(page, "#view h1").text == "¶17"
+    assert "B. 海盗行为" in by_css(page, "#view .crumbs").text
+    assert by_css(page, "#view .text sup.fn-ref").text == "1"
+    fn = by_css(page, "#view .footnotes li")
+    assert "S/2012/50" in fn.text
+    assert by_css(page, '#view .footnotes a.cite-link[data-key="S/2012/50"]')
+    assert all_css(page, '#view a[rel="prev"][href="/p/16"]') and all_css(page, '#view a[rel="next"][href="/p/18"]')
+    all_css(page, '#view a[rel="next"]')[0].click()
+    wait_ready(page)
+    assert page.current_url.endswith("/p/18") and by_css(page, "#view h1").text == "¶18"
+    open_page(page, f"{server}/p/65")
+    assert not all_css(page, '#view a[rel="next"]') and all_css(page, '#view a[rel="prev"][href="/p/64"]')
+    labels = [e.text for e in all_css(page, "#view .items .label")]
+    assert labels == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"]
+    open_page(page, f"{server}/p/1")
+    assert not all_css(page, '#view a[rel="prev"]')
+
+
+def test_citation_link_lists_every_citing_paragraph(page: Any, server: str) -> None:
+    open_page(page, f"{server}/p/10")
+    links = all_css(page, '#view .text a.cite-link[data-key="65/230"]')
+    assert links and links[0].text == "65/230"
+    links[0].click()
+    wait_ready(page)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)["q"] == ["65/230"]
+    assert [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")] == ["10", "12"]
+    assert all("65/230" in m.text for m in all_css(page, "#view .result mark.cite-hit"))
+    # an article is cited by its key "article:28" and listed through the query "article 28"
+    open_page(page, f"{server}/p/6")
+    by_css(page, '#view a.cite-link[data-key="article:28"]').click()
+    wait_ready(page)
+    assert [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")] == ["6"]
+
+
+def test_copy_citation(page: Any, server: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    cards = search(page, server, "How much ransom did pirates receive in 2011?")
+    cards[0].find_element("css selector", 'button.copy-cite[data-lang="en"]').click()
+    WebDriverWait(page, 10).until(lambda d: d.execute_script("return document.body.dataset.lastCopied"))
+    assert page.execute_script("return document.body.dataset.lastCopied") == f"{SYMBOL}, para. 29"
+    assert "copied" in cards[0].find_element("css selector", ".copied").text
+    open_page(page, f"{server}/p/23")
+    by_css(page, '#view button.copy-cite[data-lang="zh"]').click()
+    WebDriverWait(page, 10).until(
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{SYMBOL}，第23段")
+    by_css(page, '#view button.copy-cite[data-lang="en"]').click()
+    WebDriverWait(page, 10).until(
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{SYMBOL}, para. 23")
+
+
+def test_gloss_tooltip_on_hover_and_tap(page: Any, server: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    open_page(page, f"{server}/p/17")
+    word = by_css(page, '#view .text [data-word="海盗"]')
+    ActionChains(page).move_to_element(word).perform()
+    tip = by_css(page, "#gloss-tip")
+    assert tip.is_displayed()
+    assert "海盗" in tip.text and "pirate" in tip.text.lower()
+    # a tap (click) on another word pins its gloss; a tap elsewhere closes it
+    other = by_css(page, '#view .text [data-word="船只"]')
+    other.click()
+    assert tip.is_displayed() and "ship" in tip.text.lower()
+    by_css(page, "#view h1").click()
+    assert not tip.is_displayed()
+    # highlights survive the word spans: the answer of a search result is still one marked sentence
+    cards = search(page, server, "How much ransom did pirates receive in 2011?")
+    hl = cards[0].find_element("css selector", "mark.hl")
+    assert hl.find_elements("css selector", "[data-gloss]") and "1.7 亿美元赎金" in hl.text
+
+    # the screenshot of a paragraph page (footnote, citation links), with a gloss showing
+    open_page(page, f"{server}/p/17")
+    page.set_window_size(1024, 1000)
+    ActionChains(page).move_to_element(by_css(page, '#view .text [data-word="海盗"]')).perform()
+    page.save_screenshot(str(DOCS / "screenshot-paragraph.png"))
+
+
+# --- batch ---------------------------------------------------------------------------------------------
+
+
+def _blob_text(driver: Any, url: str) -> str:
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.text()).then(done, e => done('ERROR ' + e));", url)
+
+
+def test_batch_upload_progress_and_downloads(page: Any, server: str, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    lines = [json.dumps({"id": f"q{i}", "query": q}, ensure_ascii=False) for i, q in enumerate([
+        "How much ransom did pirates receive in 2011?", "伪药对患者有什么危害？", "第 41 段",
+        "resolution 65/230", "器官贩运的受害者通常来自哪些群体？"], 1)]
+    lines.insert(2, '{"id": "broken", "query": ')  # line 3: not JSON
+    src = tmp_path / "questions.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    open_page(page, f"{server}/batch")
+    by_css(page, "#batch-file").send_keys(str(src))
+    Select(by_css(page, "#batch-mode")).select_by_value("lexical")
+    k = by_css(page, "#batch-k")
+    k.clear()
+    k.send_keys("2")
+    by_css(page, "#batch-go").click()
+    WebDriverWait(page, WAIT).until(lambda d: d.find_elements("css selector", "#download-jsonl"))
+    progress = by_css(page, "#batch-progress")
+    assert progress.get_attribute("max") == "6" and progress.get_attribute("value") == "6"
+    assert "100 %" in by_css(page, "#batch-progress-text").text
+    bad = by_css(page, "#batch-errors").text
+    assert "line 3" in bad
+
+    jsonl = _blob_text(page, by_css(page, "#download-jsonl").get_attribute("href"))
+    records = [json.loads(x) for x in jsonl.splitlines()]
+    assert [r["id"] for r in records] == ["q1", "q2", "q3", "q4", "q5"]
+    assert records[0]["results"][0]["paragraph"] == 29 and all(len(r["results"]) <= 2 for r in records)
+    csv_body = _blob_text(page, by_css(page, "#download-csv").get_attribute("href"))
+    rows = list(csv.reader(io.StringIO(csv_body)))
+    assert rows[0] == ["id", "query", "route", "rank", "paragraph", "score", "section", "answer", "text"]
+    assert len(rows) - 1 == sum(max(1, len(r["results"])) for r in records)
+    assert rows[1][:5] == ["q1", "How much ransom did pirates receive in 2011?", "question", "1", "29"]
+    assert by_css(page, "#download-jsonl").get_attribute("download") == "questions.answers.jsonl"
+    from pipeline.batch.output import csv_text
+
+    assert csv_body == csv_text(records, header=True)  # byte for byte what `pipeline batch --format csv` writes
+
+    # a plain-text file: one query a line
+    txt = tmp_path / "few.txt"
+    txt.write_text("第 23 段\nS/2009/146\n", encoding="utf-8")
+    by_css(page, "#batch-file").send_keys(str(txt))
+    by_css(page, "#batch-go").click()
+    WebDriverWait(page, WAIT).until(lambda d: "few.answers" in (d.execute_script(
+        "const a = document.querySelector('#download-jsonl'); return a ? a.download : ''") or ""))
+    assert by_css(page, "#batch-progress").get_attribute("value") == "2"
+    records = [json.loads(x) for x in _blob_text(page, by_css(page, "#download-jsonl").get_attribute("href")).splitlines()]
+    assert [r["results"][0]["paragraph"] for r in records] == [23, 15]
+    assert not all_css(page, "#batch-errors")
+
+
+# --- phone width, token --------------------------------------------------------------------------------
+
+
+def test_phone_width_has_no_horizontal_scroll(page: Any, server: str) -> None:
+    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                         {"width": 375, "height": 800, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        for path in ("/?q=How+much+ransom+did+pirates+receive+in+2011%3F", "/p/19", "/p/65",
+                     "/cite?q=1851%20(2008)", "/batch", "/"):
+            open_page(page, server + path)
+            # a page wider than the screen would make the phone zoom out (innerWidth > 375) or scroll sideways
+            width = page.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width == [375, 375], (path, width)
+    finally:
+        page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_token_from_url_and_prompt(browser: Any, home: Path, server: str, tmp_path: Path) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _serve(home, tmp_path / "serve-token.log", "--token", "s3cret") as base:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            _get_json(f"{base}/api/search?q=23")
+        assert e.value.code == 401
+        # #token=… is kept in sessionStorage and taken out of the address bar
+        open_page(browser, f"{base}/?q=23&mode=lexical#token=s3cret")
+        assert [c.get_attribute("data-paragraph") for c in all_css(browser, "#view .result")] == ["23"]
+        assert "#token" not in browser.current_url
+        assert browser.execute_script("return sessionStorage.getItem('pipeline.token')") == "s3cret"
+        # without a token the page asks for it, then answers
+        browser.execute_script("sessionStorage.clear()")
+        browser.get(f"{base}/?q=24&mode=lexical")
+        form = WebDriverWait(browser, WAIT).until(lambda d: d.find_element("css selector", "#token-form"))
+        WebDriverWait(browser, WAIT).until(lambda d: form.is_displayed())
+        by_css(browser, "#token-input").send_keys("s3cret", Keys.ENTER)
+        wait_ready(browser)
+        assert [c.get_attribute("data-paragraph") for c in all_css(browser, "#view .result")] == ["24"]
+        browser.execute_script("sessionStorage.clear()")
+    browser.get_log("browser")  # the 401s are logged as console errors on purpose
