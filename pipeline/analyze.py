@@ -22,6 +22,7 @@ queries reach the Chinese paragraphs and mixed queries work.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -31,8 +32,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.config import Config
-from pipeline.errors import ComponentError, UserError
+from pipeline.errors import ComponentError, PipelineError, UserError
 from pipeline.identifiers import find_identifiers
+from pipeline.store import file_mode
 from pipeline.text import CJK_IDEOGRAPHS
 
 __all__ = ["ANALYZER_VERSION", "Analyzer", "ZH_STOPWORDS", "EN_STOPWORDS", "get_jieba"]
@@ -128,6 +130,10 @@ def get_jieba(cfg: Config) -> Any:
         except OSError as e:  # read-only index dir: fall back to jieba's default temp dir
             log.warning("cannot use %s for the jieba cache (%s); using the system temp dir", cache_dir, e)
         tk.initialize()
+        cache = cache_dir / "jieba.cache"
+        if cache.is_file():  # jieba writes its cache 0600; give it the umask's mode like every other file
+            with contextlib.suppress(OSError):
+                cache.chmod(file_mode())
         if data is not None:
             buf = io.BytesIO(data)
             buf.name = str(udict)  # jieba names the file in its error messages
@@ -346,6 +352,8 @@ def _load_translator(cfg: Config) -> _TranslatorLike:
 
     try:
         return Translator.load(cfg)
+    except PipelineError:
+        raise
     except (OSError, ValueError, KeyError, EOFError) as e:
         raise ComponentError(
             f"cannot load the English->Chinese query translator ({type(e).__name__}: {e}); English queries "

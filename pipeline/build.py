@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config
@@ -61,6 +62,28 @@ def build_dense(cfg: Config, corpus: Corpus, force: bool = False, log: Log | Non
         return dense.build_dense_index(cfg, corpus, embedder, force=force)
 
 
+def clean_leftovers(cfg: Config) -> list[Path]:
+    """Remove what interrupted writes left beside every artifact of the home (staging and ``.old`` directories,
+    temporary files), each under its folder's lock; returns what was removed.
+
+    :meth:`pipeline.store.Artifact.write` cleans an artifact's leftovers only when it writes that artifact, so a
+    build that finds everything up to date would otherwise leave them for good.
+    """
+    from pipeline.dense import dense_artifact, dense_dir
+    from pipeline.lexical import _artifact as lexical_artifact
+    from pipeline.lexical import lexical_dir
+    from pipeline.models.convert import model_artifact
+    from pipeline.translate.cedict import reverse_index_artifact
+
+    removed: list[Path] = []
+    for art in (lexical_artifact(lexical_dir(cfg)), dense_artifact(dense_dir(cfg)),
+                reverse_index_artifact(cfg.index_dir / "translate"), model_artifact(cfg)):
+        if art.directory.parent.is_dir():
+            with build_lock(art.directory.parent):
+                removed += art.clean_leftovers()
+    return removed
+
+
 def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log: Log | None = None) -> Iterator[str]:
     """Build or refresh the lexical index, the converted model and the dense index.
 
@@ -79,6 +102,8 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
     yield f"ingest: {len(corpus.paragraphs)} paragraphs, {n_sent} sentences ({time.perf_counter() - t:.2f} s)"
 
     with build_lock(cfg.index_dir, log=log):
+        if removed := clean_leftovers(cfg):
+            yield f"removed {len(removed)} leftover(s) of interrupted writes"
         t = time.perf_counter()
         analyzer = Analyzer(cfg)
         if force or not lexical.lexical_is_current(cfg, corpus, analyzer):

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError, ModelError
+from pipeline.errors import ConfigError, MissingIndexError, ModelError
 from pipeline.store import package_version
 
 if TYPE_CHECKING:
@@ -198,7 +198,9 @@ class QueryEncoder:
         self.prompt = cfg.query_prompt or ""
         self._numpy: Any = None
         self._model = model
-        path = model_path(cfg)
+        path = model_path(cfg, convert=False)  # converted and verified when the dense index was loaded
+        if cfg.model is None and not (path / "model.safetensors").is_file():
+            raise MissingIndexError(f"the embedding model is not converted yet ({path}); run `pipeline build`")
         if cfg.query_encoder in ("auto", "numpy"):
             from pipeline.models.numpy_encoder import load_numpy_encoder
 

@@ -345,7 +345,13 @@ class Retriever:
             w = lexical_weight(plan.lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, plan.coverage)
             fused = fuse(lx, sc["combined"] if sc else None, w, cfg.fusion, cfg.rrf_k)
             hits = []
-            for pi in top_k(fused, k):
+            ranked = top_k(fused, k)
+            if dense is None and lx is not None:  # lexical only: a paragraph sharing no term with the query is no answer
+                ranked = [pi for pi in ranked if lx[pi] > 0]
+            warnings = list(plan.warnings)
+            if lx is not None and not np.any(lx > 0):
+                warnings.append("no word of the query occurs in the report" + ("" if dense is not None else "; no results"))
+            for pi in ranked:
                 scores: dict[str, float] = {}
                 if lx is not None:
                     scores["lexical"] = float(lx[pi])
@@ -357,7 +363,7 @@ class Retriever:
                     sentence_cos = sc["sentences"][dense.sentence_rows(int(pi))]
                 p = paragraphs[pi]
                 hits.append(Hit.of(p, float(fused[pi]), scores, answer_span(p, plan, sentence_cos)))
-            out.append(Answer(plan.text, "question", plan.lang, hits, list(plan.warnings), terms=self._matched(plan)))
+            out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
         return out
 
 

@@ -443,7 +443,12 @@ class Artifact:
         if self.directory.exists() or self.directory.is_symlink():
             old = self.directory.with_name(f".{self.directory.name}.{os.getpid()}.old")
             os.replace(self.directory, old)
-        os.replace(tmp, self.directory)
+        try:
+            os.replace(tmp, self.directory)
+        except BaseException:
+            if old is not None:  # put the previous artifact back, so "nothing was replaced" stays true
+                os.replace(old, self.directory)
+            raise
         _fsync_dir(self.directory.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

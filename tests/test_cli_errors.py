@@ -208,3 +208,20 @@ def test_bad_queries_hybrid_with_the_model(capsys, retriever, query):
     os.environ.setdefault("PIPELINE_HOME", str(retriever.cfg.root))
     code, out, err = run(capsys, ["search", "--", query])
     check(code, out, err)
+
+
+def test_non_utf8_glossary_names_file_and_line(tmp_path, home, analyzer):
+    import shutil
+    import subprocess
+    import sys
+
+    analyzer.translator  # noqa: B018 - the session's dictionary cache, copied below
+    shutil.copytree(home / "corpus", tmp_path / "corpus")
+    shutil.copytree(home / "indexes" / "translate", tmp_path / "indexes" / "translate")
+    g = tmp_path / "corpus" / "glossary.tsv"
+    g.write_bytes(g.read_bytes() + "pirate ship\t海盗船\n".encode("gbk"))
+    lines = g.read_bytes().count(b"\n")
+    r = subprocess.run([sys.executable, "-m", "pipeline", "search", "--mode", "lexical", "ransom"], capture_output=True,
+                       text=True, env={**os.environ, "PIPELINE_HOME": str(tmp_path)})
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{g}:{lines}: not UTF-8" in r.stderr

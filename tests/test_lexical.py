@@ -1,12 +1,21 @@
-"""BM25 index: parity with rank-bm25, retrieval on the real report, persistence and staleness."""
+"""BM25 index: parity with rank-bm25, retrieval on the real report, persistence, staleness and integrity.
+
+The report, the analyzer and the session home come from ``conftest.py``; tests that write an index write it
+under ``tmp_path`` (a ``Config(root=tmp_path)`` only moves ``indexes/``: the corpus and analyzer stay the
+session's).
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -16,41 +25,9 @@ from rank_bm25 import BM25Okapi
 from pipeline import lexical
 from pipeline.analyze import Analyzer
 from pipeline.config import Config
-from pipeline.lexical import BM25Index, build_lexical_index, ensure_lexical_index, lexical_manifest
-from pipeline.store import MissingIndexError, StaleIndexError, sha256_file
-
-
-def _standin_corpus(cfg: Config) -> Any:
-    """Paragraphs split at "N. " line starts after joining lines (used only if pipeline.ingest is missing)."""
-    raw = cfg.document_path.read_text(encoding="utf-8")
-    lines = [ln.strip() for ln in raw.splitlines() if ln.strip()]
-    paras: list[SimpleNamespace] = []
-    for ln in lines:
-        m = re.match(r"^(\d+)\. (.*)$", ln)
-        if m and int(m.group(1)) == len(paras) + 1:
-            paras.append(SimpleNamespace(number=int(m.group(1)), index_text=m.group(2)))
-        elif paras:
-            paras[-1].index_text += ln
-    return SimpleNamespace(sha256=sha256_file(cfg.document_path), paragraphs=paras)
-
-
-@pytest.fixture(scope="module")
-def cfg() -> Config:
-    return Config()
-
-
-@pytest.fixture(scope="module")
-def corpus(cfg: Config) -> Any:
-    try:
-        from pipeline.ingest import load_corpus
-    except ImportError:
-        return _standin_corpus(cfg)
-    return load_corpus(cfg)
-
-
-@pytest.fixture(scope="module")
-def analyzer(cfg: Config) -> Analyzer:
-    return Analyzer(cfg)
+from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError, UserError
+from pipeline.lexical import BM25Index, build_lexical_index, lexical_inputs, lexical_is_current
+from pipeline.store import Staging
 
 
 @pytest.fixture(scope="module")
@@ -186,76 +163,133 @@ def test_english_query_reaches_chinese_paragraph(docs: Any, analyzer: Analyzer) 
     assert 29 in [h[0] for h in idx.search(q, k=3)]
 
 
+
+
 # --- persistence ------------------------------------------------------------------------------------
 
-
-class _IndexDirConfig(Config):
-    """The real config with ``indexes/`` moved to a temporary directory."""
-
-    def __init__(self, index_dir: Path, **kw: Any) -> None:
-        super().__init__(**kw)
-        self._index_dir = index_dir
-
-    @property
-    def index_dir(self) -> Path:  # type: ignore[override]
-        return self._index_dir
+FILES = ("tf_data.npy", "tf_indices.npy", "tf_indptr.npy", "doc_len.npy", "doc_ids.npy", "vocab.json", "params.json")
 
 
-def _no_temp_files(d: Path) -> bool:
-    return not [p for p in d.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]
+def _only(parent: Path, *names: str) -> None:
+    """``parent`` holds exactly ``names``: no staging directory, no ``.old`` directory, no temp file (the
+    writers' lock file, ``.lock``, is allowed)."""
+    assert sorted(p.name for p in parent.iterdir() if p.name != ".lock") == sorted(n for n in names if n != ".lock")
+
+
+def _snapshot(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
 
 
 def test_save_load_roundtrip(tmp_path: Path, docs: Any, queries: list[list[str]], cfg: Config, corpus: Any,
                              analyzer: Analyzer) -> None:
     tokens, ids = docs
     idx = BM25Index.build(tokens, ids, k1=cfg.bm25_k1, b=cfg.bm25_b)
-    manifest = lexical_manifest(cfg, corpus, analyzer)
-    idx.save(tmp_path / "lex", manifest)
-    assert _no_temp_files(tmp_path / "lex")
-    back = BM25Index.load(tmp_path / "lex", manifest)
-    assert back.vocab == idx.vocab and back.doc_ids.tolist() == ids
-    for q in queries:
-        np.testing.assert_array_equal(back.scores(_unit(q)), idx.scores(_unit(q)))
+    inputs = lexical_inputs(cfg, corpus, analyzer)
+    idx.save(tmp_path / "lex", inputs)
+    _only(tmp_path, "lex")
+    _only(tmp_path / "lex", "manifest.json", *FILES)
+    m = json.loads((tmp_path / "lex" / "manifest.json").read_text(encoding="utf-8"))
+    assert m["kind"] == "bm25" and m["inputs"] == inputs and sorted(m["files"]) == sorted(FILES)
+    for name, entry in m["files"].items():
+        assert entry["size"] == (tmp_path / "lex" / name).stat().st_size and len(entry["sha256"]) == 64
+    for back in (BM25Index.load(tmp_path / "lex", inputs), BM25Index.load(tmp_path / "lex")):
+        assert back.vocab == idx.vocab and back.doc_ids.tolist() == ids
+        for q in queries:
+            np.testing.assert_array_equal(back.scores(_unit(q)), idx.scores(_unit(q)))
+
+
+def test_inputs_are_what_changes_the_index(cfg: Config, corpus: Any, analyzer: Analyzer) -> None:
+    """The corpus, the analyzer (with its user dictionary) and the BM25 parameters; never query-time data."""
+    inputs = lexical_inputs(cfg, corpus, analyzer)
+    for key in ("corpus_sha256", "bm25_k1", "bm25_b", "bm25_idf", "analyzer.analyzer_version",
+                "analyzer.userdict_sha256", "analyzer.stopwords_sha256"):
+        assert key in inputs
+    assert not [k for k in inputs if re.search(r"gloss|translat|cedict|prompt", k)], inputs
+    assert json.loads(json.dumps(inputs)) == inputs  # compared with a manifest read back from JSON
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [("bm25_k1", 1.2), ("bm25_b", 0.5), ("bm25_idf", "okapi"), ("corpus_sha256", "0" * 64),
-     ("analyzer.analyzer_version", "0"), ("analyzer.userdict_sha256", "f" * 64)],
+     ("analyzer.analyzer_version", "0"), ("analyzer.userdict_sha256", "f" * 64), ("new_key", 1)],
 )
 def test_stale_index_refused(tmp_path: Path, docs: Any, cfg: Config, corpus: Any, analyzer: Analyzer,
                              key: str, value: Any) -> None:
     tokens, ids = docs
-    manifest = lexical_manifest(cfg, corpus, analyzer)
-    BM25Index.build(tokens, ids, k1=cfg.bm25_k1, b=cfg.bm25_b).save(tmp_path, manifest)
-    with pytest.raises(StaleIndexError, match=re.escape(key)):
-        BM25Index.load(tmp_path, {**manifest, key: value})
+    inputs = lexical_inputs(cfg, corpus, analyzer)
+    BM25Index.build(tokens, ids, k1=cfg.bm25_k1, b=cfg.bm25_b).save(tmp_path, inputs)
+    with pytest.raises(StaleIndexError, match=re.escape(key)) as e:
+        BM25Index.load(tmp_path, {**inputs, key: value})
+    assert not isinstance(e.value, CorruptIndexError) and "pipeline build" in str(e.value)
+    assert e.value.exit_code == 3
 
 
-def test_missing_and_half_written_index(tmp_path: Path, docs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [("truncate tf_data.npy", "tf_data.npy"), ("flip vocab.json", "vocab.json"), ("delete doc_len.npy", "doc_len.npy"),
+     ("garbage manifest.json", "manifest.json"), ("list manifest.json", "manifest.json")],
+)
+def test_damaged_index_refused(tmp_path: Path, docs: Any, damage: str, named: str) -> None:
+    """Every file is checked against the manifest, with or without inputs to compare."""
     tokens, ids = docs
-    with pytest.raises(MissingIndexError):
+    BM25Index.build(tokens, ids).save(tmp_path, {"corpus_sha256": "x"})
+    verb, name = damage.split()
+    p = tmp_path / name
+    if verb == "truncate":
+        p.write_bytes(b"")
+    elif verb == "flip":
+        data = bytearray(p.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        p.write_bytes(bytes(data))
+    elif verb == "delete":
+        p.unlink()
+    elif verb == "garbage":
+        p.write_bytes(os.urandom(300))
+    else:
+        p.write_text("[]")
+    for inputs in ({"corpus_sha256": "x"}, None):
+        with pytest.raises(CorruptIndexError, match=re.escape(named)) as e:
+            BM25Index.load(tmp_path, inputs)
+        assert "pipeline build" in str(e.value)
+
+
+def test_missing_index(tmp_path: Path) -> None:
+    with pytest.raises(MissingIndexError, match="pipeline build"):
         BM25Index.load(tmp_path / "nothing", {})
-    idx = BM25Index.build(tokens, ids)
-    idx.save(tmp_path, {"corpus_sha256": "x"})
-    # a save that dies half-way leaves no manifest (so the index counts as missing) and no temp files
-    real = lexical.write_json_atomic
-
-    def failing(path: Any, obj: Any) -> None:
-        if Path(path).name == "params.json":
-            raise OSError("disk full")
-        real(path, obj)
-
-    monkeypatch.setattr(lexical, "write_json_atomic", failing)
-    with pytest.raises(OSError, match="disk full"):
-        idx.save(tmp_path, {"corpus_sha256": "y"})
-    assert _no_temp_files(tmp_path)
     with pytest.raises(MissingIndexError):
-        BM25Index.load(tmp_path, {"corpus_sha256": "y"})
+        BM25Index.load(tmp_path / "nothing")
 
 
-def test_ensure_rebuilds_only_when_manifest_differs(tmp_path: Path, corpus: Any, analyzer: Analyzer,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_save_keeps_the_old_index(tmp_path: Path, docs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save that dies half-way (here: the disk fills while params.json is written) replaces nothing and leaves
+    no staging directory behind."""
+    import errno
+
+    tokens, ids = docs
+    d = tmp_path / "lex"
+    BM25Index.build(tokens, ids).save(d, {"corpus_sha256": "x"})
+    before = _snapshot(d)
+    real = Staging.write_json
+
+    def failing(self: Staging, name: str, obj: Any) -> Path:
+        if name == "params.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, name, obj)
+
+    monkeypatch.setattr(Staging, "write_json", failing)
+    with pytest.raises(UserError, match="no space left.*nothing was replaced"):
+        BM25Index.build(tokens, ids, k1=1.2).save(d, {"corpus_sha256": "y"})
+    assert _snapshot(d) == before
+    _only(tmp_path, "lex")
+    assert BM25Index.load(d, {"corpus_sha256": "x"}).k1 == 1.5
+    with pytest.raises(StaleIndexError, match="corpus_sha256"):
+        BM25Index.load(d, {"corpus_sha256": "y"})
+
+
+def test_build_rebuilds_only_when_inputs_differ(tmp_path: Path, corpus: Any, analyzer: Analyzer,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.build import build_lexical
+
     calls: list[int] = []
     real_build = lexical.build_lexical_index
 
@@ -264,21 +298,84 @@ def test_ensure_rebuilds_only_when_manifest_differs(tmp_path: Path, corpus: Any,
         return real_build(*a, **kw)
 
     monkeypatch.setattr(lexical, "build_lexical_index", counting)
-    c1 = _IndexDirConfig(tmp_path)
-    first = ensure_lexical_index(c1, corpus, analyzer)
-    assert len(calls) == 1 and (tmp_path / "lexical" / "manifest.json").is_file()
-    second = ensure_lexical_index(c1, corpus, analyzer)
+    c1 = Config(root=tmp_path)  # indexes/ under tmp_path; corpus and analyzer are the session's
+    assert not lexical_is_current(c1, corpus, analyzer)
+    first = build_lexical(c1, corpus, analyzer)
+    assert len(calls) == 1 and (tmp_path / "indexes" / "lexical" / "manifest.json").is_file()
+    assert lexical_is_current(c1, corpus, analyzer)
+    second = build_lexical(c1, corpus, analyzer)
     assert len(calls) == 1
     np.testing.assert_array_equal(first.scores([("海盗", 1.0)]), second.scores([("海盗", 1.0)]))
-    c2 = _IndexDirConfig(tmp_path, bm25_k1=1.2)
+    c2 = Config(root=tmp_path, bm25_k1=1.2)
     with pytest.raises(StaleIndexError, match="bm25_k1"):
         lexical.load_lexical_index(c2, corpus, analyzer)
-    third = ensure_lexical_index(c2, corpus, analyzer)
+    assert not lexical_is_current(c2, corpus, analyzer)
+    third = build_lexical(c2, corpus, analyzer)
     assert len(calls) == 2 and third.k1 == 1.2
-    assert _no_temp_files(tmp_path / "lexical")
+    _only(tmp_path / "indexes", ".lock", "lexical")
+    _only(tmp_path / "indexes" / "lexical", "manifest.json", *FILES)
 
 
 def test_build_lexical_index_uses_paragraph_numbers(tmp_path: Path, corpus: Any, analyzer: Analyzer) -> None:
-    idx = build_lexical_index(_IndexDirConfig(tmp_path), corpus, analyzer, save=False)
+    idx = build_lexical_index(Config(root=tmp_path), corpus, analyzer, save=False)
     assert idx.doc_ids.tolist() == [p.number for p in corpus.paragraphs]
-    assert not (tmp_path / "lexical").exists()
+    assert not (tmp_path / "indexes").exists()
+
+
+# --- the glossary is query-time data ------------------------------------------------------------------
+
+
+def _scratch_home(session_home: Path, dest: Path) -> Path:
+    """A home of its own: a copy of corpus/ and the session's dictionary caches (jieba, CC-CEDICT)."""
+    shutil.copytree(session_home / "corpus", dest / "corpus")
+    (dest / "indexes").mkdir(parents=True)
+    for name in ("jieba", "translate"):
+        if (session_home / "indexes" / name).is_dir():
+            shutil.copytree(session_home / "indexes" / name, dest / "indexes" / name)
+    return dest
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PIPELINE_HOME": str(home)}, check=False)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def test_glossary_edit_does_not_make_the_lexical_index_stale(tmp_path: Path, home: Path, analyzer: Analyzer) -> None:
+    """Editing corpus/glossary.tsv changes how English queries are translated, not the index: the index stays
+    current (no rebuild, no refusal) and the new glossary line is used by the very next search."""
+    assert analyzer.translator is not None  # the session home's translator cache is current: copy that one
+    h = _scratch_home(home, tmp_path / "home")
+    assert _cli(h, "build", "--lexical-only").returncode == 0
+    manifest = (h / "indexes" / "lexical" / "manifest.json").read_bytes()
+    query = ["search", "--mode", "lexical", "--json", "ransom paid to pirates in 2011"]
+    before = _cli(h, *query)
+    assert before.returncode == 0, before.stderr
+
+    unknown = _cli(h, "search", "--mode", "lexical", "--json", "zzqbuccaneer")
+    assert unknown.returncode == 0 and not any(r["score"] > 0 for r in json.loads(unknown.stdout)["results"])
+    with open(h / "corpus" / "glossary.tsv", "a", encoding="utf-8") as f:
+        f.write("zzqbuccaneer\t海盗\n")
+
+    after = _cli(h, *query)
+    assert after.returncode == 0, after.stderr
+    assert [r["paragraph"] for r in json.loads(after.stdout)["results"]] == \
+        [r["paragraph"] for r in json.loads(before.stdout)["results"]]
+    new_word = _cli(h, "search", "--mode", "lexical", "--json", "zzqbuccaneer")
+    assert new_word.returncode == 0, new_word.stderr
+    hits = json.loads(new_word.stdout)["results"]
+    assert hits and all(r["score"] > 0 and "海盗" in r["text"] for r in hits)  # the new line is in use at once
+    b = _cli(h, "build", "--lexical-only")
+    assert b.returncode == 0 and "lexical: up to date" in b.stderr, b.stderr
+    assert (h / "indexes" / "lexical" / "manifest.json").read_bytes() == manifest
+
+    # the user dictionary, by contrast, changes the tokens: the index is refused until rebuilt
+    with open(h / "corpus" / "userdict.txt", "a", encoding="utf-8") as f:
+        f.write("赎金支付 5 n\n")
+    refused = _cli(h, *query)
+    assert refused.returncode == 3 and "analyzer.userdict_sha256" in refused.stderr
+    assert "pipeline build" in refused.stderr
+    b = _cli(h, "build", "--lexical-only")
+    assert b.returncode == 0 and "lexical: built" in b.stderr, b.stderr
+    assert _cli(h, *query).returncode == 0

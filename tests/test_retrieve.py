@@ -187,3 +187,27 @@ def test_hybrid_quality_floors_on_dev(retriever):
     assert g["en/question"]["R@5"] >= 0.968 - 0.02
     assert g["zh/paraphrase"]["R@1"] >= 0.707 - 0.02 and g["zh/paraphrase"]["R@5"] >= 0.90
     assert g["reference"]["exact"] == 1.0 and g["paragraph"]["exact"] == 1.0
+
+
+def test_lexical_query_with_no_known_word_says_so(fast_retriever):
+    ans = fast_retriever.search("xyzzy plugh", mode="lexical")
+    assert not ans.hits and "no word of the query occurs in the report" in ans.warnings[0]
+    ans = fast_retriever.search("ransom xyzzy", mode="lexical", k=10)
+    assert ans.hits and all(h.scores["lexical"] > 0 for h in ans.hits)
+
+
+@pytest.mark.slow
+def test_query_encoder_does_not_rehash_the_model(retriever, monkeypatch):
+    """A cold search verifies the 450 MB model by size and mtime (the dense index load did), never by a full hash."""
+    import pipeline.store
+    from pipeline.embed import QueryEncoder, embedder_identity
+
+    retriever.dense  # noqa: B018 - converted and verified once
+    embedder_identity(retriever.cfg)  # records the verified stat in the model's .verified.json
+
+    def no_hashing(path, chunk=1 << 20):
+        raise AssertionError(f"hashed {path}")
+
+    monkeypatch.setattr(pipeline.store, "sha256_file", no_hashing)
+    embedder_identity(retriever.cfg)
+    assert QueryEncoder(retriever.cfg).kind == "numpy"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import UserError
 from pipeline.translate.lemma import ARTICLES, COMMAS, HARD_BREAKS, WORD_OR_BREAK, lemma
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,24 @@ def read_stopwords(path: Path) -> frozenset[str]:
     if not path.is_file():
         return _FALLBACK_STOPWORDS
     words = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in utf8_text(path.read_bytes(), path).splitlines():
         line = line.strip().lower()
         if line and not line.startswith("#"):
             words.add(line)
     return frozenset(words)
+
+
+def utf8_text(data: bytes, path: Path) -> str:
+    """``data`` decoded as UTF-8 (a BOM is dropped).
+
+    Raises:
+        UserError: naming the file and line of the first byte that is not UTF-8.
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text; save the file as UTF-8") from None
 
 
 def parse_glossary(

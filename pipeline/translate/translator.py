@@ -22,6 +22,7 @@ from pipeline.translate.glossary import (
     build_trie,
     parse_glossary,
     read_stopwords,
+    utf8_text,
 )
 from pipeline.translate.lemma import ARTICLES, COMMAS, HARD_BREAKS, WORD_OR_BREAK, lemma
 
@@ -118,7 +119,7 @@ class Translator:
 
         gloss_path = corpus / GLOSSARY_FILE
         glossary_bytes = gloss_path.read_bytes() if gloss_path.is_file() else b""
-        glossary, case_sensitive = parse_glossary(glossary_bytes.decode("utf-8"), rev.vocab, stopwords)
+        glossary, case_sensitive = parse_glossary(utf8_text(glossary_bytes, gloss_path), rev.vocab, stopwords)
         fingerprint = {
             "translator_version": TRANSLATOR_VERSION,
             "glossary_sha256": sha256_bytes(glossary_bytes),
