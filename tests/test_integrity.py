@@ -31,6 +31,10 @@ from conftest import FakeEmbedder
 from pipeline import dense
 from pipeline.config import Config
 
+# CLI processes by the dozen (each loads jieba): these run in CI with the slow tests, outside the one-minute
+# fast suite
+pytestmark = pytest.mark.slow
+
 QUERIES = [
     "ransom paid to pirates in 2011",
     "伪药对患者有什么危害？",

@@ -342,6 +342,7 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return r
 
 
+@pytest.mark.slow  # several CLI processes in a scratch home (~10 s)
 def test_glossary_edit_does_not_make_the_lexical_index_stale(tmp_path: Path, home: Path, analyzer: Analyzer) -> None:
     """Editing corpus/glossary.tsv changes how English queries are translated, not the index: the index stays
     current (no rebuild, no refusal) and the new glossary line is used by the very next search."""
