@@ -353,6 +353,11 @@ def _artifact(directory: str | Path) -> Artifact:
     return Artifact(directory, "bm25", FORMAT_VERSION, "lexical index")
 
 
+def lexical_artifact(directory: str | Path) -> Artifact:
+    """The lexical index's artifact (see :mod:`pipeline.store`), e.g. to read its manifest."""
+    return _artifact(directory)
+
+
 # --- project helpers ---------------------------------------------------------------------------------
 
 

@@ -2,8 +2,8 @@
 """Load test of `pipeline serve`: many concurrent clients on loopback, bounded in time and count.
 
 Starts the server (``python -m pipeline serve`` on a free 127.0.0.1 port, or uses ``--url``), then runs phases,
-each with N concurrent keep-alive clients (asyncio, a minimal HTTP/1.1 client, so the client costs little
-of the two cores it shares with the server):
+each with N concurrent closed-loop keep-alive clients (``pipeline.server.loadtest``: plain asyncio, so the
+client costs little of the two cores it shares with the server):
 
 * ``hybrid``   — the development set's questions, hybrid mode;
 * ``lexical``  — the same questions, lexical mode;
@@ -27,7 +27,6 @@ import json
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -57,91 +56,20 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-class Client:
-    """One keep-alive HTTP/1.1 connection; GET requests only; reconnects after an error."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def get(self, path: str) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nConnection: keep-alive\r\n\r\n".encode())
-        await self.writer.drain()
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("connection closed")
-        status = int(status_line.split()[1])
-        length = 0
-        chunked = False
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "transfer-encoding" and "chunked" in value.lower():
-                chunked = True
-        if chunked:
-            while True:
-                size = int((await self.reader.readline()).strip(), 16)
-                await self.reader.readexactly(size + 2)
-                if size == 0:
-                    break
-        else:
-            await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-
-async def run_phase(host: str, port: int, paths: list[str], clients: int, count: int, seconds: float,
+async def run_phase(url: str, paths: list[str], clients: int, count: int, seconds: float,
                     sample: Any = None) -> dict[str, Any]:
-    """``count`` requests (cycling ``paths``) from ``clients`` concurrent connections, at most ``seconds``."""
-    latencies: list[float] = []
-    failures = 0
-    next_i = 0
-    deadline = time.perf_counter() + seconds
+    """At most ``count`` requests (cycling ``paths``) from ``clients`` closed-loop connections, at most
+    ``seconds``, measured by :func:`pipeline.server.loadtest.measure`; ``sample`` runs alongside."""
+    from pipeline.server.loadtest import measure
 
-    async def worker(c: Client) -> None:
-        nonlocal next_i, failures
-        while next_i < count and time.perf_counter() < deadline:
-            path = paths[next_i % len(paths)]
-            next_i += 1
-            t = time.perf_counter()
-            try:
-                status = await c.get(path)
-            except (OSError, ValueError, asyncio.IncompleteReadError):
-                status = 0
-                c.close()
-            latencies.append(time.perf_counter() - t)
-            if status != 200:
-                failures += 1
-
-    conns = [Client(host, port) for _ in range(clients)]
     sampler = asyncio.create_task(sample()) if sample else None
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in conns))
-    wall = time.perf_counter() - t0
-    if sampler:
-        sampler.cancel()
-    for c in conns:
-        c.close()
-    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [latencies[0] * 1000] * 99
-    return {
-        "requests": len(latencies),
-        "failures": failures,
-        "seconds": wall,
-        "qps": len(latencies) / wall if wall else 0.0,
-        "p50_ms": q[49] * 1000,
-        "p95_ms": q[94] * 1000,
-        "p99_ms": q[98] * 1000,
-        "clients": clients,
-    }
+    try:
+        r = await measure(url, paths, clients=clients, seconds=seconds, warmup=1.0, max_requests=count)
+    finally:
+        if sampler:
+            sampler.cancel()
+    return {"requests": r.requests, "failures": r.errors, "seconds": r.seconds, "qps": r.per_second,
+            "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "clients": clients}
 
 
 def query_paths(mode: str | None, queries: list[str]) -> list[str]:
@@ -222,10 +150,10 @@ def main() -> int:
         u = urllib.parse.urlparse(args.url)
         if u.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise SystemExit("load tests target loopback only")
-        host, port, proc = u.hostname, u.port or 80, None
+        url, proc = args.url, None
     else:
-        host, port = "127.0.0.1", free_port()
-        proc = start_server(port)
+        port = free_port()
+        url, proc = f"http://127.0.0.1:{port}/", start_server(port)
     started = time.perf_counter()
     counts = {"hybrid": 300, "lexical": 300, "paragraph": 2000, "citation": 500, "soak": 2000} if args.quick else \
              {"hybrid": 3000, "lexical": 3000, "paragraph": 20000, "citation": 5000, "soak": 20000}
@@ -241,12 +169,12 @@ def main() -> int:
 
     phases: dict[str, Any] = {}
     try:
-        asyncio.run(run_phase(host, port, w["hybrid"], args.clients, 100, 60))  # warm-up
+        asyncio.run(run_phase(url, w["hybrid"], args.clients, 100, 60))  # warm-up
         for name in ("hybrid", "lexical", "paragraph", "citation", "soak"):
             left = args.max_seconds - (time.perf_counter() - started)
             if left <= 1:
                 break
-            phases[name] = asyncio.run(run_phase(host, port, w[name], args.clients, counts[name], min(left, 300),
+            phases[name] = asyncio.run(run_phase(url, w[name], args.clients, counts[name], min(left, 300),
                                                  sample if name == "soak" else None))
             p = phases[name]
             print(f"{name:10s} {p['requests']:6d} req  {p['failures']} failed  {p['qps']:7.1f} q/s  "

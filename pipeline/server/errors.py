@@ -1,0 +1,200 @@
+"""Every failure as one JSON shape, ``{"error": message, "status": code}``, and the JSON encoding itself.
+
+* :class:`ApiError` — what the server itself refuses (a body too large, a wrong Content-Type, a missing
+  token, a paragraph the report does not have).
+* :class:`~pipeline.errors.PipelineError` — what the pipeline refuses: an index or model problem
+  (exit code 3 on the command line) is 503, everything else (an empty query …) 400, with the message the
+  command line prints.
+* Request validation (``k=abc``, ``mode=fast``) is 422 with a message naming the parameter.
+* Unknown routes are 404, wrong methods 405, all in the same shape.
+* Anything else is a bug: the traceback goes to the server's log, the client gets a 500 without it
+  (:class:`CatchAll`).
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pipeline.errors import EXIT_INDEX, PipelineError
+
+log = logging.getLogger("pipeline.server")
+
+_WHERE = {
+    "query": "query parameter",
+    "path": "path parameter",
+    "header": "header",
+    "body": "request body",
+    "cookie": "cookie",
+}
+
+
+class ApiError(Exception):
+    """A request the server refuses, with its HTTP status.
+
+    Args:
+        status: the HTTP status (4xx, or 503).
+        message: what went wrong and what to do instead.
+        headers: extra response headers (``WWW-Authenticate`` for 401).
+    """
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Compact UTF-8 JSON; text that cannot be UTF-8 (a lone surrogate) is written as a ``\\u`` escape."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response of ``obj`` exactly as given (no response-model filtering)."""
+    return Response(json_bytes(obj), status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The one error shape: ``{"error": message, "status": status}``."""
+    return json_response({"error": message, "status": status}, status, headers)
+
+
+def pipeline_status(e: PipelineError) -> int:
+    """503 for an index or model to (re)build (exit code 3), 400 for bad input."""
+    return 503 if e.exit_code == EXIT_INDEX else 400
+
+
+def validation_message(errors: Any) -> str:
+    """FastAPI's validation errors as one sentence naming each parameter, e.g. "query parameter 'k': Input
+    should be less than or equal to 100 (got '500')"."""
+    parts = []
+    for err in errors:
+        loc = [str(x) for x in err.get("loc", ())]
+        where = _WHERE.get(loc[0], loc[0]) if loc else "request"
+        name = ".".join(loc[1:])
+        got = "" if err.get("type") == "missing" or "input" not in err else f" (got {_short(err['input'])})"
+        parts.append(
+            f"{where} {name!r}: {err.get('msg', 'invalid')}{got}"
+            if name
+            else f"{where}: {err.get('msg')}{got}"
+        )
+    return "; ".join(parts) or "invalid request"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the JSON error shape."""
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.message, exc.headers)
+
+    async def pipeline_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PipelineError)
+        return error_response(pipeline_status(exc), str(exc))
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(422, validation_message(exc.errors()))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = exc.status_code
+        phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
+        message = str(exc.detail)
+        if status == 404 and message == phrase:
+            message = f"not found: {request.url.path} (the API is under /api; its documentation at /docs)"
+        elif status == 405 and message == phrase:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        return error_response(status, message, getattr(exc, "headers", None))
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(PipelineError, pipeline_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_middleware(CatchAll)
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+class CatchAll:
+    """ASGI middleware: an exception nothing else handled is a bug — log its traceback, answer 500 JSON.
+    Every response also gets ``X-Content-Type-Options: nosniff``.
+
+    When the response has already begun (a stream), nothing can be sent any more: the error is logged and
+    the connection ends.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message.setdefault("headers", []).append(_NOSNIFF)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("bug while answering %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await error_response(500, "internal server error (the server's log has the details)")(
+                    scope, receive, tracked
+                )
+
+
+class HostCheck:
+    """ASGI middleware: refuse (400) a request whose ``Host`` header names none of ``allowed`` hosts.
+
+    A server on the loopback address without a token is open to any web page the user visits through DNS
+    rebinding (a name that resolves to 127.0.0.1); such a request carries that name in its ``Host`` header.
+
+    Args:
+        app: the application.
+        allowed: host names (without port) that may appear, e.g. ``("127.0.0.1", "localhost", "::1")``.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = frozenset(h.lower().strip("[]") for h in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            if host.startswith("[") and "]" in host:
+                name = host[1 : host.index("]")]
+            else:
+                name = host.split(":")[0] if host.count(":") == 1 else host
+            if name.lower() not in self.allowed:
+                message = (
+                    f"Host {host!r} is not this server's name; open it as http://127.0.0.1:PORT/ "
+                    "(a server reachable under other names needs --token)"
+                )
+                await error_response(400, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

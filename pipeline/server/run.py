@@ -1,0 +1,193 @@
+"""``pipeline serve``: check the options, build when asked, load everything, listen, print the URL.
+
+The order matters: a host reachable from other machines without a token is refused before anything loads
+(exit code 2); ``--build`` runs :func:`pipeline.build.build_all`; then every component is loaded and
+verified (:func:`~pipeline.server.state.load_retriever` — a missing, stale or damaged index is the command
+line's ``pipeline: error: …`` with exit code 3); then the socket is bound (a port in use is exit code 2) and
+uvicorn serves the app with one worker. The URL is printed once the server accepts connections. SIGTERM
+stops it cleanly (exit code 0), Ctrl-C too (exit code 130, as every interrupted command).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pipeline.errors import EXIT_OK, UserError
+from pipeline.server.options import LOOPBACK_NAMES, ServerOptions, is_loopback, url_host
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from pipeline.config import Config
+
+#: Longest request line and header block uvicorn reads (h11's default is 16 KiB): a query just over the
+#: server's ``max_query_chars`` (100,000) in percent-encoded Chinese characters, 9 bytes each, must reach the
+#: app to be refused with a 413 JSON. Beyond this the HTTP layer answers a plain-text 400 itself.
+MAX_HEAD_BYTES = 2 << 20
+
+
+def effective_options(options: ServerOptions) -> ServerOptions:
+    """``options`` checked, with the Host check on for a loopback server without a token.
+
+    Raises:
+        UserError: a bad value, or a host reachable from other machines without a token.
+    """
+    options.validate()
+    options.check_exposure()
+    if is_loopback(options.host) and not options.token and not options.allowed_hosts:
+        return dataclasses.replace(options, allowed_hosts=(*LOOPBACK_NAMES, options.host.strip("[]")))
+    return options
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``.
+
+    Raises:
+        UserError: the address cannot be used (in use, not this machine's, not an address).
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise UserError(f"--host {host}: not an address of this machine ({e.strerror})") from None
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise UserError(
+            f"cannot listen on {url_host(host)}:{port}: {e.strerror or e} (choose another --port)"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: FastAPI, options: ServerOptions) -> uvicorn.Config:
+    """uvicorn's settings for the app: one worker, h11, no access log unless asked for, headers up to
+    :data:`MAX_HEAD_BYTES`, at most 10 s to finish open requests at shutdown."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=options.host,
+        port=options.port,
+        workers=1,
+        http="h11",
+        loop="asyncio",
+        lifespan="on",
+        access_log=options.access_log,
+        log_level="info" if options.access_log else "warning",
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+def server_url(sock: socket.socket) -> str:
+    """``http://HOST:PORT/`` of a bound socket (the real port when 0 was asked for)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://{url_host(host)}:{port}/"
+
+
+def serve(
+    cfg: Config, options: ServerOptions, *, build: bool = False, out: Callable[[str], None] | None = None
+) -> int:
+    """Run the server until it is stopped; returns the exit code.
+
+    Args:
+        cfg: settings (the home, the model, retrieval settings).
+        options: where to listen, the token and the limits.
+        build: run ``pipeline build`` first.
+        out: where progress lines and the URL go (stdout, flushed).
+
+    Raises:
+        UserError: bad options, or a host reachable from other machines without a token (exit code 2).
+        PipelineError: an index or model that must be (re)built (exit code 3).
+    """
+    from pipeline.server.app import create_app
+    from pipeline.server.state import load_retriever
+
+    say = out or (lambda line: print(line, flush=True))
+
+    def err(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    options = effective_options(options)
+    if build:
+        from pipeline.build import build_all
+
+        for line in build_all(cfg, log=err):
+            err(line)
+    retriever = load_retriever(cfg, log=err)
+    limit_blas_threads(options.blas_threads, log=err)
+    app = create_app(retriever, options)
+    _log_to_stderr()
+    sock = bind_socket(options.host, options.port)
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(app, options))
+    url = server_url(sock)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: Any) -> None:
+        # before uvicorn takes over SIGTERM: stop as soon as it starts; after its clean shutdown it raises
+        # SIGTERM again, which lands here too: then the exit code is 0
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        asyncio.run(
+            _run(server, sock, lambda: say(f"pipeline: serving {url} (API docs: {url}docs); Ctrl-C to stop"))
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
+    return EXIT_OK
+
+
+def limit_blas_threads(n: int, log: Callable[[str], None] | None = None) -> bool:
+    """Let the BLAS library under NumPy use at most ``n`` threads (through threadpoolctl, which
+    sentence-transformers brings along); True when applied. Without threadpoolctl nothing changes (the
+    ``OPENBLAS_NUM_THREADS`` environment variable, set before the server starts, does the same)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        if log:
+            log(
+                "pipeline: threadpoolctl is not installed; BLAS threads left as they are "
+                f"(set OPENBLAS_NUM_THREADS={n})"
+            )
+        return False
+    threadpool_limits(limits=n, user_api="blas")
+    return True
+
+
+async def _run(server: uvicorn.Server, sock: socket.socket, ready: Callable[[], None]) -> None:
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        ready()
+    await task
+
+
+def _log_to_stderr() -> None:
+    """Send the server's log (bugs with their tracebacks) to stderr."""
+    logger = logging.getLogger("pipeline.server")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("pipeline: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
