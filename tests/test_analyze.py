@@ -201,3 +201,14 @@ def test_no_work_at_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_jieba_cache_gets_the_umask_mode() -> None:
+    import os
+    import stat
+
+    from pipeline.store import file_mode
+
+    cache = Config().index_dir / "jieba" / "jieba.cache"
+    get_jieba(Config())
+    assert cache.is_file() and stat.S_IMODE(os.stat(cache).st_mode) == file_mode()

@@ -101,3 +101,14 @@ def test_no_query_from_dev(rows):
     dev = {d["query"].strip() for d in _read(DEV)}
     reused = [r["id"] for r in rows if r["query"].strip() in dev]
     assert not reused, f"queries copied from dev.jsonl: {reused}"
+
+
+@pytest.mark.slow
+def test_answer_sentence_accuracy_floor(retriever):
+    """Regression floor for answer sentences (README: 70 of 90 retrieved, 0.778) minus a tolerance of 0.03."""
+    from pipeline.evaluate import answer_accuracy, load_answer_set
+
+    items = load_answer_set(Path(__file__).resolve().parent.parent / "corpus" / "eval" / "answers.jsonl")
+    answers = retriever.search_many([it.query for it in items], k=5)
+    report = answer_accuracy(items, [[(h.paragraph, h.answer) for h in a.hits] for a in answers])
+    assert report["all"]["retrieved"] >= 88 and report["all"]["accuracy"] >= 0.778 - 0.03, report["all"]
