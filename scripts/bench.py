@@ -994,7 +994,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.retrieve import Retriever
 
     cfg = Config()
-    retriever = Retriever(cfg)
+    retriever = Retriever.from_config(cfg)
     _log("2. warm queries")
     limit = 40 if args.quick else None
     res["warm"] = bench_warm(retriever, runs, limit)
