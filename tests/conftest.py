@@ -164,3 +164,25 @@ def unprivileged_prefix() -> list[str]:
     if subprocess.run([*prefix, sys.executable, "-c", "import pipeline"], capture_output=True).returncode != 0:
         pytest.skip("running as root and nobody cannot run this interpreter")
     return prefix
+
+
+#: Queries whose answers crash and integrity tests compare before and after a fault (questions and lookups).
+PROBE_QUERIES = [
+    "ransom paid to pirates in 2011",
+    "伪药对患者有什么危害？",
+    "文化财产贩运",
+    "technical assistance for cybercrime",
+    "索马里沿海的海盗",
+    "第 41 段",
+    "resolution 65/230",
+]
+
+
+def scratch_home(session_home: Path, dest: Path) -> Path:
+    """A new home: a copy of the session's corpus/ and its dictionary caches (jieba, translator)."""
+    shutil.copytree(session_home / "corpus", dest / "corpus")
+    (dest / "indexes").mkdir(parents=True)
+    for name in ("jieba", "translate"):
+        if (session_home / "indexes" / name).is_dir():
+            shutil.copytree(session_home / "indexes" / name, dest / "indexes" / name)
+    return dest

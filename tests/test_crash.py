@@ -36,15 +36,8 @@ import pytest
 # fast suite
 pytestmark = pytest.mark.slow
 
-QUERIES = [
-    "ransom paid to pirates in 2011",
-    "伪药对患者有什么危害？",
-    "文化财产贩运",
-    "technical assistance for cybercrime",
-    "索马里沿海的海盗",
-    "第 41 段",
-    "resolution 65/230",
-]
+from conftest import PROBE_QUERIES as QUERIES  # noqa: E402
+
 LEXICAL_FILES = ("doc_ids.npy", "doc_len.npy", "params.json", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy",
                  "vocab.json")
 SEED = 20261201

@@ -35,15 +35,9 @@ from pipeline.config import Config
 # fast suite
 pytestmark = pytest.mark.slow
 
-QUERIES = [
-    "ransom paid to pirates in 2011",
-    "伪药对患者有什么危害？",
-    "文化财产贩运",
-    "technical assistance for cybercrime",
-    "索马里沿海的海盗",
-    "第 41 段",
-    "resolution 65/230",
-]
+from conftest import PROBE_QUERIES as QUERIES  # noqa: E402
+from conftest import scratch_home as seed_home  # noqa: E402
+
 Q = QUERIES[0]
 LEXICAL_FILES = ("doc_ids.npy", "doc_len.npy", "params.json", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy",
                  "vocab.json")
@@ -107,14 +101,6 @@ def batch(home: Path, mode: str = "lexical", *pre: str) -> list[Any]:
     return answers_of(r.stdout)
 
 
-def seed_home(session_home: Path, dest: Path) -> Path:
-    """A new home: a copy of the session's corpus/ and its dictionary caches (jieba, translator)."""
-    shutil.copytree(session_home / "corpus", dest / "corpus")
-    (dest / "indexes").mkdir(parents=True)
-    for name in ("jieba", "translate"):
-        if (session_home / "indexes" / name).is_dir():
-            shutil.copytree(session_home / "indexes" / name, dest / "indexes" / name)
-    return dest
 
 
 def clone(src: Path, dest: Path, link_models: bool = True) -> Path:

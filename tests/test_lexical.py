@@ -12,7 +12,6 @@ import math
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import scratch_home as _scratch_home
 from rank_bm25 import BM25Okapi
 
 from pipeline import lexical
@@ -325,14 +325,6 @@ def test_build_lexical_index_uses_paragraph_numbers(tmp_path: Path, corpus: Any,
 # --- the glossary is query-time data ------------------------------------------------------------------
 
 
-def _scratch_home(session_home: Path, dest: Path) -> Path:
-    """A home of its own: a copy of corpus/ and the session's dictionary caches (jieba, CC-CEDICT)."""
-    shutil.copytree(session_home / "corpus", dest / "corpus")
-    (dest / "indexes").mkdir(parents=True)
-    for name in ("jieba", "translate"):
-        if (session_home / "indexes" / name).is_dir():
-            shutil.copytree(session_home / "indexes" / name, dest / "indexes" / name)
-    return dest
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
