@@ -4,6 +4,7 @@ says clearly how to point at one."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow  # builds a wheel (~10 s)
 def test_wheel_installed_outside_the_checkout(tmp_path: Path, home: Path) -> None:
+    # build from a copy of the sources: setuptools writes build/ and *.egg-info beside what it builds, and no
+    # test writes into the working tree
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "pipeline", src / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)],
         check=True, capture_output=True, cwd=tmp_path,
     )
     target = tmp_path / "site"
