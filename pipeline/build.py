@@ -27,12 +27,8 @@ Log = Callable[[str], None]
 
 def build_lexical(cfg: Config, corpus: Corpus, analyzer: Analyzer, log: Log | None = None) -> BM25Index:
     """Build and save the BM25 index under the build lock (another process may have built it meanwhile)."""
-    from pipeline import lexical
-
     with build_lock(cfg.index_dir, log=log):
-        if lexical.lexical_is_current(cfg, corpus, analyzer):
-            return lexical.load_lexical_index(cfg, corpus, analyzer)
-        return lexical.build_lexical_index(cfg, corpus, analyzer)
+        return _lexical_stage(cfg, corpus, analyzer)[0]
 
 
 def build_dense(cfg: Config, corpus: Corpus, force: bool = False, log: Log | None = None, model: object = None) -> DenseIndex:
@@ -45,21 +41,38 @@ def build_dense(cfg: Config, corpus: Corpus, force: bool = False, log: Log | Non
         log: progress messages.
         model: an already loaded ``SentenceTransformer`` (tests, benchmarks).
     """
+    with build_lock(cfg.index_dir, log=log):
+        return _dense_stage(cfg, corpus, force, model)[0]
+
+
+def _lexical_stage(cfg: Config, corpus: Corpus, analyzer: Analyzer, force: bool = False) -> tuple[BM25Index, bool]:
+    """The verified index when current (and not ``force``), else a new one; and whether it was built."""
+    from pipeline import lexical
+
+    if not force and lexical.lexical_is_current(cfg, corpus, analyzer):
+        return lexical.load_lexical_index(cfg, corpus, analyzer), False
+    return lexical.build_lexical_index(cfg, corpus, analyzer), True
+
+
+def _dense_stage(cfg: Config, corpus: Corpus, force: bool = False, model: object = None,
+                 convert: bool = True) -> tuple[DenseIndex, bool]:
+    """The verified dense index when current (and not ``force``), else one embedded anew (reusing only
+    verified vectors of the same embedder unless ``force``); and whether it was built. ``convert`` first
+    converts (or verifies) the default model."""
     from pipeline import dense
     from pipeline.embed import PassageEmbedder
 
-    with build_lock(cfg.index_dir, log=log):
-        if cfg.model is None:
-            from pipeline.models.convert import ensure_model
+    if convert and cfg.model is None:
+        from pipeline.models.convert import ensure_model
 
-            ensure_model(cfg, force=force)
-        embedder = PassageEmbedder(cfg, model=model, verify="full")
-        if not force:
-            try:
-                return dense.load_dense_index(cfg, corpus, embedder.identity)
-            except (dense.MissingIndexError, dense.StaleIndexError):
-                pass
-        return dense.build_dense_index(cfg, corpus, embedder, force=force)
+        ensure_model(cfg, force=force)
+    embedder = PassageEmbedder(cfg, model=model, verify="full")
+    if not force:
+        try:
+            return dense.load_dense_index(cfg, corpus, embedder.identity), False
+        except (dense.MissingIndexError, dense.StaleIndexError):
+            pass
+    return dense.build_dense_index(cfg, corpus, embedder, force=force), True
 
 
 def clean_leftovers(cfg: Config) -> list[Path]:
@@ -92,7 +105,6 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
     Yields:
         One progress line per stage, with its time.
     """
-    from pipeline import lexical
     from pipeline.analyze import Analyzer
     from pipeline.ingest import load_corpus
 
@@ -106,19 +118,13 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
             yield f"removed {len(removed)} leftover(s) of interrupted writes"
         t = time.perf_counter()
         analyzer = Analyzer(cfg)
-        if force or not lexical.lexical_is_current(cfg, corpus, analyzer):
-            lexical.build_lexical_index(cfg, corpus, analyzer)
-            yield f"lexical: built the BM25 index ({time.perf_counter() - t:.2f} s)"
-        else:
-            yield "lexical: up to date (verified)"
+        _, built = _lexical_stage(cfg, corpus, analyzer, force)
+        yield f"lexical: built the BM25 index ({time.perf_counter() - t:.2f} s)" if built else "lexical: up to date (verified)"
         t = time.perf_counter()
         analyzer.translator  # noqa: B018 - build (or verify) the translator's dictionary cache now, not at the first search
         yield f"translator: ready ({time.perf_counter() - t:.2f} s)"
         if lexical_only:
             return
-
-        from pipeline import dense
-        from pipeline.embed import PassageEmbedder
 
         if cfg.model is None:
             from pipeline.models.convert import ensure_model
@@ -127,17 +133,8 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
             path = ensure_model(cfg, force=force)
             yield f"model: {path} (verified, {time.perf_counter() - t:.2f} s)"
         t = time.perf_counter()
-        embedder = PassageEmbedder(cfg, verify="full")
-        current = False
-        if not force:
-            try:
-                index = dense.load_dense_index(cfg, corpus, embedder.identity)
-                current = True
-            except (dense.MissingIndexError, dense.StaleIndexError):
-                pass
-        if current:
-            what = "up to date (verified)"
-        else:
-            index = dense.build_dense_index(cfg, corpus, embedder, force=force)
+        index, built = _dense_stage(cfg, corpus, force, convert=False)
+        what = "up to date (verified)"
+        if built:
             what = f"embedded {index.embedded} texts" + (" (all: --force)" if force else ", reused the rest")
         yield f"dense: {what}, {index.paragraphs.shape[0]} paragraphs × {index.paragraphs.shape[1]} dims ({time.perf_counter() - t:.2f} s)"
