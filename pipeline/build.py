@@ -83,8 +83,7 @@ def clean_leftovers(cfg: Config) -> list[Path]:
     build that finds everything up to date would otherwise leave them for good.
     """
     from pipeline.dense import dense_artifact, dense_dir
-    from pipeline.lexical import _artifact as lexical_artifact
-    from pipeline.lexical import lexical_dir
+    from pipeline.lexical import lexical_artifact, lexical_dir
     from pipeline.models.convert import model_artifact
     from pipeline.translate.cedict import reverse_index_artifact
 

@@ -294,7 +294,7 @@ class BM25Index:
             directory: target directory.
             inputs: what the index was built from (see :func:`lexical_inputs`); ``{}`` for tools and tests.
         """
-        with _artifact(directory).write(dict(inputs or {}), info={"n_docs": self.n_docs, "n_terms": len(self.vocab)}) as stage:
+        with lexical_artifact(directory).write(dict(inputs or {}), info={"n_docs": self.n_docs, "n_terms": len(self.vocab)}) as stage:
             self.write_to(stage)
 
     @classmethod
@@ -311,7 +311,7 @@ class BM25Index:
             StaleIndexError: built from other inputs (the message names the differing keys).
             CorruptIndexError: a file is missing, truncated or changed, or the files disagree.
         """
-        art = _artifact(directory)
+        art = lexical_artifact(directory)
         if inputs is None:
             art.verify_files(art.read_manifest())
         else:
@@ -349,13 +349,9 @@ class BM25Index:
             raise damaged(str(e)) from None
 
 
-def _artifact(directory: str | Path) -> Artifact:
-    return Artifact(directory, "bm25", FORMAT_VERSION, "lexical index")
-
-
 def lexical_artifact(directory: str | Path) -> Artifact:
     """The lexical index's artifact (see :mod:`pipeline.store`), e.g. to read its manifest."""
-    return _artifact(directory)
+    return Artifact(directory, "bm25", FORMAT_VERSION, "lexical index")
 
 
 # --- project helpers ---------------------------------------------------------------------------------
@@ -420,4 +416,4 @@ def load_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> BM25I
 
 def lexical_is_current(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> bool:
     """True when the saved index matches the current inputs and every file verifies."""
-    return _artifact(lexical_dir(cfg)).is_current(lexical_inputs(cfg, corpus, analyzer))
+    return lexical_artifact(lexical_dir(cfg)).is_current(lexical_inputs(cfg, corpus, analyzer))

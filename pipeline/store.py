@@ -174,9 +174,6 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
             os.close(fd)
 
 
-_fsync_dir = fsync_dir  # the name the rest of this module uses
-
-
 class Staging:
     """The hidden directory an artifact's new files are written into before it is swapped into place."""
 
@@ -429,7 +426,7 @@ class Artifact:
                     finally:
                         os.close(fd)
             tmp.chmod(file_mode(directory=True))
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             self._swap(tmp)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -449,7 +446,7 @@ class Artifact:
             if old is not None:  # put the previous artifact back, so "nothing was replaced" stays true
                 os.replace(old, self.directory)
             raise
-        _fsync_dir(self.directory.parent)
+        fsync_dir(self.directory.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -120,13 +120,13 @@ class Clean:
 
     def check_repaired(self, home: Path, answers: bool) -> None:
         """`pipeline build` leaves a verified index equal to a clean build's, and no leftovers."""
-        from pipeline.lexical import _artifact
+        from pipeline.lexical import lexical_artifact
 
         r = cli(home, "build", "--lexical-only")
         assert r.returncode == 0, r.stderr
         assert leftovers(home / "indexes") == []
         d = home / "indexes" / "lexical"
-        _artifact(d).check(self.inputs)
+        lexical_artifact(d).check(self.inputs)
         assert data_files(d) == self.files
         if answers:
             a = ask(home)
