@@ -4,11 +4,16 @@ The public Python API::
 
     from pipeline import Retriever
 
-    r = Retriever.from_config()                   # loads the report, indexes and model as first needed
-    r.search("伪药对患者有什么危害？", k=3)          # -> Answer: ranked Hits with answer sentences
-    r.search("第 41 段")                           # paragraph lookup
-    r.lookup("resolution 65/230")                 # every citing paragraph, in document order
+    r = Retriever.from_config()                   # loads the library, indexes and model as first needed
+    r.search("伪药对患者有什么危害？", k=3)          # -> Answer: ranked Hits (document, paragraph, citation,
+                                                  #    answer sentence)
+    r.search("piracy", docs=["CTOC/COP/2012/7"], lang="zh", parallel=True)
+    r.search("CTOC/COP/2012/7 第 41 段")            # paragraph lookup by document
+    r.lookup("resolution 65/230")                 # every citing paragraph of every document, in order
     r.search_many(["...", "..."], mode="lexical")  # a batch; a bad query gets Answer.error
+
+    from pipeline import add_reports, remove_documents, load_library
+    add_reports(Config(), ["report.en.txt"], symbol="CTOC/COP/2012/7")   # all or nothing
 
 Names are imported lazily (module ``__getattr__``), so ``import pipeline`` stays cheap and a paragraph lookup
 never imports jieba or torch.
@@ -32,6 +37,11 @@ _EXPORTS = {
     "Corpus": "pipeline.corpus",
     "Paragraph": "pipeline.corpus",
     "load_corpus": "pipeline.ingest",
+    "Library": "pipeline.library",
+    "load_library": "pipeline.library",
+    "add_reports": "pipeline.library",
+    "remove_documents": "pipeline.library",
+    "LibraryError": "pipeline.library",
     "build_all": "pipeline.build",
     "PipelineError": "pipeline.errors",
     "QueryError": "pipeline.errors",
@@ -59,6 +69,7 @@ if TYPE_CHECKING:
         StaleIndexError,
     )
     from pipeline.ingest import load_corpus
+    from pipeline.library import Library, LibraryError, add_reports, load_library, remove_documents
     from pipeline.plan import MODES, Mode, QueryPlan
     from pipeline.retrieve import Retriever
 

@@ -18,7 +18,10 @@ class Hit:
     """One answer: a paragraph, its scores, and the sentence that best answers the query.
 
     Attributes:
-        paragraph: the paragraph number.
+        paragraph: the paragraph number (as printed: an annex restarts it, see ``part``).
+        document: the document symbol ("CTOC/COP/2012/7").
+        lang: the language of the document version the paragraph is from.
+        part: "" for the body, else the annex ("annex", "annex II").
         score: the fused score (for lookups: 1.0).
         section: the headings the paragraph falls under, outermost first.
         text: the paragraph's full text (items included).
@@ -27,10 +30,16 @@ class Hit:
         answer: the best answering sentence, as printed.
         answer_span: its ``[start, end)`` in :attr:`text`.
         match: for citation lookups, the matched references: {"text", "key", "where", "start", "end"}.
+        links: document symbols the paragraph cites that are themselves in the library.
+        parallel: the same-numbered paragraph of the document's other language versions (``--parallel``):
+            ``{"lang", "citation", "text"}`` each.
     """
 
     paragraph: int
     score: float
+    document: str = ""
+    lang: str = ""
+    part: str = ""
     section: tuple[str, ...] = ()
     text: str = ""
     footnotes: tuple[tuple[str, str], ...] = ()
@@ -38,6 +47,15 @@ class Hit:
     answer: str = ""
     answer_span: tuple[int, int] = (0, 0)
     match: list[dict[str, Any]] | None = None
+    links: list[str] = field(default_factory=list)
+    parallel: list[dict[str, str]] | None = None
+
+    @property
+    def citation(self) -> str:
+        """UN-style: ``CTOC/COP/2012/7, para. 23`` (``CTOC/COP/2012/7，第23段`` for a Chinese version)."""
+        from pipeline.corpus import cite_paragraph
+
+        return cite_paragraph(self.document, self.paragraph, self.lang, self.part)
 
     @classmethod
     def of(cls, p: Paragraph, score: float, scores: dict[str, float], span: tuple[int, int] | None = None,
@@ -48,6 +66,9 @@ class Hit:
         return cls(
             paragraph=p.number,
             score=float(score),
+            document=p.document,
+            lang=p.lang,
+            part=p.part,
             section=tuple(p.section),
             text=text,
             footnotes=tuple((fn.marker, fn.text) for fn in p.footnotes),
@@ -60,7 +81,11 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of one result."""
         r: dict[str, Any] = {
+            "document": self.document,
+            "lang": self.lang,
+            **({"part": self.part} if self.part else {}),
             "paragraph": self.paragraph,
+            "citation": self.citation,
             "score": round(float(self.score), 6),
             "section": list(self.section),
             "text": self.text,
@@ -71,6 +96,10 @@ class Hit:
         }
         if self.match is not None:
             r["match"] = self.match
+        if self.links:
+            r["links"] = list(self.links)
+        if self.parallel is not None:
+            r["parallel"] = list(self.parallel)
         return r
 
 

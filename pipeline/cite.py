@@ -20,10 +20,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from pipeline.answer import Hit
 from pipeline.corpus import Corpus, Paragraph
 from pipeline.errors import QueryError
 from pipeline.identifiers import Identifier, find_identifiers
+
+if TYPE_CHECKING:
+    from pipeline.library import Library
 
 CITABLE = ("resolution", "symbol", "article")
 
@@ -36,6 +41,7 @@ class Citation:
         key: the identifier's normalized key ("65/230", "S/2009/146", "article:28").
         kind: "resolution", "symbol" or "article".
         paragraph: the citing paragraph's number.
+        row: the citing paragraph's row in the library (document order).
         where: "text", "item:a" or "footnote:1".
         text: the matched text as printed.
         start: offset of the match in that field.
@@ -49,6 +55,7 @@ class Citation:
     text: str
     start: int
     end: int
+    row: int = 0
 
 
 def _fields(p: Paragraph) -> list[tuple[str, str]]:
@@ -65,27 +72,31 @@ class CitationIndex:
 
     by_key: dict[str, list[Citation]] = field(default_factory=dict)
 
+    by_row: dict[int, list[Citation]] = field(default_factory=dict)
+
     @classmethod
-    def build(cls, corpus: Corpus) -> CitationIndex:
+    def build(cls, corpus: Corpus | Library) -> CitationIndex:
+        """Index every citation of a report or of the library (rows in library order)."""
         index = cls()
-        for p in corpus.paragraphs:
+        order = {"text": 0, "item": 1, "footnote": 2}
+        for row, p in enumerate(corpus.paragraphs):
+            found = []
             for where, text in _fields(p):
                 for ident in find_identifiers(text):
                     if ident.kind in CITABLE:
-                        index.by_key.setdefault(ident.key, []).append(
-                            Citation(ident.key, ident.kind, p.number, where, ident.text, ident.start, ident.end)
-                        )
+                        c = Citation(ident.key, ident.kind, p.number, where, ident.text, ident.start, ident.end, row)
+                        index.by_key.setdefault(ident.key, []).append(c)
+                        found.append(c)
+            index.by_row[row] = sorted(found, key=lambda c: (order[c.where.split(":")[0]], c.where, c.start))
         return index
 
     def lookup(self, key: str) -> list[Citation]:
         """Every citation of ``key``, in document order."""
         return self.by_key.get(key, [])
 
-    def in_paragraph(self, number: int) -> list[Citation]:
-        """Every citation paragraph ``number`` contains (text, items, footnotes), in reading order."""
-        found = [c for cites in self.by_key.values() for c in cites if c.paragraph == number]
-        order = {"text": 0, "item": 1, "footnote": 2}
-        return sorted(found, key=lambda c: (order[c.where.split(":")[0]], c.where, c.start))
+    def in_paragraph(self, row: int) -> list[Citation]:
+        """Every citation the paragraph at ``row`` contains (text, items, footnotes), in reading order."""
+        return self.by_row.get(row, [])
 
 
 # --- paragraph references ------------------------------------------------------------------------------
@@ -188,18 +199,58 @@ class Route:
     kind: str
     paragraphs: list[tuple[int, str | None]] = field(default_factory=list)
     identifiers: list[Identifier] = field(default_factory=list)
+    document: str | None = None
+    part: str = ""
 
 
-def route(query: str, index: CitationIndex | None = None) -> Route:
+_ROMAN = ["", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X"]
+_RE_ANNEX = re.compile(r"(?i)\bannex(?:\s+(?P<roman>[IVX]{1,4}))?\b|附件(?P<zh>[一二三四五六七八九十]{0,3})")
+_SEPARATORS = re.compile(r"^[\s,，、;；:：]+|[\s,，、;；:：]+$")
+
+
+def _annex(query: str) -> tuple[str, str]:
+    """``(part, rest)``: the annex a reference names ("annex", "annex II"; "" for none) and the query without it."""
+    m = _RE_ANNEX.search(query)
+    if not m:
+        return "", query
+    roman = (m.group("roman") or "").upper()
+    if m.group("zh"):
+        value = chinese_numeral(m.group("zh"))
+        roman = _ROMAN[value] if value and value < len(_ROMAN) else ""
+    rest = query[: m.start()] + " " + query[m.end() :]
+    return ("annex " + roman).strip(), rest
+
+
+def _document_reference(query: str, symbols: list[str]) -> Route | None:
+    """A paragraph reference naming a document of the library ("CTOC/COP/2012/7 ¶23", "CTOC/COP/2012/7，第23段",
+    "CTOC/COP/2012/7, annex, para. 3"), or None."""
+    wanted = {re.sub(r"\s+", "", s).upper(): s for s in symbols}
+    for ident in find_identifiers(query):
+        if ident.kind != "symbol" or ident.key.upper() not in wanted:
+            continue
+        rest = _SEPARATORS.sub("", query[: ident.start] + " " + query[ident.end :])
+        part, rest = _annex(rest)
+        rest = _SEPARATORS.sub("", rest.strip())
+        paras = parse_paragraph_reference(rest) if rest else None
+        if paras:
+            return Route("paragraph", paragraphs=paras, document=wanted[ident.key.upper()], part=part)
+    return None
+
+
+def route(query: str, index: CitationIndex | None = None, symbols: list[str] | None = None) -> Route:
     """Decide how to answer ``query``.
 
-    A query naming a citable identifier goes to the citation index when the report cites it (when ``index``
-    is given) — so "resolution 65/230" and "which paragraphs cite resolution 65/230?" both return every
-    citing paragraph. An identifier the report never cites leaves the query to retrieval.
+    A paragraph reference may name a document of the library (``symbols``) and an annex. A query naming a
+    citable identifier goes to the citation index when the library cites it (when ``index`` is given) — so
+    "resolution 65/230" and "which paragraphs cite resolution 65/230?" both return every citing paragraph.
+    An identifier the library never cites leaves the query to retrieval.
     """
-    paras = parse_paragraph_reference(query)
+    if symbols and (ref := _document_reference(query, symbols)) is not None:
+        return ref
+    part, rest = _annex(query)
+    paras = parse_paragraph_reference(_SEPARATORS.sub("", rest.strip()) if part else query)
     if paras:
-        return Route("paragraph", paragraphs=paras)
+        return Route("paragraph", paragraphs=paras, part=part)
     idents = [i for i in find_identifiers(query) if i.kind in CITABLE]
     if idents and (index is None or any(index.lookup(i.key) for i in idents)):
         return Route("citation", identifiers=idents)
@@ -207,7 +258,7 @@ def route(query: str, index: CitationIndex | None = None) -> Route:
 
 
 def cite(index: CitationIndex, identifiers: list[Identifier]) -> list[tuple[int, list[Citation]]]:
-    """Paragraphs citing any of ``identifiers``, in document order, each with its matching citations.
+    """Rows of the paragraphs citing any of ``identifiers``, in library order, each with its matching citations.
 
     With several identifiers (a list such as "resolutions 1851 (2008) and 1897 (2009)") a paragraph citing
     more of them ranks no differently: document order is the order of a citation list.
@@ -215,50 +266,67 @@ def cite(index: CitationIndex, identifiers: list[Identifier]) -> list[tuple[int,
     hits: dict[int, list[Citation]] = {}
     for ident in identifiers:
         for c in index.lookup(ident.key):
-            hits.setdefault(c.paragraph, []).append(c)
+            hits.setdefault(c.row, []).append(c)
     return sorted(hits.items())
 
 
 # --- answering lookups ---------------------------------------------------------------------------------
 
 
-def lookup_paragraphs(corpus: Corpus, requested: list[tuple[int, str | None]]) -> tuple[list[Hit], list[str]]:
-    """Hits for the paragraphs a reference asked for, in the order asked, each once.
+def lookup_paragraphs(
+    corpus: Corpus | Library, requested: list[tuple[int, str | None]], part: str = "",
+    documents: list[Corpus] | None = None,
+) -> tuple[list[Hit], list[str]]:
+    """Hits for the paragraphs a reference asked for, in the order asked, each once — of every document in
+    ``documents`` (default: all) that has it, so a bare "第23段" in a library answers with paragraph 23 of each.
 
     The answer span is the whole paragraph, or the item asked for ("65(d)").
 
     Returns:
-        ``(hits, warnings)``: a number the report does not have, or an item a paragraph does not have, is
-        a warning (the rest is still answered).
+        ``(hits, warnings)``: a number no document has, or an item a paragraph does not have, is a warning
+        (the rest is still answered).
     """
+    docs = documents if documents is not None else getattr(corpus, "documents", [corpus])
     hits: list[Hit] = []
     warnings: list[str] = []
+    seen: set[tuple[str, str, int]] = set()
     for number, label in requested:
-        try:
-            p = corpus.paragraph(number)
-        except KeyError as e:
-            warnings.append(e.args[0])
+        found: list[Paragraph] = []
+        missing: list[str] = []
+        for doc in docs:
+            try:
+                found.append(doc.paragraph(number, part))
+            except KeyError as e:
+                missing.append(e.args[0])
+        if not found:
+            warnings.extend(missing[:1] if len(docs) == 1 else ["; ".join(missing)])
             continue
-        span = None
-        if label is not None:
-            span = item_span(p, label)
-            if span is None:
-                labels = ", ".join(f"({it.label})" for it in p.items) or "none"
-                warnings.append(f"paragraph {number} has no item ({label}) (its items: {labels}); showing the whole paragraph")
-        if any(h.paragraph == number for h in hits):
-            continue
-        hits.append(Hit.of(p, 1.0, {"paragraph": 1.0}, span))
+        for p in found:
+            if (p.document, p.lang, p.number) in seen:
+                continue
+            seen.add((p.document, p.lang, p.number))
+            span = None
+            if label is not None:
+                span = item_span(p, label)
+                if span is None:
+                    labels = ", ".join(f"({it.label})" for it in p.items) or "none"
+                    warnings.append(f"paragraph {number} has no item ({label}) (its items: {labels}); showing the whole paragraph")
+            hits.append(Hit.of(p, 1.0, {"paragraph": 1.0}, span))
     return hits, warnings
 
 
-def lookup_citations(corpus: Corpus, index: CitationIndex, identifiers: list[Identifier]) -> list[Hit]:
-    """Hits for every paragraph citing any of ``identifiers``, in document order, with the matched spans.
+def lookup_citations(corpus: Corpus | Library, index: CitationIndex, identifiers: list[Identifier],
+                     rows: set[int] | None = None) -> list[Hit]:
+    """Hits for every paragraph citing any of ``identifiers``, in library order, with the matched spans
+    (only the paragraphs at ``rows`` when given: the ``--doc``/``--lang`` selection).
 
     The answer is the sentence holding the first citation, or the footnote's text when it stands there.
     """
     hits: list[Hit] = []
-    for number, cites in cite(index, identifiers):
-        p = corpus.paragraph(number)
+    for row, cites in cite(index, identifiers):
+        if rows is not None and row not in rows:
+            continue
+        p = corpus.paragraphs[row]
         span = citation_span(p, cites[0])
         match: list[dict[str, Any]] = [
             {"text": c.text, "key": c.key, "where": c.where, "start": c.start, "end": c.end} for c in cites

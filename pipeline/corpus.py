@@ -12,6 +12,25 @@ from typing import Any
 from pipeline.text import normalize
 
 
+_ROMAN_ZH = {"I": "一", "II": "二", "III": "三", "IV": "四", "V": "五", "VI": "六", "VII": "七", "VIII": "八",
+             "IX": "九", "X": "十"}
+
+
+def cite_paragraph(symbol: str, number: int, lang: str, part: str = "") -> str:
+    """A UN-style paragraph citation: ``CTOC/COP/2012/7, para. 23`` in English (and every language but Chinese),
+    ``CTOC/COP/2012/7，第23段`` in Chinese; an annex paragraph names its annex (``…, annex, para. 3`` /
+    ``…，附件，第3段``). Without a symbol the paragraph alone ("para. 23" / "第23段")."""
+    if lang == "zh":
+        where = ""
+        if part:
+            _, _, roman = part.partition(" ")
+            where = "附件" + _ROMAN_ZH.get(roman, roman) + "，"
+        cite = f"{where}第{number}段"
+        return f"{symbol}，{cite}" if symbol else cite
+    cite = (f"{part}, " if part else "") + f"para. {number}"
+    return f"{symbol}, {cite}" if symbol else cite
+
+
 @dataclass
 class Footnote:
     """A footnote, attached to the paragraph whose text carries its marker.
@@ -90,6 +109,21 @@ class Paragraph:
     footnotes: list[Footnote] = field(default_factory=list)
     sentences: list[Sentence] = field(default_factory=list)
     line: int = 0
+    part: str = ""
+    document: str = ""
+    lang: str = ""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The paragraph's place inside its document: ``(part, number)``; ``part`` is "" for the body and names an
+        annex ("annex", "annex II") whose numbering restarts."""
+        return (self.part, self.number)
+
+    @property
+    def citation(self) -> str:
+        """The UN-style citation in the document's language: ``CTOC/COP/2012/7, para. 23`` or
+        ``CTOC/COP/2012/7，第23段`` (with the annex when the paragraph is in one)."""
+        return cite_paragraph(self.document, self.number, self.lang, self.part)
 
     @property
     def full_text(self) -> str:
@@ -105,6 +139,9 @@ class Paragraph:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``pipeline paragraphs --json``."""
         return {
+            "document": self.document,
+            "lang": self.lang,
+            **({"part": self.part} if self.part else {}),
             "number": self.number,
             "section": list(self.section),
             "text": self.text,
@@ -152,17 +189,40 @@ class Corpus:
     front_matter: list[str] = field(default_factory=list)
     residue: list[tuple[int, str]] = field(default_factory=list)
 
-    def paragraph(self, number: int) -> Paragraph:
-        """The paragraph with this number.
+    def paragraph(self, number: int, part: str = "") -> Paragraph:
+        """The paragraph with this number in the body (or in the annex ``part``).
 
         Raises:
             KeyError: no such paragraph (the message gives the valid range).
         """
         for p in self.paragraphs:
-            if p.number == number:
+            if p.number == number and p.part == part:
                 return p
-        lo, hi = self.paragraphs[0].number, self.paragraphs[-1].number
-        raise KeyError(f"no paragraph {number}: the report has paragraphs {lo}-{hi}")
+        nums = [p.number for p in self.paragraphs if p.part == part]
+        where = f"the {part} of " if part else ""
+        if not nums:
+            raise KeyError(f"no {part} in {self.label}")
+        raise KeyError(f"no paragraph {number} in {where}{self.label}: it has paragraphs {nums[0]}-{nums[-1]}")
+
+    @property
+    def symbol(self) -> str:
+        """The document symbol ("" when not settled)."""
+        return self.metadata.symbol or ""
+
+    @property
+    def lang(self) -> str:
+        """The language of this version of the document."""
+        return self.metadata.language
+
+    @property
+    def label(self) -> str:
+        """How messages name the report: its symbol and language, or "report"."""
+        return f"{self.symbol} ({self.lang})" if self.symbol else "report"
+
+    @property
+    def parts(self) -> list[str]:
+        """The numbering parts in order: "" (the body) and each annex whose paragraph numbering restarts."""
+        return list(dict.fromkeys(p.part for p in self.paragraphs))
 
     @property
     def numbers(self) -> list[int]:

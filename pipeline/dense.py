@@ -1,12 +1,15 @@
-"""Dense index: paragraph and sentence embeddings of the report, with paragraph scoring.
+"""Dense index: paragraph and sentence embeddings of a report, with paragraph scoring.
 
-Files under ``indexes/dense/``:
+Each report of the library has its own (``indexes/docs/KEY/dense/``, see :mod:`pipeline.library`); the
+library concatenates them when it loads (:func:`load_library_dense`). Paragraphs are identified by their
+position (row) in the report — numbers can repeat where an annex restarts them — and, once concatenated,
+by their row in the library. Files:
 
 * ``paragraphs.npy`` - float32 (n_paragraphs, dim), L2-normalised embeddings of ``passage_prompt +
   paragraph.index_text``, in corpus order;
 * ``sentences.npy`` - float32 (n_sentences, dim), embeddings of every sentence (NFKC-normalised), in corpus
   order (paragraph by paragraph);
-* ``sentence_map.json`` - per paragraph its number and cache key, per sentence its paragraph number, index
+* ``sentence_map.json`` - per paragraph its row and cache key, per sentence its paragraph's row, index
   in the paragraph, ``[start, end)`` character offsets and cache key;
 * ``manifest.json`` - the artifact manifest (:mod:`pipeline.store`): inputs = the embedder's identity (model
   weights' sha256, passage prompt, library versions) and a hash of the embedded texts; every file's sha256.
@@ -41,10 +44,11 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.corpus import Corpus
     from pipeline.embed import PassageEmbedder
+    from pipeline.library import Library
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PARAGRAPHS = "paragraphs.npy"
 SENTENCES = "sentences.npy"
 SENTENCE_MAP = "sentence_map.json"
@@ -56,7 +60,7 @@ class DenseHit:
     """A paragraph's dense scores for one query.
 
     Attributes:
-        number: paragraph number.
+        number: the paragraph's row (position in the report, or in the library).
         score: combined score ``(1 - w) * paragraph_cosine + w * sentence_cosine``.
         paragraph_cosine: cosine between the query and the whole paragraph.
         sentence_cosine: best cosine among the paragraph's sentences (the paragraph cosine if it has none).
@@ -74,9 +78,11 @@ class DenseHit:
     end: int = -1
 
 
-def dense_dir(cfg: Config) -> Path:
-    """``indexes/dense``."""
-    return cfg.index_dir / "dense"
+def dense_dir(cfg: Config, key: str) -> Path:
+    """``indexes/docs/KEY/dense``: one report's dense index."""
+    from pipeline.library import doc_dir
+
+    return doc_dir(cfg, key) / "dense"
 
 
 def dense_artifact(directory: str | Path) -> Artifact:
@@ -90,11 +96,11 @@ def text_key(prompt: str, text: str) -> str:
 
 
 def corpus_texts(corpus: Corpus) -> tuple[list[int], list[str], list[dict[str, Any]], list[str]]:
-    """What gets embedded: paragraph numbers and texts, sentence records and texts, in corpus order.
+    """What gets embedded: paragraph rows and texts, sentence records and texts, in corpus order.
 
     Returns:
-        ``(numbers, paragraph_texts, sentence_records, sentence_texts)``; each sentence record has
-        ``paragraph``, ``index``, ``start``, ``end``.
+        ``(rows, paragraph_texts, sentence_records, sentence_texts)``; each sentence record has
+        ``paragraph`` (the paragraph's row), ``index``, ``start``, ``end``.
     """
     from pipeline.text import normalize
 
@@ -102,11 +108,11 @@ def corpus_texts(corpus: Corpus) -> tuple[list[int], list[str], list[dict[str, A
     ptexts: list[str] = []
     records: list[dict[str, Any]] = []
     stexts: list[str] = []
-    for p in corpus.paragraphs:
-        numbers.append(int(p.number))
+    for row, p in enumerate(corpus.paragraphs):
+        numbers.append(row)
         ptexts.append(p.index_text)
         for i, s in enumerate(p.sentences):
-            records.append({"paragraph": int(p.number), "index": i, "start": int(s.start), "end": int(s.end)})
+            records.append({"paragraph": row, "index": i, "start": int(s.start), "end": int(s.end)})
             stexts.append(normalize(s.text))
     return numbers, ptexts, records, stexts
 
@@ -358,15 +364,80 @@ def cached_vectors(directory: str | Path, embedder: dict[str, Any]) -> dict[str,
     return cache
 
 
-def load_dense_index(cfg: Config, corpus: Corpus, embedder: dict[str, Any]) -> DenseIndex:
-    """Load ``indexes/dense`` for ``corpus`` and the embedder's identity; see :meth:`DenseIndex.load`."""
-    return DenseIndex.load(dense_dir(cfg), dense_inputs(corpus, embedder))
-
-
-def build_dense_index(cfg: Config, corpus: Corpus, embedder: PassageEmbedder, force: bool = False) -> DenseIndex:
-    """Embed what the cache does not have (everything with ``force``) and save the index."""
-    directory = dense_dir(cfg)
-    cache = {} if force else cached_vectors(directory, embedder.identity)
-    index = DenseIndex.build(corpus, embedder, cache)
-    index.save(directory, dense_inputs(corpus, embedder.identity))
+def load_dense_index(cfg: Config, corpus: Corpus, embedder: dict[str, Any], key: str | None = None) -> DenseIndex:
+    """Load one report's dense index for ``corpus`` and the embedder's identity; see :meth:`DenseIndex.load`."""
+    index = DenseIndex.load(dense_dir(cfg, _key(corpus, key)), dense_inputs(corpus, embedder))
+    if len(index.numbers) != len(corpus.paragraphs):
+        raise CorruptIndexError(f"the dense index of {corpus.label} does not match its paragraphs; run `pipeline build`")
     return index
+
+
+def _key(corpus: Corpus, key: str | None) -> str:
+    from pipeline.library import corpus_key
+
+    return key or corpus_key(corpus)
+
+
+def library_cache(cfg: Config, embedder: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Vectors of every report's dense index in the home that verifies and has this embedder, by text key."""
+    cache: dict[str, np.ndarray] = {}
+    root = cfg.index_dir / "docs"
+    if root.is_dir():
+        for d in sorted(root.iterdir()):
+            if (d / "dense").is_dir():
+                for k, v in cached_vectors(d / "dense", embedder).items():
+                    cache.setdefault(k, v)
+    return cache
+
+
+def build_dense_index(cfg: Config, corpus: Corpus, embedder: PassageEmbedder, force: bool = False,
+                      key: str | None = None, cache: dict[str, np.ndarray] | None = None) -> DenseIndex:
+    """Embed what the cache does not have (everything with ``force``) and save one report's index.
+
+    ``cache`` defaults to the vectors of every verified dense index of the home with the same embedder, so
+    a report whose paragraphs were embedded before (another version of it, an earlier edit) costs nothing.
+    """
+    if cache is None:
+        cache = {} if force else library_cache(cfg, embedder.identity)
+    index = DenseIndex.build(corpus, embedder, cache)
+    index.save(dense_dir(cfg, _key(corpus, key)), dense_inputs(corpus, embedder.identity))
+    return index
+
+
+def concat(parts: list[DenseIndex]) -> DenseIndex:
+    """One dense index over the paragraphs of several, in order; ids are the rows of the concatenation."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [len(p.numbers) for p in parts]).tolist()
+    P = np.concatenate([np.asarray(p.paragraphs, dtype=np.float32) for p in parts])
+    S = np.concatenate([np.asarray(p.sentences, dtype=np.float32) for p in parts])
+    records = [{**r, "paragraph": r["paragraph"] + off} for p, off in zip(parts, offsets, strict=False) for r in p.sentence_map]
+    info = {**parts[0].manifest, "n_paragraphs": int(P.shape[0]), "n_sentences": int(S.shape[0])}
+    return DenseIndex(P, S, list(range(offsets[-1])), records, info,
+                      [k for p in parts for k in p.paragraph_keys], [k for p in parts for k in p.sentence_keys])
+
+
+def load_library_dense(cfg: Config, library: Library, embedder: dict[str, Any],
+                       build_missing: Callable[[Corpus, str], DenseIndex] | None = None) -> DenseIndex:
+    """The library's dense index: every report's verified vectors, concatenated in library order.
+
+    ``build_missing(corpus, key)`` is called for a report whose index does not exist yet; a stale or damaged
+    one is always refused.
+    """
+    from pipeline.library import key_of
+
+    parts = []
+    dims = set()
+    for doc in library.documents:
+        key = key_of(library, doc)
+        try:
+            part = load_dense_index(cfg, doc, embedder, key)
+        except MissingIndexError:
+            if build_missing is None:
+                raise
+            part = build_missing(doc, key)
+        parts.append(part)
+        dims.add(part.dims)
+    if len(dims) > 1:
+        raise StaleIndexError("the reports' dense indexes have different dimensions; run `pipeline build --force`")
+    return concat(parts)

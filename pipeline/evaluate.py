@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +32,27 @@ class Qrel:
     relevant: tuple[int, ...]
     lang: str
     kind: str
+    document: str = ""
 
 
-def load_qrels(path: str | Path, valid: Collection[int] | None = None) -> list[Qrel]:
-    """Read a qrels JSONL file: ``{"id", "query", "relevant": [int], "lang": "zh"|"en", "kind"}`` per line.
+def _valid_numbers(valid: Collection[int] | Mapping[str, Collection[int]] | None, document: str) -> Collection[int] | None:
+    if valid is None or not isinstance(valid, Mapping):
+        return valid
+    if document not in valid:
+        raise ValueError(f"document {document!r} is not in the library ({', '.join(valid) or 'empty'})")
+    return valid[document]
+
+
+def load_qrels(path: str | Path, valid: Collection[int] | Mapping[str, Collection[int]] | None = None,
+               default_document: str = "") -> list[Qrel]:
+    """Read a qrels JSONL file: ``{"id", "query", "relevant": [int], "lang": "zh"|"en", "kind"}`` per line, with
+    an optional ``"document"`` (a symbol) that the relevant paragraph numbers belong to.
 
     Args:
         path: the file.
-        valid: the paragraph numbers that exist; a judgement naming another is an error.
+        valid: the paragraph numbers that exist, or per document symbol; a judgement naming another
+            paragraph or document is an error.
+        default_document: the document of a judgement that names none.
 
     Raises:
         QrelsError: naming file and line, on an unreadable file, bad JSON, missing keys or bad values.
@@ -68,11 +81,15 @@ def load_qrels(path: str | Path, valid: Collection[int] | None = None) -> list[Q
             rel = d["relevant"]
             if not isinstance(rel, list) or not rel or not all(isinstance(x, int) and not isinstance(x, bool) for x in rel):
                 raise ValueError("'relevant' must be a non-empty list of paragraph numbers")
-            if valid is not None and (missing := [x for x in rel if x not in valid]):
-                raise ValueError(f"'relevant' names paragraph(s) {missing} that the report does not have")
+            document = d.get("document", default_document)
+            if not isinstance(document, str):
+                raise ValueError("'document' must be a document symbol")
+            numbers = _valid_numbers(valid, document)
+            if numbers is not None and (missing := [x for x in rel if x not in numbers]):
+                raise ValueError(f"'relevant' names paragraph(s) {missing} that {document or 'the report'} does not have")
             if not isinstance(d["query"], str) or not d["query"].strip():
                 raise ValueError("empty query")
-            out.append(Qrel(str(d["id"]), d["query"], tuple(rel), str(d.get("lang", "")), str(d.get("kind", ""))))
+            out.append(Qrel(str(d["id"]), d["query"], tuple(rel), str(d.get("lang", "")), str(d.get("kind", "")), document))
         except (json.JSONDecodeError, KeyError, ValueError, TypeError, RecursionError) as e:
             what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
             raise QrelsError(f"{path}:{n}: {what}") from None
@@ -120,6 +137,18 @@ def evaluate(
     return out
 
 
+def ranked_keys(qrel: Qrel, hits: Sequence[tuple[str, int]]) -> list[object]:
+    """A ranked list comparable with ``qrel.relevant``: a hit on the qrel's document counts as its paragraph
+    number (whichever language version it comes from: versions share their numbering), any other document's
+    hit as a key that is never relevant; each once, first place kept."""
+    out: list[object] = []
+    for doc, number in hits:
+        key: object = number if doc == qrel.document or not qrel.document else (doc, number)
+        if key not in out:
+            out.append(key)
+    return out
+
+
 def failures(qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]], k: int = 1) -> list[tuple[Qrel, list[int]]]:
     """Queries whose top ``k`` holds none of their relevant paragraphs (for error analysis)."""
     return [(q, list(r[:5])) for q, r in zip(qrels, ranked_lists, strict=True) if not set(q.relevant) & set(r[:k])]
@@ -160,9 +189,11 @@ class AnswerItem:
     lang: str
     paragraph: int
     answer: str
+    document: str = ""
 
 
-def load_answer_set(path: str | Path, valid: Collection[int] | None = None) -> list[AnswerItem]:
+def load_answer_set(path: str | Path, valid: Collection[int] | Mapping[str, Collection[int]] | None = None,
+                    default_document: str = "") -> list[AnswerItem]:
     """Read an answer-sentence set: ``{"id", "query", "lang", "paragraph", "answer"}`` per line.
 
     Raises:
@@ -176,9 +207,12 @@ def load_answer_set(path: str | Path, valid: Collection[int] | None = None) -> l
             d = json.loads(line)
             if not isinstance(d, dict) or not isinstance(d.get("paragraph"), int) or not str(d.get("answer", "")).strip():
                 raise ValueError("expected {id, query, lang, paragraph: int, answer: text}")
-            if valid is not None and d["paragraph"] not in valid:
-                raise ValueError(f"paragraph {d['paragraph']} is not in the report")
-            items.append(AnswerItem(str(d["id"]), str(d["query"]), str(d.get("lang", "")), d["paragraph"], str(d["answer"])))
+            document = str(d.get("document", default_document))
+            numbers = _valid_numbers(valid, document)
+            if numbers is not None and d["paragraph"] not in numbers:
+                raise ValueError(f"paragraph {d['paragraph']} is not in {document or 'the report'}")
+            items.append(AnswerItem(str(d["id"]), str(d["query"]), str(d.get("lang", "")), d["paragraph"],
+                                    str(d["answer"]), document))
         except (json.JSONDecodeError, KeyError, ValueError, TypeError) as e:
             raise QrelsError(f"{path}:{n}: {e}") from None
     if not items:
@@ -197,7 +231,7 @@ def answer_accuracy(items: Sequence[AnswerItem], hits: Sequence[Sequence[tuple[i
 
     Args:
         items: the judgements.
-        hits: per item, the ``(paragraph, answer sentence)`` of each result.
+        hits: per item, the ``(paragraph, answer sentence)`` of each result on the item's document.
 
     Returns:
         Per group ("all", "zh", "en"): ``n``, ``retrieved`` (the paragraph is among the results),

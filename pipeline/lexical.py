@@ -37,7 +37,11 @@ from pipeline.errors import CorruptIndexError
 from pipeline.store import Artifact, Staging
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scipy import sparse
+
+    from pipeline.library import Library
 
     from pipeline.analyze import Analyzer
     from pipeline.config import Config
@@ -53,13 +57,15 @@ __all__ = [
     "lexical_inputs",
     "lexical_is_current",
     "load_lexical_index",
+    "load_library_lexical",
+    "merge",
 ]
 
 log = logging.getLogger(__name__)
 
 IDF_VARIANTS = ("okapi", "lucene")
 DEFAULT_IDF = "lucene"
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 _ARRAYS = ("tf_data", "tf_indices", "tf_indptr", "doc_len", "doc_ids")
 
 
@@ -357,63 +363,128 @@ def lexical_artifact(directory: str | Path) -> Artifact:
 # --- project helpers ---------------------------------------------------------------------------------
 
 
-def lexical_dir(cfg: Config) -> Path:
-    """Directory of the lexical index: ``indexes/lexical``."""
-    return cfg.index_dir / "lexical"
+def lexical_dir(cfg: Config, key: str) -> Path:
+    """Directory of one report's lexical index: ``indexes/docs/KEY/lexical`` (see :mod:`pipeline.library`)."""
+    from pipeline.library import doc_dir
+
+    return doc_dir(cfg, key) / "lexical"
+
+
+def _key(corpus: Corpus, key: str | None) -> str:
+    from pipeline.library import corpus_key
+
+    return key or corpus_key(corpus)
 
 
 def lexical_inputs(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> dict[str, Any]:
-    """What a lexical index built now from ``corpus`` would be built from (its manifest's ``inputs``).
+    """What a report's lexical index built now would be built from (its manifest's ``inputs``).
 
-    Only what changes the index: the paragraphs' text, the analyzer (version, user dictionary, stopwords,
-    jieba and PyStemmer versions) and the BM25 parameters. Query-time data (the glossary, CC-CEDICT) is not
-    part of it, so editing the glossary never makes the index stale.
+    Only what changes the term frequencies: the report's text and language and the analyzer (version, user
+    dictionary, stopwords, jieba and PyStemmer versions). BM25's parameters are applied when the library's
+    indexes are merged at load time, so changing ``bm25_k1`` needs no rebuild; query-time data (the glossary,
+    CC-CEDICT) is not part of it either.
     """
-    m: dict[str, Any] = {
-        "corpus_sha256": corpus.sha256,
-        "bm25_k1": float(cfg.bm25_k1),
-        "bm25_b": float(cfg.bm25_b),
-        "bm25_idf": cfg.bm25_idf,
-        "bm25_epsilon": 0.25,
-    }
+    m: dict[str, Any] = {"corpus_sha256": corpus.sha256, "lang": corpus.lang}
     for k, v in analyzer.fingerprint().items():
         m[f"analyzer.{k}"] = v
     return m
 
 
-def build_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer, save: bool = True) -> BM25Index:
-    """Tokenize the corpus's paragraphs and build (and by default save) the BM25 index.
+def build_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer, save: bool = True,
+                        key: str | None = None) -> BM25Index:
+    """Tokenize one report's paragraphs and build (and by default save) its BM25 index.
 
     Args:
         cfg: settings.
-        corpus: the parsed report.
+        corpus: the parsed report (its identity settled).
         analyzer: the analyzer to tokenize with.
         save: write the index as an artifact to :func:`lexical_dir`.
+        key: the report's index folder (default: from its symbol, language and hash).
 
     Returns:
-        The index.
+        The index; its ids are the paragraphs' positions in the report.
     """
     t0 = time.perf_counter()
     paragraphs = list(corpus.paragraphs)
     tokens = [analyzer.tokenize(p.index_text) for p in paragraphs]
-    index = BM25Index.build(tokens, [int(p.number) for p in paragraphs], k1=cfg.bm25_k1, b=cfg.bm25_b, idf=cfg.bm25_idf)
+    index = BM25Index.build(tokens, list(range(len(paragraphs))), k1=cfg.bm25_k1, b=cfg.bm25_b, idf=cfg.bm25_idf)
     log.info("lexical index: %d paragraphs, %d terms in %.2fs", index.n_docs, len(index.vocab), time.perf_counter() - t0)
     if save:
-        index.save(lexical_dir(cfg), lexical_inputs(cfg, corpus, analyzer))
+        index.save(lexical_dir(cfg, _key(corpus, key)), lexical_inputs(cfg, corpus, analyzer))
     return index
 
 
-def load_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> BM25Index:
-    """Load the saved lexical index, refusing it when missing, stale or damaged.
+def load_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer, key: str | None = None) -> BM25Index:
+    """Load one report's saved lexical index, refusing it when missing, stale or damaged.
 
     Raises:
         MissingIndexError: not built yet.
-        StaleIndexError: built from another corpus, analyzer or BM25 parameters (the message says which).
+        StaleIndexError: built from another text or analyzer (the message says which).
         CorruptIndexError: a file does not match the manifest.
     """
-    return BM25Index.load(lexical_dir(cfg), lexical_inputs(cfg, corpus, analyzer))
+    index = BM25Index.load(lexical_dir(cfg, _key(corpus, key)), lexical_inputs(cfg, corpus, analyzer))
+    if index.n_docs != len(corpus.paragraphs):
+        raise CorruptIndexError(f"the lexical index of {corpus.label} has {index.n_docs} paragraphs, the report "
+                                 f"{len(corpus.paragraphs)}; run `pipeline build`")
+    return index
 
 
-def lexical_is_current(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> bool:
-    """True when the saved index matches the current inputs and every file verifies."""
-    return lexical_artifact(lexical_dir(cfg)).is_current(lexical_inputs(cfg, corpus, analyzer))
+def lexical_is_current(cfg: Config, corpus: Corpus, analyzer: Analyzer, key: str | None = None) -> bool:
+    """True when the report's saved index matches the current inputs and every file verifies."""
+    return lexical_artifact(lexical_dir(cfg, _key(corpus, key))).is_current(lexical_inputs(cfg, corpus, analyzer))
+
+
+def merge(parts: Sequence[BM25Index], k1: float, b: float, idf: str, epsilon: float = 0.25) -> BM25Index:
+    """One BM25 index over the paragraphs of several, in order: library-wide document frequencies and average
+    length, so its scores equal those of an index built over all the paragraphs at once.
+
+    The ids are the row positions 0..n-1 of the concatenated paragraphs.
+    """
+    from scipy import sparse
+
+    if not parts:
+        raise ValueError("cannot merge no indexes")
+    if len(parts) == 1:
+        p = parts[0]
+        return BM25Index(p.vocab, p.tf, p.doc_len, list(range(p.n_docs)), k1=k1, b=b, idf=idf, epsilon=epsilon)
+    vocab: dict[str, int] = {}
+    blocks = []
+    offset = 0
+    for p in parts:
+        remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in p.vocab), dtype=np.int64, count=len(p.vocab))
+        coo = p.tf.tocoo()
+        blocks.append((remap[coo.row], coo.col.astype(np.int64) + offset, coo.data))
+        offset += p.n_docs
+    rows = np.concatenate([r for r, _, _ in blocks])
+    cols = np.concatenate([c for _, c, _ in blocks])
+    data = np.concatenate([d for _, _, d in blocks]).astype(np.int32)
+    tf = sparse.csr_matrix((data, (rows, cols)), shape=(len(vocab), offset), dtype=np.int32)
+    tf.sort_indices()
+    doc_len = np.concatenate([p.doc_len for p in parts])
+    return BM25Index(list(vocab), tf, doc_len, list(range(offset)), k1=k1, b=b, idf=idf, epsilon=epsilon)
+
+
+def load_library_lexical(cfg: Config, library: Library, analyzer: Analyzer,
+                         build_missing: Callable[[Corpus, str], BM25Index] | None = None) -> BM25Index:
+    """The library's BM25 index: every report's verified term frequencies, merged with ``cfg``'s parameters.
+
+    Args:
+        cfg: settings (BM25 parameters).
+        library: the reports.
+        analyzer: the analyzer whose fingerprint the indexes must carry.
+        build_missing: called as ``build_missing(corpus, key)`` for a report whose index does not exist yet
+            (a stale or damaged one is always refused).
+    """
+    from pipeline.errors import MissingIndexError
+    from pipeline.library import key_of
+
+    parts = []
+    for doc in library.documents:
+        key = key_of(library, doc)
+        try:
+            parts.append(load_lexical_index(cfg, doc, analyzer, key))
+        except MissingIndexError:
+            if build_missing is None:
+                raise
+            parts.append(build_missing(doc, key))
+    return merge(parts, cfg.bm25_k1, cfg.bm25_b, cfg.bm25_idf)

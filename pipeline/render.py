@@ -31,7 +31,7 @@ def paragraph_text(p: Paragraph, width: int = 100) -> str:
     for fn in sorted(p.footnotes, key=lambda f: -f.offset):  # show each marker where it was printed
         if 0 <= fn.offset <= len(text):
             text = text[: fn.offset] + f"[{fn.marker}]" + text[fn.offset :]
-    lines = [f"¶{p.number}  " + " › ".join(p.section)]
+    lines = [f"{p.citation if p.document else f'¶{p.number}'}  " + " › ".join(p.section)]
     lines += wrap_display(text, width)
     for it in p.items:
         lines += wrap_display(f"({it.label}) {it.text}", width, "  ", "      ")
@@ -82,7 +82,8 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
     for rank, h in enumerate(results, 1):
         scores = h.get("scores") or {}
         chan = " · ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("paragraph", "citation"))
-        lines.append(f"{rank:>2}. ¶{h.get('paragraph')}  [{float(h.get('score', 0.0)):.3f}]  " + " › ".join(h.get("section") or []))
+        where = safe(str(h.get("citation") or f"¶{h.get('paragraph')}"))
+        lines.append(f"{rank:>2}. {where}  [{float(h.get('score', 0.0)):.3f}]  " + " › ".join(h.get("section") or []))
         if full or route == "paragraph":
             text = h.get("text", "")
             a, b = h.get("answer_span") or (0, 0)
@@ -97,6 +98,12 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
         if full or match:
             for fn in h.get("footnotes") or []:
                 lines += wrap_display(f"[{fn.get('marker')}] {fn.get('text')}", width, "      ", "          ")
+        if h.get("links"):
+            lines.append("      → in the library: " + ", ".join(safe(str(x)) for x in h["links"])
+                         + "  (pipeline cite 'SYMBOL ¶N' to read it)")
+        for v in h.get("parallel") or []:
+            lines.append(f"      ⇄ {safe(str(v.get('citation')))}")
+            lines += wrap_display(str(v.get("text", "")), width, "        ", "        ")
         if chan:
             lines.append(f"      {chan}")
     return "\n".join(lines)

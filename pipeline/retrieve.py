@@ -1,7 +1,8 @@
 """Answering a query: plan → (paragraph lookup | citation lookup | lexical + dense → fuse) → answer sentence.
 
 :class:`Retriever` coordinates; it owns no analysis, scoring or fusion of its own. It holds its components —
-the corpus, the analyzer, the BM25 index, the dense index and the query encoder — and loads each on first
+the library of reports, the analyzer, the BM25 index, the dense index and the query encoder (each index
+over every paragraph of the library, in library order) — and loads each on first
 need (:meth:`Retriever.from_config`), so a paragraph or citation lookup never imports jieba or torch and the
 lexical mode never loads the embedding model. Every query is analysed once into a
 :class:`~pipeline.plan.QueryPlan` that each channel and the answer-sentence step read.
@@ -25,6 +26,8 @@ from pipeline.plan import MODES, Mode, Planner, QueryPlan, clean_query, route_qu
 from pipeline.ranking import top_k
 from pipeline.text import CJK_IDEOGRAPHS
 
+from pipeline.library import Entry, Library
+
 if TYPE_CHECKING:
     from pipeline.analyze import Analyzer
     from pipeline.corpus import Corpus, Paragraph
@@ -42,13 +45,13 @@ _CJK_WORD = re.compile(f"[{CJK_IDEOGRAPHS}]")
 
 
 class Retriever:
-    """Answers queries over one corpus.
+    """Answers queries over a library of reports (or one report).
 
     Construct it from its components (any left out is loaded from ``cfg`` on first use), or with
     :meth:`from_config`, which loads everything lazily.
 
     Args:
-        corpus: the parsed report.
+        corpus: the library (:func:`pipeline.library.load_library`) or one parsed report.
         cfg: settings (defaults: :class:`~pipeline.config.Config`).
         analyzer: the bilingual analyzer.
         lexical: the BM25 index.
@@ -62,7 +65,7 @@ class Retriever:
 
     def __init__(
         self,
-        corpus: Corpus | None = None,
+        corpus: Corpus | Library | None = None,
         *,
         cfg: Config | None = None,
         analyzer: Analyzer | None = None,
@@ -75,7 +78,7 @@ class Retriever:
     ) -> None:
         self.cfg = cfg or Config()
         self.cfg.validate()
-        self._corpus = corpus
+        self._library = as_library(corpus) if corpus is not None else None
         self._analyzer = analyzer
         self._lexical = lexical
         self._dense = dense
@@ -95,19 +98,24 @@ class Retriever:
     # --- components (loaded on first use) ----------------------------------------------------------
 
     @property
-    def corpus(self) -> Corpus:
-        """The parsed report."""
-        if self._corpus is None:
-            from pipeline.ingest import load_corpus
+    def library(self) -> Library:
+        """The reports (catalog order) and their paragraphs (the indexes' row order)."""
+        if self._library is None:
+            from pipeline.library import load_library
 
-            self._corpus = load_corpus(self.cfg)
-        return self._corpus
+            self._library = load_library(self.cfg)
+        return self._library
+
+    @property
+    def corpus(self) -> Library:
+        """The library (the name of the one-report days; :attr:`library`)."""
+        return self.library
 
     @property
     def citations(self) -> CitationIndex:
-        """Where the report cites each resolution, document symbol and article."""
+        """Where the library cites each resolution, document symbol and article."""
         if self._citations is None:
-            self._citations = CitationIndex.build(self.corpus)
+            self._citations = CitationIndex.build(self.library)
         return self._citations
 
     @property
@@ -125,35 +133,33 @@ class Retriever:
         if self._lexical is None:
             from pipeline import lexical
 
-            try:
-                self._lexical = lexical.load_lexical_index(self.cfg, self.corpus, self.analyzer)
-            except MissingIndexError:
-                if not self.build_missing:
-                    raise
+            def build(doc: Corpus, key: str) -> BM25Index:
                 from pipeline.build import build_lexical
 
-                self.log("pipeline: no lexical index yet; building it (once)")
-                self._lexical = build_lexical(self.cfg, self.corpus, self.analyzer, log=self.log)
+                self.log(f"pipeline: no lexical index of {doc.label} yet; building it (once)")
+                return build_lexical(self.cfg, doc, self.analyzer, log=self.log, key=key)
+
+            self._lexical = lexical.load_library_lexical(
+                self.cfg, self.library, self.analyzer, build if self.build_missing else None)
         return self._lexical
 
     @property
     def dense(self) -> DenseIndex:
         """The dense index (the model converted and the report embedded when missing and ``build_missing``)."""
         if self._dense is None:
-            from pipeline.dense import load_dense_index
+            from pipeline.dense import load_library_dense
             from pipeline.embed import embedder_identity
 
-            try:
-                self._dense = load_dense_index(self.cfg, self.corpus, embedder_identity(self.cfg))
-            except MissingIndexError:
-                if not self.build_missing:
-                    raise
+            def build(doc: Corpus, key: str) -> DenseIndex:
                 from pipeline.build import build_dense
 
-                self.log("pipeline: no dense index yet; embedding the report (once, under a minute)")
-                self._dense = build_dense(self.cfg, self.corpus, log=self.log)
-            if self._dense.numbers != self.corpus.numbers:
-                raise MissingIndexError("the dense index does not match the report's paragraphs; run `pipeline build`")
+                self.log(f"pipeline: no dense index of {doc.label} yet; embedding it (once, under a minute)")
+                return build_dense(self.cfg, doc, log=self.log, key=key)
+
+            self._dense = load_library_dense(
+                self.cfg, self.library, embedder_identity(self.cfg), build if self.build_missing else None)
+            if len(self._dense.numbers) != len(self.library.paragraphs):
+                raise MissingIndexError("the dense index does not match the library's paragraphs; run `pipeline build`")
         return self._dense
 
     @property
@@ -183,25 +189,29 @@ class Retriever:
         """
         _check_mode(mode)
         text, warnings = clean_query(query, self.cfg.max_query_chars)
-        base = route_query(text, self.citations, warnings)
+        base = route_query(text, self.citations, warnings, self.library.symbols)
         if base.route.kind != "question":
             return base
         return self.planner.plan(base)
 
-    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> Answer:
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid", *, docs: Sequence[str] | None = None,
+               lang: str | None = None, parallel: bool = False) -> Answer:
         """Answer one query: paragraph and citation references are looked up, questions retrieved.
 
         Args:
-            query: a question, a paragraph reference ("第 41 段", "paragraph 15-17") or a citation
-                ("resolution 65/230"), in Chinese or English.
+            query: a question, a paragraph reference ("第 41 段", "paragraph 15-17", "CTOC/COP/2012/7 ¶23") or
+                a citation ("resolution 65/230"), in Chinese or English.
             k: results for a question (default ``cfg.top_k``); lookups return every requested or citing
                 paragraph.
             mode: "hybrid" (default), "lexical" or "dense".
+            docs: search only these documents (symbols); default: the whole library.
+            lang: search only the versions in this language ("zh", "en").
+            parallel: give each hit the same-numbered paragraph of its document's other language versions.
 
         Raises:
             QueryError: the query cannot be answered (the message says why).
         """
-        answer = self.search_many([query], k=k, mode=mode)[0]
+        answer = self.search_many([query], k=k, mode=mode, docs=docs, lang=lang, parallel=parallel)[0]
         if answer.error is not None:
             raise QueryError(answer.error)
         return answer
@@ -212,6 +222,10 @@ class Retriever:
         k: int | None = None,
         mode: Mode = "hybrid",
         progress: Callable[[int], None] | None = None,
+        *,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+        parallel: bool = False,
     ) -> list[Answer]:
         """Answer many queries; questions are embedded in batches.
 
@@ -222,84 +236,115 @@ class Retriever:
             k: results per question (default ``cfg.top_k``).
             mode: "hybrid", "lexical" or "dense".
             progress: called with the number of queries finished, as they finish.
+            docs: search only these documents; ``lang``: only versions in this language.
+            parallel: attach the other language versions' same-numbered paragraphs to each hit.
 
         Returns:
             One :class:`Answer` per query, in order.
+
+        Raises:
+            QueryError: an unknown document or language in ``docs``/``lang`` (nothing is answered then).
         """
         _check_mode(mode)
         k = self._check_k(k)
+        selected = self.library.select(docs, lang)
+        rows = self.library.rows(docs, lang)
         answers: list[Answer | None] = [None] * len(queries)
         questions: list[tuple[int, QueryPlan]] = []
         for i, q in enumerate(queries):
             try:
                 plan = self.plan(q, mode)
+                if plan.route.kind != "question":
+                    answers[i] = self._lookup(plan, selected, rows)
             except QueryError as e:
                 answers[i] = Answer(q if isinstance(q, str) else repr(q), "error", "en", [], error=str(e))
+            if answers[i] is not None:
                 if progress:
                     progress(1)
                 continue
-            if plan.route.kind == "question":
-                questions.append((i, plan))
-                continue
-            answers[i] = self._lookup(plan)
-            if progress:
-                progress(1)
+            questions.append((i, plan))
         bs = max(1, self.cfg.batch_size)
         for start in range(0, len(questions), bs):
             chunk = questions[start : start + bs]
-            for (i, _), ans in zip(chunk, self._questions([p for _, p in chunk], k, mode), strict=True):
+            for (i, _), ans in zip(chunk, self._questions([p for _, p in chunk], k, mode, rows), strict=True):
                 answers[i] = ans
             if progress:
                 progress(len(chunk))
-        return [a for a in answers if a is not None]
+        out = [a for a in answers if a is not None]
+        for a in out:
+            self._decorate(a, parallel)
+        return out
 
-    def lookup(self, reference: str) -> Answer:
+    def lookup(self, reference: str, *, docs: Sequence[str] | None = None, lang: str | None = None,
+               parallel: bool = False) -> Answer:
         """Answer a paragraph or citation reference exactly (``pipeline cite``).
 
         Raises:
-            QueryError: the text is not a reference, or names something the report does not cite.
+            QueryError: the text is not a reference, or names something the library does not cite.
         """
         text, warnings = clean_query(reference, self.cfg.max_query_chars)
-        plan = route_query(text, self.citations, warnings)
+        plan = route_query(text, self.citations, warnings, self.library.symbols)
         if plan.route.kind == "question":
             from pipeline.identifiers import find_identifiers
 
             named = [i.text for i in find_identifiers(text) if i.kind != "number"]
             if named:
-                raise QueryError(f"the report does not cite {', '.join(named)}")
+                raise QueryError(f"the library does not cite {', '.join(named)}")
             raise QueryError(
                 f"no paragraph number or reference recognized in {text!r} (try: 23, 'paragraph 15-17', "
-                "'第 41 段', 'resolution 65/230', 'S/2009/146', 'article 28')"
+                "'第 41 段', 'CTOC/COP/2012/7 ¶23', 'resolution 65/230', 'S/2009/146', 'article 28')"
             )
-        return self._lookup(plan)
+        answer = self._lookup(plan, self.library.select(docs, lang), self.library.rows(docs, lang))
+        return self._decorate(answer, parallel)
 
-    def paragraphs(self, numbers: Sequence[int] | None = None) -> list[Paragraph]:
-        """Paragraphs by number (all when None).
+    def paragraphs(self, numbers: Sequence[int] | None = None, *, docs: Sequence[str] | None = None,
+                   lang: str | None = None, part: str = "") -> list[Paragraph]:
+        """Paragraphs by number (all when None) of the selected documents, in library order.
 
         Raises:
-            QueryError: a number the report does not have (the message gives the range).
+            QueryError: a number none of the selected documents has (the message gives the ranges).
         """
+        selected = self.library.select(docs, lang)
         if numbers is None:
-            return list(self.corpus.paragraphs)
-        try:
-            return [self.corpus.paragraph(n) for n in numbers]
-        except KeyError as e:
-            raise QueryError(e.args[0]) from None
+            return [p for d in selected for p in d.paragraphs]
+        out: list[Paragraph] = []
+        for n in numbers:
+            found, missing = [], []
+            for d in selected:
+                try:
+                    found.append(d.paragraph(n, part))
+                except KeyError as e:
+                    missing.append(e.args[0])
+            if not found:
+                raise QueryError("; ".join(missing))
+            out += found
+        return out
 
-    def paragraph_records(self, numbers: Sequence[int] | None = None) -> list[dict[str, Any]]:
-        """Paragraphs as JSON records (``pipeline paragraphs --json``, the server): each paragraph's fields plus
-        every citation it contains (resolution, document symbol, article) with its key, text and place.
+    def paragraph_records(self, numbers: Sequence[int] | None = None, *, docs: Sequence[str] | None = None,
+                          lang: str | None = None, part: str = "") -> list[dict[str, Any]]:
+        """Paragraphs as JSON records (``pipeline paragraphs --json``, the server): each paragraph's fields, its
+        UN-style citation, and every citation it contains (resolution, document symbol, article) with its key,
+        text and place — ``in_library`` marks a cited document that is itself in the library.
 
         Raises:
-            QueryError: a number the report does not have.
+            QueryError: a number none of the selected documents has.
         """
+        symbols = set(self.library.symbols)
         return [
-            {**p.to_dict(), "citations": [
-                {"key": c.key, "kind": c.kind, "text": c.text, "where": c.where, "start": c.start, "end": c.end}
-                for c in self.citations.in_paragraph(p.number)
+            {**p.to_dict(), "citation": p.citation, "citations": [
+                {"key": c.key, "kind": c.kind, "text": c.text, "where": c.where, "start": c.start, "end": c.end,
+                 **({"in_library": True} if c.kind == "symbol" and c.key in symbols and c.key != p.document else {})}
+                for c in self.citations.in_paragraph(self.library.row(p))
             ]}
-            for p in self.paragraphs(numbers)
+            for p in self.paragraphs(numbers, docs=docs, lang=lang, part=part)
         ]
+
+    def links(self, p: Paragraph) -> list[str]:
+        """Document symbols ``p`` cites that are in the library (other than its own), in reading order."""
+        symbols = set(self.library.symbols)
+        out = [c.key for c in self.citations.in_paragraph(self.library.row(p))
+               if c.kind == "symbol" and c.key in symbols and c.key != p.document]
+        return list(dict.fromkeys(out))
 
     def gloss(self, text: str) -> list[tuple[str, list[str]]]:
         """``text`` cut into words (as the analyzer's segmenter cuts it) with the CC-CEDICT English glosses of
@@ -308,8 +353,24 @@ class Retriever:
 
     # --- internals ---------------------------------------------------------------------------------
 
+    def _decorate(self, answer: Answer, parallel: bool) -> Answer:
+        """Give each hit its library links and (``parallel``) the other language versions of its paragraph."""
+        if len(self.library.documents) < 2 or answer.error is not None:
+            return answer
+        for h in answer.hits:
+            p = self.library.find(h.document, h.lang, h.paragraph, h.part)
+            if p is None:
+                continue
+            h.links = self.links(p)
+            if parallel:
+                h.parallel = [{"lang": q.lang, "citation": q.citation, "text": q.full_text}
+                              for q in self.library.parallel(p)]
+                answer.warnings += [f"{h.citation}: the {x} version has no paragraph {h.paragraph}"
+                                    for x in self.library.missing_versions(p)]
+        return answer
+
     def _matched(self, plan: QueryPlan) -> list[str]:
-        """The plan's terms that occur in the report, strongest first (for highlighting)."""
+        """The plan's terms that occur in the library, strongest first (for highlighting)."""
         vocab = self.lexical.term_id
         weights: dict[str, float] = {}
         for t, w in plan.bm25_terms:
@@ -323,48 +384,71 @@ class Retriever:
             raise QueryError(f"k must be a whole number from 1 to {MAX_K} (got {k!r})")
         return k
 
-    def _lookup(self, plan: QueryPlan) -> Answer:
+    def _lookup(self, plan: QueryPlan, selected: list[Corpus], rows: np.ndarray | None) -> Answer:
         warnings = list(plan.warnings)
-        if plan.route.kind == "paragraph":
-            hits, more = lookup_paragraphs(self.corpus, plan.route.paragraphs)
+        route = plan.route
+        if route.kind == "paragraph":
+            docs = selected
+            if route.document is not None:
+                docs = [d for d in selected if d.symbol == route.document]
+                if not docs:
+                    raise QueryError(f"{route.document} is not among the documents searched")
+            hits, more = lookup_paragraphs(self.library, route.paragraphs, route.part, docs)
             warnings += more
         else:
-            hits = lookup_citations(self.corpus, self.citations, plan.route.identifiers)
-        return Answer(plan.text, plan.route.kind, plan.lang, hits, warnings)
+            hits = lookup_citations(self.library, self.citations, route.identifiers,
+                                    None if rows is None else set(rows.tolist()))
+        return Answer(plan.text, route.kind, plan.lang, hits, warnings)
 
-    def _questions(self, plans: list[QueryPlan], k: int, mode: Mode) -> list[Answer]:
+    def _questions(self, plans: list[QueryPlan], k: int, mode: Mode, rows: np.ndarray | None = None) -> list[Answer]:
         cfg = self.cfg
         lexical = self.lexical if mode in ("hybrid", "lexical") else None
         dense = self.dense if mode in ("hybrid", "dense") else None
         qv = self.encoder.encode([p.dense_text for p in plans]) if dense is not None else None
-        paragraphs = self.corpus.paragraphs
+        paragraphs = self.library.paragraphs
         out: list[Answer] = []
         for qi, plan in enumerate(plans):
             lx = lexical.scores(plan.bm25_terms) if lexical is not None else None
             sc = dense.scores(qv[qi], cfg.sentence_weight) if dense is not None and qv is not None else None
+            dn = sc["combined"] if sc else None
+            if rows is not None:  # --doc / --lang: fuse over the selected paragraphs only
+                lx = lx[rows] if lx is not None else None
+                dn = dn[rows] if dn is not None else None
             w = lexical_weight(plan.lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, plan.coverage)
-            fused = fuse(lx, sc["combined"] if sc else None, w, cfg.fusion, cfg.rrf_k)
+            fused = fuse(lx, dn, w, cfg.fusion, cfg.rrf_k)
             hits = []
             ranked = top_k(fused, k)
             if dense is None and lx is not None:  # lexical only: a paragraph sharing no term with the query is no answer
                 ranked = [pi for pi in ranked if lx[pi] > 0]
             warnings = list(plan.warnings)
             if lx is not None and not np.any(lx > 0):
-                warnings.append("no word of the query occurs in the report" + ("" if dense is not None else "; no results"))
-            for pi in ranked:
+                where = "the library" if len(self.library.documents) > 1 else "the report"
+                warnings.append(f"no word of the query occurs in {where}" + ("" if dense is not None else "; no results"))
+            for i in ranked:
+                pi = int(rows[i]) if rows is not None else int(i)
                 scores: dict[str, float] = {}
                 if lx is not None:
-                    scores["lexical"] = float(lx[pi])
+                    scores["lexical"] = float(lx[i])
                 sentence_cos = None
                 if sc is not None and dense is not None:
                     scores["dense"] = float(sc["combined"][pi])
                     scores["dense_paragraph"] = float(sc["paragraph"][pi])
                     scores["dense_sentence"] = float(sc["sentence"][pi])
-                    sentence_cos = sc["sentences"][dense.sentence_rows(int(pi))]
+                    sentence_cos = sc["sentences"][dense.sentence_rows(pi)]
                 p = paragraphs[pi]
-                hits.append(Hit.of(p, float(fused[pi]), scores, answer_span(p, plan, sentence_cos)))
+                hits.append(Hit.of(p, float(fused[i]), scores, answer_span(p, plan, sentence_cos)))
             out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
         return out
+
+
+def as_library(corpus: Corpus | Library) -> Library:
+    """The library itself, or a library of the one report given (paragraphs labelled with its identity)."""
+    if isinstance(corpus, Library):
+        return corpus
+    for p in corpus.paragraphs:
+        p.document = p.document or corpus.symbol
+        p.lang = p.lang or corpus.lang
+    return Library([corpus], [Entry(corpus.path.rsplit("/", 1)[-1], corpus.symbol, corpus.lang, corpus.sha256)])
 
 
 def answer_span(p: Paragraph, plan: QueryPlan, sentence_cos: np.ndarray | None) -> tuple[int, int]:

@@ -365,10 +365,11 @@ def build_worker() -> dict[str, Any]:
     texts = [p.index_text for p in corpus.paragraphs]
     tokens = [analyzer.tokenize(x) for x in texts]
     mark("analyzer tokenization")
-    index = lexical.BM25Index.build(tokens, [p.number for p in corpus.paragraphs], k1=cfg.bm25_k1, b=cfg.bm25_b,
+    index = lexical.BM25Index.build(tokens, list(range(len(corpus.paragraphs))), k1=cfg.bm25_k1, b=cfg.bm25_b,
                                     idf=cfg.bm25_idf)
     mark("BM25 build")
-    index.save(lexical.lexical_dir(cfg), lexical.lexical_inputs(cfg, corpus, analyzer))
+    key = lexical._key(corpus, None)
+    index.save(lexical.lexical_dir(cfg, key), lexical.lexical_inputs(cfg, corpus, analyzer))
     mark("lexical save (+ manifest)")
     t_model = time.perf_counter()
     model, timing = bench_embed.load_model_timed(cfg)
@@ -381,7 +382,7 @@ def build_worker() -> dict[str, Any]:
     dindex = dense.DenseIndex.build(corpus, embedder)
     mark(f"embeddings ({dindex.embedded} texts, {timing['dtype']})")
     embed_s = stages[-1][1]
-    dindex.save(dense.dense_dir(cfg), dense.dense_inputs(corpus, embedder.identity))
+    dindex.save(dense.dense_dir(cfg, key), dense.dense_inputs(corpus, embedder.identity))
     mark("dense save (+ manifest)")
     return {
         "stages": stages,

@@ -186,3 +186,14 @@ def scratch_home(session_home: Path, dest: Path) -> Path:
         if (session_home / "indexes" / name).is_dir():
             shutil.copytree(session_home / "indexes" / name, dest / "indexes" / name)
     return dest
+
+
+def index_dir_of(home: Path, kind: str) -> Path:
+    """The ``kind`` ("lexical" or "dense") index folder of the home's first catalogued report
+    (``indexes/docs/KEY/kind``)."""
+    from pipeline.config import Config
+    from pipeline.library import doc_dir, key_of, load_library
+
+    cfg = Config(root=home)
+    library = load_library(cfg)
+    return doc_dir(cfg, key_of(library, library.documents[0])) / kind

@@ -190,7 +190,7 @@ def test_text_format_is_written_to_the_output_file(tmp_path, query_file):
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("[1] Q: 第 12 段") and "[3] Q: resolution 65/230" in text and "¶12" in text
+    assert text.startswith("[1] Q: 第 12 段") and "[3] Q: resolution 65/230" in text and "CTOC/COP/2012/7，第12段" in text
 
 
 # --- 8. -k must be at least 1 -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 from conftest import PROBE_QUERIES as QUERIES  # noqa: E402
+from conftest import index_dir_of  # noqa: E402
 
 LEXICAL_FILES = ("doc_ids.npy", "doc_len.npy", "params.json", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy",
                  "vocab.json")
@@ -101,7 +102,7 @@ class Clean:
     def __init__(self, home: Path) -> None:
         r = cli(home, "build", "--lexical-only")
         assert r.returncode == 0, r.stderr
-        d = home / "indexes" / "lexical"
+        d = index_dir_of(home, "lexical")
         self.files = data_files(d)
         self.inputs = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["inputs"]
         a = ask(home)
@@ -125,7 +126,7 @@ class Clean:
         r = cli(home, "build", "--lexical-only")
         assert r.returncode == 0, r.stderr
         assert leftovers(home / "indexes") == []
-        d = home / "indexes" / "lexical"
+        d = index_dir_of(home, "lexical")
         lexical_artifact(d).check(self.inputs)
         assert data_files(d) == self.files
         if answers:
@@ -136,8 +137,9 @@ class Clean:
 def state_of(home: Path, before: bytes | None) -> str:
     """Where a kill left the lexical index (and the translator cache)."""
     ix = home / "indexes"
-    m = ix / "lexical" / "manifest.json"
-    if not (ix / "lexical").exists():
+    lx = index_dir_of(home, "lexical")
+    m = lx / "manifest.json"
+    if not lx.exists():
         what = "lexical index absent (killed between the two renames)" if leftovers(ix) else "lexical index absent"
     elif m.is_file() and m.read_bytes() == before:
         what = "old lexical index"
@@ -180,7 +182,7 @@ def kill_loop(home: Path, clean: Clean, args: tuple[str, ...], prepare: Any, n: 
         delay = rng.uniform(0.02, duration)
         delays.append(delay)
         variant = prepare(home, i)
-        m = home / "indexes" / "lexical" / "manifest.json"
+        m = index_dir_of(home, "lexical") / "manifest.json"
         before = m.read_bytes() if m.is_file() else None
         p = subprocess.Popen([sys.executable, "-m", "pipeline", *args], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True, env=env(home))
@@ -236,7 +238,7 @@ def test_sigkill_lexical_build_at_random_points(seeded: Path, tmp_path: Path) ->
 
     def prepare(home: Path, i: int) -> str:
         if i % 2:
-            shutil.rmtree(home / "indexes" / "lexical", ignore_errors=True)
+            shutil.rmtree(index_dir_of(home, "lexical"), ignore_errors=True)
             return "no index"
         return "current index, --force"
 
@@ -311,7 +313,7 @@ def test_sigkill_before_every_write_step(seeded: Path, tmp_path: Path) -> None:
     h = seed_home(seeded, tmp_path / "home")
     clean = Clean(h)
     steps: list[str] = []
-    manifest = h / "indexes" / "lexical" / "manifest.json"
+    manifest = index_dir_of(h, "lexical") / "manifest.json"
     for n in range(1, 60):
         log = tmp_path / "step.txt"
         before = manifest.read_bytes()
@@ -359,10 +361,11 @@ def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpu
     from pipeline.config import Config
     from pipeline.errors import UserError
     from pipeline.lexical import build_lexical_index, lexical_dir, lexical_is_current
+    from pipeline.library import corpus_key
 
     cfg = Config(root=tmp_path)
     build_lexical_index(cfg, corpus, analyzer)
-    d = lexical_dir(cfg)
+    d = lexical_dir(cfg, corpus_key(corpus))
     before = _snapshot(d)
     calls = Counter()
 
@@ -403,7 +406,7 @@ def test_disk_full_during_a_dense_write_replaces_nothing(tmp_path: Path, monkeyp
     from pipeline.errors import UserError
 
     smap = [{"paragraph": 1, "index": 0, "start": 0, "end": 1}]
-    d = tmp_path / "indexes" / "dense"
+    d = tmp_path / "indexes" / "docs" / "A-TEST-1.zh.000000000000" / "dense"
     dense.DenseIndex(np.eye(2, 64, dtype=np.float32), np.eye(1, 64, dtype=np.float32), [1, 2], smap, {"dims": 64},
                      ["a", "b"], ["c"]).save(d, {"texts_sha256": "x", **FakeEmbedder().identity})
     before = _snapshot(d)
@@ -431,7 +434,7 @@ def test_disk_full_through_the_cli(tmp_path: Path, seeded: Path, monkeypatch: py
     h = seed_home(seeded, tmp_path / "home")
     monkeypatch.setenv("PIPELINE_HOME", str(h))
     assert pipeline_cli.main(["build", "--lexical-only"]) == 0
-    d = h / "indexes" / "lexical"
+    d = index_dir_of(h, "lexical")
     before = _snapshot(d)
     real = store.Staging.save_npy
     n = Counter()

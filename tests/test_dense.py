@@ -46,6 +46,15 @@ class FakeParagraph:
 @dataclass
 class FakeCorpus:
     paragraphs: list[FakeParagraph]
+    symbol: str = "A/TEST/1"
+    lang: str = "zh"
+    sha256: str = "0" * 64
+    label: str = "A/TEST/1 (zh)"
+
+
+def ddir(tcfg: Config, corpus: FakeCorpus) -> Path:
+    """The fake report's dense index folder (indexes/docs/KEY/dense)."""
+    return dense.dense_dir(tcfg, dense._key(corpus, None))
 
 
 def make_paragraph(number: int, sentences: list[str]) -> FakeParagraph:
@@ -88,7 +97,7 @@ def test_build_save_load_roundtrip(tcfg: Config, corpus: FakeCorpus, fake_embedd
     index = dense.DenseIndex.build(corpus, fake_embedder)
     assert index.embedded == len(fake_embedder.calls) == len(set(fake_embedder.calls)) == 4 + 6 - 1  # ¶4 = its sentence
     assert index.embedded == distinct_texts(corpus)
-    d = dense.dense_dir(tcfg)
+    d = ddir(tcfg, corpus)
     inputs = dense.dense_inputs(corpus, fake_embedder.identity)
     index.save(d, inputs)
     assert sorted(p.name for p in d.iterdir()) == sorted(FILES)
@@ -99,13 +108,13 @@ def test_build_save_load_roundtrip(tcfg: Config, corpus: FakeCorpus, fake_embedd
     assert loaded.sentences.shape == (6, DIM)
     np.testing.assert_array_equal(loaded.paragraphs, index.paragraphs)
     np.testing.assert_array_equal(loaded.sentences, index.sentences)
-    assert loaded.numbers == [1, 2, 3, 4] and loaded.embedded == 0
+    assert loaded.numbers == [0, 1, 2, 3] and loaded.embedded == 0  # rows: numbers may repeat (annexes)
     assert loaded.paragraph_keys == index.paragraph_keys and loaded.sentence_keys == index.sentence_keys
     smap = json.loads((d / "sentence_map.json").read_text(encoding="utf-8"))
     assert [(s["paragraph"], s["index"], s["start"], s["end"]) for s in smap["sentences"]][:3] == [
-        (1, 0, 0, 9),
-        (1, 1, 9, 15),
-        (2, 0, 0, 5),
+        (0, 0, 0, 9),
+        (0, 1, 9, 15),
+        (1, 0, 0, 5),
     ]
     assert smap["paragraphs"][0]["key"] == dense.text_key("passage: ", corpus.paragraphs[0].text)
     m = loaded.manifest
@@ -126,7 +135,7 @@ def test_build_save_load_roundtrip(tcfg: Config, corpus: FakeCorpus, fake_embedd
 def test_load_without_index_raises_missing(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
     with pytest.raises(MissingIndexError, match="pipeline build"):
         dense.load_dense_index(tcfg, corpus, fake_embedder.identity)
-    assert dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity) == {}
+    assert dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity) == {}
 
 
 @pytest.mark.parametrize(
@@ -160,7 +169,7 @@ def test_stale_index_is_refused(
 def test_damaged_file_is_refused(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder, how: str) -> None:
     """A file that is not what the manifest says is refused even when it is a valid .npy of the right shape."""
     index = build_and_save(tcfg, corpus, fake_embedder)
-    path = dense.dense_dir(tcfg) / "sentences.npy"
+    path = ddir(tcfg, corpus) / "sentences.npy"
     if how == "zeros":
         np.save(path, np.zeros((6, DIM), np.float32))
     elif how == "negated":
@@ -171,10 +180,10 @@ def test_damaged_file_is_refused(tcfg: Config, corpus: FakeCorpus, fake_embedder
             f.write(os.urandom(500))
     for inputs in (dense.dense_inputs(corpus, fake_embedder.identity), None):
         with pytest.raises(CorruptIndexError, match="sentences.npy") as e:
-            dense.DenseIndex.load(dense.dense_dir(tcfg), inputs)
+            dense.DenseIndex.load(ddir(tcfg, corpus), inputs)
         assert "pipeline build" in str(e.value) and e.value.exit_code == 3
     # and the embedding cache does not hand the damaged vectors back
-    assert dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity) == {}
+    assert dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity) == {}
 
 
 def test_rebuild_embeds_only_changed_texts(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
@@ -207,7 +216,7 @@ def test_damaged_index_is_not_used_as_a_cache(tcfg: Config, corpus: FakeCorpus, 
     """Damaged vectors are never reused: the rebuild embeds everything and equals a clean build."""
     clean = build_and_save(tcfg, corpus, fake_embedder)
     P = np.array(clean.paragraphs)
-    path = dense.dense_dir(tcfg) / "paragraphs.npy"
+    path = ddir(tcfg, corpus) / "paragraphs.npy"
     with open(path, "r+b") as f:
         f.seek(128)
         f.write(os.urandom(600))
@@ -219,13 +228,13 @@ def test_damaged_index_is_not_used_as_a_cache(tcfg: Config, corpus: FakeCorpus, 
 
 def test_cached_vectors(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
     index = build_and_save(tcfg, corpus, fake_embedder)
-    cache = dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity)
+    cache = dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity)
     assert set(cache) == set(index.paragraph_keys) | set(index.sentence_keys) and len(cache) == 9
     key = index.paragraph_keys[1]
     np.testing.assert_array_equal(cache[key], index.paragraphs[1])
-    assert dense.cached_vectors(dense.dense_dir(tcfg), FakeEmbedder(name="other").identity) == {}
-    (dense.dense_dir(tcfg) / "manifest.json").write_text("[]")
-    assert dense.cached_vectors(dense.dense_dir(tcfg), fake_embedder.identity) == {}
+    assert dense.cached_vectors(ddir(tcfg, corpus), FakeEmbedder(name="other").identity) == {}
+    (ddir(tcfg, corpus) / "manifest.json").write_text("[]")
+    assert dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity) == {}
 
 
 def test_search_combines_paragraph_and_best_sentence(corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
@@ -250,9 +259,9 @@ def test_search_combines_paragraph_and_best_sentence(corpus: FakeCorpus, fake_em
     assert len(hits) == 2 and hits[0].score >= hits[1].score
     assert hits[0].score == pytest.approx(float(default["combined"].max()))
     top = hits[0]
-    assert top.number == 2 and top.sentence == 1  # "身份相关犯罪。"
+    assert top.number == 1 and top.sentence == 1  # row 1 = ¶2, "身份相关犯罪。"
     assert (top.start, top.end) == (5, 12)
-    assert index.search(q.reshape(1, -1), k=10)[0].number == 2  # (1, dim) accepted, k capped by size
+    assert index.search(q.reshape(1, -1), k=10)[0].number == 1  # (1, dim) accepted, k capped by size
     assert len(index.search(q, k=10)) == 4
 
 
@@ -293,10 +302,10 @@ def test_sentence_rows_out_of_paragraph_order_are_refused() -> None:
 def test_best_sentence(corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
     index = dense.DenseIndex.build(corpus, fake_embedder)
     q = fake_vector("passage: 索马里沿海。")
-    hit = index.best_sentence(1, q)
-    assert hit.number == 1 and hit.sentence == 1 and (hit.start, hit.end) == (9, 15)
+    hit = index.best_sentence(0, q)  # row 0 = ¶1
+    assert hit.number == 0 and hit.sentence == 1 and (hit.start, hit.end) == (9, 15)
     assert hit.sentence_cosine == pytest.approx(float(index.sentences[1] @ q), rel=1e-6)
-    none = index.best_sentence(3, q)
+    none = index.best_sentence(2, q)
     assert none.sentence == -1 and none.sentence_cosine == pytest.approx(none.paragraph_cosine)
     with pytest.raises(KeyError):
         index.best_sentence(99, q)

@@ -293,7 +293,9 @@ def test_cli_paragraphs_json():
     ).stdout
     data = json.loads(out)
     assert [d["number"] for d in data] == list(range(1, 66))
-    assert set(data[0]) == {"number", "section", "text", "items", "footnotes", "sentences", "citations"}
+    assert set(data[0]) == {"document", "lang", "number", "section", "text", "items", "footnotes", "sentences",
+                            "citation", "citations"}
+    assert (data[0]["document"], data[0]["lang"], data[22]["citation"]) == ("CTOC/COP/2012/7", "zh", "CTOC/COP/2012/7，第23段")
     assert data[16]["footnotes"][0]["marker"] == "1"
     # every citation a paragraph carries, where it stands (S/2012/50 is in paragraph 17's footnote)
     assert {"key": "S/2012/50", "where": "footnote:1"}.items() <= data[16]["citations"][0].items()
@@ -303,6 +305,6 @@ def test_cli_paragraphs_json():
 
 def test_cli_paragraph_readable_and_errors():
     r = subprocess.run([sys.executable, "-m", "pipeline", "paragraphs", "23"], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.startswith("¶23  三. 技术援助活动综述 › B. 海盗行为")
+    assert r.returncode == 0 and r.stdout.startswith("CTOC/COP/2012/7，第23段  三. 技术援助活动综述 › B. 海盗行为")
     r = subprocess.run([sys.executable, "-m", "pipeline", "paragraphs", "66"], capture_output=True, text=True)
     assert r.returncode == 2 and "1-65" in r.stderr

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, index_dir_of
 
 from pipeline import dense
 from pipeline.config import Config
@@ -168,7 +168,7 @@ def lexical_home(seeded: Path, tmp_path_factory: pytest.TempPathFactory) -> Lexi
     h = seed_home(seeded, tmp_path_factory.mktemp("lexical-home"))
     r = cli(h, "build", "--lexical-only")
     assert r.returncode == 0, r.stderr
-    d = h / "indexes" / "lexical"
+    d = index_dir_of(h, "lexical")
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     return LexicalHome(h, data_files(d, LEXICAL_FILES), manifest, batch(h))
 
@@ -217,7 +217,7 @@ def dense_home(lexical_home: LexicalHome, tmp_path_factory: pytest.TempPathFacto
     index = dense.build_dense_index(cfg, corpus, emb)
     _, ptexts, _, stexts = dense.corpus_texts(corpus)
     assert index.embedded == len(set(ptexts) | set(stexts))
-    return DenseHome(h, model, cfg, corpus, emb.identity, data_files(h / "indexes" / "dense", DENSE_FILES),
+    return DenseHome(h, model, cfg, corpus, emb.identity, data_files(index_dir_of(h, "dense"), DENSE_FILES),
                      hybrid_answers(cfg), index.embedded)
 
 
@@ -261,7 +261,7 @@ def test_item01_damaged_dense_vectors_refused_and_repaired(dense_home: DenseHome
     not hand the damaged vectors back; `build` re-embeds (not "up to date") and answers are those of a clean
     build; `build --force` repairs too; negated (valid) vectors are caught by their hash."""
     h, cfg = dense_copy(dense_home, tmp_path / "home")
-    d = h / "indexes" / "dense"
+    d = index_dir_of(h, "dense")
     n = dense_home.n_texts
 
     overwrite(d / "paragraphs.npy", 300, os.urandom(2000))
@@ -323,8 +323,8 @@ def test_item02_damaged_lexical_files_detected_and_repaired(lexical_home: Lexica
     homes = {}
     for i, (what, (name, damage)) in enumerate(LEXICAL_DAMAGE.items()):
         h = clone(lexical_home.path, tmp_path / f"h{i}")
-        damage(h / "indexes" / "lexical" / name)
-        assert (h / "indexes" / "lexical" / name).read_bytes() != lexical_home.files[name], what
+        damage(index_dir_of(h, "lexical") / name)
+        assert (index_dir_of(h, "lexical") / name).read_bytes() != lexical_home.files[name], what
         homes[what] = (h, name)
     searches = cli_many([(h, ("search", "--mode", "lexical", "--json", Q)) for h, _ in homes.values()])
     for (what, (_, name)), r in zip(homes.items(), searches, strict=True):
@@ -335,7 +335,7 @@ def test_item02_damaged_lexical_files_detected_and_repaired(lexical_home: Lexica
     builds = cli_many([(h, ("build", "--lexical-only")) for h, _ in homes.values()])
     for (what, (h, _)), r in zip(homes.items(), builds, strict=True):
         assert r.returncode == 0 and "lexical: built" in r.stderr, (what, r.stderr)
-        assert data_files(h / "indexes" / "lexical", LEXICAL_FILES) == lexical_home.files, what
+        assert data_files(index_dir_of(h, "lexical"), LEXICAL_FILES) == lexical_home.files, what
         assert leftovers(h / "indexes") == [], what
     h = next(iter(homes.values()))[0]
     assert batch(h) == lexical_home.answers
@@ -350,26 +350,26 @@ GARBAGE_MANIFESTS = {"random bytes": os.urandom(700), "a JSON list": b"[]"}
 @pytest.mark.parametrize("garbage", list(GARBAGE_MANIFESTS))
 def test_item03_garbage_lexical_manifest(lexical_home: LexicalHome, tmp_path: Path, garbage: str) -> None:
     h = clone(lexical_home.path, tmp_path / "home")
-    m = h / "indexes" / "lexical" / "manifest.json"
+    m = index_dir_of(h, "lexical") / "manifest.json"
     for flags in ((), ("--force",)):
         m.write_bytes(GARBAGE_MANIFESTS[garbage])
         refused(cli(h, "search", "--mode", "lexical", Q), "manifest.json", "lexical index")
         r = cli(h, "build", "--lexical-only", *flags)
         assert r.returncode == 0 and "lexical: built" in r.stderr, (flags, r.stderr)
-        assert data_files(h / "indexes" / "lexical", LEXICAL_FILES) == lexical_home.files  # = a clean build
+        assert data_files(index_dir_of(h, "lexical"), LEXICAL_FILES) == lexical_home.files  # = a clean build
 
 
 @pytest.mark.parametrize("garbage", list(GARBAGE_MANIFESTS))
 def test_item03_garbage_dense_manifest(dense_home: DenseHome, tmp_path: Path, garbage: str,
                                        build_inprocess: Any) -> None:
     h, cfg = dense_copy(dense_home, tmp_path / "home")
-    m = h / "indexes" / "dense" / "manifest.json"
+    m = index_dir_of(h, "dense") / "manifest.json"
     for flags in ((), ("--force",)):
         m.write_bytes(GARBAGE_MANIFESTS[garbage])
         refused(cli(h, "--model", str(dense_home.model), "search", Q), "manifest.json", "dense index")
         code, err, _ = build_inprocess(h, dense_home.model, *flags)
         assert code == 0 and f"dense: embedded {dense_home.n_texts} texts" in err, (flags, err)
-        assert data_files(h / "indexes" / "dense", DENSE_FILES) == dense_home.files
+        assert data_files(index_dir_of(h, "dense"), DENSE_FILES) == dense_home.files
     assert hybrid_answers(cfg) == dense_home.answers
 
 
@@ -410,26 +410,27 @@ def test_item06_leftovers_removed_by_next_build(dense_home: DenseHome, tmp_path:
     up to date (so nothing is rewritten); the artifacts themselves are left alone."""
     h, _ = dense_copy(dense_home, tmp_path / "home")
     ix = h / "indexes"
+    lx, dn = index_dir_of(h, "lexical"), index_dir_of(h, "dense")
     planted = [
         ix / "models" / ".multilingual-e5-small.k2j3h4.tmp",
-        ix / ".lexical.a8d7f6.tmp",
-        ix / ".dense.q1w2e3.tmp",
+        lx.parent / ".lexical.a8d7f6.tmp",
+        dn.parent / ".dense.q1w2e3.tmp",
         ix / ".translate.z9x8c7.tmp",
-        ix / ".lexical.4242.old",
-        ix / ".dense.4243.old",
+        lx.parent / ".lexical.4242.old",
+        dn.parent / ".dense.4243.old",
     ]
     for d in planted:
         d.mkdir(parents=True)
         (d / "model.safetensors").write_bytes(b"half a file")
         (d / "sub").mkdir()
         (d / "sub" / "x.json").write_text("{")
-    files = [ix / "lexical" / ".vocab.json.x1y2z3.tmp", ix / "dense" / ".paragraphs.npy.abc123.tmp",
+    files = [lx / ".vocab.json.x1y2z3.tmp", dn / ".paragraphs.npy.abc123.tmp",
              ix / "translate" / ".reverse.pkl.u7i8o9.tmp"]
     for f in files:
         f.write_bytes(b"partial")
     assert len(leftovers(ix)) == len(planted) + len(files)
 
-    before = {p: p.read_bytes() for d in ("lexical", "dense") for p in (ix / d).iterdir() if not p.name.startswith(".")}
+    before = {p: p.read_bytes() for d in (lx, dn) for p in d.iterdir() if not p.name.startswith(".")}
     r = cli(h, "--model", str(dense_home.model), "build")
     assert r.returncode == 0, r.stderr
     assert "lexical: up to date" in r.stderr and "dense: up to date" in r.stderr, r.stderr
@@ -459,7 +460,7 @@ def test_item25_build_force_reembeds_every_text(dense_home: DenseHome, tmp_path:
     assert len(emb.calls) == len(set(emb.calls)) == dense_home.n_texts
     _, ptexts, _, stexts = dense.corpus_texts(dense_home.corpus)
     assert set(emb.calls) == set(ptexts) | set(stexts)
-    assert data_files(h / "indexes" / "dense", DENSE_FILES) == dense_home.files
+    assert data_files(index_dir_of(h, "dense"), DENSE_FILES) == dense_home.files
 
 
 # ---------------------------------------------------------------------------------------------- item 28
@@ -484,7 +485,7 @@ def test_item28_files_get_the_umask_mode(seeded: Path, tmp_path: Path, umask: in
     r = cli(h, "build", "--lexical-only", umask=umask)
     assert r.returncode == 0, r.stderr
     want_file, want_dir = 0o666 & ~umask, 0o777 & ~umask
-    lex = h / "indexes" / "lexical"
+    lex = index_dir_of(h, "lexical")
     written = [*lex.iterdir(), h / "indexes" / ".lock"]
     if umask == 0o027:
         written += list((h / "indexes" / "translate").iterdir())
@@ -495,7 +496,7 @@ def test_item28_files_get_the_umask_mode(seeded: Path, tmp_path: Path, umask: in
     # a rebuild over an existing index, and the dense index's writer
     r = cli(h, "build", "--lexical-only", "--force", umask=umask)
     assert r.returncode == 0 and all(stat.S_IMODE(p.stat().st_mode) == want_file for p in lex.iterdir())
-    d = h / "indexes" / "dense"
+    d = index_dir_of(h, "dense")
     subprocess.run([sys.executable, "-c", _SAVE_DENSE, str(d)], check=True, preexec_fn=lambda: os.umask(umask))
     assert sorted(p.name for p in d.iterdir()) == sorted([*DENSE_FILES, "manifest.json"])
     for p in d.iterdir():
@@ -511,7 +512,7 @@ def test_item29_first_search_builds_the_lexical_index_and_scores_like_later_sear
     h = seed_home(seeded, tmp_path / "home")
     first = cli(h, "search", "--mode", "lexical", "--json", Q)
     assert first.returncode == 0 and "building it" in first.stderr, first.stderr
-    assert (h / "indexes" / "lexical" / "manifest.json").is_file()
+    assert (index_dir_of(h, "lexical") / "manifest.json").is_file()
     later = cli(h, "search", "--mode", "lexical", "--json", Q)
     assert later.returncode == 0 and "building" not in later.stderr
     assert json.loads(first.stdout) == json.loads(later.stdout)
@@ -554,7 +555,7 @@ def test_item29_first_hybrid_search_scores_like_later_searches(real_home: RealHo
 @pytest.mark.slow
 def test_item01_damaged_dense_vectors_with_the_real_model(real_home: RealHome, tmp_path: Path) -> None:
     h = clone(real_home.path, tmp_path / "home")
-    d = h / "indexes" / "dense"
+    d = index_dir_of(h, "dense")
     clean_files = data_files(d, DENSE_FILES)
     clean = batch(h, "hybrid")
     overwrite(d / "paragraphs.npy", 500, os.urandom(2000))

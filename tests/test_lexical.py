@@ -19,7 +19,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import index_dir_of
 from conftest import scratch_home as _scratch_home
+
+from pipeline.library import corpus_key
 from rank_bm25 import BM25Okapi
 
 from pipeline import lexical
@@ -199,18 +202,20 @@ def test_save_load_roundtrip(tmp_path: Path, docs: Any, queries: list[list[str]]
 
 
 def test_inputs_are_what_changes_the_index(cfg: Config, corpus: Any, analyzer: Analyzer) -> None:
-    """The corpus, the analyzer (with its user dictionary) and the BM25 parameters; never query-time data."""
+    """The report's text and language and the analyzer (with its user dictionary); never query-time data, and
+    not BM25's parameters either: the index keeps raw term frequencies and the library applies k1, b and the
+    IDF variant when it merges the reports' indexes."""
     inputs = lexical_inputs(cfg, corpus, analyzer)
-    for key in ("corpus_sha256", "bm25_k1", "bm25_b", "bm25_idf", "analyzer.analyzer_version",
-                "analyzer.userdict_sha256", "analyzer.stopwords_sha256"):
+    for key in ("corpus_sha256", "lang", "analyzer.analyzer_version", "analyzer.userdict_sha256",
+                "analyzer.stopwords_sha256"):
         assert key in inputs
-    assert not [k for k in inputs if re.search(r"gloss|translat|cedict|prompt", k)], inputs
+    assert not [k for k in inputs if re.search(r"gloss|translat|cedict|prompt|bm25", k)], inputs
     assert json.loads(json.dumps(inputs)) == inputs  # compared with a manifest read back from JSON
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("bm25_k1", 1.2), ("bm25_b", 0.5), ("bm25_idf", "okapi"), ("corpus_sha256", "0" * 64),
+    [("lang", "en"), ("corpus_sha256", "0" * 64),
      ("analyzer.analyzer_version", "0"), ("analyzer.userdict_sha256", "f" * 64), ("new_key", 1)],
 )
 def test_stale_index_refused(tmp_path: Path, docs: Any, cfg: Config, corpus: Any, analyzer: Analyzer,
@@ -301,24 +306,31 @@ def test_build_rebuilds_only_when_inputs_differ(tmp_path: Path, corpus: Any, ana
     c1 = Config(root=tmp_path)  # indexes/ under tmp_path; corpus and analyzer are the session's
     assert not lexical_is_current(c1, corpus, analyzer)
     first = build_lexical(c1, corpus, analyzer)
-    assert len(calls) == 1 and (tmp_path / "indexes" / "lexical" / "manifest.json").is_file()
+    d = lexical.lexical_dir(c1, corpus_key(corpus))
+    assert len(calls) == 1 and (d / "manifest.json").is_file()
     assert lexical_is_current(c1, corpus, analyzer)
     second = build_lexical(c1, corpus, analyzer)
     assert len(calls) == 1
     np.testing.assert_array_equal(first.scores([("海盗", 1.0)]), second.scores([("海盗", 1.0)]))
+    # another k1 needs no rebuild: the library applies it to the saved term frequencies when it merges them
     c2 = Config(root=tmp_path, bm25_k1=1.2)
-    with pytest.raises(StaleIndexError, match="bm25_k1"):
-        lexical.load_lexical_index(c2, corpus, analyzer)
-    assert not lexical_is_current(c2, corpus, analyzer)
-    third = build_lexical(c2, corpus, analyzer)
-    assert len(calls) == 2 and third.k1 == 1.2
-    _only(tmp_path / "indexes", ".lock", "lexical")
-    _only(tmp_path / "indexes" / "lexical", "manifest.json", *FILES)
+    assert lexical_is_current(c2, corpus, analyzer)
+    from pipeline.retrieve import as_library
+
+    merged = lexical.load_library_lexical(c2, as_library(corpus), analyzer)
+    assert len(calls) == 1 and merged.k1 == 1.2
+    tokens = [analyzer.tokenize(p.index_text) for p in corpus.paragraphs]
+    fresh = BM25Index.build(tokens, list(range(len(tokens))), k1=1.2, b=c2.bm25_b, idf=c2.bm25_idf)
+    np.testing.assert_allclose(merged.scores([("海盗", 1.0)]), fresh.scores([("海盗", 1.0)]), rtol=1e-12)
+    assert not np.allclose(merged.scores([("海盗", 1.0)]), first.scores([("海盗", 1.0)]))
+    _only(tmp_path / "indexes", ".lock", "docs")
+    _only(d, "manifest.json", *FILES)
 
 
-def test_build_lexical_index_uses_paragraph_numbers(tmp_path: Path, corpus: Any, analyzer: Analyzer) -> None:
+def test_build_lexical_index_ids_are_rows(tmp_path: Path, corpus: Any, analyzer: Analyzer) -> None:
+    """A report's index is keyed by paragraph position: numbers repeat where an annex restarts them."""
     idx = build_lexical_index(Config(root=tmp_path), corpus, analyzer, save=False)
-    assert idx.doc_ids.tolist() == [p.number for p in corpus.paragraphs]
+    assert idx.doc_ids.tolist() == list(range(len(corpus.paragraphs)))
     assert not (tmp_path / "indexes").exists()
 
 
@@ -341,7 +353,7 @@ def test_glossary_edit_does_not_make_the_lexical_index_stale(tmp_path: Path, hom
     assert analyzer.translator is not None  # the session home's translator cache is current: copy that one
     h = _scratch_home(home, tmp_path / "home")
     assert _cli(h, "build", "--lexical-only").returncode == 0
-    manifest = (h / "indexes" / "lexical" / "manifest.json").read_bytes()
+    manifest = (index_dir_of(h, "lexical") / "manifest.json").read_bytes()
     query = ["search", "--mode", "lexical", "--json", "ransom paid to pirates in 2011"]
     before = _cli(h, *query)
     assert before.returncode == 0, before.stderr
@@ -361,7 +373,7 @@ def test_glossary_edit_does_not_make_the_lexical_index_stale(tmp_path: Path, hom
     assert hits and all(r["score"] > 0 and "海盗" in r["text"] for r in hits)  # the new line is in use at once
     b = _cli(h, "build", "--lexical-only")
     assert b.returncode == 0 and "lexical: up to date" in b.stderr, b.stderr
-    assert (h / "indexes" / "lexical" / "manifest.json").read_bytes() == manifest
+    assert (index_dir_of(h, "lexical") / "manifest.json").read_bytes() == manifest
 
     # the user dictionary, by contrast, changes the tokens: the index is refused until rebuilt
     with open(h / "corpus" / "userdict.txt", "a", encoding="utf-8") as f:

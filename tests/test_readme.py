@@ -38,8 +38,18 @@ def test_indexes_readme_names_what_build_makes(cfg, lexical_index, analyzer):
     analyzer.translator  # noqa: B018 - builds the dictionary cache in the session home
     table = (ROOT / "indexes" / "README.md").read_text(encoding="utf-8")
     named = re.findall(r"^\| `([\w./-]+)`", table, re.MULTILINE)
-    assert {"lexical/", "dense/", "translate/", "jieba/jieba.cache"} <= set(named)
-    for name in ("lexical/", "translate/", "jieba/jieba.cache"):
-        assert (cfg.index_dir / name).exists(), name
+    assert {"docs/KEY/lexical/", "docs/KEY/dense/", "translate/", "jieba/jieba.cache"} <= set(named)
+    from pipeline.library import corpus_key
+
+    key = corpus_key(lexical_index_corpus(cfg))
+    for name in ("docs/KEY/lexical/", "translate/", "jieba/jieba.cache"):
+        path = cfg.index_dir / name.replace("KEY", key)
+        assert path.exists(), name
         if name.endswith("/"):
-            assert (cfg.index_dir / name / "manifest.json").is_file(), name
+            assert (path / "manifest.json").is_file(), name
+
+
+def lexical_index_corpus(cfg):
+    from pipeline.ingest import load_corpus
+
+    return load_corpus(cfg)
