@@ -82,6 +82,10 @@ class Config:
     dense_query_terms: bool = True
     query_encoder: str = "auto"
 
+    def __post_init__(self) -> None:
+        if isinstance(self.root, str):  # Config(root="/some/home") from scripts and the Python API
+            self.root = Path(self.root).expanduser()
+
     def validate(self) -> Config:
         """Check every setting's value; returns ``self``.
 

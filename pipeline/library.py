@@ -37,7 +37,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.errors import QueryError, UserError
-from pipeline.store import build_lock, write_json_atomic
+from pipeline.store import build_lock, write_bytes_atomic
 
 if TYPE_CHECKING:
     from pipeline.corpus import Corpus, Paragraph
@@ -149,8 +149,10 @@ def read_catalog(cfg: Config) -> list[Entry] | None:
 
 
 def write_catalog(cfg: Config, entries: Sequence[Entry]) -> None:
-    """Swap in a new catalog (atomic: the old one or the new one, never a mix)."""
-    write_json_atomic(catalog_path(cfg), {e.file: e.to_json() for e in entries})
+    """Swap in a new catalog (atomic: the old one or the new one, never a mix). Entries keep their order: the
+    library's order (the order reports were added)."""
+    data = {e.file: e.to_json() for e in entries}
+    write_bytes_atomic(catalog_path(cfg), (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -240,8 +242,8 @@ class Library:
         if lang is not None:
             chosen = [d for d in chosen if d.lang == lang]
         if not chosen:
-            raise QueryError(f"no document in the library matches {' '.join(docs or [])} {lang or ''}".rstrip()
-                             + f" ({self.describe()})")
+            wanted = " ".join([*(docs or []), *([f"in {lang}"] if lang else [])])
+            raise QueryError(f"no document in the library matches {wanted} ({self.describe()})")
         return chosen
 
     def rows(self, docs: Sequence[str] | None = None, lang: str | None = None) -> np.ndarray | None:

@@ -306,7 +306,7 @@ class Retriever:
         """
         selected = self.library.select(docs, lang)
         if numbers is None:
-            return [p for d in selected for p in d.paragraphs]
+            return [p for d in selected for p in d.paragraphs if not part or p.part == part]
         out: list[Paragraph] = []
         for n in numbers:
             found, missing = [], []

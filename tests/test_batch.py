@@ -57,4 +57,4 @@ def test_batch_command_answers_good_lines_and_fails_bad_ones(tmp_path):
         ("r", "citation", [10, 12]), ("p", "paragraph", [17])]
     csv_out = tmp_path / "a.csv"
     r = subprocess.run([sys.executable, "-m", "pipeline", "batch", str(p), "-o", str(csv_out), "--format", "csv"], capture_output=True, text=True)
-    assert r.returncode == 1 and csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("id,query,route,rank,paragraph")
+    assert r.returncode == 1 and csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("id,query,route,rank,document,lang,paragraph,citation")

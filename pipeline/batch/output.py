@@ -28,7 +28,8 @@ from pipeline.render import record_text
 from pipeline.store import atomic_open, fsync_dir
 
 PARTIAL_SUFFIX = ".partial"
-CSV_COLUMNS = ["id", "query", "route", "rank", "paragraph", "score", "section", "answer", "text"]
+CSV_COLUMNS = ["id", "query", "route", "rank", "document", "lang", "paragraph", "citation", "score", "section", "answer",
+               "text"]
 
 
 class BatchOutputError(UserError):
@@ -162,11 +163,11 @@ def csv_text(records: Iterable[dict[str, Any]], header: bool) -> str:
     for rec in records:
         results = rec.get("results") or []
         if not results:  # a query without results still gets a row, so no answered query disappears
-            w.writerow([rec["id"], rec["query"], rec["route"], "", "", "", "", "", ""])
+            w.writerow([rec["id"], rec["query"], rec["route"]] + [""] * (len(CSV_COLUMNS) - 3))
         for rank, r in enumerate(results, 1):
             w.writerow([
-                rec["id"], rec["query"], rec["route"], rank, r["paragraph"], f"{r['score']:.4f}",
-                " › ".join(r["section"]), r.get("answer", ""), r["text"],
+                rec["id"], rec["query"], rec["route"], rank, r.get("document", ""), r.get("lang", ""), r["paragraph"],
+                r.get("citation", ""), f"{r['score']:.4f}", " › ".join(r["section"]), r.get("answer", ""), r["text"],
             ])
     return buf.getvalue()
 

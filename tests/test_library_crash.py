@@ -1,0 +1,118 @@
+"""Kill ``add`` and ``remove`` at random moments: the library is always the state before or the state after.
+
+A child process adds a document (two language versions) to the library or removes it again, and is killed
+with SIGKILL after a random delay spread over the operation's measured duration. After each kill the catalog
+must name exactly the documents of the state before or of the state after, every folder it names must load
+and verify, and fixed queries (questions, a lookup, a citation) must return exactly the answers of that state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FakeEmbedder, scratch_home
+
+from pipeline.config import Config
+from pipeline.library import key_of, load_library, read_catalog
+
+DATA = Path(__file__).parent / "data" / "library"
+FILES = [DATA / "ctoc-cop-wg2-2013-3.zh.txt", DATA / "ctoc-cop-wg2-2013-3.en.txt"]
+SYMBOL = "CTOC/COP/WG.2/2013/3"
+QUERIES = ["伪造药品贩运的技术援助", "technical assistance for cybercrime", "第2段", "resolution 6/1", f"{SYMBOL} ¶3"]
+KILLS = 24
+
+DRIVER = """
+import sys
+sys.path.insert(0, {tests!r})
+from conftest import FakeEmbedder
+from pipeline.config import Config
+from pipeline.library import add_reports, remove_documents
+cfg = Config(root=sys.argv[2])
+if sys.argv[1] == "add":
+    add_reports(cfg, sys.argv[3:], embedder=FakeEmbedder())
+else:
+    remove_documents(cfg, sys.argv[3])
+print("done", flush=True)
+"""
+
+
+def run_op(home: Path, op: str) -> subprocess.Popen[str]:
+    args = [str(f) for f in FILES] if op == "add" else [SYMBOL]
+    code = DRIVER.format(tests=str(Path(__file__).parent))
+    return subprocess.Popen([sys.executable, "-c", code, op, str(home), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PIPELINE_HOME": str(home)})
+
+
+def state(cfg: Config) -> tuple[tuple[str, str, str], ...]:
+    return tuple((e.symbol, e.lang, e.sha256) for e in read_catalog(cfg) or [])
+
+
+def answers(cfg: Config, analyzer: Any) -> list[list[str]]:
+    """The fixed queries' answers (citations and scores) over the library as it is on disk."""
+    from test_library import open_library
+
+    r = open_library(cfg, analyzer)
+    out = []
+    for q in QUERIES:
+        a = r.search_many([q], k=5)[0]
+        out.append([a.error] if a.error else [f"{h.citation} {h.score:.6f}" for h in a.hits])
+    return out
+
+
+@pytest.mark.slow  # ~24 child processes, each importing jieba (about a minute)
+def test_kill_add_and_remove_at_random_moments(home: Path, tmp_path: Path, analyzer: Any) -> None:
+    from pipeline.build import _dense_stage, _lexical_stage
+
+    h = scratch_home(home, tmp_path / "home")
+    cfg = Config(root=h)
+    library = load_library(cfg)
+    for doc in library.documents:
+        _lexical_stage(cfg, doc, analyzer, key=key_of(library, doc))
+        _dense_stage(cfg, doc, key=key_of(library, doc), embedder=FakeEmbedder())
+
+    # the two states and their answers, from uninterrupted runs; and how long each operation takes
+    expected: dict[tuple[Any, ...], list[list[str]]] = {state(cfg): answers(cfg, analyzer)}
+    duration = {}
+    for op in ("add", "remove"):
+        t = time.perf_counter()
+        p = run_op(h, op)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and "done" in out, err
+        duration[op] = time.perf_counter() - t
+        expected[state(cfg)] = answers(cfg, analyzer)
+    assert len(expected) == 2 and expected[state(cfg)] != answers_with_document(expected)
+
+    rng = random.Random(20261201)
+    outcomes = {"old": 0, "new": 0}
+    for i in range(KILLS):
+        before = state(cfg)
+        op = "remove" if any(s == SYMBOL for s, _, _ in before) else "add"
+        p = run_op(h, op)
+        time.sleep(rng.uniform(0.4 * duration[op], 1.05 * duration[op]))  # past the imports, into the writes
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+        after = state(cfg)
+        assert after in expected, f"kill {i} during {op}: the catalog is neither state: {after}"
+        got = answers(cfg, analyzer)
+        assert got == expected[after], f"kill {i} during {op}: answers differ from the catalog's state"
+        outcomes["old" if after == before else "new"] += 1
+    assert sum(outcomes.values()) == KILLS >= 20
+    assert outcomes["old"] and outcomes["new"], outcomes  # the kills landed both before and after the commit
+    # a last uninterrupted operation works on whatever the kills left
+    p = run_op(h, "add" if not any(s == SYMBOL for s, _, _ in state(cfg)) else "remove")
+    assert p.wait(timeout=120) == 0
+    print(json.dumps(outcomes))
+
+
+def answers_with_document(expected: dict[tuple[Any, ...], list[list[str]]]) -> list[list[str]]:
+    """The answers of the state that holds the added document (to check the two states really differ)."""
+    return next(v for k, v in expected.items() if any(s == SYMBOL for s, _, _ in k))
