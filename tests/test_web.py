@@ -40,6 +40,12 @@ SYMBOL = "CTOC/COP/2012/7"
 WAIT = 60  # seconds: the first question loads the query encoder
 
 
+def phref(n: int, symbol: str = SYMBOL, lang: str = "zh", part: str = "") -> str:
+    """The page's URL of paragraph ``n`` of one document version: ``/p/N?doc=SYMBOL&lang=xx[&part=…]``."""
+    params = {"doc": symbol, "lang": lang} | ({"part": part} if part else {})
+    return f"/p/{n}?{urllib.parse.urlencode(params)}"
+
+
 # --- the server ----------------------------------------------------------------------------------------
 
 
@@ -207,12 +213,20 @@ def test_english_question_first_result_and_screenshot(page: Any, server: str) ->
     terms = {m.text for m in cards[0].find_elements("css selector", "mark.term")}
     assert {"海盗", "赎金", "2011"} <= terms
     assert "2011" in by_css(page, ".terms").text
-    # every result has the section path, a link to its paragraph and the copy buttons
+    # every result names its paragraph with its UN-style citation, links to it (the document named in the URL),
+    # and has the section path and the copy buttons
     for c in cards:
-        n = c.get_attribute("data-paragraph")
+        n = int(c.get_attribute("data-paragraph"))
+        assert (c.get_attribute("data-document"), c.get_attribute("data-lang")) == (SYMBOL, "zh")
+        cite = c.find_element("css selector", ".card-head h2 a.citation")
+        assert cite.text == f"{SYMBOL}，第{n}段" and cite.get_attribute("href") == server + phref(n)
         assert c.find_element("css selector", ".section-path").text
-        assert c.find_element("css selector", f'a[href="/p/{n}"]')
+        assert c.find_element("css selector", f'a.open[href="{phref(n)}"]')
         assert len(c.find_elements("css selector", "button.copy-cite")) == 2
+        assert "¶" not in c.find_element("css selector", ".card-head").text
+    # one report: no document or language selector, no links to other documents, no parallel versions
+    assert not by_css(page, "#filters").is_displayed()
+    assert not all_css(page, "#view .links, #view .parallel")
     # nothing comes from another host: every resource the page loaded is the app's own
     urls = page.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(u.startswith(server + "/") for u in urls), urls
@@ -242,9 +256,9 @@ def test_url_holds_query_reload_and_history(page: Any, server: str) -> None:
     wait_ready(page)
     assert [c.get_attribute("data-paragraph") for c in all_css(page, "#view .result")] == ["41"]
     assert "mode=lexical" in page.current_url and "q=" in page.current_url
-    by_css(page, '#view .result a[href="/p/41"]').click()
+    by_css(page, f'#view .result a.citation[href="{phref(41)}"]').click()
     wait_ready(page)
-    assert page.current_url.endswith("/p/41") and by_css(page, "#view h1").text == "¶41"
+    assert page.current_url.endswith(phref(41)) and by_css(page, "#view h1").text == f"{SYMBOL}，第41段"
     page.back()
     wait_ready(page)
     assert by_css(page, "#q").get_attribute("value") == "第 41 段"
@@ -294,19 +308,22 @@ def test_slash_focuses_the_search_box(page: Any, server: str) -> None:
 
 
 def test_paragraph_page_footnotes_prev_next(page: Any, server: str) -> None:
-    open_page(page, f"{server}/p/17")
-    assert by_css(page, "#view h1").text == "¶17"
+    open_page(page, f"{server}/p/17")  # a library of one report: the number alone is enough
+    assert by_css(page, "#view h1").text == f"{SYMBOL}，第17段"
+    assert by_css(page, "#view article").get_attribute("data-document") == SYMBOL
     assert "B. 海盗行为" in by_css(page, "#view .crumbs").text
     assert by_css(page, "#view .text sup.fn-ref").text == "1"
     fn = by_css(page, "#view .footnotes li")
     assert "S/2012/50" in fn.text
     assert by_css(page, '#view .footnotes a.cite-link[data-key="S/2012/50"]')
-    assert all_css(page, '#view a[rel="prev"][href="/p/16"]') and all_css(page, '#view a[rel="next"][href="/p/18"]')
+    assert all_css(page, f'#view a[rel="prev"][href="{phref(16)}"]')
+    assert all_css(page, f'#view a[rel="next"][href="{phref(18)}"]')
     all_css(page, '#view a[rel="next"]')[0].click()
     wait_ready(page)
-    assert page.current_url.endswith("/p/18") and by_css(page, "#view h1").text == "¶18"
-    open_page(page, f"{server}/p/65")
-    assert not all_css(page, '#view a[rel="next"]') and all_css(page, '#view a[rel="prev"][href="/p/64"]')
+    assert page.current_url.endswith(phref(18)) and by_css(page, "#view h1").text == f"{SYMBOL}，第18段"
+    open_page(page, server + phref(65))
+    assert by_css(page, "#view h1").text == f"{SYMBOL}，第65段"
+    assert not all_css(page, '#view a[rel="next"]') and all_css(page, f'#view a[rel="prev"][href="{phref(64)}"]')
     labels = [e.text for e in all_css(page, "#view .items .label")]
     assert labels == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"]
     open_page(page, f"{server}/p/1")
@@ -412,9 +429,11 @@ def test_batch_upload_progress_and_downloads(page: Any, server: str, tmp_path: P
     assert records[0]["results"][0]["paragraph"] == 29 and all(len(r["results"]) <= 2 for r in records)
     csv_body = _blob_text(page, by_css(page, "#download-csv").get_attribute("href"))
     rows = list(csv.reader(io.StringIO(csv_body)))
-    assert rows[0] == ["id", "query", "route", "rank", "paragraph", "score", "section", "answer", "text"]
+    assert rows[0] == ["id", "query", "route", "rank", "document", "lang", "paragraph", "citation", "score", "section",
+                       "answer", "text"]
     assert len(rows) - 1 == sum(max(1, len(r["results"])) for r in records)
-    assert rows[1][:5] == ["q1", "How much ransom did pirates receive in 2011?", "question", "1", "29"]
+    assert rows[1][:8] == ["q1", "How much ransom did pirates receive in 2011?", "question", "1", "CTOC/COP/2012/7", "zh",
+                           "29", "CTOC/COP/2012/7，第29段"]
     assert by_css(page, "#download-jsonl").get_attribute("download") == "questions.answers.jsonl"
     from pipeline.batch.output import csv_text
 
@@ -473,3 +492,180 @@ def test_token_from_url_and_prompt(browser: Any, home: Path, server: str, tmp_pa
         assert [c.get_attribute("data-paragraph") for c in all_css(browser, "#view .result")] == ["24"]
         browser.execute_script("sessionStorage.clear()")
     browser.get_log("browser")  # the 401s are logged as console errors on purpose
+
+
+# --- a library of several documents ---------------------------------------------------------------------
+#
+# The library of test_server_library.py (the session's report, A/TEST/2030/1 in Chinese and in English with an
+# annex), served in a thread with the fake embedder: the page needs only the API.
+
+TEST = "A/TEST/2030/1"
+
+
+@pytest.fixture(scope="module")
+def library_server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from test_server_library import build_library_home, library_retriever
+    from test_server_live import live_server
+
+    from pipeline.server import create_app
+
+    h = build_library_home(home, tmp_path_factory.mktemp("web-library") / "home")
+    with live_server(create_app(library_retriever(h))) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def lib_page(browser: Any, library_server: str) -> Iterator[Any]:
+    """The browser at a desktop width on the library's server; its console is checked for errors afterwards."""
+    browser.set_window_size(1024, 1200)
+    browser.get_log("browser")
+    yield browser
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def card_ids(driver: Any) -> list[tuple[str, str, str, str]]:
+    return [(c.get_attribute("data-document"), c.get_attribute("data-lang"), c.get_attribute("data-part") or "",
+             c.get_attribute("data-paragraph")) for c in all_css(driver, "#view .result")]
+
+
+def test_library_filters_citations_and_parallel_versions(lib_page: Any, library_server: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    page, base = lib_page, library_server
+    open_page(page, base + "/")
+    assert by_css(page, "#filters").is_displayed() and by_css(page, "#parallel").is_displayed()
+    docs = [o.get_attribute("value") for o in Select(by_css(page, "#doc")).options]
+    langs = [o.get_attribute("value") for o in Select(by_css(page, "#lang")).options]
+    assert docs[0] == "" and sorted(docs[1:]) == sorted([SYMBOL, TEST]) and sorted(langs) == ["", "en", "zh"]
+    assert by_css(page, "#corpus-name").text == "2 documents"
+    # every document version can be browsed, paragraph by paragraph (the annex too)
+    assert all_css(page, f'.toc a[href="{phref(65)}"]') and all_css(page, f'.toc a[href="{phref(2, TEST, "en", "annex")}"]')
+
+    # the whole library: hits from several documents, each named by its citation
+    open_page(page, base + "/?" + urllib.parse.urlencode({"q": "第 3 段"}))
+    assert sorted(card_ids(page)) == sorted([(SYMBOL, "zh", "", "3"), (TEST, "zh", "", "3"), (TEST, "en", "", "3")])
+    cites = {c.get_attribute("data-lang") + c.get_attribute("data-document"): c.find_element(
+        "css selector", "a.citation") for c in all_css(page, "#view .result")}
+    assert cites["zh" + TEST].text == f"{TEST}，第3段" and cites["en" + TEST].text == f"{TEST}, para. 3"
+    assert cites["en" + TEST].get_attribute("href") == base + phref(3, TEST, "en")
+    assert cites["zh" + SYMBOL].text == f"{SYMBOL}，第3段"
+
+    # one document in one language, chosen in the form
+    Select(by_css(page, "#doc")).select_by_value(TEST)
+    Select(by_css(page, "#lang")).select_by_value("en")
+    box = by_css(page, "#q")
+    box.clear()
+    box.send_keys("online fraud", Keys.ENTER)
+    wait_ready(page)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)
+    assert query["doc"] == [TEST] and query["lang"] == ["en"] and "parallel" not in query
+    ids = card_ids(page)
+    assert ids and all(d == TEST and lang == "en" for d, lang, _, _ in ids)
+    assert not all_css(page, "#view .parallel")
+    for c in all_css(page, "#view .result"):
+        n, part = c.get_attribute("data-paragraph"), c.get_attribute("data-part") or ""
+        a = c.find_element("css selector", "a.citation")
+        assert a.text == (f"{TEST}, {part}, para. {n}" if part else f"{TEST}, para. {n}")
+        assert a.get_attribute("href") == base + phref(int(n), TEST, "en", part)
+
+    # the parallel checkbox reruns the search; each hit shows its paragraph in the other language version
+    by_css(page, "#parallel").click()
+    wait_ready(page)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)["parallel"] == ["1"]
+    card = next(c for c in all_css(page, "#view .result") if c.get_attribute("data-paragraph") == "3"
+                and not c.get_attribute("data-part"))
+    version = card.find_element("css selector", '.parallel .version[data-lang="zh"]')
+    link = version.find_element("css selector", "h3 a")
+    assert link.text == f"{TEST}，第3段" and link.get_attribute("href") == base + phref(3, TEST, "zh")
+    assert "230 名调查人员" in version.find_element("css selector", ".text").text
+    annex = [c for c in all_css(page, "#view .result") if c.get_attribute("data-part") == "annex"]
+    assert annex and all("No other language version" in c.find_element("css selector", ".parallel").text for c in annex)
+    # a reload keeps the filters
+    page.refresh()
+    wait_ready(page)
+    assert by_css(page, "#doc").get_attribute("value") == TEST and by_css(page, "#lang").get_attribute("value") == "en"
+    assert by_css(page, "#parallel").is_selected() and all_css(page, "#view .parallel .version")
+
+
+def test_library_links_to_cited_documents(lib_page: Any, library_server: str) -> None:
+    page, base = lib_page, library_server
+    open_page(page, base + "/?" + urllib.parse.urlencode({"q": "resolution 80/12", "lang": "en"}))
+    card = next(c for c in all_css(page, "#view .result") if c.get_attribute("data-paragraph") == "1")
+    link = card.find_element("css selector", f'.links a.doc-link[data-document="{SYMBOL}"]')
+    assert link.get_attribute("href") == base + phref(1)  # the cited document's first paragraph
+    link.click()
+    wait_ready(page)
+    assert page.current_url == base + phref(1) and by_css(page, "#view h1").text == f"{SYMBOL}，第1段"
+    # the paragraph page marks the same citation as a document of the library
+    open_page(page, base + phref(1, TEST, "en"))
+    assert all_css(page, f'#view .cites-in a.doc-link[data-document="{SYMBOL}"][href="{phref(1)}"]')
+
+
+def test_library_paragraph_urls_pager_versions_and_copy(lib_page: Any, library_server: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page, base = lib_page, library_server
+    open_page(page, base + phref(3, TEST, "en"))
+    assert by_css(page, "#view h1").text == f"{TEST}, para. 3"
+    art = by_css(page, "#view article")
+    assert (art.get_attribute("data-document"), art.get_attribute("data-lang")) == (TEST, "en")
+    assert "Online fraud" in by_css(page, "#view .crumbs").text
+    # prev and next stay in the document version
+    assert all_css(page, f'#view a[rel="prev"][href="{phref(2, TEST, "en")}"]')
+    assert all_css(page, f'#view a[rel="next"][href="{phref(4, TEST, "en")}"]')
+    # the search form is not narrowed to the paragraph's document
+    assert by_css(page, "#doc").get_attribute("value") == "" and by_css(page, "#lang").get_attribute("value") == ""
+    by_css(page, '#view button.copy-cite[data-lang="en"]').click()
+    WebDriverWait(page, 10).until(lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}, para. 3")
+    by_css(page, '#view button.copy-cite[data-lang="zh"]').click()
+    WebDriverWait(page, 10).until(lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，第3段")
+    # the other language version of the same paragraph
+    by_css(page, '#view .versions a[data-lang="zh"]').click()
+    wait_ready(page)
+    assert page.current_url == base + phref(3, TEST, "zh") and by_css(page, "#view h1").text == f"{TEST}，第3段"
+    assert by_css(page, "#view .text").get_attribute("lang") == "zh-Hans"
+    # the last paragraph of the body has no next; an annex has its own numbering and citation
+    open_page(page, base + phref(8, TEST, "en"))
+    assert not all_css(page, '#view a[rel="next"]')
+    open_page(page, base + phref(2, TEST, "en", "annex"))
+    assert by_css(page, "#view h1").text == f"{TEST}, annex, para. 2"
+    assert all_css(page, f'#view a[rel="prev"][href="{phref(1, TEST, "en", "annex")}"]')
+    assert not all_css(page, '#view a[rel="next"]') and not all_css(page, "#view .versions")
+    by_css(page, '#view button.copy-cite[data-lang="zh"]').click()
+    WebDriverWait(page, 10).until(
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，附件，第2段")
+    # a paragraph the version does not have: the server's message
+    open_page(page, base + phref(9, TEST, "en"))
+    assert f"no paragraph 9 in {TEST} (en): it has paragraphs 1-8" in by_css(page, "#view .error").text
+    page.get_log("browser")  # the 404 is logged as a console error on purpose
+
+
+def test_library_bare_paragraph_number_offers_each_document(lib_page: Any, library_server: str) -> None:
+    page, base = lib_page, library_server
+    open_page(page, base + "/p/3")
+    links = all_css(page, "#view .choices a")
+    assert sorted(a.get_attribute("href") for a in links) == sorted(
+        base + phref(3, *v) for v in ((SYMBOL, "zh"), (TEST, "zh"), (TEST, "en")))
+    next(a for a in links if a.get_attribute("href") == base + phref(3, TEST, "en")).click()
+    wait_ready(page)
+    assert by_css(page, "#view h1").text == f"{TEST}, para. 3"
+    # a number only one document has needs no choice
+    open_page(page, base + "/p/40")
+    assert by_css(page, "#view h1").text == f"{SYMBOL}，第40段"
+    assert all_css(page, f'#view a[rel="next"][href="{phref(41)}"]')
+
+
+def test_library_pages_fit_a_phone(lib_page: Any, library_server: str) -> None:
+    page, base = lib_page, library_server
+    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                         {"width": 375, "height": 800, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        for path in ("/", "/?q=online+fraud&mode=lexical&parallel=1", "/p/3", phref(1, TEST, "en"),
+                     phref(2, TEST, "en", "annex"), "/batch"):
+            open_page(page, base + path)
+            width = page.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width == [375, 375], (path, width)
+    finally:
+        page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -4,10 +4,13 @@ One module per job:
 
 * :mod:`~pipeline.server.options` — :class:`ServerOptions` (host, port, token, limits) and the loopback rule.
 * :mod:`~pipeline.server.state` — :func:`load_retriever` (everything loaded and verified at start) and
-  :class:`ServerState` (the retriever, the coalescer, the paragraphs' JSON, the health snapshot).
-* :mod:`~pipeline.server.coalesce` — :class:`Coalescer`: concurrent questions answered together.
-* :mod:`~pipeline.server.api` — ``/api/search``, ``/api/cite``, ``/api/paragraphs``, ``/api/gloss``,
-  ``/api/health`` and the token check.
+  :class:`ServerState` (the retriever, the coalescer, the paragraphs' JSON, the library's listing, the health
+  snapshot).
+* :mod:`~pipeline.server.coalesce` — :class:`Coalescer`: concurrent questions (of the same documents and
+  language) answered together.
+* :mod:`~pipeline.server.api` — ``/api/search``, ``/api/cite``, ``/api/paragraphs``, ``/api/documents``,
+  ``/api/gloss``, ``/api/health``, the library filters (``doc``, ``lang``, ``parallel``, ``part``) and the
+  token check.
 * :mod:`~pipeline.server.batch` — ``POST /api/batch``, streamed as NDJSON.
 * :mod:`~pipeline.server.pages` — the web page and ``/static``.
 * :mod:`~pipeline.server.docs` — the offline ``/docs`` page (Swagger UI from ``swagger_ui_bundle``).

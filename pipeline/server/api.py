@@ -1,14 +1,21 @@
-"""The JSON API under ``/api``: search, cite, paragraphs, gloss, health (the batch is in
+"""The JSON API under ``/api``: search, cite, paragraphs, documents, gloss, health (the batch is in
 :mod:`pipeline.server.batch`).
 
 Each endpoint calls the public Python API and returns its JSON as the command line prints it with
 ``--json``; nothing here ranks, routes or formats an answer. Questions go through the request coalescer;
 paragraph and citation references (``Retriever.plan(q).route.kind``) are looked up at once.
+
+The library filters are the command line's: ``doc`` (repeatable: ``--doc``), ``lang`` (``--lang``),
+``parallel`` (``--parallel``) and, for paragraphs, ``part`` (``--annex``). An unknown document is a 400 with
+the library's message (the documents it has).
 """
 
 import asyncio
 import hmac
-from typing import Annotated
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from pipeline.answer import Answer
+from pipeline.corpus import Corpus
 from pipeline.errors import QueryError
 from pipeline.plan import Mode as ModeName
 from pipeline.retrieve import Retriever
@@ -26,7 +34,11 @@ from pipeline.server.options import ServerOptions
 from pipeline.server.state import ServerState
 
 ERRORS = {
-    400: {"model": models.Error, "description": "bad input: an empty or contentless query, a malformed body"},
+    400: {
+        "model": models.Error,
+        "description": "bad input: an empty or contentless query, a document the library does not have, "
+        "a malformed body",
+    },
     401: {"model": models.Error, "description": "the server has a token and the request did not send it"},
     413: {"model": models.Error, "description": "a query, text, body or batch over the server's limits"},
     422: {
@@ -80,16 +92,69 @@ def check_length(text: str, limit: int, name: str) -> None:
         )
 
 
-def lookup_or_none(r: Retriever, q: str, k: int | None, mode: ModeName) -> Answer | None:
+#: Languages a document version may be in (``--lang``).
+LangName = Literal["zh", "en", "fr", "es", "ru", "ar"]
+_RE_PART = re.compile(r"(?i)^\s*(?:annex|附件)(?:\s*(?P<roman>[ivx]{1,4}))?\s*$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The library filters of one request (the command line's ``--doc``, ``--lang``, ``--parallel``)."""
+
+    docs: list[str] | None = None
+    lang: str | None = None
+    parallel: bool = False
+
+    @property
+    def search(self) -> dict[str, object]:
+        """The keywords of ``Retriever.search`` / ``search_many`` / ``lookup``."""
+        return {"docs": self.docs, "lang": self.lang, "parallel": self.parallel}
+
+
+#: No filter: the whole library.
+NO_FILTERS = Filters()
+
+
+def filters(doc: Sequence[str] | None, lang: str | None, parallel: bool = False) -> Filters:
+    """The request's filters; empty ``doc`` values are ignored."""
+    docs = [d.strip() for d in doc or () if d and d.strip()]
+    return Filters(docs or None, lang or None, parallel)
+
+
+def select(r: Retriever, f: Filters) -> list[Corpus]:
+    """The documents the filters leave in play.
+
+    Raises:
+        QueryError: an unknown document or language, or nothing left (400, the message lists the library).
+    """
+    return r.library.select(f.docs, f.lang)
+
+
+def part_name(part: str | None) -> str:
+    """``part=`` as the library names parts: "" (the body), "annex", "annex II".
+
+    Raises:
+        ApiError: 400 for anything else.
+    """
+    if part is None or not part.strip():
+        return ""
+    m = _RE_PART.match(part)
+    if not m:
+        raise ApiError(400, f"query parameter 'part': {part!r} is not a part of a document (use 'annex' or 'annex II')")
+    return "annex" + (f" {m.group('roman').upper()}" if m.group("roman") else "")
+
+
+def lookup_or_none(r: Retriever, q: str, k: int | None, mode: ModeName, f: Filters = NO_FILTERS) -> Answer | None:
     """The answer to a paragraph or citation reference (``Retriever.search``), None for a question (which
     the coalescer answers).
 
     Raises:
-        QueryError: the query cannot be answered (empty, nothing to search for, …).
+        QueryError: the query cannot be answered (empty, nothing to search for, an unknown document, …).
     """
+    select(r, f)  # an unknown document is refused before anything is answered
     if r.plan(q, mode).route.kind == "question":
         return None
-    return r.search(q, k, mode)
+    return r.search(q, k, mode, **f.search)
 
 
 def answer_json(answer: Answer) -> Response:
@@ -111,6 +176,25 @@ def api_router(options: ServerOptions) -> APIRouter:
         ),
     ]
     Mode = Annotated[ModeName, Query(description="retrieval channel(s) for questions")]
+    Doc = Annotated[
+        list[str] | None,
+        Query(
+            description="only this document (its symbol, e.g. CTOC/COP/2012/7); repeat for several "
+            "(default: the whole library)"
+        ),
+    ]
+    Lang = Annotated[LangName | None, Query(description="only the documents' versions in this language")]
+    Parallel = Annotated[
+        bool,
+        Query(
+            description="give each result the same-numbered paragraph of its document's other language "
+            "versions (`parallel`)"
+        ),
+    ]
+    Part = Annotated[
+        str | None,
+        Query(description="number within an annex ('annex', 'annex II') instead of the body"),
+    ]
 
     @router.get("/search", response_model=models.Answer, tags=["answers"], summary="Answer one query")
     async def search(
@@ -118,21 +202,26 @@ def api_router(options: ServerOptions) -> APIRouter:
         q: Annotated[
             str,
             Query(
-                description="a question, a paragraph reference ('第 41 段', '23') or a citation "
-                "('resolution 65/230'), in Chinese or English"
+                description="a question, a paragraph reference ('第 41 段', '23', 'CTOC/COP/2012/7 ¶23') or a "
+                "citation ('resolution 65/230'), in Chinese or English"
             ),
         ],
         k: K = None,
         mode: Mode = "hybrid",
+        doc: Doc = None,
+        lang: Lang = None,
+        parallel: Parallel = False,
     ) -> Response:
-        """Like `pipeline search QUERY --json`: paragraph and citation references are looked up exactly,
-        questions retrieved (hybrid by default). Concurrent questions are answered together."""
+        """Like `pipeline search QUERY --json [--doc SYMBOL] [--lang LANG] [--parallel]`: paragraph and
+        citation references are looked up exactly, questions retrieved (hybrid by default). Concurrent
+        questions are answered together."""
         check_length(q, state.options.max_query_chars, "q")
+        f = filters(doc, lang, parallel)
         # one trip to a worker thread: a lookup is answered there, a question comes back as None
-        answer = await run_in_threadpool(lookup_or_none, state.retriever, q, k, mode)
+        answer = await run_in_threadpool(lookup_or_none, state.retriever, q, k, mode, f)
         if answer is None:
             try:
-                future = state.coalescer.submit(q, k, mode)
+                future = state.coalescer.submit(q, k, mode, **f.search)
             except CoalescerClosed as e:
                 raise ApiError(503, str(e)) from None
             answer = await asyncio.wrap_future(future)
@@ -150,39 +239,78 @@ def api_router(options: ServerOptions) -> APIRouter:
                 "'article 28', or paragraph numbers"
             ),
         ],
+        doc: Doc = None,
+        lang: Lang = None,
+        parallel: Parallel = False,
     ) -> Response:
-        """Like `pipeline cite REF --json`: every paragraph citing the reference, in document order, with the
-        matched text. A text that is not a reference, or one the report does not cite, is a 400."""
+        """Like `pipeline cite REF --json`: every paragraph citing the reference, in library order, with the
+        matched text. A text that is not a reference, or one the library does not cite, is a 400."""
         check_length(q, state.options.max_query_chars, "q")
-        return answer_json(await run_in_threadpool(state.retriever.lookup, q))
+        f = filters(doc, lang, parallel)
+        return answer_json(await run_in_threadpool(lambda: state.retriever.lookup(q, **f.search)))
 
     @router.get(
         "/paragraphs", response_model=list[models.Paragraph], tags=["report"], summary="Every paragraph"
     )
-    async def paragraphs(state: State) -> Response:
-        """Like `pipeline paragraphs --json`: number, section, text, items, footnotes, sentences and
-        citations of each paragraph."""
-        return Response(state.all_paragraphs, media_type="application/json")
+    async def paragraphs(state: State, doc: Doc = None, lang: Lang = None, part: Part = None) -> Response:
+        """Like `pipeline paragraphs --json [--doc SYMBOL] [--lang LANG]`: document, language, number,
+        section, text, items, footnotes, sentences, citation and the citations of each paragraph, in
+        library order (with `part`, only the paragraphs of that annex)."""
+        f = filters(doc, lang)
+        chosen = None if f == NO_FILTERS else select(state.retriever, f)
+        return Response(
+            state.paragraph_list(chosen, None if part is None else part_name(part)), media_type="application/json"
+        )
 
     @router.get(
         "/paragraphs/{n}",
         response_model=models.Paragraph,
         tags=["report"],
         summary="One paragraph",
-        responses={404: {"model": models.Error, "description": "the report has no such paragraph"}},
+        responses={
+            400: {
+                "model": models.Error,
+                "description": "a document the library does not have, or a number several documents have "
+                "(name one with `doc` and `lang`)",
+            },
+            404: {"model": models.Error, "description": "the document has no such paragraph"},
+        },
     )
     async def paragraph(
-        state: State, n: Annotated[int, Path(description="the paragraph's number")]
+        state: State,
+        n: Annotated[int, Path(description="the paragraph's number")],
+        doc: Doc = None,
+        lang: Lang = None,
+        part: Part = None,
     ) -> Response:
-        """Like `pipeline paragraphs N --json` (one record, not a list)."""
-        body = state.paragraphs.get(n)
-        if body is not None:
-            return Response(body, media_type="application/json")
+        """Like `pipeline paragraphs N --json --doc SYMBOL --lang LANG` (one record, not a list). Without
+        `doc` the library must have exactly one paragraph with this number (a library of one report)."""
+        r = state.retriever
+        chosen = select(r, filters(doc, lang))
+        where = part_name(part)
+        found = state.paragraph(chosen, n, where)
+        if len(found) == 1:
+            return Response(found[0], media_type="application/json")
+        if found:
+            names = ", ".join(d.label for d in chosen if r.library.find(d.symbol, d.lang, n, where) is not None)
+            raise ApiError(
+                400,
+                f"paragraph {n} is in {len(found)} document versions ({names}): "
+                "name one with doc=SYMBOL and lang=LANG",
+            )
         try:
-            records = state.retriever.paragraph_records([n])
+            records = r.paragraph_records([n], docs=[d.symbol for d in chosen], lang=lang, part=where)
         except QueryError as e:
             raise ApiError(404, str(e)) from None
-        return json_response(records[0])
+        return json_response(records[0])  # not reached: every record is cached at start
+
+    @router.get(
+        "/documents", response_model=models.Documents, tags=["report"], summary="The library's documents"
+    )
+    async def documents(state: State) -> Response:
+        """Like `pipeline documents --json` (without files and hashes): each document version's symbol,
+        language, title, paragraph count, annexes, date added and numbering ranges, in library order."""
+        return Response(state.documents, media_type="application/json")
 
     @router.get(
         "/gloss", response_model=models.Gloss, tags=["report"], summary="English glosses of a text's words"
@@ -202,8 +330,8 @@ def api_router(options: ServerOptions) -> APIRouter:
         "/health", response_model=models.Health, tags=["server"], summary="Status, versions and indexes"
     )
     async def health(state: State) -> Response:
-        """Status, version, uptime, the report, each index's manifest (what it was built from), the model
-        and the query encoder, and how the coalescer has grouped questions."""
+        """Status, version, uptime, the library (each document version and its indexes' manifests), the
+        model, the translator and the query encoder, and how the coalescer has grouped questions."""
         return json_response(state.health())
 
     return router

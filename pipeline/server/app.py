@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from pipeline.retrieve import Retriever
 
 DESCRIPTION = """\
-Find the numbered paragraphs of the UN report CTOC/COP/2012/7 (Chinese text) that answer a question in
-Chinese or English; look up paragraphs and citations. Every JSON shape is the one `pipeline … --json` prints.
-Every failure is `{"error": "…", "status": N}`.
+Find the numbered paragraphs of a library of UN reports (Chinese and English versions, aligned by paragraph
+number) that answer a question in Chinese or English; look up paragraphs and citations. Every result names its
+document and cites it UN-style ("CTOC/COP/2012/7, para. 23", "CTOC/COP/2012/7，第23段"); `doc`, `lang` and
+`parallel` filter as `--doc`, `--lang` and `--parallel` do, and `/api/documents` lists the library. Every JSON
+shape is the one `pipeline … --json` prints. Every failure is `{"error": "…", "status": N}`.
 """
 
 
@@ -59,7 +61,7 @@ def create_app(
         lifespan=lifespan,
         openapi_tags=[
             {"name": "answers", "description": "questions, references, batches"},
-            {"name": "report", "description": "the report's paragraphs and words"},
+            {"name": "report", "description": "the library: its documents, their paragraphs and words"},
             {"name": "server", "description": "health"},
         ],
     )

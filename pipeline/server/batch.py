@@ -1,7 +1,7 @@
 """``POST /api/batch``: a body of queries in, their answers streamed back as NDJSON in input order.
 
 The body is a JSON list (of strings or ``{"id", "query"}`` objects), JSONL, CSV or plain text — chosen by
-``format=`` or the Content-Type. It is read by :func:`pipeline.batch.parse_queries`, the reader of
+``format=`` or the Content-Type; ``doc``, ``lang`` and ``parallel`` filter as in ``/api/search``. It is read by :func:`pipeline.batch.parse_queries`, the reader of
 ``pipeline batch`` (a JSON list is first written out as JSONL, one element per line, so its "line" is the
 element's position), so a bad line gets the message ``pipeline batch`` prints for it. The good lines are
 answered :attr:`~pipeline.server.options.ServerOptions.batch_chunk` at a time with
@@ -22,7 +22,17 @@ from starlette.responses import StreamingResponse
 from pipeline.batch import BadLine, BatchInputError, BatchQuery, parse_queries
 from pipeline.errors import PipelineError
 from pipeline.retrieve import Retriever
-from pipeline.server.api import ERRORS, ModeName, State, require_token
+from pipeline.server.api import (
+    ERRORS,
+    NO_FILTERS,
+    Filters,
+    LangName,
+    ModeName,
+    State,
+    filters,
+    require_token,
+    select,
+)
 from pipeline.server.errors import ApiError, json_bytes, pipeline_status
 from pipeline.server.models import BatchRecord
 from pipeline.server.options import ServerOptions
@@ -143,11 +153,13 @@ def parse_body(raw: bytes, fmt: str, max_lines: int) -> tuple[list[BatchQuery], 
     return good, bad
 
 
-def answer_chunk(r: Retriever, part: list[BatchQuery | BadLine], k: int | None, mode: ModeName) -> bytes:
+def answer_chunk(
+    r: Retriever, part: list[BatchQuery | BadLine], k: int | None, mode: ModeName, f: Filters = NO_FILTERS
+) -> bytes:
     """The NDJSON records of one chunk, in order: ``{"id", "line", **answer}`` for a good line (answered with
     ``Retriever.search_many``), ``{"line", "error"}`` for a bad one."""
     queries = [e.query for e in part if isinstance(e, BatchQuery)]
-    found = iter(r.search_many(queries, k, mode) if queries else [])
+    found = iter(r.search_many(queries, k, mode, **f.search) if queries else [])
     out = []
     for e in part:
         if isinstance(e, BadLine):
@@ -158,7 +170,11 @@ def answer_chunk(r: Retriever, part: list[BatchQuery | BadLine], k: int | None, 
 
 
 async def stream_records(
-    state: ServerState, entries: list[BatchQuery | BadLine], k: int | None, mode: ModeName
+    state: ServerState,
+    entries: list[BatchQuery | BadLine],
+    k: int | None,
+    mode: ModeName,
+    f: Filters = NO_FILTERS,
 ) -> AsyncIterator[bytes]:
     """NDJSON records in input order, :attr:`~ServerOptions.batch_chunk` lines at a time, each chunk answered
     on a worker thread (one batch chunk at a time across the server). A failure that stops the whole batch
@@ -168,7 +184,7 @@ async def stream_records(
         part = entries[start : start + step]
         try:
             yield await anyio.to_thread.run_sync(
-                answer_chunk, state.retriever, part, k, mode, limiter=state.batch_limiter
+                answer_chunk, state.retriever, part, k, mode, f, limiter=state.batch_limiter
             )
         except PipelineError as e:
             yield json_bytes({"error": str(e), "status": pipeline_status(e)}) + b"\n"
@@ -249,18 +265,28 @@ def batch_router(options: ServerOptions) -> APIRouter:
         format: Annotated[
             BodyFormat | None, Query(description="the body's format (default: from the Content-Type)")
         ] = None,
+        doc: Annotated[
+            list[str] | None,
+            Query(description="only this document (its symbol); repeat for several (default: the whole library)"),
+        ] = None,
+        lang: Annotated[LangName | None, Query(description="only the documents' versions in this language")] = None,
+        parallel: Annotated[
+            bool, Query(description="give each result its paragraph in the document's other language versions")
+        ] = False,
     ) -> NDJSONResponse:
         """Like `pipeline batch FILE`: a JSON list, JSONL (`{"id", "query"}` per line), CSV (a header with a
         `query` column) or plain text (one query per line). Answers stream back as NDJSON in input order;
         a bad line is reported in its place as `{"line", "error"}` with the message `pipeline batch` prints,
-        and the other lines are answered."""
+        and the other lines are answered. An unknown `doc` is refused (400) before anything is answered."""
+        f = filters(doc, lang, parallel)
+        select(state.retriever, f)
         fmt = body_format(request.headers.get("content-type"), format)
         raw = await read_body(request, state.options.max_body_bytes)
         good, bad = await run_in_threadpool(parse_body, raw, fmt, state.options.max_batch_lines)
         entries: list[BatchQuery | BadLine] = sorted([*good, *bad], key=lambda e: e.line)
         headers = {"X-Total-Lines": str(len(entries)), "Cache-Control": "no-store"}
         return NDJSONResponse(
-            stream_records(state, entries, k, mode), media_type="application/x-ndjson", headers=headers
+            stream_records(state, entries, k, mode, f), media_type="application/x-ndjson", headers=headers
         )
 
     return router

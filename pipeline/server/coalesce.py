@@ -5,13 +5,17 @@ hybrid question costs, and it costs about half as much per question in a group: 
 every token of the group at once. So ``/api/search`` does not embed each question on its own; it hands it to
 a :class:`Coalescer`:
 
-* ``submit(query, k, mode)`` queues the question and returns a :class:`concurrent.futures.Future` (the
-  request awaits it with :func:`asyncio.wrap_future`; a plain thread can call ``.result()``).
+* ``submit(query, k, mode, docs=…, lang=…, parallel=…)`` queues the question and returns a
+  :class:`concurrent.futures.Future` (the request awaits it with :func:`asyncio.wrap_future`; a plain
+  thread can call ``.result()``).
 * A worker thread takes the first queued question, then keeps collecting for at most ``window`` seconds
   or until ``max_batch`` are waiting (whatever queued up while the previous group was being answered is
-  taken at once), groups them by ``(k, mode)`` and answers each group with one ``answer(queries, k, mode)``
-  call — :meth:`pipeline.retrieve.Retriever.search_many`, the very code path of ``pipeline search`` and
-  ``pipeline batch``, so answers are identical to a direct search.
+  taken at once), groups them by ``(k, mode)`` and their filters (the documents, the language, whether
+  parallel versions are wanted: questions asked of different documents are never answered together) and
+  answers each group with one ``answer(queries, k, mode)`` call — with ``docs=``, ``lang=`` and
+  ``parallel=`` keywords when the group has filters — i.e. :meth:`pipeline.retrieve.Retriever.search_many`,
+  the very code path of ``pipeline search`` and ``pipeline batch``, so answers are identical to a direct
+  search.
 * ``workers`` threads do this side by side, taking from one queue. Most of the forward pass is NumPy
   work that releases the GIL but runs on one core (element-wise functions, small matrix products), so on
   2 cores two workers with one BLAS thread each answer more questions per second than one worker with two
@@ -40,13 +44,37 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.answer import Answer
 from pipeline.errors import PipelineError
 
 log = logging.getLogger("pipeline.server")
 
-AnswerMany = Callable[[Sequence[str], int | None, str], list[Answer]]
+#: ``answer(queries, k, mode, **filters) -> [Answer]``; ``filters`` (``docs``, ``lang``, ``parallel``) are
+#: passed only when a group has any.
+AnswerMany = Callable[..., list[Answer]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a question is asked of: the documents (symbols), the language, and whether each hit should carry
+    its paragraph in the document's other language versions. The default asks the whole library."""
+
+    docs: tuple[str, ...] | None = None
+    lang: str | None = None
+    parallel: bool = False
+
+    @classmethod
+    def of(cls, docs: Sequence[str] | None = None, lang: str | None = None, parallel: bool = False) -> Filters:
+        """Filters with ``docs`` as a tuple (in the order given; None when empty)."""
+        return cls(tuple(docs) if docs else None, lang or None, bool(parallel))
+
+    def kwargs(self) -> dict[str, Any]:
+        """The keywords of ``search_many`` (none for the default, so a plain ``answer(qs, k, mode)`` works)."""
+        if self == Filters():
+            return {}
+        return {"docs": list(self.docs) if self.docs else None, "lang": self.lang, "parallel": self.parallel}
 
 
 class CoalescerClosed(RuntimeError):
@@ -59,6 +87,7 @@ class _Job:
     k: int | None
     mode: str
     future: Future[Answer]
+    filters: Filters = Filters()
 
 
 @dataclass
@@ -66,7 +95,7 @@ class CoalescerStats:
     """What the coalescer has done so far.
 
     Attributes:
-        calls: ``answer`` calls made (one per ``(k, mode)`` group).
+        calls: ``answer`` calls made (one per ``(k, mode, filters)`` group).
         questions: questions answered.
         largest: the most questions answered by one call.
     """
@@ -80,8 +109,8 @@ class Coalescer:
     """Collects concurrent questions for a few milliseconds and answers them together (see the module).
 
     Args:
-        answer: ``answer(queries, k, mode) -> [Answer]``, one per query in order (``Retriever.search_many``);
-            called from up to ``workers`` threads at once.
+        answer: ``answer(queries, k, mode[, docs=, lang=, parallel=]) -> [Answer]``, one per query in order
+            (``Retriever.search_many``); called from up to ``workers`` threads at once.
         window: seconds to keep collecting after the first question of a group arrives.
         max_batch: most questions taken into one group.
         workers: worker threads answering groups side by side.
@@ -102,9 +131,19 @@ class Coalescer:
         self._threads: list[threading.Thread] = []
         self._closed = False
 
-    def submit(self, query: str, k: int | None, mode: str) -> Future[Answer]:
+    def submit(
+        self,
+        query: str,
+        k: int | None,
+        mode: str,
+        *,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+        parallel: bool = False,
+    ) -> Future[Answer]:
         """Queue one question; the future resolves to its :class:`Answer` (``error`` set when it cannot be
-        answered) or raises what answering its group raised.
+        answered) or raises what answering its group raised. It is answered only together with questions
+        of the same ``k``, ``mode``, ``docs``, ``lang`` and ``parallel``.
 
         Raises:
             CoalescerClosed: after :meth:`close`.
@@ -118,7 +157,7 @@ class Coalescer:
                     t = threading.Thread(target=self._run, name=f"pipeline-coalescer-{i}", daemon=True)
                     t.start()
                     self._threads.append(t)
-            self._queue.put(_Job(query, k, mode, fut))
+            self._queue.put(_Job(query, k, mode, fut, Filters.of(docs, lang, parallel)))
         return fut
 
     def close(self, timeout: float = 30.0) -> None:
@@ -185,13 +224,13 @@ class Coalescer:
         return jobs, False
 
     def _answer_jobs(self, jobs: list[_Job]) -> None:
-        groups: dict[tuple[int | None, str], list[_Job]] = {}
+        groups: dict[tuple[int | None, str, Filters], list[_Job]] = {}
         for job in jobs:
             if job.future.set_running_or_notify_cancel():  # False: cancelled, its client is gone
-                groups.setdefault((job.k, job.mode), []).append(job)
-        for (k, mode), group in groups.items():
+                groups.setdefault((job.k, job.mode, job.filters), []).append(job)
+        for (k, mode, filters), group in groups.items():
             try:
-                self._answer_group(group, k, mode)
+                self._answer_group(group, k, mode, filters)
             except BaseException as e:
                 for job in group:
                     if not job.future.done():
@@ -199,9 +238,9 @@ class Coalescer:
                 if not isinstance(e, Exception):
                     raise
 
-    def _answer_group(self, group: list[_Job], k: int | None, mode: str) -> None:
+    def _answer_group(self, group: list[_Job], k: int | None, mode: str, filters: Filters) -> None:
         try:
-            answers = self._call([j.query for j in group], k, mode)
+            answers = self._call([j.query for j in group], k, mode, filters)
         except PipelineError as e:  # an index or settings problem: every question of the group meets it
             for job in group:
                 job.future.set_exception(e)
@@ -212,15 +251,15 @@ class Coalescer:
             log.warning("answering %d questions together failed; answering them one by one", len(group))
             for job in group:
                 try:
-                    job.future.set_result(self._call([job.query], k, mode)[0])
+                    job.future.set_result(self._call([job.query], k, mode, filters)[0])
                 except Exception as e:  # noqa: BLE001 - handed to the request that asked
                     job.future.set_exception(e)
             return
         for job, ans in zip(group, answers, strict=True):
             job.future.set_result(ans)
 
-    def _call(self, queries: list[str], k: int | None, mode: str) -> list[Answer]:
-        answers = self._answer(queries, k, mode)
+    def _call(self, queries: list[str], k: int | None, mode: str, filters: Filters) -> list[Answer]:
+        answers = self._answer(queries, k, mode, **filters.kwargs())
         if len(answers) != len(queries):
             raise RuntimeError(f"answer() returned {len(answers)} answers for {len(queries)} queries")
         with self._lock:

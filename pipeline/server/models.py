@@ -28,10 +28,30 @@ class Match(BaseModel):
     end: int
 
 
-class Hit(BaseModel):
-    """One result: a paragraph, its scores and the sentence that best answers the query."""
+Lang = Literal["zh", "en", "fr", "es", "ru", "ar"]
 
-    paragraph: int = Field(description="the paragraph's number")
+
+class Parallel(BaseModel):
+    """The same-numbered paragraph in another language version of the document (``parallel=true``)."""
+
+    lang: Lang
+    citation: str = Field(description="its UN-style citation, in its language")
+    text: str = Field(description="its full text, lettered items included")
+
+
+class Hit(BaseModel):
+    """One result: a paragraph of one document, its scores and the sentence that best answers the query."""
+
+    document: str = Field(description="the document's symbol, e.g. CTOC/COP/2012/7")
+    lang: Lang = Field(description="the language of the document version the paragraph is from")
+    part: str | None = Field(
+        None, description='only for a paragraph of an annex: the annex ("annex", "annex II"); numbering restarts there'
+    )
+    paragraph: int = Field(description="the paragraph's number (as printed)")
+    citation: str = Field(
+        description="UN-style citation in the version's language: 'CTOC/COP/2012/7, para. 23' or "
+        "'CTOC/COP/2012/7，第23段'"
+    )
     score: float = Field(description="fused score (1.0 for lookups)")
     section: list[str] = Field(description="headings the paragraph falls under, outermost first")
     text: str = Field(description="the paragraph's full text, lettered items included")
@@ -44,6 +64,13 @@ class Hit(BaseModel):
     )
     footnotes: list[Footnote]
     match: list[Match] | None = Field(None, description="citation lookups only: the matched references")
+    links: list[str] | None = Field(
+        None, description="symbols of the documents this paragraph cites that are themselves in the library"
+    )
+    parallel: list[Parallel] | None = Field(
+        None,
+        description="with parallel=true: the same-numbered paragraph of each other language version of the document",
+    )
 
 
 class Answer(BaseModel):
@@ -72,18 +99,55 @@ class Citation(BaseModel):
     where: str = Field(description='"text", "item:a" or "footnote:1"')
     start: int
     end: int
+    in_library: bool | None = Field(
+        None, description="true for a cited document symbol that is itself in the library (absent otherwise)"
+    )
+
+
+class ParagraphFootnote(BaseModel):
+    marker: str = Field(description="the footnote's mark as printed")
+    text: str
+    offset: int = Field(description="where the marker stands in the paragraph's text (-1: not found)")
 
 
 class Paragraph(BaseModel):
     """One paragraph: the shape of ``pipeline paragraphs --json``."""
 
+    document: str = Field(description="the document's symbol")
+    lang: Lang = Field(description="the language of the document version")
+    part: str | None = Field(None, description='only in an annex: the annex ("annex", "annex II")')
     number: int
     section: list[str]
     text: str = Field(description="the paragraph's own text (before any lettered items)")
     items: list[Item]
-    footnotes: list[Footnote]
+    footnotes: list[ParagraphFootnote]
     sentences: list[str]
-    citations: list[Citation]
+    citation: str = Field(description="its UN-style citation, e.g. 'CTOC/COP/2012/7, para. 23'")
+    citations: list[Citation] = Field(description="every citation the paragraph contains, in reading order")
+
+
+class PartRange(BaseModel):
+    part: str = Field(description='"" for the body, else the annex')
+    first: int
+    last: int
+
+
+class Document(BaseModel):
+    """One language version of a document of the library (``pipeline documents --json``, without the file)."""
+
+    symbol: str = Field(description="the document symbol, e.g. CTOC/COP/2012/7")
+    lang: Lang
+    title: str = Field(description="its title as catalogued (may be empty)")
+    paragraphs: int = Field(description="its numbered paragraphs, annexes included")
+    parts: list[str] = Field(description='its annexes whose paragraph numbering restarts ("annex", "annex II")')
+    added: str = Field(description="when it was added to the library (ISO 8601; may be empty)")
+    ranges: list[PartRange] = Field(description="first and last paragraph number of the body and of each annex")
+
+
+class Documents(BaseModel):
+    """The library: every document version, in library order."""
+
+    documents: list[Document]
 
 
 class GlossWord(BaseModel):
@@ -124,10 +188,22 @@ class ArtifactInfo(BaseModel):
 
 
 class CorpusInfo(BaseModel):
-    path: str
+    path: str = Field(description="the folder of the report files")
+    sha256: str = Field(description="one hash of every document's identity and text")
+    paragraphs: int = Field(description="paragraphs of the whole library")
+    documents: int = Field(description="document versions in the library")
+    symbol: str | None = Field(
+        None, description="the document symbol when the library holds one document (its versions), else null"
+    )
+
+
+class DocumentInfo(BaseModel):
+    symbol: str
+    lang: Lang
+    path: str = Field(description="the report file")
     sha256: str
     paragraphs: int
-    symbol: str | None = Field(None, description="the document symbol, e.g. CTOC/COP/2012/7")
+    indexes: dict[str, ArtifactInfo] = Field(description="its lexical and dense index")
 
 
 class CoalescerInfo(BaseModel):
@@ -142,7 +218,8 @@ class Health(BaseModel):
     uptime_s: float
     started: str = Field(description="UTC start time, ISO 8601")
     corpus: CorpusInfo
-    indexes: dict[str, ArtifactInfo] = Field(description="lexical, dense, model, translator")
+    documents: list[DocumentInfo] = Field(description="each document version and its indexes, in library order")
+    indexes: dict[str, ArtifactInfo] = Field(description="shared by the library: model, translator")
     model: str = Field(description="the embedding model's id")
     encoder: str = Field(description="the query encoder: numpy or sentence-transformers")
     coalescer: CoalescerInfo

@@ -2,8 +2,9 @@
 
 :func:`load_retriever` loads every component up front through the public API, so a missing, stale or
 damaged index refuses to start the server with the command line's message, instead of failing the first
-request. :class:`ServerState` keeps the retriever, the :class:`~pipeline.server.coalesce.Coalescer`, the
-paragraphs' JSON (the report does not change while the server runs) and the health snapshot.
+request. :class:`ServerState` keeps the retriever, the :class:`~pipeline.server.coalesce.Coalescer`, each
+paragraph's JSON record (the library does not change while the server runs), the library's listing and the
+health snapshot.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from pipeline.server.options import ServerOptions
 
 if TYPE_CHECKING:
     from pipeline.config import Config
+    from pipeline.corpus import Corpus
+    from pipeline.library import Library
     from pipeline.retrieve import Retriever
     from pipeline.store import Artifact
 
 
 def load_retriever(cfg: Config, log: Callable[[str], None] | None = None) -> Retriever:
-    """A retriever with everything loaded and verified: the report, its citations, the BM25 index, the dense
-    index, the query encoder (and the model it needs) and the translator.
+    """A retriever with everything loaded and verified: the library of reports, their citations, the BM25
+    index, the dense index, the query encoder (and the model it needs) and the translator.
 
     Raises:
         PipelineError: a component is missing, stale or damaged (nothing is built here: run
@@ -39,7 +42,7 @@ def load_retriever(cfg: Config, log: Callable[[str], None] | None = None) -> Ret
     from pipeline.retrieve import Retriever
 
     r = Retriever.from_config(cfg, build_missing=False, log=log)
-    r.corpus  # noqa: B018 - each access loads and verifies one component
+    r.library  # noqa: B018 - each access loads and verifies one component
     r.citations  # noqa: B018
     r.lexical  # noqa: B018
     r.dense  # noqa: B018
@@ -57,16 +60,23 @@ def artifact_info(art: Artifact) -> dict[str, Any]:
     return {"path": str(art.directory), "inputs": m["inputs"], "info": m.get("info", {})}
 
 
-def index_manifests(cfg: Config) -> dict[str, dict[str, Any]]:
-    """What each artifact under ``indexes/`` records about itself: lexical, dense, model, translator."""
+def document_manifests(cfg: Config, key: str) -> dict[str, dict[str, Any]]:
+    """What one report's indexes (``indexes/docs/KEY/``) record about themselves: lexical, dense."""
     from pipeline.dense import dense_artifact, dense_dir
     from pipeline.lexical import lexical_artifact, lexical_dir
+
+    return {
+        "lexical": artifact_info(lexical_artifact(lexical_dir(cfg, key))),
+        "dense": artifact_info(dense_artifact(dense_dir(cfg, key))),
+    }
+
+
+def index_manifests(cfg: Config) -> dict[str, dict[str, Any]]:
+    """What the library's shared artifacts under ``indexes/`` record about themselves: model, translator
+    (each report's own indexes: :func:`document_manifests`)."""
     from pipeline.translate.cedict import CACHE_SUBDIR, reverse_index_artifact
 
-    out = {
-        "lexical": artifact_info(lexical_artifact(lexical_dir(cfg))),
-        "dense": artifact_info(dense_artifact(dense_dir(cfg))),
-    }
+    out: dict[str, dict[str, Any]] = {}
     if cfg.model is None:
         from pipeline.models.convert import model_artifact
 
@@ -77,6 +87,31 @@ def index_manifests(cfg: Config) -> dict[str, dict[str, Any]]:
     return out
 
 
+def document_rows(library: Library) -> list[dict[str, Any]]:
+    """The library's listing (``/api/documents``): the rows of ``pipeline documents --json`` without the file
+    and hash, plus each numbering part's first and last paragraph number."""
+    rows = []
+    for d, e in zip(library.documents, library.entries, strict=True):
+        ranges: dict[str, list[int]] = {}
+        for p in d.paragraphs:
+            r = ranges.setdefault(p.part, [p.number, p.number])
+            r[0], r[1] = min(r[0], p.number), max(r[1], p.number)
+        rows.append({
+            "symbol": d.symbol,
+            "lang": d.lang,
+            "title": e.title or (d.metadata.title or ""),
+            "paragraphs": len(d.paragraphs),
+            "parts": [x for x in d.parts if x],
+            "added": e.added,
+            "ranges": [{"part": part, "first": a, "last": b} for part, (a, b) in ranges.items()],
+        })
+    return rows
+
+
+#: A paragraph's place in the library: (symbol, lang, part, number).
+Place = tuple[str, str, str, int]
+
+
 @dataclass
 class ServerState:
     """The server's shared state (``app.state.pipeline``).
@@ -85,8 +120,10 @@ class ServerState:
         retriever: answers everything.
         options: limits and listening options.
         coalescer: answers concurrent questions together.
-        paragraphs: each paragraph's record as JSON bytes, by number.
+        records: each paragraph's record as JSON bytes, by its place ``(symbol, lang, part, number)``, in
+            library order.
         all_paragraphs: every record, as one JSON array.
+        documents: the ``/api/documents`` body.
         snapshot: the parts of ``/api/health`` fixed at start.
         batch_limiter: batch chunks are answered one at a time, so a large batch shares the CPU with the
             questions of interactive users instead of crowding them out.
@@ -95,8 +132,9 @@ class ServerState:
     retriever: Retriever
     options: ServerOptions
     coalescer: Coalescer
-    paragraphs: dict[int, bytes]
+    records: dict[Place, bytes]
     all_paragraphs: bytes
+    documents: bytes
     snapshot: dict[str, Any]
     started: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
@@ -104,7 +142,7 @@ class ServerState:
 
     @classmethod
     def create(cls, retriever: Retriever, options: ServerOptions) -> ServerState:
-        """Derive the state from a retriever (its report and citations are loaded here)."""
+        """Derive the state from a retriever (its library and citations are loaded here)."""
         records = retriever.paragraph_records()
         coalescer = Coalescer(
             retriever.search_many,
@@ -116,10 +154,35 @@ class ServerState:
             retriever=retriever,
             options=options,
             coalescer=coalescer,
-            paragraphs={int(rec["number"]): json_bytes(rec) for rec in records},
+            records={
+                (rec["document"], rec["lang"], rec.get("part", ""), int(rec["number"])): json_bytes(rec)
+                for rec in records
+            },
             all_paragraphs=json_bytes(records),
+            documents=json_bytes({"documents": document_rows(retriever.library)}),
             snapshot=_snapshot(retriever, options),
         )
+
+    def paragraph_list(self, documents: list[Corpus] | None = None, part: str | None = None) -> bytes:
+        """The JSON array of the records of ``documents`` (all when None), only those of ``part`` when given."""
+        if documents is None and part is None:
+            return self.all_paragraphs
+        keep = None if documents is None else {(d.symbol, d.lang) for d in documents}
+        chosen = [
+            body
+            for (symbol, lang, p, _), body in self.records.items()
+            if (keep is None or (symbol, lang) in keep) and (part is None or p == part)
+        ]
+        return b"[" + b",".join(chosen) + b"]"
+
+    def paragraph(self, documents: list[Corpus], number: int, part: str = "") -> list[bytes]:
+        """The records of paragraph ``number`` (of ``part``) in each of ``documents`` that has it."""
+        out = []
+        for d in documents:
+            body = self.records.get((d.symbol, d.lang, part, number))
+            if body is not None:
+                out.append(body)
+        return out
 
     def health(self) -> dict[str, Any]:
         """The ``/api/health`` record."""
@@ -140,19 +203,32 @@ class ServerState:
 
 def _snapshot(r: Retriever, options: ServerOptions) -> dict[str, Any]:
     from pipeline.embed import model_id
+    from pipeline.library import key_of
 
-    corpus = r.corpus
+    library = r.library
     try:
         encoder = str(getattr(r.encoder, "kind", type(r.encoder).__name__))
     except PipelineError as e:  # a retriever that loads lazily (tests): say why instead of failing
         encoder = f"unavailable: {e}"
     return {
         "corpus": {
-            "path": str(corpus.path),
-            "sha256": corpus.sha256,
-            "paragraphs": len(corpus.paragraphs),
-            "symbol": corpus.metadata.symbol,
+            "path": str(r.cfg.corpus_dir),
+            "sha256": library.sha256,
+            "paragraphs": len(library.paragraphs),
+            "documents": len(library.documents),
+            "symbol": library.symbols[0] if len(library.symbols) == 1 else None,
         },
+        "documents": [
+            {
+                "symbol": d.symbol,
+                "lang": d.lang,
+                "path": str(d.path),
+                "sha256": d.sha256,
+                "paragraphs": len(d.paragraphs),
+                "indexes": document_manifests(r.cfg, key_of(library, d)),
+            }
+            for d in library.documents
+        ],
         "indexes": index_manifests(r.cfg),
         "model": model_id(r.cfg),
         "encoder": encoder,

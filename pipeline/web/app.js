@@ -1,8 +1,14 @@
-/* The report search page: search, paragraph view, citation lists, batch upload. Vanilla JS, no build step.
+/* The library search page: search, paragraph view, citation lists, batch upload. Vanilla JS, no build step.
  *
  * Routes (decided here from location.pathname + search; the server serves index.html for all of them):
- *   /?q=…&mode=…[&k=…]   search results          /p/N        one paragraph
+ *   /?q=…&mode=…[&k=…][&doc=SYMBOL…][&lang=xx][&parallel=1]   search results
+ *   /p/N?doc=SYMBOL&lang=xx[&part=annex]   one paragraph of one document version (/p/N alone when only one
+ *                                          document has a paragraph N: a library of one report)
  *   /cite?q=KEY           every paragraph citing   /batch      upload a file of questions
+ *
+ * The library (GET /api/documents) decides what the page offers: with more than one document or language the
+ * search form gets a document and a language selector (and "parallel versions" when a document has several
+ * language versions). Every result names its document with its UN-style citation (hit.citation).
  *
  * Safety: server and user text only ever reaches the page through textContent / text nodes (el() below);
  * nothing is assigned to innerHTML.
@@ -175,21 +181,111 @@
 
   const getJSON = async (path, opts) => (await api(path, opts)).json();
 
-  let healthPromise = null;
-  function health() {
-    if (!healthPromise) {
-      healthPromise = getJSON("/api/health").catch((e) => {
-        healthPromise = null;
-        throw e;
-      });
+  /** The library as /api/documents lists it, with lookups; one request per page load. */
+  let libraryPromise = null;
+  function library() {
+    if (!libraryPromise) {
+      libraryPromise = getJSON("/api/documents").then((d) => makeLibrary(d && Array.isArray(d.documents) ? d.documents : []))
+        .catch((e) => {
+          libraryPromise = null;
+          throw e;
+        });
     }
-    return healthPromise;
+    return libraryPromise;
   }
 
-  async function corpusInfo() {
-    const h = await health();
-    const c = (h && h.corpus) || {};
-    return { symbol: c.symbol || "", paragraphs: Number(c.paragraphs) || 0 };
+  /** The library, or null when it cannot be had (the page then works without selectors and ranges). */
+  const libraryOrNull = () => library().catch(() => null);
+
+  function makeLibrary(docs) {
+    const symbols = [...new Set(docs.map((d) => String(d.symbol)))];
+    const langs = [...new Set(docs.map((d) => String(d.lang)))];
+    const versions = (symbol) => docs.filter((d) => d.symbol === symbol);
+    const range = (doc, part = "") => (doc && Array.isArray(doc.ranges) ? doc.ranges.find((r) => (r.part || "") === (part || "")) : null) || null;
+    return {
+      docs,
+      symbols,
+      langs,
+      /** More than one document or language: the search form offers selectors. */
+      multi: symbols.length > 1 || langs.length > 1,
+      /** Some document has several language versions: "parallel versions" makes sense. */
+      hasVersions: symbols.some((s) => versions(s).length > 1),
+      versions,
+      range,
+      /** The version of `symbol` in `lang` (the first version when `lang` is empty or absent). */
+      find(symbol, lang) {
+        const want = String(symbol || "").replace(/\s+/g, "").toUpperCase();
+        const all = docs.filter((d) => String(d.symbol).replace(/\s+/g, "").toUpperCase() === want);
+        return all.find((d) => d.lang === lang) || (lang ? null : all[0]) || null;
+      },
+      /** The versions that have paragraph `n` of `part`. */
+      having(n, part = "", list = docs) {
+        return list.filter((d) => {
+          const r = range(d, part);
+          return r && n >= r.first && n <= r.last;
+        });
+      },
+    };
+  }
+
+  const LANG_NAMES = { zh: "中文", en: "English", fr: "Français", es: "Español", ru: "Русский", ar: "العربية" };
+  const langName = (l) => LANG_NAMES[l] || l;
+  /** The value of a lang attribute for text in a document version's language. */
+  const htmlLang = (l) => (l === "zh" ? ZH : l || null);
+
+  /** The URL of paragraph `n` of one document version (and annex). */
+  function paragraphHref(symbol, lang, n, part) {
+    const params = new URLSearchParams();
+    if (symbol) params.set("doc", symbol);
+    if (lang) params.set("lang", lang);
+    if (part) params.set("part", part);
+    const qs = params.toString();
+    return `/p/${n}${qs ? `?${qs}` : ""}`;
+  }
+
+  /** A UN-style paragraph citation, as pipeline.corpus.cite_paragraph writes it: "CTOC/COP/2012/7, para. 23"
+   * ("…, annex, para. 3"), or in the Chinese style "CTOC/COP/2012/7，第23段" ("…，附件，第3段"). */
+  function citeParagraph(symbol, n, style, part = "") {
+    if (style === "zh") {
+      let where = "";
+      if (part) {
+        const i = part.indexOf(" ");
+        const head = i < 0 ? part : part.slice(0, i);
+        where = `${head === "annex" ? "附件" : head}${i < 0 ? "" : part.slice(i + 1)}，`;
+      }
+      const c = `${where}第${n}段`;
+      return symbol ? `${symbol}，${c}` : c;
+    }
+    const c = `${part ? `${part}, ` : ""}para. ${n}`;
+    return symbol ? `${symbol}, ${c}` : c;
+  }
+
+  /** Where a link to a document of the library goes: its first paragraph (in `lang` when it has that
+   * version), else the list of paragraphs citing it. */
+  function documentHref(lib, symbol, lang) {
+    const doc = lib ? (lib.find(symbol, lang) || lib.find(symbol)) : null;
+    if (doc) {
+      const r = lib.range(doc, "") || (doc.ranges || [])[0];
+      if (r) return paragraphHref(doc.symbol, doc.lang, r.first, r.part || "");
+    }
+    return `/cite?${new URLSearchParams({ q: symbol })}`;
+  }
+
+  /** The library filters of a URL's parameters: {docs, lang, parallel}. */
+  function filtersOf(params) {
+    return {
+      docs: params.getAll("doc").map((d) => d.trim()).filter(Boolean),
+      lang: (params.get("lang") || "").trim(),
+      parallel: /^(1|true|on|yes)$/i.test(params.get("parallel") || ""),
+    };
+  }
+
+  /** Add the filters to URL parameters (the page's and the API's). */
+  function addFilters(params, f, api = false) {
+    for (const d of f.docs || []) params.append("doc", d);
+    if (f.lang) params.set("lang", f.lang);
+    if (f.parallel) params.set("parallel", api ? "true" : "1");
+    return params;
   }
 
   const glossCache = new Map();
@@ -395,9 +491,6 @@
 
   // --- copying a citation --------------------------------------------------------------------------------
 
-  const citeEn = (symbol, n) => `${symbol}, para. ${n}`;
-  const citeZh = (symbol, n) => `${symbol}，第${n}段`;
-
   function legacyCopy(text) {
     const active = document.activeElement;
     const ta = el("textarea", { readonly: true, "aria-hidden": "true", tabindex: "-1", class: "copy-helper" });
@@ -434,25 +527,20 @@
     return ok;
   }
 
-  /** "Copy citation" buttons (English and Chinese UN style) for paragraph `n`. */
-  function copyActions(n, ...extra) {
+  /** "Copy citation" buttons (English and Chinese UN style) for paragraph `n` (of `part`) of the document
+   * `symbol`: the citation names the paragraph's own document. */
+  function copyActions({ symbol, n, part = "" }, ...extra) {
     const note = el("span", { class: "copied", role: "status", "aria-live": "polite" });
     let timer = null;
-    const button = (label, lang, make, aria) => el("button", {
+    const where = citeParagraph(symbol, n, "en", part);
+    const button = (label, lang, style, aria) => el("button", {
       type: "button",
       class: "plain copy-cite",
       lang,
-      dataset: { lang: lang === "en" ? "en" : "zh", paragraph: String(n) },
+      dataset: Object.assign({ lang: style, paragraph: String(n), document: symbol || "" }, part ? { part } : {}),
       "aria-label": aria,
       onclick: async () => {
-        let info;
-        try {
-          info = await corpusInfo();
-        } catch (e) {
-          note.textContent = `cannot copy: ${e.message}`;
-          return;
-        }
-        const text = make(info.symbol, n);
+        const text = citeParagraph(symbol, n, style, part);
         const ok = await copyText(text);
         note.textContent = ok ? `copied: ${text}` : `copy failed — select and copy: ${text}`;
         clearTimeout(timer);
@@ -460,8 +548,8 @@
       },
     }, label);
     return el("div", { class: "actions" },
-      button("Copy citation", "en", citeEn, `Copy citation of paragraph ${n} (English)`),
-      button("复制引文", ZH, citeZh, `Copy citation of paragraph ${n} (Chinese)`),
+      button("Copy citation", "en", "en", `Copy the citation ${where} (English)`),
+      button("复制引文", ZH, "zh", `Copy the citation ${where} (Chinese)`),
       ...extra,
       note);
   }
@@ -511,6 +599,20 @@
     });
   }
 
+  /** The search form's library filters as they stand: {docs, lang, parallel}. */
+  function formFilters() {
+    const doc = $("#doc").value;
+    return {
+      docs: doc ? [doc] : [],
+      lang: $("#lang").value,
+      parallel: $("#parallel").checked && !$("#parallel-field").hidden,
+    };
+  }
+
+  function searchUrl(q) {
+    return `/?${addFilters(new URLSearchParams({ q, mode: $("#mode").value }), formFilters())}`;
+  }
+
   function initSearchForm() {
     const form = $("#search-form");
     form.addEventListener("submit", (ev) => {
@@ -520,14 +622,42 @@
         $("#q").focus();
         return;
       }
-      navigate(`/?${new URLSearchParams({ q, mode: $("#mode").value })}`);
+      navigate(searchUrl(q));
     });
-    $("#mode").addEventListener("change", () => {
+    const rerun = () => {
       const q = $("#q").value.trim();
-      if (q && (location.pathname === "/" || location.pathname === "/index.html")) {
-        navigate(`/?${new URLSearchParams({ q, mode: $("#mode").value })}`);
-      }
-    });
+      if (q && (location.pathname === "/" || location.pathname === "/index.html")) navigate(searchUrl(q));
+    };
+    for (const id of ["#mode", "#doc", "#lang", "#parallel"]) $(id).addEventListener("change", rerun);
+  }
+
+  /** Fill the document and language selectors from the library and show them when there is a choice. */
+  async function initFilters() {
+    const lib = await libraryOrNull();
+    if (!lib) return;
+    const docSel = $("#doc");
+    const langSel = $("#lang");
+    for (const sym of lib.symbols) {
+      const titled = lib.versions(sym).find((d) => d.title);
+      docSel.append(el("option", { value: sym, title: titled ? titled.title : null }, sym));
+    }
+    for (const l of lib.langs) langSel.append(el("option", { value: l, lang: htmlLang(l) }, `${langName(l)} (${l})`));
+    $("#filters").hidden = !lib.multi;
+    $("#parallel-field").hidden = !lib.hasVersions;
+    if (filtersInUrl(location.pathname)) syncFilters(filtersOf(new URLSearchParams(location.search)));
+  }
+
+  /** Pages whose URL carries the search form's filters (a paragraph's doc= and lang= name the paragraph). */
+  const filtersInUrl = (path) => path === "/" || path === "/index.html" || /^\/cite\/?$/.test(path);
+
+  /** Show the URL's filters in the form (a value the selector does not offer leaves it on "all"). */
+  function syncFilters(f) {
+    const docSel = $("#doc");
+    const langSel = $("#lang");
+    const doc = f.docs.length === 1 ? f.docs[0] : "";
+    docSel.value = [...docSel.options].some((o) => o.value === doc) ? doc : "";
+    langSel.value = [...langSel.options].some((o) => o.value === f.lang) ? f.lang : "";
+    $("#parallel").checked = f.parallel;
   }
 
   function markNav(path) {
@@ -538,11 +668,14 @@
     }
   }
 
+  /** How the header and titles name the library: its symbol when it holds one document. */
+  const libraryName = (lib) => (lib.symbols.length === 1 ? lib.symbols[0] : `${lib.symbols.length} documents`);
+
   function setTitle(text) {
     document.title = text;
-    corpusInfo().then((c) => {
-      if (c.symbol && document.title === text) document.title = `${text} — ${c.symbol}`;
-    }).catch(() => {});
+    libraryOrNull().then((lib) => {
+      if (lib && lib.symbols.length && document.title === text) document.title = `${text} — ${libraryName(lib)}`;
+    });
   }
 
   async function route() {
@@ -557,16 +690,18 @@
     markNav(path);
     const mode = MODES.includes(params.get("mode")) ? params.get("mode") : "hybrid";
     $("#mode").value = mode;
+    const filters = filtersOf(params);
+    if (filtersInUrl(path)) syncFilters(filters);
     let m;
     if (path === "/" || path === "/index.html") {
       const q = (params.get("q") || "").trim();
       $("#q").value = params.get("q") || "";
-      if (q) await showSearch(seq, q, mode, params.get("k"));
+      if (q) await showSearch(seq, q, mode, params.get("k"), filters);
       else await showIntro(seq);
     } else if ((m = /^\/p\/(\d+)\/?$/.exec(path))) {
-      await showParagraph(seq, Number(m[1]));
+      await showParagraph(seq, Number(m[1]), filters.docs[0] || "", filters.lang, (params.get("part") || "").trim());
     } else if (/^\/cite\/?$/.test(path)) {
-      await showCite(seq, (params.get("q") || "").trim());
+      await showCite(seq, (params.get("q") || "").trim(), filters);
     } else if (/^\/batch\/?$/.test(path)) {
       showBatch(seq);
     } else {
@@ -595,13 +730,19 @@
 
   // --- results (search and citation lists) ---------------------------------------------------------------
 
-  function sectionPath(section) {
-    return el("span", { class: "section-path", lang: ZH }, (section || []).join(" › "));
+  function sectionPath(section, lang = "zh") {
+    return el("span", { class: "section-path", lang: htmlLang(lang) }, (section || []).join(" › "));
   }
 
-  /** One result card; returns [card, a function that adds the glossed word spans once fetched]. */
-  function resultCard(hit, data) {
+  /** One result card; returns [card, a function that adds the glossed word spans once fetched]. `lib` (the
+   * library, or null) places the links to other documents. */
+  function resultCard(hit, data, lib) {
     const n = Number(hit.paragraph);
+    const symbol = String(hit.document || "");
+    const lang = String(hit.lang || "");
+    const part = String(hit.part || "");
+    const citation = String(hit.citation || citeParagraph(symbol, n, lang === "zh" ? "zh" : "en", part));
+    const href = paragraphHref(symbol, lang, n, part);
     const text = String(hit.text || "");
     const unit = cpToUnit(text);
     const layers = [];
@@ -626,12 +767,13 @@
     }
     if (data.terms && data.terms.length) layers.push(termRanges(text, data.terms));
 
-    const textEl = el("p", { class: "text", lang: ZH });
+    const textLang = htmlLang(lang);
+    const textEl = el("p", { class: "text", lang: textLang });
     renderRich(textEl, text, layers);
 
     const footnotes = (hit.footnotes || []).map((fn) => {
       const li = el("li", null, el("span", { class: "fn-mark" }, `[${fn.marker}] `));
-      const body = el("span", { lang: ZH });
+      const body = el("span", { lang: textLang });
       const fnText = String(fn.text || "");
       const marks = (fnMatches[fn.marker] || []).map((m) => {
         const u = cpToUnit(fnText);
@@ -642,23 +784,41 @@
       return li;
     });
 
+    // the documents of the library this paragraph cites
+    const links = Array.isArray(hit.links) ? hit.links.map(String) : [];
+    const linksEl = links.length ? el("p", { class: "links" }, "Cites in the library: ",
+      links.map((sym, i) => [i ? ", " : "", el("a", { class: "doc-link", href: documentHref(lib, sym, lang), dataset: { document: sym } }, sym)])) : null;
+
+    // the same paragraph in the document's other language versions (parallel=1)
+    const versions = Array.isArray(hit.parallel) ? hit.parallel : null;
+    const parallelEl = versions ? el("div", { class: "parallel", role: "group", "aria-label": `${citation}: other language versions` },
+      versions.length ? versions.map((v) => el("section", { class: "version", dataset: { lang: String(v.lang) } },
+        el("h3", null, el("a", { href: paragraphHref(symbol, String(v.lang), n, part), lang: htmlLang(String(v.lang)) }, String(v.citation)),
+          el("span", { class: "muted" }, ` · ${langName(String(v.lang))}`)),
+        el("p", { class: "text", lang: htmlLang(String(v.lang)) }, String(v.text || ""))))
+        : el("p", { class: "muted" }, "No other language version has this paragraph.")) : null;
+
     const score = typeof hit.score === "number" ? hit.score : Number(hit.score);
-    const card = el("li", { class: "card result", dataset: { paragraph: String(n) } },
+    const dataset = { paragraph: String(n), document: symbol, lang };
+    if (part) dataset.part = part;
+    const card = el("li", { class: "card result", dataset },
       el("div", { class: "card-head" },
-        el("h2", { class: "num" }, el("a", { href: `/p/${n}`, "aria-label": `Paragraph ${n}` }, `¶${n}`)),
-        sectionPath(hit.section),
+        el("h2", { class: "num" }, el("a", { class: "citation", href, lang: textLang }, citation)),
+        sectionPath(hit.section, lang),
         Number.isFinite(score) ? el("span", { class: "score", title: "fused score" }, `score ${score.toFixed(3)}`) : null),
       textEl,
       footnotes.length ? el("ol", { class: "result-footnotes", "aria-label": "Footnotes" }, footnotes) : null,
-      copyActions(n, el("a", { href: `/p/${n}` }, `Open ¶${n}`)));
+      linksEl,
+      parallelEl,
+      copyActions({ symbol, n, part }, el("a", { class: "open", href, "aria-label": `Open ${citation}` }, "Open paragraph")));
 
-    const addGloss = () => gloss(text).then((words) => {
+    const addGloss = () => (HAN.test(text) ? gloss(text) : Promise.resolve(null)).then((words) => {
       if (words && textEl.isConnected) renderRich(textEl, text, [...layers, wordRanges(words)]);
     });
     return [card, addGloss];
   }
 
-  function renderAnswer(data, heading) {
+  function renderAnswer(data, heading, lib) {
     const out = el("div", { class: "answer" });
     if (heading) out.append(heading);
     for (const w of data.warnings || []) out.append(el("p", { class: "warning", role: "note" }, String(w)));
@@ -670,7 +830,7 @@
     const list = el("ol", { class: "results", "aria-label": "Results" });
     const glossers = [];
     for (const hit of results) {
-      const [card, addGloss] = resultCard(hit, data);
+      const [card, addGloss] = resultCard(hit, data, lib);
       list.append(card);
       glossers.push(addGloss);
     }
@@ -681,15 +841,25 @@
 
   const ROUTE_NAMES = { question: "question", paragraph: "paragraph lookup", citation: "citation lookup" };
 
-  async function showSearch(seq, q, mode, k) {
+  /** "in CTOC/COP/2012/7 · English": what the filters restrict a search to ("" for the whole library). */
+  function filtersText(f) {
+    const parts = [];
+    if (f.docs && f.docs.length) parts.push(`in ${f.docs.join(", ")}`);
+    if (f.lang) parts.push(langName(f.lang));
+    if (f.parallel) parts.push("with other language versions");
+    return parts.join(" · ");
+  }
+
+  async function showSearch(seq, q, mode, k, filters) {
     setTitle(`${q} — search`);
     setStatus("Searching…");
-    const params = new URLSearchParams({ q, mode });
+    const params = addFilters(new URLSearchParams({ q, mode }), filters, true);
     if (k && /^\d+$/.test(k)) params.set("k", k);
     const t0 = performance.now();
     let data;
+    let lib;
     try {
-      data = await getJSON(`/api/search?${params}`);
+      [data, lib] = await Promise.all([getJSON(`/api/search?${params}`), libraryOrNull()]);
     } catch (e) {
       if (current(seq)) showError(e);
       return;
@@ -698,15 +868,16 @@
     const ms = Math.round(performance.now() - t0);
     const n = (data.results || []).length;
     const routeName = ROUTE_NAMES[data.route] || data.route || "";
-    setStatus(`${n} result${n === 1 ? "" : "s"} · ${routeName}${data.route === "question" ? ` · ${mode}` : ""} · ${ms} ms`);
+    const scope = filtersText(filters);
+    setStatus(`${n} result${n === 1 ? "" : "s"} · ${routeName}${data.route === "question" ? ` · ${mode}` : ""}${scope ? ` · ${scope}` : ""} · ${ms} ms`);
     const heading = el("h1", { class: "results-title" }, "Results for ", el("q", { class: "query" }, q));
-    const [out, addGloss] = renderAnswer(data, heading);
+    const [out, addGloss] = renderAnswer(data, heading, lib);
     view().replaceChildren(out);
     settleFocus();
     await addGloss();
   }
 
-  async function showCite(seq, q) {
+  async function showCite(seq, q, filters) {
     if (!q) {
       setTitle("Citations");
       view().append(el("h1", null, "Citations"), el("p", null, "Give a resolution, document symbol or article: ",
@@ -716,8 +887,9 @@
     setTitle(`Citing ${q}`);
     setStatus("Looking up…");
     let data;
+    let lib;
     try {
-      data = await getJSON(`/api/cite?${new URLSearchParams({ q })}`);
+      [data, lib] = await Promise.all([getJSON(`/api/cite?${addFilters(new URLSearchParams({ q }), filters, true)}`), libraryOrNull()]);
     } catch (e) {
       if (current(seq)) {
         view().append(el("h1", null, `Citing ${citationLabel(q)}`));
@@ -730,7 +902,13 @@
     setStatus(`${n} paragraph${n === 1 ? "" : "s"}`);
     const heading = el("h1", null, data.route === "paragraph" ? `Paragraphs ${q}` : `Paragraphs citing ${citationLabel(q)}`,
       el("span", { class: "muted" }, ` (${n})`));
-    const [out, addGloss] = renderAnswer(data, heading);
+    const [out, addGloss] = renderAnswer(data, heading, lib);
+    // a cited document that is itself in the library: a way into it
+    const doc = data.route === "citation" && lib ? lib.find(q) : null;
+    if (doc) {
+      heading.after(el("p", { class: "links" }, `${doc.symbol} is in the library: `,
+        el("a", { class: "doc-link", href: documentHref(lib, doc.symbol, doc.lang), dataset: { document: doc.symbol } }, "read it")));
+    }
     view().replaceChildren(out);
     settleFocus();
     await addGloss();
@@ -774,25 +952,55 @@
     })));
   }
 
-  async function showParagraph(seq, n) {
-    setTitle(`¶${n}`);
+  /** Paragraph `n` (of `part`) of the document `symbol` in `lang`. Without a document, the paragraph of the
+   * one version that has it; when several have it, a choice between them. */
+  async function showParagraph(seq, n, symbol, lang, part) {
+    const label = part ? `${part}, ¶${n}` : `¶${n}`;
+    setTitle(symbol ? citeParagraph(symbol, n, "en", part) : label);
     setStatus("Loading…");
+    const lib = await libraryOrNull();
+    if (!current(seq)) return;
+    if (lib && !(symbol && lang)) {
+      const candidates = lib.having(n, part, symbol ? lib.docs.filter((d) => lib.find(symbol, d.lang) === d) : lib.docs)
+        .filter((d) => !lang || d.lang === lang);
+      if (candidates.length > 1) {
+        setStatus("");
+        view().append(el("h1", { tabindex: "-1" }, label),
+          el("p", null, `Paragraph ${n}${part ? ` of the ${part}` : ""} is in ${candidates.length} document versions; choose one:`),
+          el("ul", { class: "choices" }, candidates.map((d) => el("li", null,
+            el("a", { href: paragraphHref(d.symbol, d.lang, n, part), lang: htmlLang(d.lang) },
+              citeParagraph(d.symbol, n, d.lang === "zh" ? "zh" : "en", part)),
+            el("span", { class: "muted" }, ` · ${langName(d.lang)}${d.title ? ` · ${d.title}` : ""}`)))));
+        return;
+      }
+    }
     let p;
     try {
-      p = await getJSON(`/api/paragraphs/${n}`);
+      const params = new URLSearchParams();
+      if (symbol) params.set("doc", symbol);
+      if (lang) params.set("lang", lang);
+      if (part) params.set("part", part);
+      const qs = params.toString();
+      p = await getJSON(`/api/paragraphs/${n}${qs ? `?${qs}` : ""}`);
     } catch (e) {
       if (current(seq)) {
-        view().append(el("h1", null, `¶${n}`));
+        view().append(el("h1", null, symbol ? citeParagraph(symbol, n, lang === "zh" ? "zh" : "en", part) : label));
         showError(e);
       }
       return;
     }
-    let info = null;
-    try {
-      info = await corpusInfo();
-    } catch (e) { /* prev/next then rely on the paragraph alone */ }
     if (!current(seq)) return;
     setStatus("");
+
+    // the paragraph's own identity (the URL may have named none, or named it in other letters)
+    const doc = String(p.document || symbol || "");
+    const plang = String(p.lang || lang || "");
+    const ppart = String(p.part || "");
+    const citation = String(p.citation || citeParagraph(doc, n, plang === "zh" ? "zh" : "en", ppart));
+    const textLang = htmlLang(plang);
+    setTitle(citation);
+    const version = lib ? lib.find(doc, plang) : null;
+    const range = version ? lib.range(version, ppart) : null;
 
     const text = String(p.text || "");
     const items = Array.isArray(p.items) ? p.items : [];
@@ -800,11 +1008,17 @@
     const cites = Array.isArray(p.citations) ? p.citations : [];
     const byWhere = (w) => cites.filter((c) => c.where === w);
 
+    // previous and next paragraph of the same document version (and part)
     const pager = () => {
       const nav = el("nav", { class: "pager", "aria-label": "Paragraphs" });
-      if (n > 1) nav.append(el("a", { class: "prev", href: `/p/${n - 1}`, rel: "prev" }, `← ¶${n - 1}`));
-      if (!info || !info.paragraphs || n < info.paragraphs) {
-        nav.append(el("a", { class: "next", href: `/p/${n + 1}`, rel: "next" }, `¶${n + 1} →`));
+      const first = range ? range.first : 1;
+      const prev = citeParagraph(doc, n - 1, plang === "zh" ? "zh" : "en", ppart);
+      const next = citeParagraph(doc, n + 1, plang === "zh" ? "zh" : "en", ppart);
+      if (n > first) {
+        nav.append(el("a", { class: "prev", href: paragraphHref(doc, plang, n - 1, ppart), rel: "prev", "aria-label": `Previous: ${prev}` }, `← ¶${n - 1}`));
+      }
+      if (!range || n < range.last) {
+        nav.append(el("a", { class: "next", href: paragraphHref(doc, plang, n + 1, ppart), rel: "next", "aria-label": `Next: ${next}` }, `¶${n + 1} →`));
       }
       return nav;
     };
@@ -818,19 +1032,19 @@
       at: Number.isInteger(fn.offset) && fn.offset >= 0 ? unit(fn.offset) : text.length,
       make: fnRef(fn),
     }));
-    const textEl = el("p", { class: "text", lang: ZH });
+    const textEl = el("p", { class: "text", lang: textLang });
     const textLayers = [citationLayer(text, byWhere("text"))];
     renderRich(textEl, text, textLayers, inserts);
 
     const itemEls = items.map((it) => {
-      const body = el("span", { class: "item-text", lang: ZH });
+      const body = el("span", { class: "item-text", lang: textLang });
       const layers = [citationLayer(String(it.text || ""), byWhere(`item:${it.label}`))];
       renderRich(body, String(it.text || ""), layers);
       return { it, body, layers, li: el("li", null, el("span", { class: "label" }, `(${it.label})`), body) };
     });
 
     const fnEls = footnotes.map((fn) => {
-      const body = el("span", { lang: ZH });
+      const body = el("span", { lang: textLang });
       const layers = [citationLayer(String(fn.text || ""), byWhere(`footnote:${fn.marker}`))];
       renderRich(body, String(fn.text || ""), layers);
       return {
@@ -843,32 +1057,48 @@
     for (const c of cites) if (!keys.some((k) => k.key === c.key)) keys.push(c);
     const whereName = (w) => (w.startsWith("item:") ? `in item (${w.slice(5)})` : w.startsWith("footnote:") ? `in footnote ${w.slice(9)}` : "");
 
-    const article = el("article", { class: "card paragraph", dataset: { paragraph: String(n) }, "aria-labelledby": "p-title" },
-      el("h1", { id: "p-title", tabindex: "-1" }, `¶${n}`),
-      el("p", { class: "crumbs" }, sectionPath(p.section)),
+    // the same paragraph in the document's other language versions
+    const others = lib ? lib.having(n, ppart, lib.versions(version ? version.symbol : doc)).filter((d) => d.lang !== plang) : [];
+    const versionsEl = others.length ? el("p", { class: "versions" }, "Other language versions: ",
+      others.map((d, i) => [i ? ", " : "", el("a", { href: paragraphHref(d.symbol, d.lang, n, ppart), lang: htmlLang(d.lang), hreflang: d.lang, dataset: { lang: d.lang } },
+        langName(d.lang))])) : null;
+    const multi = lib && lib.multi;
+
+    const dataset = { paragraph: String(n), document: doc, lang: plang };
+    if (ppart) dataset.part = ppart;
+    const article = el("article", { class: "card paragraph", dataset, "aria-labelledby": "p-title" },
+      el("h1", { id: "p-title", tabindex: "-1", lang: textLang }, citation),
+      multi && version && version.title ? el("p", { class: "doc-title muted" }, version.title) : null,
+      el("p", { class: "crumbs" }, sectionPath(p.section, plang)),
       textEl,
       itemEls.length ? el("ol", { class: "items", "aria-label": "Items" }, itemEls.map((x) => x.li)) : null,
       fnEls.length ? el("section", { class: "footnotes", "aria-labelledby": "fn-title" },
         el("h2", { id: "fn-title" }, "Footnotes"), el("ol", { class: "fn-list" }, fnEls.map((x) => x.li))) : null,
+      versionsEl,
       keys.length ? el("section", { class: "cites-in", "aria-labelledby": "ci-title" },
         el("h2", { id: "ci-title" }, "Cited in this paragraph"),
-        el("p", { class: "muted hint" }, "Each link lists every paragraph of the report citing the same."),
+        el("p", { class: "muted hint" }, `Each link lists every paragraph of the ${multi ? "library" : "report"} citing the same.`),
         el("ul", null, keys.map((c) => {
           const places = cites.filter((x) => x.key === c.key).map((x) => String(x.where)).filter((w) => w !== "text");
+          const inLibrary = cites.some((x) => x.key === c.key && x.in_library === true);
           return el("li", null,
             el("a", { class: "cite-list-link", href: citeHref(String(c.key)), lang: c.kind === "article" ? "en" : null },
               citationName(c)),
-            places.length ? el("span", { class: "muted" }, ` (${places.map(whereName).join(", ")})`) : null);
+            places.length ? el("span", { class: "muted" }, ` (${places.map(whereName).join(", ")})`) : null,
+            inLibrary ? [" — in the library: ", el("a", { class: "doc-link", href: documentHref(lib, String(c.key), plang), dataset: { document: String(c.key) } }, "read it")] : null);
         }))) : null,
-      copyActions(n));
+      copyActions({ symbol: doc, n, part: ppart }));
     view().replaceChildren(pager(), article, pager());
     settleFocus();
 
-    // Glosses: one request for the text and its items (the same full text a search result shows), one for
-    // the footnotes.
-    const full = [text, ...items.map((it) => `(${it.label}) ${it.text}`)].filter((s) => s).join("\n");
+    // Glosses (Chinese text only): one request for the text and its items (the same full text a search result
+    // shows), one for the footnotes.
+    const full = [text, ...items.map((it) => `(${it.label}) ${it.text}`)].filter((x) => x).join("\n");
     const fnJoined = footnotes.map((fn) => String(fn.text || "")).join("\n");
-    const [words, fnWords] = await Promise.all([gloss(full), fnJoined ? gloss(fnJoined) : Promise.resolve(null)]);
+    const [words, fnWords] = await Promise.all([
+      HAN.test(full) ? gloss(full) : Promise.resolve(null),
+      HAN.test(fnJoined) ? gloss(fnJoined) : Promise.resolve(null),
+    ]);
     if (!current(seq)) return;
     if (words) {
       renderRich(textEl, text, [...textLayers, wordRanges(words, 0, text.length)], inserts);
@@ -902,25 +1132,39 @@
   ];
 
   async function showIntro(seq) {
-    setTitle("Search the report");
+    const lib = await libraryOrNull();
+    if (!current(seq)) return;
+    const one = !lib || lib.symbols.length < 2;
+    setTitle(one ? "Search the report" : "Search the library");
     const box = el("div", { class: "intro" },
-      el("h1", null, "Ask the report"),
-      el("p", null, "Questions in Chinese or English return the numbered paragraphs that answer them, with the answering sentence highlighted. Hover or tap a Chinese word for its English gloss."),
+      el("h1", null, one ? "Ask the report" : "Ask the library"),
+      el("p", null, "Questions in Chinese or English return the numbered paragraphs that answer them, with the answering sentence highlighted and each paragraph cited UN-style. Hover or tap a Chinese word for its English gloss."),
       el("h2", null, "Try"),
       el("ul", null, EXAMPLES.map((q) => el("li", null, el("a", { href: `/?${new URLSearchParams({ q, mode: "hybrid" })}`, lang: HAN.test(q) ? ZH : "en" }, q)))));
     view().append(box);
-    try {
-      const info = await corpusInfo();
-      if (!current(seq) || !info.paragraphs) return;
-      const nav = el("p", { class: "toc" });
-      for (let i = 1; i <= info.paragraphs; i++) nav.append(el("a", { href: `/p/${i}` }, `¶${i}`), " ");
-      box.append(el("h2", null, `Browse the ${info.paragraphs} paragraphs`), nav);
-    } catch (e) { /* the search still works */ }
+    if (!lib || !lib.docs.length) return;
+    const total = lib.docs.reduce((a, d) => a + (Number(d.paragraphs) || 0), 0);
+    box.append(el("h2", null, lib.docs.length === 1 ? `Browse the ${total} paragraphs` : `Browse the ${lib.docs.length} documents`));
+    for (const d of lib.docs) {
+      const section = el("section", { class: "toc-doc", dataset: { document: d.symbol, lang: d.lang } });
+      if (lib.docs.length > 1) {
+        section.append(el("h3", null, `${d.symbol} `, el("span", { class: "muted" }, `· ${langName(d.lang)} · ${d.paragraphs} paragraphs`)),
+          d.title ? el("p", { class: "muted doc-title" }, d.title) : null);
+      }
+      for (const r of d.ranges || []) {
+        const nav = el("p", { class: "toc" });
+        if (r.part) nav.append(el("span", { class: "muted" }, `${r.part}: `));
+        for (let i = r.first; i <= r.last; i++) nav.append(el("a", { href: paragraphHref(d.symbol, d.lang, i, r.part || "") }, `¶${i}`), " ");
+        section.append(nav);
+      }
+      box.append(section);
+    }
   }
 
   // --- batch ---------------------------------------------------------------------------------------------
 
-  const CSV_COLUMNS = ["id", "query", "route", "rank", "paragraph", "score", "section", "answer", "text"];
+  const CSV_COLUMNS = ["id", "query", "route", "rank", "document", "lang", "paragraph", "citation", "score", "section",
+    "answer", "text"];
 
   /** A CSV field as Python's csv module writes it (QUOTE_MINIMAL). */
   function csvField(v) {
@@ -933,10 +1177,10 @@
     const rows = [CSV_COLUMNS];
     for (const rec of records) {
       const results = rec.results || [];
-      if (!results.length) rows.push([rec.id, rec.query, rec.route, "", "", "", "", "", ""]);
+      if (!results.length) rows.push([rec.id, rec.query, rec.route, ...CSV_COLUMNS.slice(3).map(() => "")]);
       results.forEach((r, i) => {
-        rows.push([rec.id, rec.query, rec.route, i + 1, r.paragraph, Number(r.score).toFixed(4),
-          (r.section || []).join(" › "), r.answer || "", r.text]);
+        rows.push([rec.id, rec.query, rec.route, i + 1, r.document || "", r.lang || "", r.paragraph, r.citation || "",
+          Number(r.score).toFixed(4), (r.section || []).join(" › "), r.answer || "", r.text]);
       });
     }
     return rows.map((r) => r.map(csvField).join(",") + "\n").join("");
@@ -951,6 +1195,16 @@
     const fileInput = el("input", { id: "batch-file", type: "file", accept: ".jsonl,.ndjson,.csv,.txt", required: true });
     const modeSel = el("select", { id: "batch-mode" }, MODES.map((m) => el("option", { value: m }, m)));
     const kInput = el("input", { id: "batch-k", type: "number", min: "1", max: "100", value: "5", inputmode: "numeric" });
+    const docSel = el("select", { id: "batch-doc" }, el("option", { value: "" }, "All documents"));
+    const langSel = el("select", { id: "batch-lang" }, el("option", { value: "" }, "All languages"));
+    const scopeRow = el("div", { class: "field", hidden: true }, el("label", { for: "batch-doc" }, "Document"), docSel,
+      el("label", { for: "batch-lang" }, "Language"), langSel);
+    libraryOrNull().then((lib) => {
+      if (!lib || !lib.multi) return;
+      for (const sym of lib.symbols) docSel.append(el("option", { value: sym }, sym));
+      for (const l of lib.langs) langSel.append(el("option", { value: l, lang: htmlLang(l) }, `${langName(l)} (${l})`));
+      scopeRow.hidden = false;
+    });
     const go = el("button", { type: "submit", id: "batch-go" }, "Upload and answer");
     const cancel = el("button", { type: "button", class: "plain", id: "batch-cancel", hidden: true }, "Cancel");
     const progress = el("progress", { id: "batch-progress", max: "1", value: "0" });
@@ -967,6 +1221,7 @@
         el("div", { class: "field" }, el("label", { for: "batch-file" }, "File"), fileInput),
         el("div", { class: "field" }, el("label", { for: "batch-mode" }, "Mode"), modeSel,
           el("label", { for: "batch-k" }, "Results per question (k)"), kInput),
+        scopeRow,
         el("div", { class: "field" }, go, cancel)),
       progressRow,
       result);
@@ -998,7 +1253,8 @@
       batchAbort = abort;
       cancel.onclick = () => abort.abort();
       try {
-        await runBatch(file, type, modeSel.value, k, abort.signal, progress, progressText, result, seq);
+        const scope = { docs: docSel.value ? [docSel.value] : [], lang: langSel.value, parallel: false };
+        await runBatch(file, type, modeSel.value, k, scope, abort.signal, progress, progressText, result, seq);
       } catch (e) {
         if (e && e.name === "AbortError") showError(new Error("Cancelled."), result);
         else showError(e, result);
@@ -1011,8 +1267,8 @@
     view().append(form);
   }
 
-  async function runBatch(file, type, mode, k, signal, progress, progressText, result, seq) {
-    const res = await api(`/api/batch?${new URLSearchParams({ k: String(k), mode })}`, {
+  async function runBatch(file, type, mode, k, scope, signal, progress, progressText, result, seq) {
+    const res = await api(`/api/batch?${addFilters(new URLSearchParams({ k: String(k), mode }), scope, true)}`, {
       method: "POST",
       body: file,
       headers: { "Content-Type": type },
@@ -1108,10 +1364,14 @@
 
   // --- start ---------------------------------------------------------------------------------------------
 
+  /** The header names the library (its symbol when it holds one document); the footer lists its documents. */
   function showCorpusName() {
-    corpusInfo().then((c) => {
-      if (c.symbol) $("#corpus-name").textContent = c.symbol;
-    }).catch(() => {});
+    libraryOrNull().then((lib) => {
+      if (!lib || !lib.symbols.length) return;
+      $("#corpus-name").textContent = libraryName(lib);
+      const list = $("#doc-list");
+      if (list) list.textContent = lib.symbols.join(", ");
+    });
   }
 
   function start() {
@@ -1122,6 +1382,7 @@
     initTooltip();
     route();
     showCorpusName();
+    initFilters();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
