@@ -100,11 +100,17 @@ _CJK_END = "。；！？"
 _CLOSERS = "”’」』）)]》〉\"'"
 
 
+_RE_ITEM_JOINER = re.compile(r"[ \t]*(?:and|or)[ \t]*(?:\n|$)")
+_RE_NEXT_CAPITAL = re.compile(r"\s+[A-Z]")
+
+
 def split_sentences(text: str) -> list[Span]:
     """Split text into sentences with offsets.
 
-    Splits at line breaks, after 。；！？ (and any closing quotes or brackets that follow them), after a Latin ";", and after
-    a Latin ".", "!" or "?" followed by white space (so "www.unodc.org", "1.7 亿" and "EG.1/2012/4" are not cut).
+    Splits at line breaks, after 。；！？ (and any closing quotes or brackets that follow them), after a Latin ";" (but
+    not the "; and" / "; or" that closes a list item), and after a Latin ".", "!" or "?" followed by white space
+    (so "www.unodc.org", "1.7 亿" and "EG.1/2012/4" are not cut); after a number only before a capital letter
+    and not when the number opens a line (an enumerator, "1. ").
 
     Args:
         text: the text to cut.
@@ -121,12 +127,22 @@ def split_sentences(text: str) -> list[Span]:
             cuts.append(i)
             i += 1
             continue
-        if ch in _CJK_END or ch == ";":
+        if ch in _CJK_END:
             end = i + 1
+        elif ch == ";":
+            if not _RE_ITEM_JOINER.match(text, i + 1):  # "…; and" closing a list item stays one sentence
+                end = i + 1
         elif ch in ".!?" and (i + 1 == n or text[i + 1].isspace()):
             prev = text[i - 1] if i else ""
-            # not after a single capital (initials such as "A." in headings) or a digit ("1. ")
-            if not (prev.isdigit() or (prev.isupper() and (i < 2 or not text[i - 2].isalpha()))):
+            if prev.isdigit():
+                # a number ending a sentence ("resolution 55/25. The", "in 2013. It") is cut before a capital;
+                # an enumerator opening a line ("1. The") is not
+                j = i - 1
+                while j > 0 and text[j - 1].isdigit():
+                    j -= 1
+                if j > 0 and text[j - 1] != "\n" and _RE_NEXT_CAPITAL.match(text, i + 1):
+                    end = i + 1
+            elif not (prev.isupper() and (i < 2 or not text[i - 2].isalpha())):  # initials: "A." in headings
                 end = i + 1
         if end is not None:
             while end < n and text[end] in _CLOSERS:

@@ -266,14 +266,10 @@ def test_english_sentences(en):
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="pipeline/text.py split_sentences does not cut after a number ending a sentence"
-)
 def test_english_sentence_ending_in_a_number_is_cut(en):
     assert len(en.paragraph(3).sentences) == 3  # "... resolution A/RES/55/25. The Secretariat ..."
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/text.py split_sentences cuts '; and' into a sentence 'and'")
 def test_english_item_ending_in_and_stays_one_sentence(en):
     assert all(s.text != "and" for s in en.paragraph(8).sentences)
 
