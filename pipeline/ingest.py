@@ -58,7 +58,6 @@ Every decision is a general rule, never a patch for one paragraph:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,7 +78,6 @@ __all__ = [
     "detect_language",
     "ingest_file",
     "lang_from_name",
-    "load_catalog",
     "load_corpus",
     "parse_report",
     "settle_identity",
@@ -900,39 +898,16 @@ def settle_identity(
 # ---------------------------------------------------------------------------------------------- files
 
 
-def load_catalog(cfg: Config) -> dict[str, dict[str, str]]:
-    """The document catalog ``corpus/documents.json`` (symbol and language of each source file), or {}."""
-    path = cfg.corpus_dir / "documents.json"
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise IngestError(path, 1, f"not UTF-8 text (byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise IngestError(path, e.lineno, f"not valid JSON ({e.msg}); fix or delete the catalog") from None
-    except OSError as e:
-        raise IngestError(path, 0, f"cannot read the catalog: {e.strerror or e}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise IngestError(path, 1, 'expected an object {"file name": {"symbol": …, "lang": …}, …}')
-    return data
-
-
-def ingest_file(
-    path: str | Path, catalog: dict[str, dict[str, str]] | None = None, lang: str | None = None
-) -> Corpus:
+def ingest_file(path: str | Path, lang: str | None = None) -> Corpus:
     """Read and parse a report file.
 
     Args:
         path: the report's text file (UTF-8).
-        catalog: optional entries keyed by file name supplying metadata the front matter does not print
-            (the document symbol, the language).
-        lang: the report's language; None takes the catalog's, else the file name's (``NAME.zh.txt``), else
-            detects it.
+        lang: the report's language; None takes the file name's (``NAME.zh.txt``), else detects it.
 
     Returns:
-        The corpus. A symbol the catalog supplies goes to ``metadata.symbol`` only; every paragraph's
-        ``document`` is the printed symbol or "" until :func:`settle_identity` settles it.
+        The corpus; every paragraph's ``document`` is the printed symbol or "" until :func:`settle_identity`
+        settles it (the library does, from its catalog: :func:`pipeline.library.load_library`).
 
     Raises:
         IngestError: unreadable, empty, not UTF-8, in a language not supported yet or contradicting its text,
@@ -950,19 +925,24 @@ def ingest_file(
         ) from None
     except OSError as e:
         raise IngestError(path, 0, f"cannot read the file: {e.strerror or e}") from None
-    entry = (catalog or {}).get(path.name) or {}
-    hint = lang or entry.get("lang") or lang_from_name(path)
+    hint = lang or lang_from_name(path)
     if hint is not None and hint not in PARSED_LANGUAGES:
         _check_language(path, hint, None)
         raise IngestError(path, 0, _unsupported(hint))
-    corpus = parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
-    if corpus.metadata.symbol is None and entry.get("symbol"):
-        # the metadata only: paragraphs get their ``document`` when the caller settles the identity
-        corpus.metadata.symbol, corpus.metadata.symbol_source = entry["symbol"], "catalog"
-    return corpus
+    return parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
 
 
 def load_corpus(cfg: Config | None = None) -> Corpus:
-    """Parse the configured report (``cfg.document_path``). Parsing takes milliseconds; nothing is cached."""
+    """Parse the configured report (``cfg.document_path``) with the identity the library's catalog gives it (the
+    whole library: :func:`pipeline.library.load_library`). Parsing takes milliseconds; nothing is cached."""
+    from pipeline.library import default_entries, load_document, read_catalog
+
     cfg = cfg or Config()
-    return ingest_file(cfg.document_path, load_catalog(cfg))
+    entries = read_catalog(cfg)
+    entry = next((e for e in entries or [] if e.file == cfg.document), None)
+    if entry is None:
+        if entries:
+            raise IngestError(cfg.document_path, 0, f"not in the library (corpus/documents.json); "
+                              f"`pipeline add {cfg.document_path}` it")
+        [entry] = default_entries(cfg)
+    return load_document(cfg, entry)

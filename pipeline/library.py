@@ -305,7 +305,7 @@ def default_entries(cfg: Config) -> list[Entry]:
     from pipeline.ingest import ingest_file
 
     corpus = ingest_file(cfg.document_path)
-    if not corpus.metadata.symbol:
+    if not corpus.symbol:
         raise LibraryError(
             f"{cfg.document_path}: the report prints no document symbol and corpus/{CATALOG} is missing; "
             f"add it with `pipeline add {cfg.document_path} --symbol SYMBOL`"

@@ -615,12 +615,12 @@ def test_unknown_language_and_undetectable_text(tmp_path):
     assert parse_report("1. 12/7.\n", "x.txt", lang="en").numbers == [1]
 
 
-def test_catalog_language_is_a_hint(tmp_path):
+def test_given_language_is_a_hint(tmp_path):
     f = _copy(tmp_path, ZH_EN, "no-suffix.txt")
-    c = ingest_file(f, {"no-suffix.txt": {"symbol": "CTOC/COP/WG.2/2013/3", "lang": "en"}})
+    c = ingest_file(f, lang="en")
     assert c.lang == "en" and c.metadata.symbol_source == "front matter"
     with pytest.raises(IngestError, match="given as zh"):
-        ingest_file(f, {"no-suffix.txt": {"lang": "zh"}})
+        ingest_file(f, lang="zh")
 
 
 # --- identity -------------------------------------------------------------------------------------------------
