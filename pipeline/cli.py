@@ -544,7 +544,9 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
         "serve",
         help="serve the web page and the JSON API",
         description="Serve the web page and the JSON API (FastAPI on uvicorn, one worker): /api/search, /api/cite, "
-        "/api/paragraphs, /api/gloss, /api/batch, /api/health; API documentation at /docs (offline). Everything "
+        "/api/paragraphs, /api/documents, /api/gloss, /api/batch, /api/health (search, cite and batch take doc=, "
+        "lang= and parallel= as the commands take --doc, --lang and --parallel); API documentation at /docs "
+        "(offline). The library is loaded once: restart the server after `pipeline add` or `remove`. Everything "
         "is loaded and verified at start: a missing, stale or damaged index is refused as the other commands "
         "refuse it (exit code 3; --build builds first). Listens on 127.0.0.1 by default; any other --host needs "
         "a token (--token, or the environment variable PIPELINE_TOKEN, which keeps it out of `ps`): every /api "
