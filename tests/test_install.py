@@ -44,7 +44,7 @@ def test_wheel_installed_outside_the_checkout(tmp_path: Path, home: Path) -> Non
     assert "PIPELINE_HOME" in r.stderr and "ctoc-cop-2012-7.zh.txt" in r.stderr
     env["PIPELINE_HOME"] = str(home)
     r = subprocess.run([sys.executable, "-c", code, "paragraphs", "23"], capture_output=True, text=True, env=env, cwd=elsewhere)
-    assert r.returncode == 0 and r.stdout.splitlines()[1].startswith("¶23"), r.stderr
+    assert r.returncode == 0 and r.stdout.splitlines()[1].startswith("CTOC/COP/2012/7，第23段"), r.stderr
     r = subprocess.run([sys.executable, "-c", code, "cite", "S/2012/50", "--json"], capture_output=True, text=True,
                        env=env, cwd=elsewhere)
     assert r.returncode == 0 and '"paragraph": 17' in r.stdout

@@ -544,7 +544,7 @@ def real_home(seeded: Path, model_home: Path, tmp_path_factory: pytest.TempPathF
 
 @pytest.mark.slow
 def test_item29_first_hybrid_search_scores_like_later_searches(real_home: RealHome) -> None:
-    assert "no dense index yet" in real_home.first.stderr
+    assert "no dense index of CTOC/COP/2012/7 (zh) yet" in real_home.first.stderr
     later = cli(real_home.path, "search", "--json", Q)
     assert later.returncode == 0 and "no dense index yet" not in later.stderr
     a, b = json.loads(real_home.first.stdout), json.loads(later.stdout)
