@@ -161,6 +161,25 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
         if library.entries != old_entries or read_catalog(cfg) is None:
             write_catalog(cfg, library.entries)  # after every index it names is written
             yield "catalog: corpus/documents.json updated"
+        if cfg.backend == "qdrant":
+            yield _upload(cfg, library, analyzer, lexical_only)
+
+
+def _upload(cfg: Config, library: Library, analyzer: Analyzer, lexical_only: bool) -> str:
+    """Put the library into its Qdrant collection (idempotent and resumable; a progress bar on stderr)."""
+    from pipeline.backends.channels import upload_library
+    from pipeline.dense import load_library_dense
+    from pipeline.embed import embedder_identity
+    from pipeline.lexical import load_library_lexical
+
+    t = time.perf_counter()
+    lexical = load_library_lexical(cfg, library, analyzer)
+    dense = None if lexical_only else load_library_dense(cfg, library, embedder_identity(cfg))
+    counts = upload_library(cfg, library, lexical, dense)
+    kept = counts["skipped"] + counts["trusted"]
+    return (f"qdrant: {counts['written']} paragraphs written, {kept} already there and verified, "
+            f"{counts['deleted']} removed — collection {cfg.qdrant_collection!r} at {cfg.qdrant_url} "
+            f"({time.perf_counter() - t:.1f} s)")
 
 
 def _keys(library: Library) -> list[tuple[Corpus, str]]:

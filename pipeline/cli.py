@@ -406,6 +406,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "--annex II) instead of the body")
     p.set_defaults(func=cmd_paragraphs)
 
+    def add_backend(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--backend", choices=("local", "qdrant"),
+                       help="where the channels are searched: local (the in-process indexes, default) or qdrant "
+                       "(a collection `pipeline build --backend qdrant` uploaded the library to)")
+        p.add_argument("--qdrant-url", metavar="LOCATION",
+                       help="http(s)://HOST:6333 (a server), a directory (qdrant-client's local mode), :memory:, or "
+                       "edge:DIR (Qdrant Edge in-process); the setting qdrant_url")
+        p.add_argument("--qdrant-collection", metavar="NAME", help="collection name (default: pipeline)")
+
     def add_common(p: argparse.ArgumentParser, k: int | None = None) -> None:
         default = f"default {k}" if k else "default: the top_k setting, 5"
         p.add_argument("-k", "--k", type=_k, default=k, help=f"results per question, 1-1000 ({default})")
@@ -426,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", nargs="+", help="the query (quote it or not)")
     add_common(p)
     add_filters(p)
+    add_backend(p)
     p.add_argument("--json", action="store_true", help="print JSON: {query, route, results: [...]}")
     p.add_argument("--full", action="store_true", help="print whole paragraphs with the answer marked")
     p.set_defaults(func=cmd_search)
@@ -471,6 +481,7 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
     p.add_argument("--chunk", type=int, default=64, metavar="N", help="queries answered and saved at a time (default 64)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_filters(p)
+    add_backend(p)
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser(
@@ -487,6 +498,7 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
                    "score the answer sentence shown for the right paragraph")
     p.add_argument("--json", action="store_true", help="print JSON")
     add_filters(p, parallel=False)
+    add_backend(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
@@ -499,6 +511,7 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
     )
     p.add_argument("--force", action="store_true", help="rebuild everything: reconvert the model and re-embed every text")
     p.add_argument("--lexical-only", action="store_true", help="build only the BM25 index and the translator cache (no torch)")
+    add_backend(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser(
@@ -583,8 +596,8 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
 def make_config(args: argparse.Namespace) -> Config:
     """Config from defaults, the global options and ``--set KEY=VALUE`` overrides (typed and validated)."""
     overrides = parse_overrides(args.set)
-    for key in ("model", "query_prompt", "passage_prompt"):
-        value = getattr(args, key)
+    for key in ("model", "query_prompt", "passage_prompt", "backend", "qdrant_url", "qdrant_collection"):
+        value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
     return Config().with_overrides(overrides)

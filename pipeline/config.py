@@ -60,6 +60,12 @@ class Config:
             search, batch and evaluation embed a query the same way), "numpy" or "sentence-transformers".
         pivot_weight: weight of synonyms found for out-of-vocabulary Chinese query words by pivoting
             through CC-CEDICT's English glosses (0 turns the expansion off).
+        backend: where the lexical and dense channels are searched: "local" (the in-process indexes under
+            ``indexes/``) or "qdrant" (a Qdrant collection the library was uploaded to with
+            ``pipeline build --backend qdrant``; see :mod:`pipeline.backends.qdrant`).
+        qdrant_url: the Qdrant location: an ``http(s)://`` server URL, a local directory (qdrant-client's local
+            mode), ``:memory:``, or ``edge:DIR`` (Qdrant Edge in-process).
+        qdrant_collection: the collection's name (one per library).
     """
 
     root: Path = field(default_factory=_default_root)
@@ -81,6 +87,9 @@ class Config:
     pivot_weight: float = 0.5
     dense_query_terms: bool = True
     query_encoder: str = "auto"
+    backend: str = "local"
+    qdrant_url: str = ""
+    qdrant_collection: str = "pipeline"
 
     def __post_init__(self) -> None:
         if isinstance(self.root, str):  # Config(root="/some/home") from scripts and the Python API
@@ -97,7 +106,8 @@ class Config:
         def bad(name: str, what: str) -> ConfigError:
             return ConfigError(f"setting {name}={getattr(self, name)!r}: {what}")
 
-        choices = {"bm25_idf": ("lucene", "okapi"), "fusion": FUSIONS, "query_encoder": ("auto", "numpy", "sentence-transformers")}
+        choices = {"bm25_idf": ("lucene", "okapi"), "fusion": FUSIONS, "query_encoder": ("auto", "numpy", "sentence-transformers"),
+                   "backend": ("local", "qdrant")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"use one of {', '.join(allowed)}")
@@ -112,6 +122,11 @@ class Config:
             raise bad("bm25_k1" if self.bm25_k1 < 0 else "bm25_b", "k1 must be ≥ 0 and b between 0 and 1")
         if self.pivot_weight < 0:
             raise bad("pivot_weight", "must be ≥ 0 (0 turns the synonym pivot off)")
+        if self.backend == "qdrant" and not self.qdrant_url.strip():
+            raise bad("qdrant_url", "the qdrant backend needs a location: --qdrant-url http://HOST:6333, a directory, "
+                      ":memory: or edge:DIR")
+        if not self.qdrant_collection.strip() or not all(c.isalnum() or c in "-_." for c in self.qdrant_collection):
+            raise bad("qdrant_collection", "letters, digits, '-', '_' and '.' only")
         return self
 
     def with_overrides(self, overrides: dict[str, str]) -> Config:

@@ -85,6 +85,7 @@ class Retriever:
         self._encoder = encoder
         self._citations = citations
         self._planner: Planner | None = None
+        self._channels: Any = None
         self.build_missing = build_missing
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
 
@@ -168,15 +169,35 @@ class Retriever:
         if self._encoder is None:
             from pipeline.embed import QueryEncoder
 
-            self.dense  # noqa: B018 - the model must exist (converted, verified) before it encodes
+            if self.channels is None:
+                self.dense  # noqa: B018 - the model must exist (converted, verified) before it encodes
+            elif self.cfg.model is None:
+                from pipeline.models.convert import ensure_model
+
+                ensure_model(self.cfg)
             self._encoder = QueryEncoder(self.cfg)
         return self._encoder
 
     @property
+    def channels(self) -> Any:
+        """The channels on Qdrant (:class:`pipeline.backends.channels.QdrantChannels`) when ``cfg.backend`` is
+        "qdrant", else None (the in-process indexes)."""
+        if self._channels is None and self.cfg.backend == "qdrant":
+            from pipeline.backends.channels import QdrantChannels
+
+            self._channels = QdrantChannels(self.cfg, self.library)
+        return self._channels
+
+    def _vocabulary(self) -> tuple[dict[str, int], np.ndarray]:
+        if self.channels is not None:
+            return self.channels.term_id, self.channels.idf
+        return self.lexical.term_id, self.lexical.idf
+
+    @property
     def planner(self) -> Planner:
-        """Analyses questions into plans against the lexical index's vocabulary."""
+        """Analyses questions into plans against the library's vocabulary (and its IDF)."""
         if self._planner is None:
-            self._planner = Planner(self.cfg, self.analyzer, self.lexical.term_id, self.lexical.idf)
+            self._planner = Planner(self.cfg, self.analyzer, *self._vocabulary())
         return self._planner
 
     # --- queries -----------------------------------------------------------------------------------
@@ -266,7 +287,7 @@ class Retriever:
         bs = max(1, self.cfg.batch_size)
         for start in range(0, len(questions), bs):
             chunk = questions[start : start + bs]
-            for (i, _), ans in zip(chunk, self._questions([p for _, p in chunk], k, mode, rows), strict=True):
+            for (i, _), ans in zip(chunk, self._questions([p for _, p in chunk], k, mode, rows, docs, lang), strict=True):
                 answers[i] = ans
             if progress:
                 progress(len(chunk))
@@ -371,7 +392,7 @@ class Retriever:
 
     def _matched(self, plan: QueryPlan) -> list[str]:
         """The plan's terms that occur in the library, strongest first (for highlighting)."""
-        vocab = self.lexical.term_id
+        vocab = self._vocabulary()[0]
         weights: dict[str, float] = {}
         for t, w in plan.bm25_terms:
             if t in vocab and w > weights.get(t, 0.0):
@@ -400,7 +421,10 @@ class Retriever:
                                     None if rows is None else set(rows.tolist()))
         return Answer(plan.text, route.kind, plan.lang, hits, warnings)
 
-    def _questions(self, plans: list[QueryPlan], k: int, mode: Mode, rows: np.ndarray | None = None) -> list[Answer]:
+    def _questions(self, plans: list[QueryPlan], k: int, mode: Mode, rows: np.ndarray | None = None,
+                   docs: Sequence[str] | None = None, lang: str | None = None) -> list[Answer]:
+        if self.channels is not None:
+            return self._remote_questions(plans, k, mode, rows, docs, lang)
         cfg = self.cfg
         lexical = self.lexical if mode in ("hybrid", "lexical") else None
         dense = self.dense if mode in ("hybrid", "dense") else None
@@ -437,6 +461,27 @@ class Retriever:
                     sentence_cos = sc["sentences"][dense.sentence_rows(pi)]
                 p = paragraphs[pi]
                 hits.append(Hit.of(p, float(fused[i]), scores, answer_span(p, plan, sentence_cos)))
+            out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
+        return out
+
+
+    def _remote_questions(self, plans: list[QueryPlan], k: int, mode: Mode, rows: np.ndarray | None,
+                          docs: Sequence[str] | None, lang: str | None) -> list[Answer]:
+        """:meth:`_questions` with the channels on Qdrant (see :mod:`pipeline.backends.channels`)."""
+        cfg = self.cfg
+        qv = self.encoder.encode([p.dense_text for p in plans]) if mode != "lexical" else None
+        paragraphs = self.library.paragraphs
+        out: list[Answer] = []
+        for qi, plan in enumerate(plans):
+            w = lexical_weight(plan.lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, plan.coverage)
+            results, any_term = self.channels.search(plan, None if qv is None else qv[qi], k, w,
+                                                     lexical=mode != "dense", rows=rows, docs=docs, lang=lang)
+            warnings = list(plan.warnings)
+            if mode != "dense" and not any_term:
+                where = "the library" if len(self.library.documents) > 1 else "the report"
+                warnings.append(f"no word of the query occurs in {where}" + ("" if qv is not None else "; no results"))
+            hits = [Hit.of(paragraphs[s.row], s.fused, s.scores, answer_span(paragraphs[s.row], plan, s.sentence_cos))
+                    for s in results]
             out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
         return out
 

@@ -1,0 +1,225 @@
+"""The retriever's two channels on Qdrant (``cfg.backend == "qdrant"``): upload a library, answer a question.
+
+:func:`upload_library` puts the library's merged BM25 statistics and vectors into one collection (one per
+library; payload: document, lang, paragraph, part, section) with the library's fingerprint, so a search
+refuses a collection built from other reports, another analyzer, embedder or BM25 parameters.
+
+:class:`QdrantChannels` answers a planned question the way :meth:`pipeline.retrieve.Retriever._questions`
+does in process, with the channel scores from the engine:
+
+* **candidates**: the lexical channel's top ``k_lexical`` and the dense channel's top ``k_dense`` (HNSW on a
+  server or Edge), filters (``--doc``, ``--lang``) applied in the engine; every candidate then gets both
+  channels' exact scores (BM25 recomputed from its stored term-frequency values; dense from its stored
+  vectors), as :class:`~pipeline.lexical.BM25Index` and :class:`~pipeline.dense.DenseIndex` compute them.
+* **fusion** stays the project's z-score fusion with the language's weight. It needs each channel's mean and
+  standard deviation over the paragraphs searched: exact when they number at most ``sample`` (every one is
+  scored — so a library of that size ranks exactly as in process), else estimated from a fixed random sample
+  of ``sample`` of them (then the fused order of the candidates is approximate, and a paragraph in neither
+  candidate list cannot be found: the recall against exact search is measured by ``scripts/bench_scale.py``).
+* **IDF is the project's**, stored with the collection, so how the engine shards the collection cannot change
+  a score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pipeline.errors import ComponentError, MissingIndexError, StaleIndexError
+from pipeline.fusion import fuse
+from pipeline.ranking import top_k
+
+if TYPE_CHECKING:
+    from pipeline.backends.qdrant import QdrantBackend
+    from pipeline.config import Config
+    from pipeline.library import Library
+
+#: Settings of the search: candidates per channel, and the paragraphs sampled for the fusion statistics.
+K_LEXICAL = 100
+K_DENSE = 200
+SAMPLE = 2048
+
+
+def open_backend(cfg: Config) -> QdrantBackend:
+    """The configured collection (``cfg.qdrant_url``, ``cfg.qdrant_collection``).
+
+    Raises:
+        ComponentError: qdrant-client (or qdrant-edge-py for ``edge:``) is not installed, or the engine cannot
+            be reached.
+    """
+    try:
+        from pipeline.backends.qdrant import QdrantBackend
+    except ImportError as e:
+        raise ComponentError(f"the qdrant backend needs qdrant-client: pip install 'pipeline[qdrant]' ({e})") from None
+    try:
+        return QdrantBackend(cfg.qdrant_url, cfg.qdrant_collection)
+    except ImportError as e:
+        raise ComponentError(f"{cfg.qdrant_url}: {e} (pip install 'pipeline[qdrant]')") from None
+    except Exception as e:  # noqa: BLE001 - connection errors of several client libraries
+        raise ComponentError(f"cannot open the Qdrant collection at {cfg.qdrant_url}: {e}") from None
+
+
+def fingerprint(cfg: Config, library: Library, embedder: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a collection must have been uploaded from to answer for this library and these settings
+    (``embedder``: the passage embedder's identity, default the configured model's)."""
+    from pipeline.embed import embedder_identity
+
+    identity = embedder if embedder is not None else embedder_identity(cfg)
+    emb = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    return {"library_sha256": library.sha256, "paragraphs": len(library.paragraphs), "embedder_sha256": emb,
+            "bm25": [cfg.bm25_k1, cfg.bm25_b, cfg.bm25_idf]}
+
+
+def payloads(library: Library) -> list[dict[str, Any]]:
+    """One payload per library row: what a filter or a reader of the collection needs."""
+    return [{"document": p.document, "lang": p.lang, "paragraph": p.number, "part": p.part,
+             "section": list(p.section)} for p in library.paragraphs]
+
+
+def upload_library(cfg: Config, library: Library, lexical: Any, dense: Any, progress: bool = True,
+                   embedder: dict[str, Any] | None = None) -> dict[str, int]:
+    """Upload the library (idempotent, resumable; a progress bar on stderr) and record its fingerprint."""
+    backend = open_backend(cfg)
+    try:
+        counts = backend.upload(payloads(library), lexical, dense, progress=progress,
+                                info=fingerprint(cfg, library, embedder))
+    finally:
+        backend.close()
+    return counts
+
+
+@dataclass
+class Scored:
+    """One fused result: its row, fused score, channel scores and, for the dense channel, the cosine of each of
+    its sentences (for the answer sentence)."""
+
+    row: int
+    fused: float
+    scores: dict[str, float]
+    sentence_cos: np.ndarray | None
+
+
+class QdrantChannels:
+    """The lexical and dense channels of a library on its Qdrant collection (see the module's docstring)."""
+
+    def __init__(self, cfg: Config, library: Library, backend: QdrantBackend | None = None,
+                 embedder: dict[str, Any] | None = None) -> None:
+        self.cfg = cfg
+        self.library = library
+        self.backend = backend or open_backend(cfg)
+        try:
+            state = self.backend.state
+        except LookupError:
+            raise MissingIndexError(
+                f"nothing uploaded to the Qdrant collection {cfg.qdrant_collection!r} at {cfg.qdrant_url}; "
+                "run `pipeline build --backend qdrant --qdrant-url …`") from None
+        want, got = fingerprint(cfg, library, embedder), state.get("info") or {}
+        differ = sorted(k for k in want if got.get(k) != want[k])
+        if differ or not state.get("upload", {}).get("complete"):
+            what = ", ".join(differ) if differ else "an upload that did not finish"
+            raise StaleIndexError(f"the Qdrant collection at {cfg.qdrant_url} was built from other inputs ({what}); "
+                                  "run `pipeline build --backend qdrant --qdrant-url …`")
+        tables = self.backend._lexical_tables()
+        self.term_id: dict[str, int] = tables["dim"]
+        self.idf: np.ndarray = np.nan_to_num(tables["idf"], nan=0.0)
+        self._rng = np.random.default_rng(0)
+        self._samples: dict[Any, np.ndarray] = {}
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # --- one question ---------------------------------------------------------------------------------
+
+    def _searched(self, rows: np.ndarray | None) -> np.ndarray:
+        return np.arange(len(self.library.paragraphs)) if rows is None else rows
+
+    def _sample(self, rows: np.ndarray | None) -> np.ndarray:
+        """Every searched row when they are at most ``SAMPLE``, else a fixed random sample of them."""
+        key = None if rows is None else rows.tobytes()
+        if key not in self._samples:
+            searched = self._searched(rows)
+            take = searched if len(searched) <= SAMPLE else np.sort(self._rng.choice(searched, SAMPLE, replace=False))
+            self._samples[key] = take
+        return self._samples[key]
+
+    def _filter(self, docs: Sequence[str] | None, lang: str | None) -> dict[str, Any] | None:
+        f: dict[str, Any] = {}
+        if docs:
+            f["document"] = [self.library.resolve_symbol(d) or d for d in docs]
+        if lang:
+            f["lang"] = lang
+        return f or None
+
+    def search(self, plan: Any, qv: np.ndarray | None, k: int, weight: float, *, lexical: bool,
+               rows: np.ndarray | None, docs: Sequence[str] | None, lang: str | None) -> tuple[list[Scored], bool]:
+        """The fused top ``k`` of a question, and whether any paragraph searched contains a query term.
+
+        Args:
+            plan: the question's :class:`~pipeline.plan.QueryPlan`.
+            qv: its query vector, or None (lexical mode).
+            k: results.
+            weight: the lexical channel's share.
+            lexical: whether the lexical channel runs (hybrid and lexical modes).
+            rows: the rows ``docs``/``lang`` select (None: all), to sample the statistics from.
+        """
+        b, w = self.backend, self.cfg.sentence_weight
+        filt = self._filter(docs, lang)
+        terms = plan.bm25_terms if lexical else []
+        sample = self._sample(rows)
+        exact = len(sample) == len(self._searched(rows))  # every searched paragraph is scored
+        cand: set[int] = set(sample.tolist()) if exact else set()
+        if not exact:
+            if lexical:
+                cand |= {r for r, _ in b.lexical(terms, max(K_LEXICAL, k), filt, detail=False)}
+            if qv is not None:
+                cand |= {d.row for d in b.dense(qv, max(K_DENSE, k), w, filt, detail=False)}
+        scored = sorted(cand | set(sample.tolist()))
+        lex = b.lexical_scores(terms, scored) if lexical else {}
+        any_term = any(v > 0 for v in lex.values())
+        if qv is None:  # lexical only: BM25 order; a paragraph without a query term is no answer
+            ranked = sorted(((r, s) for r, s in lex.items() if s > 0 and r in cand), key=lambda x: (-x[1], x[0]))[:k]
+            return [Scored(r, s, {"lexical": s}, None) for r, s in ranked], any_term
+        dense = b.dense_scores(qv, scored, w)
+        cands = sorted(cand)
+        dn = np.array([dense[r].combined for r in cands], dtype=np.float64)
+        lx = np.array([lex.get(r, 0.0) for r in cands], dtype=np.float64) if lexical else None
+        if exact or lx is None:  # the in-process fusion over every searched paragraph (or the dense order)
+            fused = fuse(lx, dn, weight, self.cfg.fusion, self.cfg.rrf_k)
+        else:
+            from pipeline.backends.qdrant import fuse_candidates
+
+            ls = np.array([lex.get(int(r), 0.0) for r in sample])
+            ds = np.array([dense[int(r)].combined for r in sample])
+            fused_of = dict(fuse_candidates(dict(zip(cands, lx.tolist(), strict=True)), dict(zip(cands, dn.tolist(), strict=True)),
+                                            weight, (float(ls.mean()), float(ls.std())), (float(ds.mean()), float(ds.std()))))
+            fused = np.array([fused_of[r] for r in cands])
+        order = top_k(fused, k)
+        cosines = self._sentence_cosines(qv, [cands[i] for i in order])
+        out = []
+        for i in order:
+            r = cands[i]
+            d = dense[r]
+            scores = {"lexical": float(lex.get(r, 0.0))} if lexical else {}
+            scores |= {"dense": d.combined, "dense_paragraph": d.paragraph, "dense_sentence": d.sentence}
+            out.append(Scored(r, float(fused[i]), scores, cosines.get(r)))
+        return out, any_term
+
+    def _sentence_cosines(self, qv: np.ndarray, rows: list[int]) -> dict[int, np.ndarray]:
+        """The cosine of every sentence of each row (for the answer sentence), from the stored vectors."""
+        if not rows:
+            return {}
+        from pipeline.backends.qdrant import SENT
+
+        q = np.asarray(qv, dtype=np.float32).reshape(-1)
+        hits = self.backend.engine.dense(q, self.cfg.sentence_weight, len(rows), len(rows), None, None, ids=rows,
+                                         vectors=True)
+        out = {}
+        for h in hits:
+            if int(h.payload.get("_ns", 0)):
+                out[h.row] = np.asarray(h.vectors[SENT], dtype=np.float32) @ q
+        return out
