@@ -126,3 +126,39 @@ def test_fusion_from_a_sample_approximates_exact_fusion(pair: tuple[Retriever, R
     for a, b in zip(local.search_many(queries, k=10), remote.search_many(queries, k=10), strict=True):
         overlap.append(len({h.citation for h in a.hits} & {h.citation for h in b.hits}) / 10)
     assert np.mean(overlap) >= 0.9, np.mean(overlap)
+
+
+@pytest.mark.slow  # the real model: the command line moves the library onto Qdrant and answers from it
+def test_cli_moves_the_library_onto_qdrant(home: Path, tmp_path: Path, retriever: Any) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import scratch_home
+
+    retriever.dense  # noqa: B018 - the real report's dense index in the session home
+    h = scratch_home(home, tmp_path / "home")
+    shutil.copytree(home / "indexes" / "docs", h / "indexes" / "docs")
+    os.symlink(home / "indexes" / "models", h / "indexes" / "models")
+    where = ["--backend", "qdrant", "--qdrant-url", str(tmp_path / "qdrant")]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "PIPELINE_HOME": str(h)})
+        assert "Traceback" not in r.stderr, r.stderr
+        return r
+
+    r = cli("search", "piracy off Somalia", *where)
+    assert r.returncode == 3 and "nothing uploaded" in r.stderr and "pipeline build --backend qdrant" in r.stderr
+    first = cli("build", *where)
+    assert first.returncode == 0 and "qdrant: 65 paragraphs written" in first.stderr, first.stderr
+    second = cli("build", *where)
+    assert second.returncode == 0 and "qdrant: 0 paragraphs written, 65 already there" in second.stderr
+    for q in ("How much ransom did pirates receive in 2011?", "伪药对患者有什么危害？", "第 41 段"):
+        a = json.loads(cli("search", q, "--json").stdout)
+        b = json.loads(cli("search", q, "--json", *where).stdout)
+        assert [x["citation"] for x in a["results"]] == [x["citation"] for x in b["results"]], q
+        assert [x["answer"] for x in a["results"]] == [x["answer"] for x in b["results"]], q
+    r = cli("--set", "bm25_k1=1.2", "search", "piracy", *where)
+    assert r.returncode == 3 and "bm25" in r.stderr
