@@ -148,9 +148,12 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
                 path = ensure_model(cfg, force=force)
                 yield f"model: {path} (verified, {time.perf_counter() - t:.2f} s)"
             t = time.perf_counter()
+            from pipeline.embed import PassageEmbedder
+
+            embedder = PassageEmbedder(cfg, verify="full")  # the model's files hashed once, not per report
             embedded, rebuilt, shape = 0, 0, [0, 0]
             for doc, key in _keys(library):
-                index, was_built = _dense_stage(cfg, doc, force, convert=False, key=key)
+                index, was_built = _dense_stage(cfg, doc, force, convert=False, key=key, embedder=embedder)
                 embedded += index.embedded
                 rebuilt += was_built
                 shape = [shape[0] + index.paragraphs.shape[0], index.paragraphs.shape[1]]

@@ -559,6 +559,13 @@ def add_reports(
                           len(corpus.paragraphs), _now())
             say(f"add: {corpus.label} — {len(corpus.paragraphs)} paragraphs from {path}")
             _lexical_stage(cfg, corpus, analyzer, key=entry.key)
+            if embedder is None:  # one passage embedder (the model converted and hashed once) for every file
+                from pipeline.embed import PassageEmbedder
+                from pipeline.models.convert import ensure_model
+
+                if cfg.model is None:
+                    ensure_model(cfg)
+                embedder = PassageEmbedder(cfg, verify="full")
             index, _ = _dense_stage(cfg, corpus, key=entry.key, embedder=embedder)
             say(f"add: {corpus.label} — embedded {index.embedded} texts")
             if not (cfg.corpus_dir / name).exists():
