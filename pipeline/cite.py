@@ -290,16 +290,12 @@ def lookup_paragraphs(
     hits: list[Hit] = []
     warnings: list[str] = []
     seen: set[tuple[str, str, int]] = set()
+    from pipeline.library import numbered
+
     for number, label in requested:
-        found: list[Paragraph] = []
-        missing: list[str] = []
-        for doc in docs:
-            try:
-                found.append(doc.paragraph(number, part))
-            except KeyError as e:
-                missing.append(e.args[0])
+        found, missing = numbered(docs, number, part)
         if not found:
-            warnings.extend(missing[:1] if len(docs) == 1 else ["; ".join(missing)])
+            warnings.append(missing)
             continue
         for p in found:
             if (p.document, p.lang, p.number) in seen:

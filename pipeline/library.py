@@ -260,16 +260,11 @@ class Library:
         Raises:
             KeyError: no document has it, or several do (name the document then: :meth:`find`).
         """
-        found, missing = [], []
-        for d in self.documents:
-            try:
-                found.append(d.paragraph(number, part))
-            except KeyError as e:
-                missing.append(e.args[0])
+        found, missing = numbered(self.documents, number, part)
         if len(found) == 1:
             return found[0]
         if not found:
-            raise KeyError("; ".join(missing))
+            raise KeyError(missing)
         raise KeyError(f"paragraph {number} is in {len(found)} documents ({self.describe()}): name one")
 
     def find(self, symbol: str, lang: str, number: int, part: str = "") -> Paragraph | None:
@@ -298,6 +293,18 @@ class Library:
         for d in self.documents:
             h.update(f"{d.symbol}\0{d.lang}\0{d.sha256}\n".encode())
         return h.hexdigest()
+
+
+def numbered(documents: Sequence[Corpus], number: int, part: str = "") -> tuple[list[Paragraph], str]:
+    """Paragraph ``number`` (of ``part``) of each document that has it, in order, and what the others say
+    ("no paragraph 99 in …: it has paragraphs 1-65"; joined by "; ")."""
+    found, missing = [], []
+    for d in documents:
+        try:
+            found.append(d.paragraph(number, part))
+        except KeyError as e:
+            missing.append(e.args[0])
+    return found, "; ".join(missing)
 
 
 def default_entries(cfg: Config) -> list[Entry]:

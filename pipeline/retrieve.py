@@ -328,16 +328,13 @@ class Retriever:
         selected = self.library.select(docs, lang)
         if numbers is None:
             return [p for d in selected for p in d.paragraphs if not part or p.part == part]
+        from pipeline.library import numbered
+
         out: list[Paragraph] = []
         for n in numbers:
-            found, missing = [], []
-            for d in selected:
-                try:
-                    found.append(d.paragraph(n, part))
-                except KeyError as e:
-                    missing.append(e.args[0])
+            found, missing = numbered(selected, n, part)
             if not found:
-                raise QueryError("; ".join(missing))
+                raise QueryError(missing)
             out += found
         return out
 

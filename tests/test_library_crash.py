@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeEmbedder, scratch_home
+from test_library import lib  # noqa: F401 - the fixture: a scratch home with the real report indexed
 
 from pipeline.config import Config
-from pipeline.library import key_of, load_library, read_catalog
+from pipeline.library import read_catalog
 
 DATA = Path(__file__).parent / "data" / "library"
 FILES = [DATA / "ctoc-cop-wg2-2013-3.zh.txt", DATA / "ctoc-cop-wg2-2013-3.en.txt"]
@@ -69,15 +69,8 @@ def answers(cfg: Config, analyzer: Any) -> list[list[str]]:
 
 
 @pytest.mark.slow  # ~24 child processes, each importing jieba (about a minute)
-def test_kill_add_and_remove_at_random_moments(home: Path, tmp_path: Path, analyzer: Any) -> None:
-    from pipeline.build import _dense_stage, _lexical_stage
-
-    h = scratch_home(home, tmp_path / "home")
-    cfg = Config(root=h)
-    library = load_library(cfg)
-    for doc in library.documents:
-        _lexical_stage(cfg, doc, analyzer, key=key_of(library, doc))
-        _dense_stage(cfg, doc, key=key_of(library, doc), embedder=FakeEmbedder())
+def test_kill_add_and_remove_at_random_moments(lib: Config, analyzer: Any) -> None:
+    cfg, h = lib, lib.root
 
     # the two states and their answers, from uninterrupted runs; and how long each operation takes
     expected: dict[tuple[Any, ...], list[list[str]]] = {state(cfg): answers(cfg, analyzer)}
