@@ -1,9 +1,15 @@
 """Kill ``add`` and ``remove`` at random moments: the library is always the state before or the state after.
 
 A child process adds a document (two language versions) to the library or removes it again, and is killed
-with SIGKILL after a random delay spread over the operation's measured duration. After each kill the catalog
-must name exactly the documents of the state before or of the state after, every folder it names must load
-and verify, and fixed queries (questions, a lookup, a citation) must return exactly the answers of that state.
+with SIGKILL after a random delay. After each kill the catalog must name exactly the documents of the state
+before or of the state after, every folder it names must load and verify, and fixed queries (questions, a
+lookup, a citation) must return exactly the answers of that state.
+
+The delays follow the commit moment (the swap of the catalog, which comes last): the parent watches the
+catalog during uninterrupted runs to find when it is swapped, draws each delay from the whole operation up to
+just past that moment, and moves its estimate of the moment with every kill's outcome (a kill that left the
+old state happened before the commit, one that left the new state after it). A fixed window over the measured
+duration missed the commit on a loaded machine (24 kills, all before it); this one lands on both sides.
 """
 
 from __future__ import annotations
@@ -68,42 +74,71 @@ def answers(cfg: Config, analyzer: Any) -> list[list[str]]:
     return out
 
 
-@pytest.mark.slow  # ~24 child processes, each importing jieba (about a minute)
+def time_to_commit(home: Path, op: str) -> float:
+    """Run ``op`` uninterrupted and return when (seconds after its start) it swapped the catalog."""
+    catalog = home / "corpus" / "documents.json"
+
+    def mark() -> tuple[int, int]:
+        st = catalog.stat()
+        return st.st_ino, st.st_mtime_ns
+
+    before = mark()
+    t = time.perf_counter()
+    p = run_op(home, op)
+    seen = None
+    while p.poll() is None:
+        if seen is None and mark() != before:
+            seen = time.perf_counter() - t
+        time.sleep(0.002)
+    out, err = p.communicate()
+    assert p.returncode == 0 and "done" in out, err
+    assert mark() != before, f"{op} did not swap the catalog"
+    return seen if seen is not None else time.perf_counter() - t
+
+
+@pytest.mark.slow  # ~30 child processes, each importing jieba (about a minute)
 def test_kill_add_and_remove_at_random_moments(lib: Config, analyzer: Any) -> None:
     cfg, h = lib, lib.root
 
-    # the two states and their answers, from uninterrupted runs; and how long each operation takes
+    # the two states and their answers, from uninterrupted runs; and when each operation commits
     expected: dict[tuple[Any, ...], list[list[str]]] = {state(cfg): answers(cfg, analyzer)}
-    duration = {}
+    commit = {}
     for op in ("add", "remove"):
-        t = time.perf_counter()
-        p = run_op(h, op)
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0 and "done" in out, err
-        duration[op] = time.perf_counter() - t
+        commit[op] = time_to_commit(h, op)
         expected[state(cfg)] = answers(cfg, analyzer)
     assert len(expected) == 2 and expected[state(cfg)] != answers_with_document(expected)
 
     rng = random.Random(20261201)
     outcomes = {"old": 0, "new": 0}
+    kills = []
     for i in range(KILLS):
         before = state(cfg)
         op = "remove" if any(s == SYMBOL for s, _, _ in before) else "add"
+        c = commit[op]
+        # half the kills anywhere from the imports on, half close around the commit
+        delay = rng.uniform(0.3 * c, 1.1 * c) if i % 2 else rng.uniform(0.85 * c, 1.15 * c)
         p = run_op(h, op)
-        time.sleep(rng.uniform(0.4 * duration[op], 1.05 * duration[op]))  # past the imports, into the writes
+        time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.communicate(timeout=60)
         after = state(cfg)
         assert after in expected, f"kill {i} during {op}: the catalog is neither state: {after}"
         got = answers(cfg, analyzer)
         assert got == expected[after], f"kill {i} during {op}: answers differ from the catalog's state"
-        outcomes["old" if after == before else "new"] += 1
+        landed = "old" if after == before else "new"
+        outcomes[landed] += 1
+        kills.append((op, round(delay, 3), landed))
+        # the commit came after a kill that left the old state, before one that left the new state
+        if landed == "old" and delay >= c:
+            commit[op] = delay * 1.05
+        elif landed == "new" and delay < c:
+            commit[op] = delay
     assert sum(outcomes.values()) == KILLS >= 20
-    assert outcomes["old"] and outcomes["new"], outcomes  # the kills landed both before and after the commit
+    assert outcomes["old"] and outcomes["new"], (outcomes, kills)  # the kills landed before and after the commit
     # a last uninterrupted operation works on whatever the kills left
     p = run_op(h, "add" if not any(s == SYMBOL for s, _, _ in state(cfg)) else "remove")
     assert p.wait(timeout=120) == 0
-    print(json.dumps(outcomes))
+    print(json.dumps({"outcomes": outcomes, "kills": kills}))
 
 
 def answers_with_document(expected: dict[tuple[Any, ...], list[list[str]]]) -> list[list[str]]:
