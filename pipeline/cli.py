@@ -414,6 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="http(s)://HOST:6333 (a server), a directory (qdrant-client's local mode), :memory:, or "
                        "edge:DIR (Qdrant Edge in-process); the setting qdrant_url")
         p.add_argument("--qdrant-collection", metavar="NAME", help="collection name (default: pipeline)")
+        p.add_argument("--qdrant-partitions", metavar="N", help="build: split the sentence vectors into N partitions "
+                       "so the dense channel finds candidates by sentence (large libraries: about sentences/1000; "
+                       "default 0: HNSW on paragraph vectors)")
+        p.add_argument("--qdrant-probe", metavar="N", help="search: partitions scanned per question on a partitioned "
+                       "collection (default 16)")
 
     def add_common(p: argparse.ArgumentParser, k: int | None = None) -> None:
         default = f"default {k}" if k else "default: the top_k setting, 5"
@@ -596,7 +601,8 @@ a FIFO or device is written as a stream (no resume); an existing FILE keeps its 
 def make_config(args: argparse.Namespace) -> Config:
     """Config from defaults, the global options and ``--set KEY=VALUE`` overrides (typed and validated)."""
     overrides = parse_overrides(args.set)
-    for key in ("model", "query_prompt", "passage_prompt", "backend", "qdrant_url", "qdrant_collection"):
+    for key in ("model", "query_prompt", "passage_prompt", "backend", "qdrant_url", "qdrant_collection",
+                "qdrant_partitions", "qdrant_probe"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value

@@ -66,6 +66,11 @@ class Config:
         qdrant_url: the Qdrant location: an ``http(s)://`` server URL, a local directory (qdrant-client's local
             mode), ``:memory:``, or ``edge:DIR`` (Qdrant Edge in-process).
         qdrant_collection: the collection's name (one per library).
+        qdrant_partitions: at ``build --backend qdrant``, split the sentence vectors into this many partitions
+            (k-means) so that the dense channel finds its candidates by sentence in the partitions nearest to
+            the query, and the paragraph vectors need no HNSW graph; 0 (default) keeps the HNSW paragraph
+            candidates. For large libraries: about one partition per 1,000 sentences (``docs/scale.md``).
+        qdrant_probe: partitions scanned per question on a partitioned collection (more: better recall, slower).
     """
 
     root: Path = field(default_factory=_default_root)
@@ -90,6 +95,8 @@ class Config:
     backend: str = "local"
     qdrant_url: str = ""
     qdrant_collection: str = "pipeline"
+    qdrant_partitions: int = 0
+    qdrant_probe: int = 16
 
     def __post_init__(self) -> None:
         if isinstance(self.root, str):  # Config(root="/some/home") from scripts and the Python API
@@ -125,6 +132,10 @@ class Config:
         if self.backend == "qdrant" and not self.qdrant_url.strip():
             raise bad("qdrant_url", "the qdrant backend needs a location: --qdrant-url http://HOST:6333, a directory, "
                       ":memory: or edge:DIR")
+        if isinstance(self.qdrant_partitions, bool) or not isinstance(self.qdrant_partitions, int) or self.qdrant_partitions < 0:
+            raise bad("qdrant_partitions", "must be a whole number ≥ 0 (0: no partitions)")
+        if isinstance(self.qdrant_probe, bool) or not isinstance(self.qdrant_probe, int) or self.qdrant_probe < 1:
+            raise bad("qdrant_probe", "must be a whole number of at least 1")
         if not self.qdrant_collection.strip() or not all(c.isalnum() or c in "-_." for c in self.qdrant_collection):
             raise bad("qdrant_collection", "letters, digits, '-', '_' and '.' only")
         return self

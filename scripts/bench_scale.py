@@ -439,14 +439,21 @@ def check_dense_index(P: np.ndarray, S: np.ndarray, first: np.ndarray, q: np.nda
         raise SystemExit(f"exact dense path disagrees with DenseIndex.scores by {np.abs(ref - got).max()}")
 
 
+def _dir(kind: str, work: Path, n: int) -> Path:
+    return work / f"{kind}-{n}"
+
+
 def _location(kind: str, work: Path, n: int) -> str:
-    if kind == "edge":
-        return f"edge:{work / f'edge-{n}'}"
-    return str(work / f"local-{n}")
+    return f"edge:{_dir(kind, work, n)}" if kind in ("edge", "edgep") else str(_dir(kind, work, n))
 
 
 def _clear(kind: str, work: Path, n: int) -> None:
-    shutil.rmtree(work / (f"edge-{n}" if kind == "edge" else f"local-{n}"), ignore_errors=True)
+    shutil.rmtree(_dir(kind, work, n), ignore_errors=True)
+
+
+def _partitions(args: argparse.Namespace, n_sentences: int) -> int:
+    """Partitions of the partitioned Edge collection: --partitions, else one per 1,000 sentences."""
+    return args.partitions or max(16, n_sentences // 1000)
 
 
 def _payloads(n: int) -> list[dict[str, Any]]:
@@ -467,14 +474,16 @@ def phase_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     bm25_s = time.perf_counter() - t0
     dense = SynthDense(data)
     payloads = _payloads(n)
-    backend = QdrantBackend(_location(args.kind, work, n), hnsw_m=args.m, ef_construct=args.ef_construct)
+    parts = _partitions(args, meta["n_sentences"]) if args.kind == "edgep" else 0
+    backend = QdrantBackend(_location(args.kind, work, n), hnsw_m=args.m, ef_construct=args.ef_construct,
+                            partitions=parts)
     t1 = time.perf_counter()
     counts = backend.upload(payloads, bm25, dense, batch_size=args.batch, progress=not args.quiet)
     up_s = time.perf_counter() - t1
     backend.close()
-    path = work / (f"edge-{n}" if args.kind == "edge" else f"local-{n}")
     return {"engine": args.kind, "n": n, "bm25_build_s": round(bm25_s, 1), "build_s": round(up_s, 1),
-            "counts": counts, "build_peak_rss_gb": round(peak_rss_gb(), 2), "disk_gb": round(disk_gb(path), 2)}
+            "partitions": parts, "counts": counts, "build_peak_rss_gb": round(peak_rss_gb(), 2),
+            "disk_gb": round(disk_gb(_dir(args.kind, work, n)), 2)}
 
 
 class SampleStats:
@@ -544,11 +553,14 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     state = backend.state
     stats = SampleStats(data, meta, state, args.sample)
     open_s = time.perf_counter() - t0
-    configs = [tuple(int(x) for x in c.split(":")) for c in args.configs.split(",")]
-    nq = len(queries) if args.kind == "edge" else min(len(queries), args.local_queries)
+    spec = args.edgep_configs if args.kind == "edgep" else args.configs
+    configs = [tuple(int(x) for x in c.split(":")) + (0,) for c in spec.split(",")]
+    nq = len(queries) if args.kind in ("edge", "edgep") else min(len(queries), args.local_queries)
     results = []
-    for ci, (k_lex, k_dense, cand) in enumerate(configs):
+    for ci, (k_lex, k_dense, cand, probe, *_) in enumerate(configs):
         backend.dense_candidates = cand
+        if probe:
+            backend.probe = probe
         runs = args.runs if ci == 0 else 1
         per_run = []
         for run in range(runs):
@@ -586,10 +598,11 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                             "dense_p50": pct(lat_dense, 50), "recall": float(np.mean(rec)),
                             "recall_lex": float(np.mean(rec_lex)) if rec_lex else float("nan"),
                             "recall_dense": float(np.mean(rec_dense))})
-            log(f"{args.kind} n={n} K=({k_lex},{k_dense},{cand}) run {run}: p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
+            log(f"{args.kind} n={n} K=({k_lex},{k_dense},{cand}) probe {probe} run {run}: p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
                 f"recall@10 {per_run[-1]['recall']:.3f}")
         p50s = [r["p50"] for r in per_run]
         results.append({
+            **({"label": f"{k_lex}:{k_dense}:{cand}, probe {probe}", "probe": probe} if probe else {}),
             "k_lexical": k_lex, "k_dense": k_dense, "dense_candidates": cand, "runs": runs, "queries": nq,
             "p50_ms": round(statistics.median(p50s) * 1e3, 1),
             "p50_spread_ms": [round(min(p50s) * 1e3, 1), round(max(p50s) * 1e3, 1)],
@@ -668,7 +681,196 @@ def phase_grouping(data: Path, args: argparse.Namespace) -> dict[str, Any]:
             "peak_rss_gb": round(peak_rss_gb(), 2)}
 
 
-PHASES = {"exact": phase_exact, "build": phase_build, "query": phase_query, "grouping": phase_grouping}
+def _ivf_dir(work: Path, n: int) -> Path:
+    return work / f"ivf-{n}"
+
+
+def phase_ivf_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """In-process ANN for the dense channel: sentence partitions (IVF). Spherical k-means on a sample of the
+    sentence vectors gives C centroids; every sentence goes to its nearest centroid; the sentence vectors are
+    written again in centroid order (each partition one contiguous block, with its sentences' paragraph
+    rows), so a query scans its nprobe nearest partitions as a few contiguous matrix products."""
+    from threadpoolctl import threadpool_limits
+
+    meta = json.loads((data / "meta.json").read_text())
+    n, m = meta["n"], meta["n_sentences"]
+    out = _ivf_dir(Path(args.work), n)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    C = args.ivf_clusters or max(16, m // 1000)
+    S = np.load(data / "S.npy", mmap_mode="r")
+    first = np.load(data / "first.npy")
+    rng = np.random.default_rng(args.seed)
+    t0 = time.perf_counter()
+    with threadpool_limits(os.cpu_count() or 1):  # the build may use every core
+        X = np.ascontiguousarray(S[np.sort(rng.choice(m, min(m, 32 * C), replace=False))])
+        cent = X[rng.choice(len(X), C, replace=False)].copy()
+        for _ in range(10):  # spherical k-means (centroids renormalised); an empty cluster takes a random point
+            a = np.empty(len(X), dtype=np.int64)
+            for i in range(0, len(X), 65536):
+                a[i:i + 65536] = np.argmax(X[i:i + 65536] @ cent.T, axis=1)
+            sums = np.zeros_like(cent)
+            np.add.at(sums, a, X)
+            empty = np.bincount(a, minlength=C) == 0
+            sums[empty] = X[rng.choice(len(X), int(empty.sum()), replace=False)]
+            cent = (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
+        train_s = time.perf_counter() - t0
+        assign = np.empty(m, dtype=np.int32)
+        step = 131072
+        for i in range(0, m, step):
+            assign[i:i + step] = np.argmax(np.asarray(S[i:i + step]) @ cent.T, axis=1)
+    order = np.argsort(assign, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(assign, minlength=C))]).astype(np.int64)
+    para_of = np.repeat(np.arange(n, dtype=np.int32), np.diff(first))
+    Ss = np.lib.format.open_memmap(out / "S_by_partition.npy", mode="w+", dtype=np.float32, shape=(m, DIM))
+    for i in range(0, m, step):
+        Ss[i:i + step] = S[np.sort(order[i:i + step])][np.argsort(np.argsort(order[i:i + step]))]
+    Ss.flush()
+    del Ss
+    np.save(out / "rows_by_partition.npy", para_of[order])
+    np.save(out / "centroids.npy", cent)
+    np.save(out / "offsets.npy", offsets)
+    build_s = time.perf_counter() - t0
+    sizes = np.diff(offsets)
+    return {"engine": "ivf", "n": n, "clusters": C, "bm25_build_s": 0.0, "build_s": round(build_s, 1),
+            "train_s": round(train_s, 1), "partition_sizes": [int(sizes.min()), int(np.median(sizes)), int(sizes.max())],
+            "build_peak_rss_gb": round(peak_rss_gb(), 2), "disk_gb": round(disk_gb(out), 2)}
+
+
+class IVFDense:
+    """The dense channel over sentence partitions: candidates are the paragraphs of the best sentences in the
+    query's nprobe nearest partitions; the best ``cand`` of them by (1-w)·paragraph + w·best scanned sentence
+    are rescored exactly ((1-w)·paragraph + w·best of all their sentences) and the top k returned."""
+
+    def __init__(self, data: Path, ivf: Path) -> None:
+        self.P = np.load(data / "P.npy", mmap_mode="r")
+        self.S = np.load(data / "S.npy", mmap_mode="r")
+        self.first = np.load(data / "first.npy")
+        self.Ss = np.load(ivf / "S_by_partition.npy", mmap_mode="r")
+        self.rows = np.load(ivf / "rows_by_partition.npy")
+        self.cent = np.load(ivf / "centroids.npy")
+        self.offsets = np.load(ivf / "offsets.npy")
+
+    def exact(self, q: np.ndarray, w: float, rows: Any) -> dict[int, float]:
+        rows = np.asarray(sorted(set(int(r) for r in rows)), dtype=np.int64)
+        if not len(rows):
+            return {}
+        para = np.asarray(self.P[rows]) @ q
+        out = {}
+        for r, pv in zip(rows.tolist(), para.tolist(), strict=True):
+            best = float(np.max(np.asarray(self.S[self.first[r]: self.first[r + 1]]) @ q))
+            out[r] = (1.0 - w) * float(np.float64(pv)) + w * best
+        return out
+
+    def search(self, q: np.ndarray, w: float, k: int, nprobe: int, cand: int) -> tuple[dict[int, float], int]:
+        cs = self.cent @ q
+        probe = np.argpartition(-cs, min(nprobe, len(cs) - 1))[:nprobe]
+        parts = [(int(self.offsets[c]), int(self.offsets[c + 1])) for c in np.sort(probe)]
+        sc = np.concatenate([np.asarray(self.Ss[a:b]) @ q for a, b in parts])
+        rw = np.concatenate([self.rows[a:b] for a, b in parts])
+        top = min(len(sc), 3 * cand)
+        sel = np.argpartition(-sc, top - 1)[:top] if top < len(sc) else np.arange(len(sc))
+        o = sel[np.argsort(-sc[sel], kind="stable")]
+        rows, first_idx = np.unique(rw[o], return_index=True)  # each paragraph's best scanned sentence
+        best = sc[o][first_idx]
+        if len(rows) > cand:
+            keep = np.sort(np.argpartition(-best, cand - 1)[:cand])
+            rows, best = rows[keep], best[keep]
+        approx = (1.0 - w) * (np.asarray(self.P[rows]) @ q) + w * best
+        kk = min(k, len(rows))
+        chosen = rows[np.argpartition(-approx, kk - 1)[:kk]] if kk else rows
+        return self.exact(q, w, chosen), len(sc)
+
+
+def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Hybrid over the IVF dense channel, in process: the lexical channel exact (BM25Index over every
+    paragraph: candidates and its mean and standard deviation), the dense channel's candidates from the
+    partitions, each channel's exact scores for the other's candidates, the dense mean and standard deviation
+    from a fixed sample of paragraphs, fused as the Qdrant path fuses (``fuse_candidates``)."""
+    from threadpoolctl import threadpool_limits
+
+    from pipeline.backends.qdrant import fuse_candidates
+    from pipeline.ranking import top_k
+
+    threadpool_limits(1)  # one BLAS thread per query, as the project's server runs it
+    meta = json.loads((data / "meta.json").read_text())
+    n = meta["n"]
+    truth = np.load(data / "truth.npz")
+    Q = np.load(data / "Q.npy")
+    queries = meta["queries"]
+    w = meta["sentence_weight"]
+    t0 = time.perf_counter()
+    bm25 = load_bm25(data, meta)
+    ivf = IVFDense(data, _ivf_dir(Path(args.work), n))
+    samples = {}
+    for cfg in args.ivf_configs.split(","):
+        size = int(cfg.split(":")[2])
+        if size not in samples:
+            rng = np.random.default_rng(5)
+            rows = np.sort(rng.choice(n, size=min(size, n), replace=False))
+            sl = [np.asarray(ivf.S[ivf.first[r]: ivf.first[r + 1]]) for r in rows]
+            samples[size] = (np.ascontiguousarray(ivf.P[rows]), np.ascontiguousarray(np.concatenate(sl)),
+                             np.concatenate([[0], np.cumsum([len(x) for x in sl])]).astype(np.int64))
+    open_s = time.perf_counter() - t0
+    nq = len(queries)
+    results = []
+    for ci, cfg in enumerate(args.ivf_configs.split(",")):
+        nprobe, cand, size = (int(x) for x in cfg.split(":"))
+        k_lex, k_dense = 100, 200
+        sP, sS, sfirst = samples[size]
+        runs = args.runs if ci == 0 else 1
+        per_run = []
+        for run in range(runs):
+            lat, lat_lex, lat_dense, rec, rec_dense, scanned = [], [], [], [], [], []
+            for i in range(nq):
+                terms = [tuple(t) for t in queries[i]["terms"]]
+                q = Q[i]
+                ta = time.perf_counter()
+                lx_all = bm25.scores(terms)
+                lex_rows = top_k(lx_all, k_lex)
+                ls = (float(lx_all.mean()), float(lx_all.std()))
+                tb = time.perf_counter()
+                dd, ns = ivf.search(q, w, k_dense, nprobe, cand)
+                tc = time.perf_counter()
+                dense_top10 = [r for r, _ in sorted(dd.items(), key=lambda x: (-x[1], x[0]))[:10]]
+                dd.update(ivf.exact(q, w, [r for r in lex_rows.tolist() if r not in dd]))
+                lx = {r: float(lx_all[r]) for r in dd}
+                dn = dense_scores_one(sP, sS, sfirst, q, w)
+                fused = fuse_candidates(lx, dd, queries[i]["weight"], ls, (float(dn.mean()), float(dn.std())))[:10]
+                td = time.perf_counter()
+                if i or run:
+                    lat.append(td - ta)
+                    lat_lex.append(tb - ta)
+                    lat_dense.append(tc - tb)
+                scanned.append(ns)
+                rec.append(len({r for r, _ in fused} & set(truth["hybrid"][i].tolist())) / 10)
+                rec_dense.append(len(set(dense_top10) & set(truth["dense"][i].tolist())) / 10)
+            per_run.append({"p50": pct(lat, 50), "p95": pct(lat, 95), "lex_p50": pct(lat_lex, 50),
+                            "dense_p50": pct(lat_dense, 50), "recall": float(np.mean(rec)),
+                            "recall_dense": float(np.mean(rec_dense)), "scanned": float(np.mean(scanned))})
+            log(f"ivf n={n} nprobe={nprobe} cand={cand} sample={size} run {run}: p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
+                f"recall@10 {per_run[-1]['recall']:.4f}")
+        p50s = [r["p50"] for r in per_run]
+        results.append({
+            "label": f"100:200, nprobe {nprobe}, cand {cand}, sample {size}",
+            "k_lexical": k_lex, "k_dense": k_dense, "dense_candidates": cand, "nprobe": nprobe, "sample": size,
+            "runs": runs, "queries": nq,
+            "sentences_scanned": round(statistics.median(r["scanned"] for r in per_run)),
+            "p50_ms": round(statistics.median(p50s) * 1e3, 1),
+            "p50_spread_ms": [round(min(p50s) * 1e3, 1), round(max(p50s) * 1e3, 1)],
+            "p95_ms": round(statistics.median(r["p95"] for r in per_run) * 1e3, 1),
+            "lexical_p50_ms": round(statistics.median(r["lex_p50"] for r in per_run) * 1e3, 1),
+            "dense_p50_ms": round(statistics.median(r["dense_p50"] for r in per_run) * 1e3, 1),
+            "recall@10": round(statistics.median(r["recall"] for r in per_run), 4),
+            "lexical_recall@10": 1.0,
+            "dense_recall@10": round(statistics.median(r["recall_dense"] for r in per_run), 4),
+        })
+    return {"engine": "ivf", "n": n, "open_s": round(open_s, 1), "serve_peak_rss_gb": round(peak_rss_gb(), 2),
+            "configs": results}
+
+
+PHASES = {"exact": phase_exact, "build": phase_build, "query": phase_query, "grouping": phase_grouping,
+          "ivf_build": phase_ivf_build, "ivf_query": phase_ivf_query}
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -703,6 +905,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="query passes (the main config); medians reported")
     ap.add_argument("--configs", default="100:200:300,100:200:600,50:100:300,200:400:600",
                     help="K_lexical:K_dense:dense_candidates per hybrid config; the first is the main one")
+    ap.add_argument("--ivf-clusters", type=int, default=0, help="ivf: partitions (default: sentences / 1000)")
+    ap.add_argument("--ivf-configs", default="32:1000:8192,16:1000:8192,64:1000:8192,32:1000:2048",
+                    help="ivf: nprobe:candidates:statistics-sample per config; the first is the main one")
+    ap.add_argument("--partitions", type=int, default=0, help="edgep: sentence partitions (default: sentences / 1000)")
+    ap.add_argument("--edgep-configs", default="100:200:1000:16,100:200:1000:8,100:200:1000:32,100:200:300:16",
+                    help="edgep: K_lexical:K_dense:candidates:probe per config; the first is the main one")
     ap.add_argument("--ef", type=int, default=64, help="HNSW search beam (the engine uses at least the limit)")
     ap.add_argument("--m", type=int, default=16, help="HNSW degree")
     ap.add_argument("--ef-construct", type=int, default=100)
@@ -740,7 +948,7 @@ def main() -> None:
     t_all = time.perf_counter()
     results: dict[str, Any] = {"machine": machine(), "args": {k: v for k, v in vars(args).items() if k not in ("phase", "data", "kind", "out")},
                                "runs": []}
-    sizes: dict[int, list[str]] = {args.n: [e for e in engines if e in ("exact", "edge")]}
+    sizes: dict[int, list[str]] = {args.n: [e for e in engines if e in ("exact", "ivf", "edgep", "edge")]}
     if args.local_n and "local" in engines:
         sizes.setdefault(args.local_n, ["exact", "edge"])
         sizes[args.local_n].append("local")
@@ -757,7 +965,10 @@ def main() -> None:
         log(f"data for n={n} ready in {time.perf_counter() - t0:.0f}s")
         if not (data / "truth.npz").is_file() or "exact" in engs:
             entry["engines"]["exact"] = run_phase("exact", data, args)
-        for kind in ("edge", "local"):
+        if "ivf" in engs:
+            entry["engines"]["ivf"] = merge_build_query(run_phase("ivf_build", data, args),
+                                                        run_phase("ivf_query", data, args))
+        for kind in ("edgep", "edge", "local"):
             if kind in engs:
                 b = run_phase("build", data, args, kind=kind)
                 q = run_phase("query", data, args, kind=kind)
@@ -851,8 +1062,11 @@ def render(results: dict[str, Any]) -> str:
                              f"{e['build_s']} | {mem(e)} | – | {e['disk_gb']} | – | – | – | {e['dense_p50_ms']} | – | – / {e['dense_recall@10']} |")
             else:
                 for c in e["configs"]:
+                    conf = c.get("label") or f"{c['k_lexical']}:{c['k_dense']}:{c['dense_candidates']}"
+                    shown = {"edgep": f"edge, {e.get('partitions', '?')} sentence partitions",
+                             "ivf": f"in-process IVF, {e.get('clusters', '?')} partitions"}.get(name, name)
                     lines.append(
-                        f"| {n} | {name} | {c['k_lexical']}:{c['k_dense']}:{c['dense_candidates']} | {e['build_s']} "
+                        f"| {n} | {shown} | {conf} | {e['build_s']} "
                         f"(+{e['bm25_build_s']} BM25) | {mem(e, 'build_')} | {mem(e, 'serve_')} | {e['disk_gb']} | "
                         f"{c['p50_ms']} [{c['p50_spread_ms'][0]}–{c['p50_spread_ms'][1]}] | "
                         f"{c['p95_ms']} | {c['lexical_p50_ms']} | {c['dense_p50_ms']} | {c['recall@10']} | "
@@ -868,7 +1082,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     labels, p50, p95, rec, colors = [], [], [], [], []
-    palette = {"exact": "#777777", "edge": "#dc244c", "local": "#2f6fb0"}
+    palette = {"exact": "#777777", "edge": "#dc244c", "local": "#2f6fb0", "ivf": "#3a9a5b", "edgep": "#8a3ab9"}
     for run in results["runs"]:
         for name, e in run["engines"].items():
             if name == "edge-grouping":
@@ -901,8 +1115,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
             if name in ("exact", "edge-grouping"):
                 continue
             pts = sorted((c["p50_ms"], c["recall@10"]) for c in e["configs"])
-            ax2.plot([p for p, _ in pts], [r for _, r in pts], marker="o" if name == "edge" else "s",
-                     color=cmap.get(run["n"], "#999999"), ls="-" if name == "edge" else ":",
+            ax2.plot([p for p, _ in pts], [r for _, r in pts], marker={"edge": "o", "ivf": "^", "edgep": "D"}.get(name, "s"),
+                     color=cmap.get(run["n"], "#999999"), ls={"edge": "-", "ivf": "--", "edgep": "-."}.get(name, ":"),
                      label=f"{name} {run['n']:,}")
     ax2.axhline(0.98, color="#dc244c", ls="--", lw=1)
     ax2.axvline(50, color="#dc244c", ls="--", lw=1)

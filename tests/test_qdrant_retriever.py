@@ -162,3 +162,14 @@ def test_cli_moves_the_library_onto_qdrant(home: Path, tmp_path: Path, retriever
         assert [x["answer"] for x in a["results"]] == [x["answer"] for x in b["results"]], q
     r = cli("--set", "bm25_k1=1.2", "search", "piracy", *where)
     assert r.returncode == 3 and "bm25" in r.stderr
+    # a partitioned collection (sentence partitions instead of the paragraph graph) answers the same
+    parted = ["--backend", "qdrant", "--qdrant-url", f"edge:{tmp_path / 'edge'}"] if _edge() else \
+        ["--backend", "qdrant", "--qdrant-url", str(tmp_path / "qdrant-parted")]
+    r = cli("build", *parted, "--qdrant-partitions", "8")
+    assert r.returncode == 0 and "qdrant: 8 partitions" in r.stderr, r.stderr
+    for q in ("How much ransom did pirates receive in 2011?", "伪药对患者有什么危害？"):
+        a = json.loads(cli("search", q, "--json").stdout)
+        b = json.loads(cli("search", q, "--json", *parted, "--qdrant-probe", "2").stdout)
+        assert [x["citation"] for x in a["results"]] == [x["citation"] for x in b["results"]], q
+    r = cli("build", *parted, "--qdrant-partitions", "-1")
+    assert r.returncode == 2 and "qdrant_partitions" in r.stderr, r.stderr

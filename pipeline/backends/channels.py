@@ -57,7 +57,8 @@ def open_backend(cfg: Config) -> QdrantBackend:
     except ImportError as e:
         raise ComponentError(f"the qdrant backend needs qdrant-client: pip install 'pipeline[qdrant]' ({e})") from None
     try:
-        return QdrantBackend(cfg.qdrant_url, cfg.qdrant_collection)
+        return QdrantBackend(cfg.qdrant_url, cfg.qdrant_collection, partitions=cfg.qdrant_partitions,
+                             probe=cfg.qdrant_probe)
     except ImportError as e:
         raise ComponentError(f"{cfg.qdrant_url}: {e} (pip install 'pipeline[qdrant]')") from None
     except Exception as e:  # noqa: BLE001 - connection errors of several client libraries

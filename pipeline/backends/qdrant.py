@@ -25,6 +25,13 @@ One point per paragraph, its id the paragraph's row (0..n-1, deterministic), wit
   so its best "sentence" cosine is its paragraph cosine, as in ``DenseIndex.scores``. The engine ranks by
   the formula ``(1-w) * $score[para] + w * $score[sent]``; the returned candidates' scores (and their best
   sentence) are recomputed from their stored vectors exactly as ``DenseIndex.scores`` does.
+* optional **sentence partitions** (``partitions=C`` at upload): C centroids from spherical k-means over a
+  sample of the sentence vectors; each point's payload ``_part`` lists the partitions of its paragraph vector
+  and of each of its sentences (an integer payload index). The dense channel then takes its candidates from
+  the paragraphs with a sentence in the query's ``probe`` nearest partitions — the engine scans just those
+  points exactly (MAX_SIM), so a paragraph is found by its best sentence, not only by its paragraph vector —
+  and the paragraph vectors need no HNSW graph (a far shorter build). With every partition probed it is the
+  exact dense channel. Measured at a million paragraphs in ``docs/scale.md``.
 * payload: the caller's (``document``, ``lang``, ``paragraph``, …) plus ``_row``, ``_dl`` (tokens),
   ``_s0``/``_ns`` (first sentence row and sentence count) and ``_h`` (a hash of the point's content).
   ``document`` and ``lang`` have keyword payload indexes; filters run in the engine.
@@ -77,7 +84,8 @@ PARA = "para"
 SENT = "sent"
 #: Payload fields a filter may name; each has a keyword payload index.
 FILTER_FIELDS = ("document", "lang")
-RESERVED = ("_row", "_dl", "_s0", "_ns", "_h")
+RESERVED = ("_row", "_dl", "_s0", "_ns", "_h", "_part")
+PART = "_part"
 STATE_FORMAT = 1
 _STATE_ID = 0
 
@@ -160,7 +168,11 @@ class _Engine:
         raise NotImplementedError
 
     def dense(self, q: np.ndarray, w: float, limit: int, candidates: int, ef: int | None,
-              filt: Mapping[str, Any] | None, ids: Sequence[int] | None = None, vectors: bool = True) -> list[_Hit]:
+              filt: Mapping[str, Any] | None, ids: Sequence[int] | None = None, vectors: bool = True,
+              probe: Sequence[int] | None = None) -> list[_Hit]:
+        """The ``limit`` best by ``(1-w)·para + w·MAX_SIM(sent)`` among ``candidates``: the best paragraphs by
+        paragraph vector (HNSW), or with ``probe`` the best by MAX_SIM among the points in those partitions
+        (an exact scan of just them)."""
         raise NotImplementedError
 
 
@@ -210,7 +222,7 @@ class ClientEngine(_Engine):
         if dim is not None:
             vectors[PARA] = m.VectorParams(
                 size=dim, distance=m.Distance.DOT,
-                hnsw_config=m.HnswConfigDiff(m=hnsw["m"], ef_construct=hnsw["ef_construct"]),
+                hnsw_config=m.HnswConfigDiff(m=0 if hnsw.get("partitions") else hnsw["m"], ef_construct=hnsw["ef_construct"]),
             )
             vectors[SENT] = m.VectorParams(
                 size=dim, distance=m.Distance.DOT,
@@ -224,6 +236,8 @@ class ClientEngine(_Engine):
             for f in FILTER_FIELDS:
                 self.client.create_payload_index(self.collection, f, m.PayloadSchemaType.KEYWORD, wait=True)
             self.client.create_payload_index(self.collection, "_row", m.PayloadSchemaType.INTEGER, wait=True)
+            if hnsw.get("partitions"):
+                self.client.create_payload_index(self.collection, PART, m.PayloadSchemaType.INTEGER, wait=True)
         if not self.client.collection_exists(self.state_collection):
             self.client.create_collection(
                 self.state_collection, vectors_config={"x": m.VectorParams(size=1, distance=m.Distance.DOT)}
@@ -279,7 +293,8 @@ class ClientEngine(_Engine):
         self.client.close()
 
     # --- queries
-    def _filter(self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None) -> Any:
+    def _filter(self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None,
+                probe: Sequence[int] | None = None) -> Any:
         m = self.m
         must: list[Any] = []
         for key, value in _filter_items(filt):
@@ -287,6 +302,8 @@ class ClientEngine(_Engine):
             must.append(m.FieldCondition(key=key, match=match))
         if ids is not None:
             must.append(m.HasIdCondition(has_id=list(ids)))
+        if probe is not None:
+            must.append(m.FieldCondition(key=PART, match=m.MatchAny(any=[int(c) for c in probe])))
         return m.Filter(must=must) if must else None
 
     def sparse(self, dims, values, limit, filt, ids=None, vectors=True):
@@ -298,14 +315,20 @@ class ClientEngine(_Engine):
         )
         return [_Hit(int(p.id), float(p.score), p.payload or {}, p.vector or {}) for p in res.points]
 
-    def dense(self, q, w, limit, candidates, ef, filt, ids=None, vectors=True):
+    def dense(self, q, w, limit, candidates, ef, filt, ids=None, vectors=True, probe=None):
         m = self.m
         f = self._filter(filt, ids)
         qv = q.tolist()
         params = m.SearchParams(hnsw_ef=ef) if ef else None
-        para = m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)
-        sent = m.Prefetch(query=[qv], using=SENT, limit=candidates, filter=f,
-                          prefetch=[m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)])
+        if probe is not None:  # candidates: the best by MAX_SIM among the points of the probed partitions
+            fp = self._filter(filt, ids, probe)
+            inner = m.Prefetch(query=[qv], using=SENT, limit=candidates, filter=fp)
+            para = m.Prefetch(query=qv, using=PARA, limit=candidates, prefetch=[inner])
+            sent = m.Prefetch(query=[qv], using=SENT, limit=candidates, prefetch=[inner])
+        else:
+            para = m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)
+            sent = m.Prefetch(query=[qv], using=SENT, limit=candidates, filter=f,
+                              prefetch=[m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)])
         formula = m.FormulaQuery(formula=m.SumExpression(sum=[
             m.MultExpression(mult=[1.0 - w, "$score[0]"]), m.MultExpression(mult=[w, "$score[1]"])]))
         res = self.client.query_points(
@@ -341,7 +364,7 @@ class EdgeEngine(_Engine):
         if dim is not None:
             vectors[PARA] = qe.EdgeVectorParams(
                 size=dim, distance=qe.Distance.Dot,
-                hnsw_config=qe.HnswIndexConfig(m=hnsw["m"], ef_construct=hnsw["ef_construct"],
+                hnsw_config=qe.HnswIndexConfig(m=0 if hnsw.get("partitions") else hnsw["m"], ef_construct=hnsw["ef_construct"],
                                                full_scan_threshold=hnsw.get("full_scan_threshold", 10000)),
             )
             vectors[SENT] = qe.EdgeVectorParams(
@@ -357,6 +380,8 @@ class EdgeEngine(_Engine):
         for f in FILTER_FIELDS:
             self.shard.update(qe.UpdateOperation.create_field_index(f, qe.PayloadSchemaType.Keyword))
         self.shard.update(qe.UpdateOperation.create_field_index("_row", qe.PayloadSchemaType.Integer))
+        if hnsw.get("partitions"):
+            self.shard.update(qe.UpdateOperation.create_field_index(PART, qe.PayloadSchemaType.Integer))
 
     def drop(self) -> None:
         if self.shard is not None:
@@ -415,7 +440,8 @@ class EdgeEngine(_Engine):
             self.shard.close()
             self.shard = None
 
-    def _filter(self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None) -> Any:
+    def _filter(self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None,
+                probe: Sequence[int] | None = None) -> Any:
         qe = self.qe
         must: list[Any] = []
         for key, value in _filter_items(filt):
@@ -423,6 +449,8 @@ class EdgeEngine(_Engine):
             must.append(qe.FieldCondition(key, match=match))
         if ids is not None:
             must.append(qe.HasIdCondition({int(i) for i in ids}))
+        if probe is not None:
+            must.append(qe.FieldCondition(PART, match=qe.MatchAny([int(c) for c in probe])))
         return qe.Filter(must=must) if must else None
 
     def sparse_request(self, dims, values, limit, filt, ids=None, vectors=True) -> Any:
@@ -433,20 +461,27 @@ class EdgeEngine(_Engine):
             with_vector=[SPARSE] if vectors else False,
         )
 
-    def dense_request(self, q, w, limit, candidates, ef, filt, ids=None, vectors=True) -> Any:
+    def dense_request(self, q, w, limit, candidates, ef, filt, ids=None, vectors=True, probe=None) -> Any:
         qe = self.qe
         E = qe.Expression
         f = self._filter(filt, ids)
         qv = np.asarray(q, dtype=np.float32).tolist()
         params = qe.SearchParams(hnsw_ef=ef) if ef else None
+        if probe is not None:  # candidates: the best by MAX_SIM among the points of the probed partitions
+            inner = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT),
+                                filter=self._filter(filt, ids, probe))
+            first = qe.Prefetch(limit=candidates, query=qe.Query.Nearest(qv, using=PARA), prefetches=[inner])
+            sent = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT), prefetches=[inner])
+            prefetches = [first, sent]
+        else:
+            def para() -> Any:
+                return qe.Prefetch(limit=candidates, query=qe.Query.Nearest(qv, using=PARA), params=params, filter=f)
 
-        def para() -> Any:
-            return qe.Prefetch(limit=candidates, query=qe.Query.Nearest(qv, using=PARA), params=params, filter=f)
-
-        sent = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT), prefetches=[para()], filter=f)
+            sent = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT), prefetches=[para()], filter=f)
+            prefetches = [para(), sent]
         formula = qe.Formula(E.Sum([E.Mult([E.Constant(1.0 - w), E.Variable("$score[0]")]),
                                     E.Mult([E.Constant(w), E.Variable("$score[1]")])]))
-        return qe.QueryRequest(limit=limit, query=formula, prefetches=[para(), sent], filter=f,
+        return qe.QueryRequest(limit=limit, query=formula, prefetches=prefetches, filter=f,
                                with_payload=qe.PayloadSelector.Include(["_s0", "_ns"]),
                                with_vector=[PARA, SENT] if vectors else False)
 
@@ -457,8 +492,8 @@ class EdgeEngine(_Engine):
     def sparse(self, dims, values, limit, filt, ids=None, vectors=True):
         return self.hits(self.shard.query(self.sparse_request(dims, values, limit, filt, ids, vectors)))
 
-    def dense(self, q, w, limit, candidates, ef, filt, ids=None, vectors=True):
-        return self.hits(self.shard.query(self.dense_request(q, w, limit, candidates, ef, filt, ids, vectors)))
+    def dense(self, q, w, limit, candidates, ef, filt, ids=None, vectors=True, probe=None):
+        return self.hits(self.shard.query(self.dense_request(q, w, limit, candidates, ef, filt, ids, vectors, probe)))
 
 
 # ------------------------------------------------------------------------------------------------ backend
@@ -482,6 +517,10 @@ class QdrantBackend:
         dense_candidates: paragraph-vector candidates the sentence MAX_SIM rescores (more: better recall
             when the best sentence and the paragraph disagree, slower).
         full_scan_threshold: below this many KB of vectors Edge searches exactly instead of by graph.
+        partitions: at upload, split the sentence vectors into this many partitions (0: none, the paragraph
+            vectors' HNSW finds the dense candidates); see the module's docstring. At most one per sentence.
+        probe: at search, how many partitions nearest to the query are scanned (a collection uploaded with
+            partitions only; probing all of them is the exact dense channel).
         search_threads: Edge's search threads (None: one per CPU).
         client_kwargs: passed to ``QdrantClient`` (api_key, timeout, prefer_grpc, …).
     """
@@ -496,6 +535,8 @@ class QdrantBackend:
         hnsw_ef: int | None = None,
         dense_candidates: int = 100,
         full_scan_threshold: int = 10000,
+        partitions: int = 0,
+        probe: int = 16,
         search_threads: int | None = None,
         **client_kwargs: Any,
     ) -> None:
@@ -508,6 +549,11 @@ class QdrantBackend:
         self.hnsw = {"m": int(hnsw_m), "ef_construct": int(ef_construct), "full_scan_threshold": int(full_scan_threshold)}
         self.hnsw_ef = hnsw_ef
         self.dense_candidates = int(dense_candidates)
+        if partitions < 0 or probe < 1:
+            raise ValueError(f"partitions must be >= 0 and probe >= 1 (got {partitions}, {probe})")
+        self.partitions = int(partitions)
+        self.probe = int(probe)
+        self._centroids: np.ndarray | None = None
         self._state: dict[str, Any] | None = None
         self._lex: dict[str, Any] | None = None
 
@@ -534,6 +580,24 @@ class QdrantBackend:
             if self._state is None:
                 raise LookupError(f"no collection uploaded at {self.location}; call upload() first")
         return self._state
+
+    @property
+    def centroids(self) -> np.ndarray | None:
+        """The collection's partition centroids (C, dim), or None when it has no partitions."""
+        if self._centroids is None:
+            part = self.state.get("partitions")
+            if part:
+                self._centroids = _decode_centroids(part)
+        return self._centroids
+
+    def _probe(self, q: np.ndarray) -> list[int] | None:
+        """The partitions to scan for the query vector (None: no partitions)."""
+        cent = self.centroids
+        if cent is None:
+            return None
+        if self.probe >= len(cent):
+            return list(range(len(cent)))
+        return sorted(np.argpartition(-(cent @ q), self.probe - 1)[: self.probe].tolist())
 
     def _lexical_tables(self) -> dict[str, Any]:
         if self._lex is None:
@@ -589,10 +653,13 @@ class QdrantBackend:
         dim = None if dense is None else int(dense.dims)
         engine = self.engine
         old = engine.get_state() if engine.exists() else None
-        schema = {"format": STATE_FORMAT, "dim": dim, "hnsw": self.hnsw}
+        # partitions are trained on the sentence vectors (the paragraph vectors where there are none)
+        source = None if dense is None else dense.sentences if len(dense.sentences) else dense.paragraphs
+        n_part = 0 if source is None else min(self.partitions, len(source))
+        schema = {"format": STATE_FORMAT, "dim": dim, "hnsw": self.hnsw, **({"partitions": n_part} if n_part else {})}
         if old is None or old.get("schema") != schema:
             engine.drop()
-            engine.create(dim, self.hnsw)
+            engine.create(dim, {**self.hnsw, "partitions": n_part})
             old = None
 
         # Vocabulary table: slots of known terms never move; new terms are appended.
@@ -632,6 +699,8 @@ class QdrantBackend:
                 s0, ns = int(sl.start), int(sl.stop - sl.start)
                 sent = np.asarray(dense.sentences[sl], dtype=np.float32) if ns else para[None, :]
             payload.update({"_row": r, "_dl": int(doc_len[r]), "_s0": s0, "_ns": ns})
+            if part_para is not None:
+                payload[PART] = sorted({int(part_para[r]), *part_sent[s0:s0 + ns].tolist()})
             payload["_h"] = _content_hash(r, payload, dims, vals, para, sent)
             return _Point(r, payload, dims, vals, para, sent)
 
@@ -654,10 +723,23 @@ class QdrantBackend:
         content = digest.hexdigest()
 
         trusted_upto = 0
-        if old and old.get("upload", {}).get("content") == content:
+        same = bool(old and old.get("upload", {}).get("content") == content)
+        if same:
             trusted_upto = min(int(old["upload"].get("next_row", 0)), n)
         state = {"schema": schema, "vocab": vocab, "idf": idf, "lexical": lexical, "info": dict(info or {}),
                  "upload": {"content": content, "n": n, "next_row": trusted_upto, "complete": False}}
+        part_para = part_sent = None
+        if n_part:
+            # a resumed upload keeps the centroids its points were assigned with
+            if same and old.get("partitions", {}).get("count") == n_part:
+                state["partitions"] = old["partitions"]
+            else:
+                if progress:
+                    print(f"qdrant: {n_part} partitions (k-means over {len(source)} vectors) …", file=sys.stderr, flush=True)
+                state["partitions"] = _encode_centroids(_train_centroids(source, n_part))
+            cent = _decode_centroids(state["partitions"])
+            part_para = _assign(dense.paragraphs, cent)
+            part_sent = _assign(dense.sentences, cent)
         counts = {"written": 0, "skipped": 0, "trusted": 0, "deleted": 0}
         batches = [(a, min(a + batch_size, n)) for a in range(0, n, batch_size)]
         # Spot-check the trusted prefix: its first, last and a few evenly spaced batches.
@@ -703,7 +785,7 @@ class QdrantBackend:
             raise RuntimeError(f"the collection holds {total} points after the upload, expected {n}")
         state["upload"].update(next_row=n, complete=True)
         engine.put_state(state)
-        self._state, self._lex = state, None
+        self._state, self._lex, self._centroids = state, None, None
         return counts
 
     # --- lexical -------------------------------------------------------------------------------------
@@ -826,8 +908,10 @@ class QdrantBackend:
               detail: bool = True) -> list[DenseRow]:
         """The ``k`` best rows by ``(1 - w) * paragraph cosine + w * best sentence cosine``.
 
-        The engine takes the ``candidates`` best paragraphs by paragraph vector (HNSW on a server or Edge),
-        rescores them with the sentences' MAX_SIM and ranks them by the combined formula.
+        The engine takes the ``candidates`` best paragraphs by paragraph vector (HNSW on a server or Edge) —
+        or, on a collection with sentence partitions, the ``candidates`` best by MAX_SIM among the paragraphs
+        with a sentence in the ``probe`` partitions nearest to the query —, rescores them with the sentences'
+        MAX_SIM and ranks them by the combined formula.
 
         Args:
             query_vec: (dim,) L2-normalised query embedding.
@@ -847,9 +931,10 @@ class QdrantBackend:
         q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
         w = float(sentence_weight)
         limit = k + max(10, k // 2) if detail else k
+        probe = self._probe(q)
         while True:
             cand = max(candidates or self.dense_candidates, limit)
-            hits = self.engine.dense(q, w, limit, cand, self.hnsw_ef, filter, vectors=detail)
+            hits = self.engine.dense(q, w, limit, cand, self.hnsw_ef, filter, vectors=detail, probe=probe)
             if not detail:
                 rows = sorted(hits, key=lambda h: (-h.score, h.row))
                 return [DenseRow(h.row, h.score, math.nan, math.nan, -1) for h in rows]
@@ -870,6 +955,47 @@ class QdrantBackend:
         if not detail:
             return {h.row: DenseRow(h.row, h.score, math.nan, math.nan, -1) for h in hits}
         return {d.row: d for d in self._rescore_dense(q, w, hits)}
+
+
+def _train_centroids(vectors: Any, count: int, *, sample_per_centroid: int = 32, iterations: int = 10,
+                     seed: int = 0) -> np.ndarray:
+    """``count`` unit centroids by spherical k-means over a fixed random sample of ``vectors`` (rows of an
+    array, possibly memory-mapped), rounded to float16 (how they are stored); deterministic for given data."""
+    m = len(vectors)
+    rng = np.random.default_rng(seed)
+    take = np.sort(rng.choice(m, size=min(m, sample_per_centroid * count), replace=False))
+    x = np.ascontiguousarray(np.asarray(vectors[take], dtype=np.float32))
+    cent = x[rng.choice(len(x), size=count, replace=False)].copy()
+    for _ in range(iterations):
+        a = _assign(x, cent)
+        sums = np.zeros_like(cent)
+        np.add.at(sums, a, x)
+        empty = np.bincount(a, minlength=count) == 0
+        sums[empty] = x[rng.choice(len(x), size=int(empty.sum()), replace=False)]  # an empty one restarts
+        cent = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return cent.astype(np.float16).astype(np.float32)
+
+
+def _assign(vectors: Any, cent: np.ndarray, step: int = 65536) -> np.ndarray:
+    """The nearest centroid (largest dot product) of every row, in chunks (rows may be memory-mapped)."""
+    out = np.empty(len(vectors), dtype=np.int32)
+    for a in range(0, len(vectors), step):
+        out[a:a + step] = np.argmax(np.asarray(vectors[a:a + step], dtype=np.float32) @ cent.T, axis=1)
+    return out
+
+
+def _encode_centroids(cent: np.ndarray) -> dict[str, Any]:
+    import base64
+
+    return {"count": int(cent.shape[0]), "dim": int(cent.shape[1]),
+            "float16": base64.b64encode(cent.astype("<f2").tobytes()).decode("ascii")}
+
+
+def _decode_centroids(part: Mapping[str, Any]) -> np.ndarray:
+    import base64
+
+    raw = np.frombuffer(base64.b64decode(part["float16"]), dtype="<f2")
+    return raw.reshape(int(part["count"]), int(part["dim"])).astype(np.float32)
 
 
 def _term_frequency(v: float, norm: float, k1: float) -> float:
