@@ -12,10 +12,13 @@ does in process, with the channel scores from the engine:
   channels' exact scores (BM25 recomputed from its stored term-frequency values; dense from its stored
   vectors), as :class:`~pipeline.lexical.BM25Index` and :class:`~pipeline.dense.DenseIndex` compute them.
 * **fusion** stays the project's z-score fusion with the language's weight. It needs each channel's mean and
-  standard deviation over the paragraphs searched: exact when they number at most ``sample`` (every one is
-  scored — so a library of that size ranks exactly as in process), else estimated from a fixed random sample
-  of ``sample`` of them (then the fused order of the candidates is approximate, and a paragraph in neither
-  candidate list cannot be found: the recall against exact search is measured by ``scripts/bench_scale.py``).
+  standard deviation over the paragraphs searched: exact when they number at most ``SAMPLE`` (every one is
+  scored exactly — so a library of that size ranks exactly as in process), else estimated from a fixed random
+  sample of ``SAMPLE`` of them, whose stored vectors are fetched once and scored client-side for every
+  question. Then the candidates are fused on the engine's (float32) channel scores, the fused order is
+  approximate, a paragraph in neither candidate list cannot be found (the recall against exact search is
+  measured by ``scripts/bench_scale.py``, which times this very sequence), and only the ``k`` results get
+  their exact channel scores, cosines and answer sentence.
 * **IDF is the project's**, stored with the collection, so how the engine shards the collection cannot change
   a score.
 """
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
 #: Settings of the search: candidates per channel, and the paragraphs sampled for the fusion statistics.
 K_LEXICAL = 100
 K_DENSE = 200
-SAMPLE = 2048
+SAMPLE = 8192
 
 
 def open_backend(cfg: Config) -> QdrantBackend:
@@ -130,6 +133,7 @@ class QdrantChannels:
         self.idf: np.ndarray = np.nan_to_num(tables["idf"], nan=0.0)
         self._rng = np.random.default_rng(0)
         self._samples: dict[Any, np.ndarray] = {}
+        self._arrays: dict[Any, dict[str, Any]] = {}
 
     def close(self) -> None:
         self.backend.close()
@@ -172,33 +176,19 @@ class QdrantChannels:
         filt = self._filter(docs, lang)
         terms = plan.bm25_terms if lexical else []
         sample = self._sample(rows)
-        exact = len(sample) == len(self._searched(rows))  # every searched paragraph is scored
-        cand: set[int] = set(sample.tolist()) if exact else set()
-        if not exact:
-            if lexical:
-                cand |= {r for r, _ in b.lexical(terms, max(K_LEXICAL, k), filt, detail=False)}
-            if qv is not None:
-                cand |= {d.row for d in b.dense(qv, max(K_DENSE, k), w, filt, detail=False)}
-        scored = sorted(cand | set(sample.tolist()))
-        lex = b.lexical_scores(terms, scored) if lexical else {}
+        if len(sample) < len(self._searched(rows)):
+            return self._search_candidates(terms, qv, k, weight, lexical, rows, filt)
+        # a library no larger than the sample: every searched paragraph is scored exactly, fused as in process
+        cands = sample.tolist()
+        lex = b.lexical_scores(terms, cands) if lexical else {}
         any_term = any(v > 0 for v in lex.values())
         if qv is None:  # lexical only: BM25 order; a paragraph without a query term is no answer
-            ranked = sorted(((r, s) for r, s in lex.items() if s > 0 and r in cand), key=lambda x: (-x[1], x[0]))[:k]
+            ranked = sorted(((r, s) for r, s in lex.items() if s > 0), key=lambda x: (-x[1], x[0]))[:k]
             return [Scored(r, s, {"lexical": s}, None) for r, s in ranked], any_term
-        dense = b.dense_scores(qv, scored, w)
-        cands = sorted(cand)
+        dense = b.dense_scores(qv, cands, w)
         dn = np.array([dense[r].combined for r in cands], dtype=np.float64)
         lx = np.array([lex.get(r, 0.0) for r in cands], dtype=np.float64) if lexical else None
-        if exact or lx is None:  # the in-process fusion over every searched paragraph (or the dense order)
-            fused = fuse(lx, dn, weight, self.cfg.fusion, self.cfg.rrf_k)
-        else:
-            from pipeline.backends.qdrant import fuse_candidates
-
-            ls = np.array([lex.get(int(r), 0.0) for r in sample])
-            ds = np.array([dense[int(r)].combined for r in sample])
-            fused_of = dict(fuse_candidates(dict(zip(cands, lx.tolist(), strict=True)), dict(zip(cands, dn.tolist(), strict=True)),
-                                            weight, (float(ls.mean()), float(ls.std())), (float(ds.mean()), float(ds.std()))))
-            fused = np.array([fused_of[r] for r in cands])
+        fused = fuse(lx, dn, weight, self.cfg.fusion, self.cfg.rrf_k)
         order = top_k(fused, k)
         cosines = self._sentence_cosines(qv, [cands[i] for i in order])
         out = []
@@ -209,6 +199,56 @@ class QdrantChannels:
             scores |= {"dense": d.combined, "dense_paragraph": d.paragraph, "dense_sentence": d.sentence}
             out.append(Scored(r, float(fused[i]), scores, cosines.get(r)))
         return out, any_term
+
+    def _search_candidates(self, terms: Any, qv: np.ndarray | None, k: int, weight: float, lexical: bool,
+                           rows: np.ndarray | None, filt: dict[str, Any] | None) -> tuple[list[Scored], bool]:
+        """A library larger than the sample: each channel's candidates from the engine (its scores), the
+        statistics from the sample scored client-side, fusion over the candidates; exact scores for the k."""
+        b, w = self.backend, self.cfg.sentence_weight
+        lex = dict(b.lexical(terms, max(K_LEXICAL, k), filt, detail=False)) if lexical else {}
+        any_term = bool(lex)
+        if qv is None:  # lexical only: BM25's own top k (exact)
+            top = b.lexical(terms, k, filt)
+            return [Scored(r, s, {"lexical": s}, None) for r, s in top], any_term
+        dense = {d.row: d.combined for d in b.dense(qv, max(K_DENSE, k), w, filt, detail=False)}
+        if lexical:
+            lex.update(b.lexical_scores(terms, [r for r in dense if r not in lex], detail=False))
+            dense.update({r: d.combined for r, d in
+                          b.dense_scores(qv, [r for r in lex if r not in dense], w, detail=False).items()})
+            ls, ds = self._statistics(self._sample(rows), terms, qv)
+            from pipeline.backends.qdrant import fuse_candidates
+
+            ranked = fuse_candidates(lex, dense, weight, ls, ds)[:k]
+        else:
+            ranked = sorted(dense.items(), key=lambda x: (-x[1], x[0]))[:k]
+        top = [r for r, _ in ranked]
+        exact_lex = b.lexical_scores(terms, top) if lexical else {}
+        exact_dense = b.dense_scores(qv, top, w)
+        cosines = self._sentence_cosines(qv, top)
+        out = []
+        for r, f in ranked:
+            d = exact_dense[r]
+            scores = {"lexical": float(exact_lex.get(r, 0.0))} if lexical else {}
+            scores |= {"dense": d.combined, "dense_paragraph": d.paragraph, "dense_sentence": d.sentence}
+            out.append(Scored(r, float(f), scores, cosines.get(r)))
+        return out, any_term
+
+    def _statistics(self, sample: np.ndarray, terms: Any, qv: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Each channel's mean and standard deviation over the sample, scored client-side from its stored
+        vectors (fetched from the engine once per sample and kept)."""
+        key = sample.tobytes()
+        if key not in self._arrays:
+            self._arrays[key] = self.backend.stored_arrays(sample.tolist())
+        a = self._arrays[key]
+        qvec = np.zeros(a["lexical"].shape[1])
+        for d, wt in self.backend._query_weights(terms):
+            qvec[d] += wt * float(self.idf[d])
+        lx = a["lexical"] @ qvec
+        q = np.asarray(qv, dtype=np.float32).reshape(-1)
+        w = self.cfg.sentence_weight
+        best = np.maximum.reduceat(a["sent"] @ q, a["first"][:-1]) if len(a["sent"]) else a["para"] @ q
+        dn = (1.0 - w) * (a["para"] @ q).astype(np.float64) + w * best.astype(np.float64)
+        return (float(lx.mean()), float(lx.std())), (float(dn.mean()), float(dn.std()))
 
     def _sentence_cosines(self, qv: np.ndarray, rows: list[int]) -> dict[int, np.ndarray]:
         """The cosine of every sentence of each row (for the answer sentence), from the stored vectors."""

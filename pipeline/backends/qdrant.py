@@ -86,6 +86,7 @@ SENT = "sent"
 FILTER_FIELDS = ("document", "lang")
 RESERVED = ("_row", "_dl", "_s0", "_ns", "_h", "_part")
 PART = "_part"
+_RESCORE_FIELDS = ("_dl", "_s0", "_ns")
 STATE_FORMAT = 1
 _STATE_ID = 0
 
@@ -165,6 +166,10 @@ class _Engine:
 
     def sparse(self, dims: list[int], values: list[float], limit: int, filt: Mapping[str, Any] | None,
                ids: Sequence[int] | None = None, vectors: bool = True) -> list[_Hit]:
+        raise NotImplementedError
+
+    def stored(self, rows: Sequence[int]) -> list[_Hit]:
+        """The given points with every vector and the payload fields the rescoring reads (score 0)."""
         raise NotImplementedError
 
     def dense(self, q: np.ndarray, w: float, limit: int, candidates: int, ef: int | None,
@@ -280,6 +285,11 @@ class ClientEngine(_Engine):
     def hashes(self, rows: Sequence[int]) -> dict[int, str]:
         recs = self.client.retrieve(self.collection, list(rows), with_payload=["_h"], with_vectors=False)
         return {int(r.id): (r.payload or {}).get("_h", "") for r in recs}
+
+    def stored(self, rows: Sequence[int]) -> list[_Hit]:
+        recs = self.client.retrieve(self.collection, [int(r) for r in rows], with_payload=list(_RESCORE_FIELDS),
+                                    with_vectors=True)
+        return [_Hit(int(r.id), 0.0, r.payload or {}, r.vector or {}) for r in recs]
 
     def delete_from(self, n: int) -> None:
         m = self.m
@@ -419,6 +429,10 @@ class EdgeEngine(_Engine):
     def hashes(self, rows: Sequence[int]) -> dict[int, str]:
         recs = self.shard.retrieve(list(rows), self.qe.PayloadSelector.Include(["_h"]), False)
         return {int(r.id): (r.payload or {}).get("_h", "") for r in recs}
+
+    def stored(self, rows: Sequence[int]) -> list[_Hit]:
+        recs = self.shard.retrieve([int(r) for r in rows], self.qe.PayloadSelector.Include(list(_RESCORE_FIELDS)), True)
+        return [_Hit(int(r.id), 0.0, r.payload or {}, r.vector or {}) for r in recs]
 
     def delete_from(self, n: int) -> None:
         qe = self.qe
@@ -942,6 +956,40 @@ class QdrantBackend:
             if _complete(hits, [(d.row, d.combined) for d in exact], k, limit):
                 return exact[:k]
             limit *= 4
+
+    def stored_arrays(self, rows: Sequence[int], chunk: int = 256) -> dict[str, Any]:
+        """The stored vectors of ``rows`` as arrays, to score them client-side many times (the fusion
+        statistics' sample): ``lexical`` (rows × vocabulary slots, the stored BM25 term-frequency parts,
+        CSR), ``para`` (rows × dim), ``sent`` (every row's sentence vectors, stacked) and ``first`` (offsets
+        of each row's sentences in ``sent``)."""
+        from scipy import sparse
+
+        rows = [int(r) for r in rows]
+        hits: dict[int, _Hit] = {}
+        for a in range(0, len(rows), chunk):
+            for h in self.engine.stored(rows[a:a + chunk]):
+                hits[h.row] = h
+        missing = [r for r in rows if r not in hits]
+        if missing:
+            raise LookupError(f"{len(missing)} rows are not in the collection (e.g. {missing[:5]})")
+        ordered = [hits[r] for r in rows]
+        ind, val, ptr = [], [], [0]
+        for h in ordered:
+            sv = h.vectors.get(SPARSE)
+            ind.append(np.asarray(sv.indices if sv is not None else [], dtype=np.int64))
+            val.append(np.asarray(sv.values if sv is not None else [], dtype=np.float32))
+            ptr.append(ptr[-1] + len(ind[-1]))
+        width = len(self.state["vocab"])
+        lexical = sparse.csr_matrix((np.concatenate(val) if val else np.zeros(0, np.float32),
+                                     np.concatenate(ind) if ind else np.zeros(0, np.int64), np.array(ptr)),
+                                    shape=(len(rows), width))
+        out: dict[str, Any] = {"rows": np.array(rows, dtype=np.int64), "lexical": lexical}
+        if self.state["schema"]["dim"] is not None:
+            out["para"] = np.array([h.vectors[PARA] for h in ordered], dtype=np.float32)
+            sents = [np.asarray(h.vectors[SENT], dtype=np.float32) for h in ordered]
+            out["sent"] = np.concatenate(sents) if sents else np.zeros((0, self.state["schema"]["dim"]), np.float32)
+            out["first"] = np.concatenate([[0], np.cumsum([len(x) for x in sents])]).astype(np.int64)
+        return out
 
     def dense_scores(self, query_vec: np.ndarray, rows: Sequence[int], sentence_weight: float = 0.5,
                      *, detail: bool = True) -> dict[int, DenseRow]:
