@@ -118,6 +118,7 @@ def test_fusion_from_a_sample_approximates_exact_fusion(pair: tuple[Retriever, R
 
     local, remote = pair
     monkeypatch.setattr(channels, "SAMPLE", 40)
+    monkeypatch.setattr(channels, "EXACT_UP_TO", 40)
     monkeypatch.setattr(channels, "K_LEXICAL", 15)
     monkeypatch.setattr(channels, "K_DENSE", 30)
     remote.channels._samples.clear()

@@ -12,10 +12,10 @@ does in process, with the channel scores from the engine:
   channels' exact scores (BM25 recomputed from its stored term-frequency values; dense from its stored
   vectors), as :class:`~pipeline.lexical.BM25Index` and :class:`~pipeline.dense.DenseIndex` compute them.
 * **fusion** stays the project's z-score fusion with the language's weight. It needs each channel's mean and
-  standard deviation over the paragraphs searched: exact when they number at most ``SAMPLE`` (every one is
-  scored exactly — so a library of that size ranks exactly as in process), else estimated from a fixed random
-  sample of ``SAMPLE`` of them, whose stored vectors are fetched once and scored client-side for every
-  question. Then the candidates are fused on the engine's (float32) channel scores, the fused order is
+  standard deviation over the paragraphs searched: exact when they number at most ``EXACT_UP_TO`` (every
+  one is scored exactly — so a library of that size ranks exactly as in process), else computed on a fixed
+  random sample of ``SAMPLE`` of them (all of them when fewer), whose stored vectors are fetched once and
+  scored client-side for every question. Then the candidates are fused on the engine's (float32) channel scores, the fused order is
   approximate, a paragraph in neither candidate list cannot be found (the recall against exact search is
   measured by ``scripts/bench_scale.py``, which times this very sequence), and only the ``k`` results get
   their exact channel scores, cosines and answer sentence.
@@ -51,6 +51,9 @@ K_LEXICAL = 1000
 K_DENSE = 500
 DENSE_POOL = 1000
 SAMPLE = 8192
+#: Up to this many paragraphs searched, every one is scored exactly (their vectors travel from the engine on
+#: every question, so this stays small); beyond it, candidates and the statistics sample.
+EXACT_UP_TO = 2048
 
 
 def open_backend(cfg: Config) -> QdrantBackend:
@@ -180,9 +183,9 @@ class QdrantChannels:
         b, w = self.backend, self.cfg.sentence_weight
         filt = self._filter(docs, lang)
         terms = plan.bm25_terms if lexical else []
-        sample = self._sample(rows)
-        if len(sample) < len(self._searched(rows)):
+        if len(self._searched(rows)) > EXACT_UP_TO:
             return self._search_candidates(terms, qv, k, weight, lexical, rows, filt)
+        sample = self._searched(rows)
         # a library no larger than the sample: every searched paragraph is scored exactly, fused as in process
         cands = sample.tolist()
         lex = b.lexical_scores(terms, cands) if lexical else {}
