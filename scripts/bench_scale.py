@@ -540,6 +540,17 @@ class SampleStats:
         return (float(lx.mean()), float(lx.std())), (float(dn.mean()), float(dn.std()))
 
 
+def summarize(per_run: list[dict[str, float]]) -> dict[str, Any]:
+    """One configuration's numbers over its query passes: medians (p50 also its range across passes)."""
+    def med(key: str, scale: float = 1e3, digits: int = 1) -> float:
+        return round(statistics.median(r[key] for r in per_run) * scale, digits)
+
+    p50s = [r["p50"] for r in per_run]
+    return {"p50_ms": med("p50"), "p50_spread_ms": [round(min(p50s) * 1e3, 1), round(max(p50s) * 1e3, 1)],
+            "p95_ms": med("p95"), "lexical_p50_ms": med("lex_p50"), "dense_p50_ms": med("dense_p50"),
+            "recall@10": med("recall", 1, 4), "dense_recall@10": med("recall_dense", 1, 4)}
+
+
 def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
@@ -605,18 +616,11 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                             "recall_dense": float(np.mean(rec_dense))})
             log(f"{args.kind} n={n} K=({k_lex},{k_dense},{cand}) probe {probe} run {run}: p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
                 f"recall@10 {per_run[-1]['recall']:.3f}")
-        p50s = [r["p50"] for r in per_run]
         results.append({
             **({"label": f"{k_lex}:{k_dense}:{cand}, probe {probe}", "probe": probe} if probe else {}),
             "k_lexical": k_lex, "k_dense": k_dense, "dense_candidates": cand, "runs": runs, "queries": nq,
-            "p50_ms": round(statistics.median(p50s) * 1e3, 1),
-            "p50_spread_ms": [round(min(p50s) * 1e3, 1), round(max(p50s) * 1e3, 1)],
-            "p95_ms": round(statistics.median(r["p95"] for r in per_run) * 1e3, 1),
-            "lexical_p50_ms": round(statistics.median(r["lex_p50"] for r in per_run) * 1e3, 1),
-            "dense_p50_ms": round(statistics.median(r["dense_p50"] for r in per_run) * 1e3, 1),
-            "recall@10": round(statistics.median(r["recall"] for r in per_run), 4),
+            **summarize(per_run),
             "lexical_recall@10": round(statistics.median(r["recall_lex"] for r in per_run), 4),
-            "dense_recall@10": round(statistics.median(r["recall_dense"] for r in per_run), 4),
         })
     backend.close()
     return {"engine": args.kind, "n": n, "open_s": round(open_s, 1), "hnsw_ef": args.ef, "sample": args.sample,
@@ -856,20 +860,13 @@ def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                             "recall_dense": float(np.mean(rec_dense)), "scanned": float(np.mean(scanned))})
             log(f"ivf n={n} nprobe={nprobe} cand={cand} sample={size} run {run}: p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
                 f"recall@10 {per_run[-1]['recall']:.4f}")
-        p50s = [r["p50"] for r in per_run]
         results.append({
             "label": f"{k_lex}:{k_dense}:{cand}, nprobe {nprobe}, sample {size}",
             "k_lexical": k_lex, "k_dense": k_dense, "dense_candidates": cand, "nprobe": nprobe, "sample": size,
             "runs": runs, "queries": nq,
             "sentences_scanned": round(statistics.median(r["scanned"] for r in per_run)),
-            "p50_ms": round(statistics.median(p50s) * 1e3, 1),
-            "p50_spread_ms": [round(min(p50s) * 1e3, 1), round(max(p50s) * 1e3, 1)],
-            "p95_ms": round(statistics.median(r["p95"] for r in per_run) * 1e3, 1),
-            "lexical_p50_ms": round(statistics.median(r["lex_p50"] for r in per_run) * 1e3, 1),
-            "dense_p50_ms": round(statistics.median(r["dense_p50"] for r in per_run) * 1e3, 1),
-            "recall@10": round(statistics.median(r["recall"] for r in per_run), 4),
+            **summarize(per_run),
             "lexical_recall@10": 1.0,
-            "dense_recall@10": round(statistics.median(r["recall_dense"] for r in per_run), 4),
         })
     return {"engine": "ivf", "n": n, "open_s": round(open_s, 1), "serve_peak_rss_gb": round(peak_rss_gb(), 2),
             "configs": results}

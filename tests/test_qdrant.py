@@ -224,18 +224,7 @@ def test_upload_is_idempotent_resumable_and_follows_changes(kind: str, fast_retr
     payloads = _payloads(index)
     b = QdrantBackend(_location(kind, tmp_path))
     # interrupted after two batches of 16: the next run writes only the rest
-    real_upsert, calls = b.engine.upsert, []
-
-    def flaky(points: list[Any]) -> None:
-        if len(calls) == 2:
-            raise KeyboardInterrupt("simulated interruption")
-        calls.append(len(points))
-        real_upsert(points)
-
-    monkeypatch.setattr(b.engine, "upsert", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        b.upload(payloads, index, dense, batch_size=16, progress=False)
-    monkeypatch.setattr(b.engine, "upsert", real_upsert)
+    interrupted_upload(b, monkeypatch, payloads, index, dense)
     assert b.engine.count() == 32
     counts = b.upload(payloads, index, dense, batch_size=16, progress=False)
     assert counts["written"] == n - 32 and counts["skipped"] + counts["trusted"] == 32
@@ -259,6 +248,22 @@ def test_upload_is_idempotent_resumable_and_follows_changes(kind: str, fast_retr
     terms = [(t, 1.0) for t in small.vocab[:30]]
     assert b.lexical(terms, 10) == [(row_of[x], s) for x, s in small.search(terms, 10)]
     b.close()
+
+
+def interrupted_upload(b: Any, monkeypatch: pytest.MonkeyPatch, payloads: Any, index: Any, dense: Any) -> None:
+    """An upload in batches of 16 interrupted (KeyboardInterrupt) after its first two batches were written."""
+    real_upsert, calls = b.engine.upsert, []
+
+    def flaky(points: list[Any]) -> None:
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated interruption")
+        calls.append(len(points))
+        real_upsert(points)
+
+    monkeypatch.setattr(b.engine, "upsert", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        b.upload(payloads, index, dense, batch_size=16, progress=False)
+    monkeypatch.setattr(b.engine, "upsert", real_upsert)
 
 
 class _Sliced:

@@ -17,7 +17,9 @@ import pytest
 
 pytest.importorskip("qdrant_client", reason="qdrant-client is not installed (optional backend)")
 
-from test_qdrant import DENSE_TOL, LOCATIONS, _dense_parity, _location, _payloads, assert_same_top, dev_plans  # noqa: F401
+from test_qdrant import (  # noqa: F401 - dev_plans is a fixture
+    DENSE_TOL, LOCATIONS, _dense_parity, _location, _payloads, assert_same_top, dev_plans, interrupted_upload,
+)
 
 from pipeline.backends.qdrant import QdrantBackend
 from pipeline.ranking import top_k
@@ -99,19 +101,8 @@ def test_an_interrupted_partitioned_upload_resumes_with_its_centroids(kind: str,
     index, dense = fast_retriever.lexical, fast_retriever.dense
     payloads = _payloads(index)
     b = QdrantBackend(_location(kind, tmp_path), partitions=PARTS)
-    real_upsert, calls = b.engine.upsert, []
-
-    def flaky(points: list[Any]) -> None:
-        if len(calls) == 2:
-            raise KeyboardInterrupt("simulated interruption")
-        calls.append(len(points))
-        real_upsert(points)
-
-    monkeypatch.setattr(b.engine, "upsert", flaky)
-    with pytest.raises(KeyboardInterrupt):
-        b.upload(payloads, index, dense, batch_size=16, progress=False)
+    interrupted_upload(b, monkeypatch, payloads, index, dense)
     first = b.engine.get_state()["partitions"]
-    monkeypatch.setattr(b.engine, "upsert", real_upsert)
     counts = b.upload(payloads, index, dense, batch_size=16, progress=False)
     assert counts["written"] == index.n_docs - 32  # the 32 points already there keep their partitions
     assert b.state["partitions"] == first
