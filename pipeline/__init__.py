@@ -36,7 +36,7 @@ _EXPORTS = {
     "Hit": "pipeline.answer",
     "Corpus": "pipeline.corpus",
     "Paragraph": "pipeline.corpus",
-    "load_corpus": "pipeline.ingest",
+    "load_corpus": "pipeline.library",
     "Library": "pipeline.library",
     "load_library": "pipeline.library",
     "add_reports": "pipeline.library",
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
         QueryError,
         StaleIndexError,
     )
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
     from pipeline.library import Library, LibraryError, add_reports, load_library, remove_documents
     from pipeline.plan import MODES, Mode, QueryPlan
     from pipeline.retrieve import Retriever

@@ -64,7 +64,6 @@ from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 
-from pipeline.config import Config
 from pipeline.corpus import Corpus, Footnote, Item, Metadata, Paragraph, Section, Sentence
 from pipeline.errors import UserError
 from pipeline.store import sha256_bytes
@@ -78,7 +77,6 @@ __all__ = [
     "detect_language",
     "ingest_file",
     "lang_from_name",
-    "load_corpus",
     "parse_report",
     "settle_identity",
 ]
@@ -930,19 +928,3 @@ def ingest_file(path: str | Path, lang: str | None = None) -> Corpus:
         _check_language(path, hint, None)
         raise IngestError(path, 0, _unsupported(hint))
     return parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
-
-
-def load_corpus(cfg: Config | None = None) -> Corpus:
-    """Parse the configured report (``cfg.document_path``) with the identity the library's catalog gives it (the
-    whole library: :func:`pipeline.library.load_library`). Parsing takes milliseconds; nothing is cached."""
-    from pipeline.library import default_entries, load_document, read_catalog
-
-    cfg = cfg or Config()
-    entries = read_catalog(cfg)
-    entry = next((e for e in entries or [] if e.file == cfg.document), None)
-    if entry is None:
-        if entries:
-            raise IngestError(cfg.document_path, 0, f"not in the library (corpus/documents.json); "
-                              f"`pipeline add {cfg.document_path}` it")
-        [entry] = default_entries(cfg)
-    return load_document(cfg, entry)

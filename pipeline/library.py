@@ -351,6 +351,22 @@ def load_library(cfg: Config | None = None) -> Library:
     return Library([load_document(cfg, e) for e in entries], entries)
 
 
+def load_corpus(cfg: Config | None = None) -> Corpus:
+    """Parse the configured report (``cfg.document_path``) with the identity the library's catalog gives it (the
+    whole library: :func:`load_library`). Parsing takes milliseconds; nothing is cached."""
+    from pipeline.ingest import IngestError
+
+    cfg = cfg or Config()
+    entries = read_catalog(cfg)
+    entry = next((e for e in entries or [] if e.file == cfg.document), None)
+    if entry is None:
+        if entries:
+            raise IngestError(cfg.document_path, 0, f"not in the library (corpus/documents.json); "
+                              f"`pipeline add {cfg.document_path}` it")
+        [entry] = default_entries(cfg)
+    return load_document(cfg, entry)
+
+
 def key_of(library: Library, corpus: Corpus) -> str:
     """The index folder key of one of the library's documents (the catalog's hash, else the file's)."""
     for d, e in zip(library.documents, library.entries, strict=True):

@@ -188,7 +188,7 @@ def dev_questions() -> list[str]:
     """Dev queries that route to retrieval (not lookups), in file order."""
     from pipeline.cite import CitationIndex, route
     from pipeline.config import Config
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     cites = CitationIndex.build(load_corpus(Config()))
     return [q["query"] for q in dev_queries() if route(q["query"], cites).kind == "question"]
@@ -353,7 +353,7 @@ def build_worker() -> dict[str, Any]:
     from pipeline import dense, lexical
     from pipeline.analyze import Analyzer, get_jieba
     from pipeline.config import Config
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     cfg = Config()
     mark("imports (pipeline)")

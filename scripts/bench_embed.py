@@ -72,7 +72,7 @@ def cosines(a: Any, b: Any) -> tuple[float, float]:
 
 def texts(cfg: Any) -> tuple[list[str], list[str]]:
     """The report's paragraphs (``index_text``) and up to 50 development queries."""
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     paras = [p.index_text for p in load_corpus(cfg).paragraphs]
     with (cfg.corpus_dir / "eval" / "dev.jsonl").open(encoding="utf-8") as f:

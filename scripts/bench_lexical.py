@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pipeline.analyze import Analyzer
     from pipeline.config import Config
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     runs = 3 if args.quick else 5
     sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])

@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.config import Config
     from pipeline.dense import build_dense_index
     from pipeline.embed import PassageEmbedder
-    from pipeline.ingest import load_corpus, parse_report, settle_identity
+    from pipeline.ingest import parse_report, settle_identity
+    from pipeline.library import load_corpus
     from pipeline.lexical import build_lexical_index
     from pipeline.library import add_reports, remove_documents
     from pipeline.analyze import Analyzer

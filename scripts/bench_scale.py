@@ -145,7 +145,7 @@ def _find_dense_dir(cfg: Any) -> Path | None:
 
 def real_material(cfg: Any, analyzer: Any) -> dict[str, Any]:
     """The report's sentences (token lists) and real embeddings of them."""
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
     from pipeline.text import normalize
 
     corpus = load_corpus(cfg)

@@ -63,7 +63,7 @@ def cfg(home: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def corpus(cfg: Any) -> Any:
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     return load_corpus(cfg)
 

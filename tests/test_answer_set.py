@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import Config
-from pipeline.ingest import load_corpus
+from pipeline.library import load_corpus
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "corpus" / "eval"
 ANSWERS = EVAL_DIR / "answers.jsonl"

@@ -78,7 +78,7 @@ def tokenizer_strings() -> list[str]:
 def report_paragraphs(cfg: Config) -> list[str]:
     """The report's paragraphs as the dense index embeds them (ingest's ``index_text``)."""
     try:
-        from pipeline.ingest import load_corpus
+        from pipeline.library import load_corpus
     except ImportError:  # before ingest existed: split on "N. " at line starts
         text = cfg.document_path.read_text(encoding="utf-8")
         parts = re.split(r"(?m)^(?=\d+\. )", text)[1:]
@@ -355,7 +355,7 @@ def test_convert_writes_complete_directory_atomically(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tokens_match_engine_on_report(cfg: Config, engine_tokenize, hf_tokenizer) -> None:  # noqa: ANN001
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     corpus = load_corpus(cfg)
     texts = []

@@ -341,7 +341,7 @@ def test_real_index_retrieves_relevant_paragraphs(tmp_path: Path, home: Path, mo
     """The report embedded with the converted model (given as a model directory, so nothing is converted
     in ``tmp_path``), saved, loaded back and searched with the query encoder every command uses."""
     from pipeline.embed import PassageEmbedder, QueryEncoder
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     corpus: Any = load_corpus(Config(root=home))
     cfg = Config(root=tmp_path, model=str(model_home))

@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.config import Config
 from pipeline.corpus import Corpus
-from pipeline.ingest import IngestError, ingest_file, load_corpus, parse_report
+from pipeline.ingest import IngestError, ingest_file, parse_report
+from pipeline.library import load_corpus
 from pipeline.store import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -205,7 +205,7 @@ def hybrid_answers(cfg: Config) -> list[Any]:
 def dense_home(lexical_home: LexicalHome, tmp_path_factory: pytest.TempPathFactory) -> DenseHome:
     """The lexical home plus a fake --model directory and a dense index embedded by the fake embedder."""
     from pipeline.embed import embedder_identity
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     h = clone(lexical_home.path, tmp_path_factory.mktemp("dense-home") / "home")
     # outside the home, shared and never written: the index records the model directory's path and mtime
@@ -562,7 +562,7 @@ def test_item01_damaged_dense_vectors_with_the_real_model(real_home: RealHome, t
     refused(cli(h, "search", Q), "paragraphs.npy")
     r = cli(h, "build")
     assert r.returncode == 0 and "dense: up to date" not in r.stderr, r.stderr
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     _, ptexts, _, stexts = dense.corpus_texts(load_corpus(Config(root=h)))
     assert f"dense: embedded {len(set(ptexts) | set(stexts))} texts" in r.stderr, r.stderr

@@ -50,6 +50,6 @@ def test_indexes_readme_names_what_build_makes(cfg, lexical_index, analyzer):
 
 
 def lexical_index_corpus(cfg):
-    from pipeline.ingest import load_corpus
+    from pipeline.library import load_corpus
 
     return load_corpus(cfg)
