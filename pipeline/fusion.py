@@ -4,14 +4,18 @@ Each channel is normalised over the paragraphs — "zscore" (default: how far a 
 the rest, which keeps a weak BM25 match from looking like a strong one), "minmax", or "rrf" (reciprocal
 rank) — and the two are mixed with a weight that depends on the query's language: Chinese queries share
 words with the report, English ones reach it mostly through the embeddings. The weights were chosen on the
-development set (see README's ablation).
+development set (see README's ablation). :func:`fuse_candidates` does the same z-score fusion when only
+candidates are scored and each channel's mean and standard deviation are known (the Qdrant backend).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
+
+from pipeline.ranking import top_k
 
 Fusion = Literal["zscore", "minmax", "rrf"]
 FUSIONS: tuple[Fusion, ...] = ("zscore", "minmax", "rrf")
@@ -79,3 +83,40 @@ def fuse(
     if method == "rrf":
         return weight * _rrf(lexical, rrf_k) + (1 - weight) * _rrf(dense, rrf_k)
     raise ValueError(f"unknown fusion {method!r} (use {', '.join(FUSIONS)})")
+
+
+def fuse_candidates(
+    lexical: Mapping[int, float],
+    dense: Mapping[int, float],
+    weight: float,
+    lexical_stats: tuple[float, float],
+    dense_stats: tuple[float, float],
+) -> list[tuple[int, float]]:
+    """:func:`fuse` (``method="zscore"``) over candidate rows only, with the channels' population mean and
+    standard deviation supplied (exact ones give fuse's scores exactly; estimates from a sample of
+    paragraphs give approximations): how the Qdrant backend fuses, which scores only each channel's
+    candidates (:mod:`pipeline.backends.channels`).
+
+    Args:
+        lexical: exact BM25 of every candidate (0 for one without a query term).
+        dense: exact combined dense score of every candidate.
+        weight: the lexical channel's share (``fusion.lexical_weight``).
+        lexical_stats: ``(mean, std)`` of BM25 over all paragraphs.
+        dense_stats: ``(mean, std)`` of the dense score over all paragraphs.
+
+    Returns:
+        ``(row, fused)`` best first, ties in row order.
+    """
+    rows = sorted(set(lexical) | set(dense))
+    if not rows:
+        return []
+    lx = np.array([lexical.get(r, 0.0) for r in rows], dtype=np.float64)
+    dn = np.array([dense[r] for r in rows], dtype=np.float64)
+
+    def z(x: np.ndarray, stats: tuple[float, float]) -> np.ndarray:
+        mean, sd = stats
+        return np.zeros_like(x) if sd <= 1e-12 else (x - mean) / sd
+
+    fused = weight * z(lx, lexical_stats) + (1 - weight) * z(dn, dense_stats)
+    order = top_k(fused, len(rows))
+    return [(rows[i], float(fused[i])) for i in order]

@@ -10,7 +10,7 @@ What is measured, in one run (each engine in its own process, so each peak RSS i
 * ``edge`` -- :class:`pipeline.backends.qdrant.QdrantBackend` on Qdrant Edge (in-process Rust engine):
   lexical top-K (sparse dot, exact scores recomputed), dense top-K (HNSW on paragraph vectors, sentence
   MAX_SIM rescoring, exact scores recomputed), the other channel's exact scores for each channel's
-  candidates, then :func:`~pipeline.backends.qdrant.fuse_candidates`: fuse's z-score with each channel's
+  candidates, then :func:`~pipeline.fusion.fuse_candidates`: fuse's z-score with each channel's
   mean and standard deviation estimated on a fixed random sample of paragraphs (scored client-side).
 * ``edgep`` -- the same backend on Qdrant Edge with sentence partitions (``partitions=C``, default one per
   1,000 sentences): the dense candidates are the best by MAX_SIM among the paragraphs with a vector in the
@@ -554,7 +554,8 @@ def summarize(per_run: list[dict[str, float]]) -> dict[str, Any]:
 def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
-    from pipeline.backends.qdrant import QdrantBackend, fuse_candidates
+    from pipeline.backends.qdrant import QdrantBackend
+    from pipeline.fusion import fuse_candidates
 
     threadpool_limits(1)  # per-query numpy work is small: one BLAS thread, as the project's server runs it
     meta = json.loads((data / "meta.json").read_text())
@@ -800,7 +801,7 @@ def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     from a fixed sample of paragraphs, fused as the Qdrant path fuses (``fuse_candidates``)."""
     from threadpoolctl import threadpool_limits
 
-    from pipeline.backends.qdrant import fuse_candidates
+    from pipeline.fusion import fuse_candidates
     from pipeline.ranking import top_k
 
     threadpool_limits(1)  # one BLAS thread per query, as the project's server runs it

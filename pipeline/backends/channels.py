@@ -28,13 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.backends.base import Scored
 from pipeline.errors import ComponentError, MissingIndexError, StaleIndexError
-from pipeline.fusion import fuse
+from pipeline.fusion import fuse, fuse_candidates
 from pipeline.ranking import top_k
 
 if TYPE_CHECKING:
@@ -105,17 +105,6 @@ def upload_library(cfg: Config, library: Library, lexical: Any, dense: Any, prog
     return counts
 
 
-@dataclass
-class Scored:
-    """One fused result: its row, fused score, channel scores and, for the dense channel, the cosine of each of
-    its sentences (for the answer sentence)."""
-
-    row: int
-    fused: float
-    scores: dict[str, float]
-    sentence_cos: np.ndarray | None
-
-
 class QdrantChannels:
     """The lexical and dense channels of a library on its Qdrant collection (see the module's docstring)."""
 
@@ -136,7 +125,7 @@ class QdrantChannels:
             what = ", ".join(differ) if differ else "an upload that did not finish"
             raise StaleIndexError(f"the Qdrant collection at {cfg.qdrant_url} was built from other inputs ({what}); "
                                   "run `pipeline build --backend qdrant --qdrant-url …`")
-        tables = self.backend._lexical_tables()
+        tables = self.backend.lexical_tables()
         self.term_id: dict[str, int] = tables["dim"]
         self.idf: np.ndarray = np.nan_to_num(tables["idf"], nan=0.0)
         self._rng = np.random.default_rng(0)
@@ -224,8 +213,6 @@ class QdrantChannels:
             dense.update({r: d.combined for r, d in
                           b.dense_scores(qv, [r for r in lex if r not in dense], w, detail=False).items()})
             ls, ds = self._statistics(self._sample(rows), terms, qv)
-            from pipeline.backends.qdrant import fuse_candidates
-
             ranked = fuse_candidates(lex, dense, weight, ls, ds)[:k]
         else:
             ranked = sorted(dense.items(), key=lambda x: (-x[1], x[0]))[:k]
@@ -249,7 +236,7 @@ class QdrantChannels:
             self._arrays[key] = self.backend.stored_arrays(sample.tolist())
         a = self._arrays[key]
         qvec = np.zeros(a["lexical"].shape[1])
-        for d, wt in self.backend._query_weights(terms):
+        for d, wt in self.backend.query_weights(terms):
             qvec[d] += wt * float(self.idf[d])
         lx = a["lexical"] @ qvec
         q = np.asarray(qv, dtype=np.float32).reshape(-1)
