@@ -12,8 +12,9 @@ The public Python API::
     r.lookup("resolution 65/230")                 # every citing paragraph of every document, in order
     r.search_many(["...", "..."], mode="lexical")  # a batch; a bad query gets Answer.error
 
-    from pipeline import add_reports, remove_documents, load_library
+    from pipeline import add_reports, remove_documents, load_library, build_all
     add_reports(Config(), ["report.en.txt"], symbol="CTOC/COP/2012/7")   # all or nothing
+    for line in build_all(Config()): print(line)  # the retriever never builds: build does
 
 Names are imported lazily (module ``__getattr__``), so ``import pipeline`` stays cheap and a paragraph lookup
 never imports jieba or torch.
@@ -24,7 +25,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from pipeline.version import __version__
 
 _EXPORTS = {
     "Retriever": "pipeline.retrieve",
@@ -36,13 +37,25 @@ _EXPORTS = {
     "Hit": "pipeline.answer",
     "Corpus": "pipeline.corpus",
     "Paragraph": "pipeline.corpus",
+    "MAX_K": "pipeline.retrieve",
     "load_corpus": "pipeline.library",
     "Library": "pipeline.library",
     "load_library": "pipeline.library",
-    "add_reports": "pipeline.library",
-    "remove_documents": "pipeline.library",
-    "LibraryError": "pipeline.library",
+    "add_reports": "pipeline.changes",
+    "remove_documents": "pipeline.changes",
+    "LibraryError": "pipeline.catalog",
     "build_all": "pipeline.build",
+    "build_missing": "pipeline.build",
+    "document_manifests": "pipeline.status",
+    "index_manifests": "pipeline.status",
+    "model_id": "pipeline.embed",
+    "parse_queries": "pipeline.batch",
+    "BadLine": "pipeline.batch",
+    "BatchQuery": "pipeline.batch",
+    "BatchInputError": "pipeline.batch",
+    "EXIT_OK": "pipeline.errors",
+    "EXIT_INDEX": "pipeline.errors",
+    "UserError": "pipeline.errors",
     "PipelineError": "pipeline.errors",
     "QueryError": "pipeline.errors",
     "ConfigError": "pipeline.errors",
@@ -56,10 +69,16 @@ __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:
     from pipeline.answer import Answer, Hit
-    from pipeline.build import build_all
+    from pipeline.batch import BadLine, BatchInputError, BatchQuery, parse_queries
+    from pipeline.build import build_all, build_missing
+    from pipeline.catalog import LibraryError
+    from pipeline.changes import add_reports, remove_documents
     from pipeline.config import Config
     from pipeline.corpus import Corpus, Paragraph
+    from pipeline.embed import model_id
     from pipeline.errors import (
+        EXIT_INDEX,
+        EXIT_OK,
         ConfigError,
         CorruptIndexError,
         MissingIndexError,
@@ -67,11 +86,12 @@ if TYPE_CHECKING:
         PipelineError,
         QueryError,
         StaleIndexError,
+        UserError,
     )
-    from pipeline.library import load_corpus
-    from pipeline.library import Library, LibraryError, add_reports, load_library, remove_documents
+    from pipeline.library import Library, load_corpus, load_library
     from pipeline.plan import MODES, Mode, QueryPlan
-    from pipeline.retrieve import Retriever
+    from pipeline.retrieve import MAX_K, Retriever
+    from pipeline.status import document_manifests, index_manifests
 
 
 def __getattr__(name: str) -> Any:

@@ -77,7 +77,13 @@ _STEMMER_LOCAL = threading.local()
 
 
 class _TranslatorLike(Protocol):
+    """What the analyzer, the planner and the glosses need of :class:`pipeline.translate.Translator`."""
+
     def translate(self, query: str) -> list[tuple[str, float]]: ...
+
+    def synonyms(self, word: str) -> list[tuple[str, float]]: ...
+
+    def glosses(self, word: str) -> list[str]: ...
 
 
 def _userdict_path(cfg: Config) -> Path:
@@ -253,7 +259,8 @@ class Analyzer:
 
     @property
     def translator(self) -> _TranslatorLike | None:
-        """The English->Chinese translator, loaded on first use; ``None`` when unavailable or disabled."""
+        """The English->Chinese translator, loaded on first use; ``None`` only when disabled
+        (``translate=False``): a translator that cannot load raises :class:`~pipeline.errors.ComponentError`."""
         if not self._use_translator:
             return None
         if not self._translator_tried:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.errors import QueryError
+
 if TYPE_CHECKING:
     from pipeline.corpus import Paragraph
 
@@ -114,6 +116,7 @@ class Answer:
         hits: ranked results.
         warnings: what the user should know (truncation, a paragraph that does not exist, …).
         error: why the query could not be answered (only in batches; a single search raises instead).
+        exception: the error itself (kept as the object raised; not part of the JSON shape).
         terms: for a question, the report-vocabulary terms it was matched on (its own words, translations,
             synonyms), strongest first — what a reader's eye should look for in the text.
     """
@@ -125,6 +128,7 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     terms: list[str] = field(default_factory=list)
+    exception: QueryError | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by every mode and command (and the server)."""

@@ -4,83 +4,120 @@ Every stage verifies what it would reuse (manifest inputs and every file's hash)
 verify; ``force`` rebuilds everything and re-embeds every text. Builds of one home are serialised by a lock
 (:func:`pipeline.store.build_lock`), and each artifact is swapped into place atomically, so a killed build
 leaves the previous artifact or the new one, and its leftovers are removed by the next build.
+
+Building is always asked for: by ``pipeline build``, ``pipeline serve --build``, :mod:`pipeline.changes` when a
+report is added, and the command line's first search in a home that has never been built
+(:func:`build_missing`). The retriever only loads.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pipeline.catalog import read_catalog, stray_files, write_catalog
 from pipeline.config import Config
-from pipeline.library import (
-    Library, collect_garbage, key_of, load_library, read_catalog, refresh_catalog, stray_files, write_catalog,
-)
-from pipeline.store import build_lock
+from pipeline.errors import MissingIndexError, StaleIndexError
+from pipeline.layout import dense_dir, docs_root, lexical_dir
+from pipeline.library import Library, load_library, refresh_catalog
+from pipeline.store import MANIFEST, build_lock
 
 if TYPE_CHECKING:
     from pipeline.analyze import Analyzer
     from pipeline.corpus import Corpus
     from pipeline.dense import DenseIndex
+    from pipeline.embed import PassageEmbedder
     from pipeline.lexical import BM25Index
+
+__all__ = ["build_all", "build_missing", "clean_leftovers", "collect_garbage", "ensure_dense", "ensure_lexical",
+           "passage_embedder"]
 
 Log = Callable[[str], None]
 
 
-def build_lexical(cfg: Config, corpus: Corpus, analyzer: Analyzer, log: Log | None = None,
-                  key: str | None = None) -> BM25Index:
-    """Build and save one report's BM25 index under the build lock (another process may have built it meanwhile)."""
-    with build_lock(cfg.index_dir, log=log):
-        return _lexical_stage(cfg, corpus, analyzer, key=key)[0]
+def ensure_lexical(cfg: Config, corpus: Corpus, analyzer: Analyzer, key: str,
+                   force: bool = False) -> tuple[BM25Index, bool]:
+    """One report's BM25 index: the saved one when it verifies for the current inputs (and not ``force``), else
+    a new one, saved; and whether it was built. Call under the build lock."""
+    import pipeline.lexical as lx
 
-
-def build_dense(cfg: Config, corpus: Corpus, force: bool = False, log: Log | None = None, model: object = None,
-                key: str | None = None) -> DenseIndex:
-    """Convert the model if needed, then embed what the verified embedding cache lacks, under the build lock.
-
-    Args:
-        cfg: settings.
-        corpus: the parsed report.
-        force: reconvert the model and re-embed every text.
-        log: progress messages.
-        model: an already loaded ``SentenceTransformer`` (tests, benchmarks).
-        key: the report's index folder (default: from its identity and hash).
-    """
-    with build_lock(cfg.index_dir, log=log):
-        return _dense_stage(cfg, corpus, force, model, key=key)[0]
-
-
-def _lexical_stage(cfg: Config, corpus: Corpus, analyzer: Analyzer, force: bool = False,
-                   key: str | None = None) -> tuple[BM25Index, bool]:
-    """The verified index when current (and not ``force``), else a new one; and whether it was built."""
-    from pipeline import lexical
-
-    if not force and lexical.lexical_is_current(cfg, corpus, analyzer, key):
-        return lexical.load_lexical_index(cfg, corpus, analyzer, key), False
-    return lexical.build_lexical_index(cfg, corpus, analyzer, key=key), True
-
-
-def _dense_stage(cfg: Config, corpus: Corpus, force: bool = False, model: object = None,
-                 convert: bool = True, key: str | None = None, embedder: object = None) -> tuple[DenseIndex, bool]:
-    """The verified dense index when current (and not ``force``), else one embedded anew (reusing only
-    verified vectors of the same embedder unless ``force``); and whether it was built. ``convert`` first
-    converts (or verifies) the default model; ``embedder`` replaces the model's passage embedder (tests)."""
-    from pipeline import dense
-    from pipeline.embed import PassageEmbedder
-
-    if embedder is None:
-        if convert and cfg.model is None:
-            from pipeline.models.convert import ensure_model
-
-            ensure_model(cfg, force=force)
-        embedder = PassageEmbedder(cfg, model=model, verify="full")
     if not force:
         try:
-            return dense.load_dense_index(cfg, corpus, embedder.identity, key), False  # type: ignore[attr-defined]
-        except (dense.MissingIndexError, dense.StaleIndexError):
+            return lx.load_lexical_index(cfg, corpus, analyzer, key), False
+        except (MissingIndexError, StaleIndexError):  # a damaged index is stale too
             pass
-    return dense.build_dense_index(cfg, corpus, embedder, force=force, key=key), True  # type: ignore[arg-type]
+    return lx.build_lexical_index(cfg, corpus, analyzer, key=key), True
+
+
+def passage_embedder(cfg: Config, force: bool = False, model: object = None) -> PassageEmbedder:
+    """The passage embedder of the configured model, converted (or verified) first when it is the default one;
+    its files are hashed once here, so one embedder serves every report of a build."""
+    from pipeline.embed import PassageEmbedder
+
+    if cfg.model is None:
+        from pipeline.models.convert import ensure_model
+
+        ensure_model(cfg, force=force)
+    return PassageEmbedder(cfg, model=model, verify="full")
+
+
+def ensure_dense(cfg: Config, corpus: Corpus, key: str, embedder: Any, force: bool = False,
+                 cache: dict[str, Any] | None = None) -> tuple[DenseIndex, bool]:
+    """One report's dense index: the saved one when it verifies for this embedder (and not ``force``), else one
+    embedded anew — reusing the vectors of ``cache`` (default: every verified index of the home with the same
+    embedder; none with ``force``) — and saved; and whether it was built. Call under the build lock."""
+    import pipeline.dense as dn
+
+    if not force:
+        try:
+            return dn.load_dense_index(cfg, corpus, embedder.identity, key), False
+        except (MissingIndexError, StaleIndexError):
+            pass
+    return dn.build_dense_index(cfg, corpus, embedder, force=force, key=key, cache=cache), True
+
+
+def build_missing(cfg: Config, library: Library, *, dense: bool, log: Log | None = None,
+                  embedder: Any = None) -> list[str]:
+    """Build the indexes no report has yet (lexical; dense too when ``dense``), under the build lock: the first
+    search in a home that was never built. A stale or damaged index is left alone (the search refuses it and
+    ``pipeline build`` repairs it). ``embedder`` replaces the model's passage embedder (tests). Returns what
+    was built."""
+    from pipeline.analyze import Analyzer
+
+    say = log or (lambda _m: None)
+    built: list[str] = []
+    with build_lock(cfg.index_dir, log=log):
+        lexical_missing = [(d, k) for d, k in library.keyed() if not (lexical_dir(cfg, k) / MANIFEST).exists()]
+        if lexical_missing:
+            analyzer = Analyzer(cfg)
+            for doc, key in lexical_missing:
+                say(f"pipeline: no lexical index of {doc.label} yet; building it (once)")
+                ensure_lexical(cfg, doc, analyzer, key)
+                built.append(f"lexical {doc.label}")
+        dense_missing = [(d, k) for d, k in library.keyed() if not (dense_dir(cfg, k) / MANIFEST).exists()]
+        if dense and dense_missing:
+            embedder = embedder or passage_embedder(cfg)
+            for doc, key in dense_missing:
+                say(f"pipeline: no dense index of {doc.label} yet; embedding it (once, under a minute)")
+                ensure_dense(cfg, doc, key, embedder)
+                built.append(f"dense {doc.label}")
+    return built
+
+
+def collect_garbage(cfg: Config, keep: set[str]) -> list[Path]:
+    """Remove the report index folders whose key is not in ``keep`` (the catalog's); call under the build lock."""
+    root = docs_root(cfg)
+    if not root.is_dir():
+        return []
+    removed = []
+    for d in root.iterdir():
+        if d.is_dir() and d.name not in keep:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def clean_leftovers(cfg: Config) -> list[Path]:
@@ -96,7 +133,7 @@ def clean_leftovers(cfg: Config) -> list[Path]:
     from pipeline.translate.cedict import reverse_index_artifact
 
     arts = [reverse_index_artifact(cfg.index_dir / "translate"), model_artifact(cfg)]
-    docs = cfg.index_dir / "docs"
+    docs = docs_root(cfg)
     if docs.is_dir():
         for d in sorted(p for p in docs.iterdir() if p.is_dir()):
             arts += [lexical_artifact(d / "lexical"), dense_artifact(d / "dense")]
@@ -128,39 +165,20 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
                f"({time.perf_counter() - t:.2f} s)")
         for path in stray_files(cfg, library.entries):
             yield f"note: {path} is not in the library (not in corpus/documents.json); `pipeline add` it to search it"
-        if removed := clean_leftovers(cfg) + collect_garbage(cfg, library.entries):
+        if removed := clean_leftovers(cfg) + collect_garbage(cfg, {e.key for e in library.entries}):
             yield f"removed {len(removed)} leftover(s) of interrupted writes and removed reports"
         old_entries = library.entries
         library = Library(library.documents, refresh_catalog(library))
         t = time.perf_counter()
         analyzer = Analyzer(cfg)
-        built = [key for doc, key in _keys(library) if _lexical_stage(cfg, doc, analyzer, force, key)[1]]
+        built = [key for doc, key in library.keyed() if ensure_lexical(cfg, doc, analyzer, key, force)[1]]
         yield (f"lexical: built the BM25 index of {len(built)} report(s) ({time.perf_counter() - t:.2f} s)" if built
                else "lexical: up to date (verified)")
         t = time.perf_counter()
         analyzer.translator  # noqa: B018 - build (or verify) the translator's dictionary cache now, not at the first search
         yield f"translator: ready ({time.perf_counter() - t:.2f} s)"
         if not lexical_only:
-            if cfg.model is None:
-                from pipeline.models.convert import ensure_model
-
-                t = time.perf_counter()
-                path = ensure_model(cfg, force=force)
-                yield f"model: {path} (verified, {time.perf_counter() - t:.2f} s)"
-            t = time.perf_counter()
-            from pipeline.embed import PassageEmbedder
-
-            embedder = PassageEmbedder(cfg, verify="full")  # the model's files hashed once, not per report
-            embedded, rebuilt, shape = 0, 0, [0, 0]
-            for doc, key in _keys(library):
-                index, was_built = _dense_stage(cfg, doc, force, convert=False, key=key, embedder=embedder)
-                embedded += index.embedded
-                rebuilt += was_built
-                shape = [shape[0] + index.paragraphs.shape[0], index.paragraphs.shape[1]]
-            what = "up to date (verified)"
-            if rebuilt:
-                what = f"embedded {embedded} texts" + (" (all: --force)" if force else ", reused the rest")
-            yield f"dense: {what}, {shape[0]} paragraphs × {shape[1]} dims ({time.perf_counter() - t:.2f} s)"
+            yield from _build_dense(cfg, library, force)
         if library.entries != old_entries or read_catalog(cfg) is None:
             write_catalog(cfg, library.entries)  # after every index it names is written
             yield "catalog: corpus/documents.json updated"
@@ -168,22 +186,42 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
             yield _upload(cfg, library, analyzer, lexical_only)
 
 
+def _build_dense(cfg: Config, library: Library, force: bool) -> Iterator[str]:
+    """The model (converted or verified) and every report's dense index; one progress line each."""
+    if cfg.model is None:
+        from pipeline.models.convert import ensure_model
+
+        t = time.perf_counter()
+        path = ensure_model(cfg, force=force)
+        yield f"model: {path} (verified, {time.perf_counter() - t:.2f} s)"
+    t = time.perf_counter()
+    from pipeline.embed import PassageEmbedder
+
+    embedder = PassageEmbedder(cfg, verify="full")  # the model's files hashed once, not per report
+    embedded, rebuilt, shape = 0, 0, [0, 0]
+    for doc, key in library.keyed():
+        index, was_built = ensure_dense(cfg, doc, key, embedder, force, cache={} if force else None)
+        embedded += index.embedded
+        rebuilt += was_built
+        shape = [shape[0] + index.paragraphs.shape[0], index.paragraphs.shape[1]]
+    what = "up to date (verified)"
+    if rebuilt:
+        what = f"embedded {embedded} texts" + (" (all: --force)" if force else ", reused the rest")
+    yield f"dense: {what}, {shape[0]} paragraphs × {shape[1]} dims ({time.perf_counter() - t:.2f} s)"
+
+
 def _upload(cfg: Config, library: Library, analyzer: Analyzer, lexical_only: bool) -> str:
     """Put the library into its Qdrant collection (idempotent and resumable; a progress bar on stderr)."""
     from pipeline.backends.channels import upload_library
-    from pipeline.dense import load_library_dense
+    from pipeline.dense import load_dense_indexes
     from pipeline.embed import embedder_identity
-    from pipeline.lexical import load_library_lexical
+    from pipeline.lexical import load_lexical_indexes
 
     t = time.perf_counter()
-    lexical = load_library_lexical(cfg, library, analyzer)
-    dense = None if lexical_only else load_library_dense(cfg, library, embedder_identity(cfg))
+    lexical = load_lexical_indexes(cfg, library.keyed(), analyzer)
+    dense = None if lexical_only else load_dense_indexes(cfg, library.keyed(), embedder_identity(cfg))
     counts = upload_library(cfg, library, lexical, dense)
     kept = counts["skipped"] + counts["trusted"]
     return (f"qdrant: {counts['written']} paragraphs written, {kept} already there and verified, "
             f"{counts['deleted']} removed — collection {cfg.qdrant_collection!r} at {cfg.qdrant_url} "
             f"({time.perf_counter() - t:.1f} s)")
-
-
-def _keys(library: Library) -> list[tuple[Corpus, str]]:
-    return [(doc, key_of(library, doc)) for doc in library.documents]

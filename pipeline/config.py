@@ -1,6 +1,7 @@
 """One place for the project's settings, with defaults, validation and ``KEY=VALUE`` overrides.
 
-Every module takes what it needs from a :class:`Config`; nothing reads scattered constants. Paths are
+Every setting a user can change is a field of :class:`Config` (the few fixed limits a module keeps for
+itself, such as ``retrieve.MAX_K`` or the Qdrant channels' ``SAMPLE``, are named constants there). Paths are
 resolved against the *home*: the directory holding ``corpus/`` (the report and its dictionaries) and
 ``indexes/`` (everything built from them). The home is, in order: the ``PIPELINE_HOME`` environment
 variable; the checkout this package was installed from (an editable install); the current directory when
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.fusion import Fusion
 
 
 def _default_root() -> Path:
@@ -83,7 +85,7 @@ class Config:
     passage_prompt: str = "passage: "
     max_query_chars: int = 1000
     top_k: int = 5
-    fusion: str = "zscore"
+    fusion: Fusion = "zscore"
     lexical_weight_zh: float = 0.15
     lexical_weight_en: float = 0.35
     sentence_weight: float = 0.5

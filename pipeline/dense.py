@@ -1,7 +1,7 @@
 """Dense index: paragraph and sentence embeddings of a report, with paragraph scoring.
 
 Each report of the library has its own (``indexes/docs/KEY/dense/``, see :mod:`pipeline.library`); the
-library concatenates them when it loads (:func:`load_library_dense`). Paragraphs are identified by their
+library concatenates them when it loads (:func:`load_dense_indexes`). Paragraphs are identified by their
 position (row) in the report — numbers can repeat where an annex restarts them — and, once concatenated,
 by their row in the library. Files:
 
@@ -26,10 +26,11 @@ vectors are never handed back. ``force`` re-embeds everything.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,13 +39,13 @@ import numpy as np
 
 from pipeline.ranking import top_k
 from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError
+from pipeline.layout import corpus_key, dense_dir
 from pipeline.store import Artifact
 
 if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.corpus import Corpus
     from pipeline.embed import PassageEmbedder
-    from pipeline.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +77,6 @@ class DenseHit:
     sentence: int = -1
     start: int = -1
     end: int = -1
-
-
-def dense_dir(cfg: Config, key: str) -> Path:
-    """``indexes/docs/KEY/dense``: one report's dense index."""
-    from pipeline.library import doc_dir
-
-    return doc_dir(cfg, key) / "dense"
 
 
 def dense_artifact(directory: str | Path) -> Artifact:
@@ -229,17 +223,25 @@ class DenseIndex:
         """
         directory = Path(directory)
         art = dense_artifact(directory)
-        manifest = art.read_manifest() if inputs is None else art.check(inputs)
-        if inputs is None:
-            art.verify_files(manifest)
+        manifest = art.read_manifest() if inputs is None else art.check(inputs, verify="none" if not mmap else "full")
+        # memory-mapped: the files were hashed above and are mapped; else each file is read once, hashed and
+        # parsed from the same bytes
+        files = art.read_files(manifest) if not mmap else None
 
         def damaged(why: str) -> CorruptIndexError:
             return CorruptIndexError(f"the dense index at {directory} is damaged ({why}); run `pipeline build`")
 
+        def array(name: str) -> np.ndarray:
+            if files is None:
+                return np.load(directory / name, mmap_mode="r", allow_pickle=False)
+            return np.load(io.BytesIO(files[name]), allow_pickle=False)
+
         try:
-            P = np.load(directory / PARAGRAPHS, mmap_mode="r" if mmap else None, allow_pickle=False)
-            S = np.load(directory / SENTENCES, mmap_mode="r" if mmap else None, allow_pickle=False)
-            smap = json.loads((directory / SENTENCE_MAP).read_text(encoding="utf-8"))
+            if files is None and inputs is None:
+                art.verify_files(manifest)
+            P = array(PARAGRAPHS)
+            S = array(SENTENCES)
+            smap = json.loads(files[SENTENCE_MAP] if files is not None else (directory / SENTENCE_MAP).read_bytes())
             records = [{k: int(r[k]) for k in ("paragraph", "index", "start", "end")} for r in smap["sentences"]]
             numbers = [int(p["number"]) for p in smap["paragraphs"]]
             pkeys = [str(p["key"]) for p in smap["paragraphs"]]
@@ -373,8 +375,6 @@ def load_dense_index(cfg: Config, corpus: Corpus, embedder: dict[str, Any], key:
 
 
 def _key(corpus: Corpus, key: str | None) -> str:
-    from pipeline.library import corpus_key
-
     return key or corpus_key(corpus)
 
 
@@ -417,27 +417,19 @@ def concat(parts: list[DenseIndex]) -> DenseIndex:
                       [k for p in parts for k in p.paragraph_keys], [k for p in parts for k in p.sentence_keys])
 
 
-def load_library_dense(cfg: Config, library: Library, embedder: dict[str, Any],
-                       build_missing: Callable[[Corpus, str], DenseIndex] | None = None) -> DenseIndex:
-    """The library's dense index: every report's verified vectors, concatenated in library order.
+def load_dense_indexes(cfg: Config, documents: Sequence[tuple[Corpus, str]], embedder: dict[str, Any]) -> DenseIndex:
+    """The dense index of several reports: each one's verified vectors, concatenated in row order.
 
-    ``build_missing(corpus, key)`` is called for a report whose index does not exist yet; a stale or damaged
-    one is always refused.
+    Args:
+        cfg: settings.
+        documents: each report with its index folder key (:meth:`pipeline.library.Library.keyed`).
+        embedder: the passage embedder's identity the indexes must carry.
+
+    Raises:
+        MissingIndexError: a report's index is not built yet (``pipeline build`` builds it).
+        StaleIndexError, CorruptIndexError: one is stale, damaged, or of other dimensions.
     """
-    from pipeline.library import key_of
-
-    parts = []
-    dims = set()
-    for doc in library.documents:
-        key = key_of(library, doc)
-        try:
-            part = load_dense_index(cfg, doc, embedder, key)
-        except MissingIndexError:
-            if build_missing is None:
-                raise
-            part = build_missing(doc, key)
-        parts.append(part)
-        dims.add(part.dims)
-    if len(dims) > 1:
+    parts = [load_dense_index(cfg, doc, embedder, key) for doc, key in documents]
+    if len({p.dims for p in parts}) > 1:
         raise StaleIndexError("the reports' dense indexes have different dimensions; run `pipeline build --force`")
     return concat(parts)

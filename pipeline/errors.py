@@ -2,7 +2,8 @@
 
 Every expected failure — bad input, a stale, missing or damaged index, a missing model, an unwritable output —
 is a :class:`PipelineError`: its message names the file, line or option at fault and says what to do. The
-command line (and later the server) prints the message and exits with :attr:`PipelineError.exit_code`; any
+command line prints the message and exits with :attr:`PipelineError.exit_code` (the server answers with the
+matching HTTP status, :mod:`pipeline.server.errors`); any
 other exception is a bug and keeps its traceback.
 
 Exit codes (README lists them): 0 success; 1 partial success (a batch with bad lines, a lookup that found

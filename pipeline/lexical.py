@@ -34,14 +34,11 @@ import numpy as np
 
 from pipeline.ranking import top_k
 from pipeline.errors import CorruptIndexError
+from pipeline.layout import corpus_key, lexical_dir
 from pipeline.store import Artifact, Staging
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from scipy import sparse
-
-    from pipeline.library import Library
 
     from pipeline.analyze import Analyzer
     from pipeline.config import Config
@@ -53,11 +50,10 @@ __all__ = [
     "FORMAT_VERSION",
     "IDF_VARIANTS",
     "build_lexical_index",
-    "lexical_dir",
     "lexical_inputs",
     "lexical_is_current",
     "load_lexical_index",
-    "load_library_lexical",
+    "load_lexical_indexes",
     "merge",
 ]
 
@@ -363,16 +359,7 @@ def lexical_artifact(directory: str | Path) -> Artifact:
 # --- project helpers ---------------------------------------------------------------------------------
 
 
-def lexical_dir(cfg: Config, key: str) -> Path:
-    """Directory of one report's lexical index: ``indexes/docs/KEY/lexical`` (see :mod:`pipeline.library`)."""
-    from pipeline.library import doc_dir
-
-    return doc_dir(cfg, key) / "lexical"
-
-
 def _key(corpus: Corpus, key: str | None) -> str:
-    from pipeline.library import corpus_key
-
     return key or corpus_key(corpus)
 
 
@@ -464,27 +451,17 @@ def merge(parts: Sequence[BM25Index], k1: float, b: float, idf: str, epsilon: fl
     return BM25Index(list(vocab), tf, doc_len, list(range(offset)), k1=k1, b=b, idf=idf, epsilon=epsilon)
 
 
-def load_library_lexical(cfg: Config, library: Library, analyzer: Analyzer,
-                         build_missing: Callable[[Corpus, str], BM25Index] | None = None) -> BM25Index:
-    """The library's BM25 index: every report's verified term frequencies, merged with ``cfg``'s parameters.
+def load_lexical_indexes(cfg: Config, documents: Sequence[tuple[Corpus, str]], analyzer: Analyzer) -> BM25Index:
+    """The BM25 index of several reports: each one's verified term frequencies, merged with ``cfg``'s parameters.
 
     Args:
         cfg: settings (BM25 parameters).
-        library: the reports.
+        documents: each report with its index folder key, in row order (:meth:`pipeline.library.Library.keyed`).
         analyzer: the analyzer whose fingerprint the indexes must carry.
-        build_missing: called as ``build_missing(corpus, key)`` for a report whose index does not exist yet
-            (a stale or damaged one is always refused).
-    """
-    from pipeline.errors import MissingIndexError
-    from pipeline.library import key_of
 
-    parts = []
-    for doc in library.documents:
-        key = key_of(library, doc)
-        try:
-            parts.append(load_lexical_index(cfg, doc, analyzer, key))
-        except MissingIndexError:
-            if build_missing is None:
-                raise
-            parts.append(build_missing(doc, key))
+    Raises:
+        MissingIndexError: a report's index is not built yet (``pipeline build`` builds it).
+        StaleIndexError, CorruptIndexError: one is stale or damaged.
+    """
+    parts = [load_lexical_index(cfg, doc, analyzer, key) for doc, key in documents]
     return merge(parts, cfg.bm25_k1, cfg.bm25_b, cfg.bm25_idf)

@@ -1,161 +1,36 @@
-"""The library: every report of the home, its catalog, and adding and removing reports all-or-nothing.
-
-A home's ``corpus/`` holds report files and the catalog ``corpus/documents.json``, which says which files are
-in the library and what each one is::
-
-    {"ctoc-cop-2012-7.zh.txt": {"symbol": "CTOC/COP/2012/7", "lang": "zh", "title": "…",
-                                "sha256": "…", "paragraphs": 65, "added": "2026-12-01T05:00:00+00:00"}, …}
+"""The library: every report of the home, parsed, in catalog order, and its paragraphs as one list.
 
 A document is identified by its symbol; two files with one symbol and different languages are two *language
-versions* of it, aligned by paragraph number (UN documents share their numbering across languages).
-
-**The catalog is the commit point.** Each report's indexes live in their own folder named after its symbol,
-language and the hash of the text it was added with (``indexes/docs/CTOC-COP-2012-7.zh.79ffa7c837df/``), and
-are never rewritten in place: adding a report writes its new folders and *then* swaps the catalog (one
-rename); removing one swaps the catalog first. A kill at any moment therefore leaves the catalog of before
-(whose folders are all still there) or the catalog of after (whose folders were all written before it) —
-the library answers as it did, or as it should. Folders no catalog names any more are removed at the start
-of the next ``add``/``remove``/``build``, so a search that read the previous catalog still finds its files.
+versions* of it, aligned by paragraph number (UN documents share their numbering across languages). The
+catalog (:mod:`pipeline.catalog`) says which files are in the library; :func:`load_library` parses them;
+:class:`Library` answers "which documents", "which rows" and "which paragraph" for everything above it.
+Changing the library (``add``/``remove``) is :mod:`pipeline.changes`.
 
 BM25 statistics (document frequencies, average length) are library-wide: each report's index keeps raw term
-frequencies, and the library merges them when it loads (:func:`pipeline.lexical.load_library_lexical`), so
-adding a report never re-tokenizes the others and scores equal those of one index over every paragraph.
+frequencies, and the library's indexes are merged when they load (:func:`pipeline.lexical.load_lexical_indexes`),
+so adding a report never re-tokenizes the others and scores equal those of one index over every paragraph.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
+import hashlib
 import re
-import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipeline.catalog import CATALOG, Entry, LibraryError, now, read_catalog
 from pipeline.config import Config
-from pipeline.errors import QueryError, UserError
-from pipeline.store import build_lock, write_bytes_atomic
+from pipeline.errors import QueryError
+from pipeline.ingest import IngestError, ingest_file, settle_identity
+from pipeline.layout import LANGS, catalog_path, doc_key
 
 if TYPE_CHECKING:
     from pipeline.corpus import Corpus, Paragraph
 
-__all__ = ["CATALOG", "Entry", "Library", "LibraryError", "add_reports", "load_library", "read_catalog", "remove_documents"]
-
-CATALOG = "documents.json"
-LANGS = ("zh", "en", "fr", "es", "ru", "ar")
-_RE_LANG_SUFFIX = re.compile(r"\.(zh|en|fr|es|ru|ar)\.txt$")
-
-Log = Callable[[str], None]
-
-
-class LibraryError(UserError, ValueError):
-    """A report that cannot join the library, or a catalog that cannot be read; the message names the file."""
-
-
-@dataclass
-class Entry:
-    """One catalog entry: a report file and its identity."""
-
-    file: str
-    symbol: str
-    lang: str
-    sha256: str = ""
-    title: str = ""
-    paragraphs: int = 0
-    added: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        """Name of the report's index folder: symbol, language and the hash it was added with."""
-        return doc_key(self.symbol, self.lang, self.sha256)
-
-    def to_json(self) -> dict[str, Any]:
-        out = {**self.extra, "symbol": self.symbol, "lang": self.lang, "sha256": self.sha256}
-        if self.title:
-            out["title"] = self.title
-        if self.paragraphs:
-            out["paragraphs"] = self.paragraphs
-        if self.added:
-            out["added"] = self.added
-        return out
-
-
-def doc_key(symbol: str, lang: str, sha256: str) -> str:
-    """``CTOC/COP/2012/7``, ``zh``, ``79ffa7…`` → ``CTOC-COP-2012-7.zh.79ffa7c837df`` (safe as a folder name)."""
-    slug = re.sub(r"[^A-Za-z0-9.]+", "-", symbol).strip("-.") or "report"
-    return f"{slug}.{lang}.{sha256[:12]}"
-
-
-def corpus_key(corpus: Corpus) -> str:
-    """The index folder key of a parsed report from its own identity and hash (the library uses the hash its
-    catalog recorded instead: :func:`key_of`)."""
-    return doc_key(corpus.symbol, corpus.lang, corpus.sha256)
-
-
-def doc_dir(cfg: Config, key: str) -> Path:
-    """``indexes/docs/KEY``: the folder of one report's indexes."""
-    return cfg.index_dir / "docs" / key
-
-
-def catalog_path(cfg: Config) -> Path:
-    return cfg.corpus_dir / CATALOG
-
-
-def read_catalog(cfg: Config) -> list[Entry] | None:
-    """The catalog's entries in library order, or None when the home has no catalog.
-
-    Raises:
-        LibraryError: the catalog is not UTF-8 JSON of the documented shape (file and line named).
-    """
-    path = catalog_path(cfg)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise LibraryError(f"{path}: cannot read the catalog ({e.strerror or e})") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise LibraryError(f"{path}:1: not UTF-8 text (byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise LibraryError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix the catalog") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise LibraryError(f'{path}:1: expected an object {{"file name": {{"symbol": …, "lang": …}}, …}}')
-    entries: list[Entry] = []
-    seen: dict[tuple[str, str], str] = {}
-    for name, v in data.items():
-        symbol, lang = v.get("symbol"), v.get("lang")
-        if not isinstance(symbol, str) or not symbol.strip() or lang not in LANGS:
-            raise LibraryError(
-                f"{path}: entry {name!r} needs a \"symbol\" and a \"lang\" (one of {', '.join(LANGS)})"
-            )
-        if "/" in name or name.startswith("."):
-            raise LibraryError(f"{path}: entry {name!r} must be a file name inside corpus/")
-        if (symbol, lang) in seen:
-            raise LibraryError(f"{path}: {symbol} ({lang}) is listed twice: {seen[symbol, lang]!r} and {name!r}")
-        seen[symbol, lang] = name
-        known = {"symbol", "lang", "sha256", "title", "paragraphs", "added"}
-        entries.append(Entry(
-            file=name, symbol=symbol, lang=lang, sha256=str(v.get("sha256") or ""),
-            title=str(v.get("title") or v.get("title_en") or ""), paragraphs=int(v.get("paragraphs") or 0),
-            added=str(v.get("added") or ""), extra={k: x for k, x in v.items() if k not in known and k != "title_en"},
-        ))
-    return entries
-
-
-def write_catalog(cfg: Config, entries: Sequence[Entry]) -> None:
-    """Swap in a new catalog (atomic: the old one or the new one, never a mix). Entries keep their order: the
-    library's order (the order reports were added)."""
-    data = {e.file: e.to_json() for e in entries}
-    write_bytes_atomic(catalog_path(cfg), (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
-
-
-# --------------------------------------------------------------------------------------------- loading
+__all__ = ["Library", "as_library", "load_corpus", "load_document", "load_library", "numbered", "refresh_catalog"]
 
 
 @dataclass
@@ -284,15 +159,34 @@ class Library:
         return [d.lang for d in self.versions(p.document)
                 if d.lang != p.lang and self.find(d.symbol, d.lang, p.number, p.part) is None]
 
+    def key(self, corpus: Corpus) -> str:
+        """The index folder key of one of the library's documents (the catalog's hash, else the file's)."""
+        for d, e in zip(self.documents, self.entries, strict=True):
+            if d is corpus:
+                return doc_key(e.symbol, e.lang, e.sha256 or d.sha256)
+        raise KeyError(corpus.label)
+
+    def keyed(self) -> list[tuple[Corpus, str]]:
+        """Each document with its index folder key, in library order (what the indexes load from)."""
+        return [(d, self.key(d)) for d in self.documents]
+
     @property
     def sha256(self) -> str:
         """One hash of every document's text and identity (changes when any report changes)."""
-        import hashlib
-
         h = hashlib.sha256()
         for d in self.documents:
             h.update(f"{d.symbol}\0{d.lang}\0{d.sha256}\n".encode())
         return h.hexdigest()
+
+
+def as_library(corpus: Corpus | Library) -> Library:
+    """The library itself, or a library of the one report given (paragraphs labelled with its identity)."""
+    if isinstance(corpus, Library):
+        return corpus
+    for p in corpus.paragraphs:
+        p.document = p.document or corpus.symbol
+        p.lang = p.lang or corpus.lang
+    return Library([corpus], [Entry(corpus.path.rsplit("/", 1)[-1], corpus.symbol, corpus.lang, corpus.sha256)])
 
 
 def numbered(documents: Sequence[Corpus], number: int, part: str = "") -> tuple[list[Paragraph], str]:
@@ -309,21 +203,17 @@ def numbered(documents: Sequence[Corpus], number: int, part: str = "") -> tuple[
 
 def default_entries(cfg: Config) -> list[Entry]:
     """The library of a home without a catalog: the configured report alone, its identity from its header."""
-    from pipeline.ingest import ingest_file
-
     corpus = ingest_file(cfg.document_path)
     if not corpus.symbol:
         raise LibraryError(
             f"{cfg.document_path}: the report prints no document symbol and corpus/{CATALOG} is missing; "
             f"add it with `pipeline add {cfg.document_path} --symbol SYMBOL`"
         )
-    return [Entry(cfg.document, corpus.metadata.symbol, corpus.metadata.language, corpus.sha256)]
+    return [Entry(cfg.document, corpus.symbol, corpus.lang, corpus.sha256)]
 
 
 def load_document(cfg: Config, entry: Entry) -> Corpus:
     """Parse one catalogued report and give it the catalog's identity."""
-    from pipeline.ingest import ingest_file, settle_identity
-
     path = cfg.corpus_dir / entry.file
     if not path.is_file():
         raise LibraryError(
@@ -354,8 +244,6 @@ def load_library(cfg: Config | None = None) -> Library:
 def load_corpus(cfg: Config | None = None) -> Corpus:
     """Parse the configured report (``cfg.document_path``) with the identity the library's catalog gives it (the
     whole library: :func:`load_library`). Parsing takes milliseconds; nothing is cached."""
-    from pipeline.ingest import IngestError
-
     cfg = cfg or Config()
     entries = read_catalog(cfg)
     entry = next((e for e in entries or [] if e.file == cfg.document), None)
@@ -367,277 +255,11 @@ def load_corpus(cfg: Config | None = None) -> Corpus:
     return load_document(cfg, entry)
 
 
-def key_of(library: Library, corpus: Corpus) -> str:
-    """The index folder key of one of the library's documents (the catalog's hash, else the file's)."""
-    for d, e in zip(library.documents, library.entries, strict=True):
-        if d is corpus:
-            return doc_key(e.symbol, e.lang, e.sha256 or d.sha256)
-    raise KeyError(corpus.label)
-
-
-# --------------------------------------------------------------------------------------------- changes
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def stray_files(cfg: Config, entries: Sequence[Entry]) -> list[Path]:
-    """Report files in ``corpus/`` that the catalog does not list (``NAME.LANG.txt``)."""
-    listed = {e.file for e in entries}
-    return sorted(p for p in cfg.corpus_dir.glob("*.txt") if _RE_LANG_SUFFIX.search(p.name) and p.name not in listed)
-
-
-def collect_garbage(cfg: Config, entries: Sequence[Entry]) -> list[Path]:
-    """Remove index folders no catalog entry names (call under the build lock)."""
-    root = cfg.index_dir / "docs"
-    if not root.is_dir():
-        return []
-    keep = {e.key for e in entries}
-    removed = []
-    for d in root.iterdir():
-        if d.is_dir() and d.name not in keep:
-            shutil.rmtree(d, ignore_errors=True)
-            removed.append(d)
-    return removed
-
-
-def alignment_report(new: Corpus, others: Iterable[Corpus]) -> list[str]:
-    """How ``new`` disagrees with the other language versions of its document: paragraphs one version has and
-    the other lacks, per numbering part. Empty when the versions align paragraph for paragraph."""
-    out = []
-    mine = {(p.part, p.number) for p in new.paragraphs}
-    for other in others:
-        theirs = {(p.part, p.number) for p in other.paragraphs}
-        if mine == theirs:
-            continue
-
-        def show(keys: set[tuple[str, int]]) -> str:
-            items = sorted(keys)
-            text = ", ".join((f"{part} " if part else "") + str(n) for part, n in items[:12])
-            return text + (f" … ({len(items)} in all)" if len(items) > 12 else "")
-
-        msg = (f"{new.symbol}: the {new.lang} version has {len(new.paragraphs)} paragraphs, the {other.lang} version "
-               f"{len(other.paragraphs)}")
-        if extra := mine - theirs:
-            msg += f"; only in {new.lang}: {show(extra)}"
-        if missing := theirs - mine:
-            msg += f"; only in {other.lang}: {show(missing)}"
-        out.append(msg + " — paragraphs are aligned by number, so these have no counterpart")
-    return out
-
-
 def refresh_catalog(library: Library) -> list[Entry]:
     """The catalog entries as the files are now: each report's hash and paragraph count (and a title and date
     added where the entry has none)."""
     out = []
     for doc, e in zip(library.documents, library.entries, strict=True):
         out.append(Entry(e.file, e.symbol, e.lang, doc.sha256, e.title or (doc.metadata.title or ""),
-                         len(doc.paragraphs), e.added or _now(), dict(e.extra)))
+                         len(doc.paragraphs), e.added or now(), dict(e.extra)))
     return out
-
-
-@dataclass
-class Change:
-    """What ``add`` or ``remove`` did: the entries added or removed, and what the user should know."""
-
-    entries: list[Entry] = field(default_factory=list)
-    unchanged: list[Entry] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def _current_entries(cfg: Config) -> list[Entry]:
-    entries = read_catalog(cfg)
-    if entries is not None:
-        return entries
-    if cfg.document_path.is_file():
-        try:
-            return default_entries(cfg)
-        except LibraryError:
-            return []
-    return []
-
-
-def _target_name(cfg: Config, path: Path, symbol: str, lang: str, taken: set[str]) -> str:
-    """The report's file name inside ``corpus/``: its own when it is already there or reads ``NAME.LANG.txt``
-    with the right language, else ``SYMBOL-SLUG.LANG.txt``; a name another file holds gets a numeric suffix."""
-    if path.parent.resolve() == cfg.corpus_dir.resolve():
-        return path.name
-    m = _RE_LANG_SUFFIX.search(path.name)
-    base = path.name[: m.start()] if m and m.group(1) == lang else doc_key(symbol, lang, "").rsplit(".", 2)[0].lower()
-    name, i = f"{base}.{lang}.txt", 2
-    while name in taken:
-        name, i = f"{base}-{i}.{lang}.txt", i + 1
-    return name
-
-
-def _differing_files(cfg: Config, raw: bytes) -> set[str]:
-    """Names of report files in ``corpus/`` whose bytes are not ``raw`` (a name that must not be overwritten)."""
-    out = set()
-    for p in cfg.corpus_dir.glob("*.txt"):
-        if p.stat().st_size != len(raw) or p.read_bytes() != raw:
-            out.add(p.name)
-    return out
-
-
-def add_reports(
-    cfg: Config,
-    paths: Sequence[str | Path],
-    *,
-    symbol: str | None = None,
-    lang: str | None = None,
-    title: str | None = None,
-    replace: bool = False,
-    embedder: Any = None,
-    log: Log | None = None,
-) -> Change:
-    """Add report files to the library, all or nothing.
-
-    Each file is parsed, given its identity (the symbol printed in its front matter, else ``symbol``; the
-    language given, else from its name ``NAME.LANG.txt``, else detected), checked against the other language
-    versions of its document (a paragraph one version has and another lacks is reported), indexed (its own
-    paragraphs only: BM25 term frequencies and embeddings, reusing any vectors the home already has for the
-    same texts), copied into ``corpus/``, and only then entered in the catalog — one atomic swap for all
-    the files. A file that fails to parse or to settle its identity changes nothing.
-
-    Args:
-        cfg: settings.
-        paths: report files (UTF-8 text in the UN layout).
-        symbol: the document symbol, for reports that do not print it.
-        lang: the language ("zh", "en"), when neither the name nor the text settles it.
-        title: the title to record (default: the report's own).
-        replace: replace a version already in the library with a different text (else refused).
-        embedder: a passage embedder to use instead of the model (tests, benchmarks).
-        log: progress messages.
-
-    Raises:
-        LibraryError: a file that cannot join the library (named), or a conflict with the catalog.
-        IngestError: a file that does not parse (file and line named).
-    """
-    import time
-
-    from pipeline.analyze import Analyzer
-    from pipeline.build import _dense_stage, _lexical_stage, clean_leftovers
-    from pipeline.ingest import decode_report, parse_report, settle_identity
-    from pipeline.store import sha256_bytes, write_bytes_atomic
-
-    t0 = time.perf_counter()
-    say = log or (lambda _m: None)
-    if not paths:
-        raise LibraryError("no report files given")
-    change = Change()
-    with build_lock(cfg.index_dir, log=log):
-        entries = _current_entries(cfg)
-        clean_leftovers(cfg)
-        collect_garbage(cfg, entries)
-        docs = {(e.symbol, e.lang): e for e in entries}
-        parsed: list[tuple[Path, bytes, Corpus]] = []
-        for raw_path in paths:
-            path = Path(raw_path)
-            if path.is_dir():
-                raise LibraryError(f"{path}: is a directory; give the report files")
-            try:
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                raise LibraryError(f"{path}: no such file") from None
-            except OSError as e:
-                raise LibraryError(f"{path}: cannot read ({e.strerror or e})") from None
-            m = _RE_LANG_SUFFIX.search(path.name)
-            hint = lang or (m.group(1) if m else None)
-            corpus = parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
-            settle_identity(corpus, symbol, hint)
-            parsed.append((path, raw, corpus))
-        seen: dict[tuple[str, str], Path] = {}
-        for path, _, corpus in parsed:
-            ident = (corpus.symbol, corpus.lang)
-            if ident in seen:
-                raise LibraryError(f"{path}: {corpus.label} is also given as {seen[ident]}")
-            seen[ident] = path
-        analyzer = Analyzer(cfg)
-        new_entries = list(entries)
-        taken = {e.file for e in entries}
-        files: list[tuple[str, bytes]] = []
-        replaced_files: list[str] = []
-        for path, raw, corpus in parsed:
-            old = docs.get((corpus.symbol, corpus.lang))
-            if old is not None and old.sha256 == corpus.sha256:
-                change.unchanged.append(old)
-                continue
-            if old is not None and not replace:
-                raise LibraryError(
-                    f"{path}: {corpus.label} is already in the library (corpus/{old.file}) with a different text; "
-                    "give --replace to replace it"
-                )
-            others = [c for _, _, c in parsed if c.symbol == corpus.symbol and c is not corpus]
-            others += [load_document(cfg, e) for e in entries
-                       if e.symbol == corpus.symbol and e.lang != corpus.lang and (e.symbol, e.lang) not in seen]
-            change.warnings += alignment_report(corpus, others)
-            if path.parent.resolve() == cfg.corpus_dir.resolve():
-                name = path.name  # already in corpus/ (added by hand, or edited in place)
-            else:
-                name = _target_name(cfg, path, corpus.symbol, corpus.lang, taken | _differing_files(cfg, raw))
-            taken.add(name)
-            entry = Entry(name, corpus.symbol, corpus.lang, corpus.sha256, title or corpus.metadata.title or "",
-                          len(corpus.paragraphs), _now())
-            say(f"add: {corpus.label} — {len(corpus.paragraphs)} paragraphs from {path}")
-            _lexical_stage(cfg, corpus, analyzer, key=entry.key)
-            if embedder is None:  # one passage embedder (the model converted and hashed once) for every file
-                from pipeline.embed import PassageEmbedder
-                from pipeline.models.convert import ensure_model
-
-                if cfg.model is None:
-                    ensure_model(cfg)
-                embedder = PassageEmbedder(cfg, verify="full")
-            index, _ = _dense_stage(cfg, corpus, key=entry.key, embedder=embedder)
-            say(f"add: {corpus.label} — embedded {index.embedded} texts")
-            if not (cfg.corpus_dir / name).exists():
-                files.append((name, raw))
-            if old is not None:
-                new_entries[new_entries.index(old)] = entry
-                if old.file != name:
-                    replaced_files.append(old.file)
-            else:
-                new_entries.append(entry)
-            change.entries.append(entry)
-        if not change.entries:
-            change.seconds = time.perf_counter() - t0
-            return change
-        for name, raw in files:
-            write_bytes_atomic(cfg.corpus_dir / name, raw)
-        write_catalog(cfg, new_entries)  # the commit point
-        for name in replaced_files:
-            (cfg.corpus_dir / name).unlink(missing_ok=True)
-    change.seconds = time.perf_counter() - t0
-    return change
-
-
-def remove_documents(cfg: Config, symbol: str, lang: str | None = None, log: Log | None = None) -> Change:
-    """Take a document (every language version, or the one in ``lang``) out of the library, atomically.
-
-    The catalog is swapped first (the commit point); the report's indexes are deleted by the next change to
-    the library. Its file stays in ``corpus/`` (nothing the user gave is deleted): ``pipeline add`` brings it
-    back without re-embedding while its indexes remain.
-
-    Raises:
-        LibraryError: no such document in the library.
-    """
-    import time
-
-    from pipeline.build import clean_leftovers
-
-    t0 = time.perf_counter()
-    change = Change()
-    with build_lock(cfg.index_dir, log=log):
-        entries = _current_entries(cfg)
-        clean_leftovers(cfg)
-        collect_garbage(cfg, entries)
-        want = re.sub(r"\s+", "", symbol).upper()
-        gone = [e for e in entries if re.sub(r"\s+", "", e.symbol).upper() == want and (lang is None or e.lang == lang)]
-        if not gone:
-            listed = ", ".join(f"{e.symbol} ({e.lang})" for e in entries) or "the library is empty"
-            raise LibraryError(f"no document {symbol}{f' ({lang})' if lang else ''} in the library ({listed})")
-        write_catalog(cfg, [e for e in entries if e not in gone])  # the commit point
-        change.entries = gone
-    change.seconds = time.perf_counter() - t0
-    return change

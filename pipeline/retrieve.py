@@ -11,22 +11,21 @@ lexical mode never loads the embedding model. Every query is analysed once into 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipeline.answer import Answer, Hit
+from pipeline.backends.base import Channels
+from pipeline.backends.local import LocalChannels
 from pipeline.cite import CitationIndex, lookup_citations, lookup_paragraphs
 from pipeline.config import Config
 from pipeline.errors import MissingIndexError, QueryError
-from pipeline.fusion import fuse, lexical_weight
+from pipeline.fusion import lexical_weight
+from pipeline.library import Library, as_library, numbered
 from pipeline.plan import MODES, Mode, Planner, QueryPlan, clean_query, route_query
-from pipeline.ranking import top_k
 from pipeline.text import CJK_IDEOGRAPHS
-
-from pipeline.library import Entry, Library
 
 if TYPE_CHECKING:
     from pipeline.analyze import Analyzer
@@ -51,21 +50,22 @@ class Retriever:
     :meth:`from_config`, which loads everything lazily.
 
     Args:
-        corpus: the library (:func:`pipeline.library.load_library`) or one parsed report.
+        library: the library (:func:`pipeline.library.load_library`), or one parsed report (a library of one).
         cfg: settings (defaults: :class:`~pipeline.config.Config`).
         analyzer: the bilingual analyzer.
         lexical: the BM25 index.
         dense: the dense index.
         encoder: the query encoder.
-        citations: where the corpus cites what (built from the corpus when left out).
-        build_missing: build an index that does not exist yet when it is first needed (a stale or damaged
-            one is always refused: ``pipeline build`` repairs it).
-        log: where progress messages go (stderr by default).
+        citations: where the library cites what (built from the library when left out).
+        channels: the question channels (default: in process, or Qdrant when ``cfg.backend`` says so).
+
+    It never builds: a missing, stale or damaged index is refused (:class:`~pipeline.errors.MissingIndexError`,
+    :class:`~pipeline.errors.StaleIndexError`), and ``pipeline build`` (:mod:`pipeline.build`) makes it.
     """
 
     def __init__(
         self,
-        corpus: Corpus | Library | None = None,
+        library: Library | Corpus | None = None,
         *,
         cfg: Config | None = None,
         analyzer: Analyzer | None = None,
@@ -73,30 +73,25 @@ class Retriever:
         dense: DenseIndex | None = None,
         encoder: QueryEncoder | None = None,
         citations: CitationIndex | None = None,
-        build_missing: bool = True,
-        log: Callable[[str], None] | None = None,
+        channels: Channels | None = None,
     ) -> None:
         self.cfg = cfg or Config()
         self.cfg.validate()
-        self._library = as_library(corpus) if corpus is not None else None
+        self._library = as_library(library) if library is not None else None
         self._analyzer = analyzer
         self._lexical = lexical
         self._dense = dense
         self._encoder = encoder
         self._citations = citations
         self._planner: Planner | None = None
-        self._channels: Any = None
-        self.build_missing = build_missing
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self._channels = channels
 
     @classmethod
-    def from_config(
-        cls, cfg: Config | None = None, *, build_missing: bool = True, log: Callable[[str], None] | None = None
-    ) -> Retriever:
-        """A retriever that loads the report, indexes and model of ``cfg`` as they are first needed."""
-        return cls(cfg=cfg, build_missing=build_missing, log=log)
+    def from_config(cls, cfg: Config | None = None) -> Retriever:
+        """A retriever that loads the library, indexes and model of ``cfg`` as they are first needed."""
+        return cls(cfg=cfg)
 
-    # --- components (loaded on first use) ----------------------------------------------------------
+    # --- components (loaded on first use, never built: ``pipeline build`` builds) --------------------
 
     @property
     def library(self) -> Library:
@@ -106,11 +101,6 @@ class Retriever:
 
             self._library = load_library(self.cfg)
         return self._library
-
-    @property
-    def corpus(self) -> Library:
-        """The library (the name of the one-report days; :attr:`library`)."""
-        return self.library
 
     @property
     def citations(self) -> CitationIndex:
@@ -130,35 +120,29 @@ class Retriever:
 
     @property
     def lexical(self) -> BM25Index:
-        """The BM25 index (built when missing and ``build_missing``)."""
+        """The library's BM25 index.
+
+        Raises:
+            MissingIndexError: a report's index is not built (``pipeline build``); Stale/CorruptIndexError.
+        """
         if self._lexical is None:
-            from pipeline import lexical
+            from pipeline.lexical import load_lexical_indexes
 
-            def build(doc: Corpus, key: str) -> BM25Index:
-                from pipeline.build import build_lexical
-
-                self.log(f"pipeline: no lexical index of {doc.label} yet; building it (once)")
-                return build_lexical(self.cfg, doc, self.analyzer, log=self.log, key=key)
-
-            self._lexical = lexical.load_library_lexical(
-                self.cfg, self.library, self.analyzer, build if self.build_missing else None)
+            self._lexical = load_lexical_indexes(self.cfg, self.library.keyed(), self.analyzer)
         return self._lexical
 
     @property
     def dense(self) -> DenseIndex:
-        """The dense index (the model converted and the report embedded when missing and ``build_missing``)."""
+        """The library's dense index.
+
+        Raises:
+            MissingIndexError: a report's index is not built (``pipeline build``); Stale/CorruptIndexError.
+        """
         if self._dense is None:
-            from pipeline.dense import load_library_dense
+            from pipeline.dense import load_dense_indexes
             from pipeline.embed import embedder_identity
 
-            def build(doc: Corpus, key: str) -> DenseIndex:
-                from pipeline.build import build_dense
-
-                self.log(f"pipeline: no dense index of {doc.label} yet; embedding it (once, under a minute)")
-                return build_dense(self.cfg, doc, log=self.log, key=key)
-
-            self._dense = load_library_dense(
-                self.cfg, self.library, embedder_identity(self.cfg), build if self.build_missing else None)
+            self._dense = load_dense_indexes(self.cfg, self.library.keyed(), embedder_identity(self.cfg))
             if len(self._dense.numbers) != len(self.library.paragraphs):
                 raise MissingIndexError("the dense index does not match the library's paragraphs; run `pipeline build`")
         return self._dense
@@ -169,35 +153,28 @@ class Retriever:
         if self._encoder is None:
             from pipeline.embed import QueryEncoder
 
-            if self.channels is None:
-                self.dense  # noqa: B018 - the model must exist (converted, verified) before it encodes
-            elif self.cfg.model is None:
-                from pipeline.models.convert import ensure_model
-
-                ensure_model(self.cfg)
+            if self.cfg.backend != "qdrant":
+                self.dense  # noqa: B018 - the model is verified with the index that was embedded by it
             self._encoder = QueryEncoder(self.cfg)
         return self._encoder
 
-    @property
-    def channels(self) -> Any:
-        """The channels on Qdrant (:class:`pipeline.backends.channels.QdrantChannels`) when ``cfg.backend`` is
-        "qdrant", else None (the in-process indexes)."""
-        if self._channels is None and self.cfg.backend == "qdrant":
-            from pipeline.backends.channels import QdrantChannels
+    def _get_channels(self) -> Channels:
+        """The question channels: in process (default) or on the configured Qdrant collection."""
+        if self._channels is None:
+            if self.cfg.backend == "qdrant":
+                from pipeline.backends.channels import QdrantChannels
 
-            self._channels = QdrantChannels(self.cfg, self.library)
+                self._channels = QdrantChannels(self.cfg, self.library)
+            else:
+                self._channels = LocalChannels(self.cfg, lambda: self.lexical, lambda: self.dense)
+        assert self._channels is not None
         return self._channels
 
-    def _vocabulary(self) -> tuple[dict[str, int], np.ndarray]:
-        if self.channels is not None:
-            return self.channels.term_id, self.channels.idf
-        return self.lexical.term_id, self.lexical.idf
-
-    @property
-    def planner(self) -> Planner:
+    def _get_planner(self) -> Planner:
         """Analyses questions into plans against the library's vocabulary (and its IDF)."""
         if self._planner is None:
-            self._planner = Planner(self.cfg, self.analyzer, *self._vocabulary())
+            ch = self._get_channels()
+            self._planner = Planner(self.cfg, self.analyzer, ch.term_id, ch.idf)
         return self._planner
 
     # --- queries -----------------------------------------------------------------------------------
@@ -213,7 +190,7 @@ class Retriever:
         base = route_query(text, self.citations, warnings, self.library.symbols)
         if base.route.kind != "question":
             return base
-        return self.planner.plan(base)
+        return self._get_planner().plan(base)
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid", *, docs: Sequence[str] | None = None,
                lang: str | None = None, parallel: bool = False) -> Answer:
@@ -233,13 +210,13 @@ class Retriever:
             QueryError: the query cannot be answered (the message says why).
         """
         answer = self.search_many([query], k=k, mode=mode, docs=docs, lang=lang, parallel=parallel)[0]
-        if answer.error is not None:
-            raise QueryError(answer.error)
+        if answer.exception is not None:
+            raise answer.exception
         return answer
 
     def search_many(
         self,
-        queries: Sequence[str],
+        queries: Sequence[str | QueryPlan],
         k: int | None = None,
         mode: Mode = "hybrid",
         progress: Callable[[int], None] | None = None,
@@ -250,10 +227,12 @@ class Retriever:
     ) -> list[Answer]:
         """Answer many queries; questions are embedded in batches.
 
-        A query that cannot be answered does not stop the others: its :class:`Answer` has ``error`` set.
+        A query that cannot be answered does not stop the others: its :class:`Answer` has ``error`` set (and
+        ``exception``, the :class:`~pipeline.errors.QueryError` itself).
 
         Args:
-            queries: raw query strings.
+            queries: raw query strings, or plans already made by :meth:`plan` (with the same ``mode``; not
+                planned again).
             k: results per question (default ``cfg.top_k``).
             mode: "hybrid", "lexical" or "dense".
             progress: called with the number of queries finished, as they finish.
@@ -274,11 +253,11 @@ class Retriever:
         questions: list[tuple[int, QueryPlan]] = []
         for i, q in enumerate(queries):
             try:
-                plan = self.plan(q, mode)
+                plan = q if isinstance(q, QueryPlan) else self.plan(q, mode)
                 if plan.route.kind != "question":
                     answers[i] = self._lookup(plan, selected, rows)
             except QueryError as e:
-                answers[i] = Answer(q if isinstance(q, str) else repr(q), "error", "en", [], error=str(e))
+                answers[i] = Answer(q if isinstance(q, str) else repr(q), "error", "en", [], error=str(e), exception=e)
             if answers[i] is not None:
                 if progress:
                     progress(1)
@@ -328,8 +307,6 @@ class Retriever:
         selected = self.library.select(docs, lang)
         if numbers is None:
             return [p for d in selected for p in d.paragraphs if not part or p.part == part]
-        from pipeline.library import numbered
-
         out: list[Paragraph] = []
         for n in numbers:
             found, missing = numbered(selected, n, part)
@@ -357,7 +334,7 @@ class Retriever:
             for p in self.paragraphs(numbers, docs=docs, lang=lang, part=part)
         ]
 
-    def links(self, p: Paragraph) -> list[str]:
+    def _links(self, p: Paragraph) -> list[str]:
         """Document symbols ``p`` cites that are in the library (other than its own), in reading order."""
         symbols = set(self.library.symbols)
         out = [c.key for c in self.citations.in_paragraph(self.library.row(p))
@@ -367,7 +344,9 @@ class Retriever:
     def gloss(self, text: str) -> list[tuple[str, list[str]]]:
         """``text`` cut into words (as the analyzer's segmenter cuts it) with the CC-CEDICT English glosses of
         each Chinese word ([] for others): so a reader who does not read Chinese can read an answer."""
-        return [(w, self.analyzer.translator.glosses(w) if _CJK_WORD.match(w) else []) for w in self.analyzer.words(text)]
+        translator = self.analyzer.translator
+        return [(w, translator.glosses(w) if translator is not None and _CJK_WORD.match(w) else [])
+                for w in self.analyzer.words(text)]
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -379,7 +358,7 @@ class Retriever:
             p = self.library.find(h.document, h.lang, h.paragraph, h.part)
             if p is None:
                 continue
-            h.links = self.links(p)
+            h.links = self._links(p)
             if parallel:
                 h.parallel = [{"lang": q.lang, "citation": q.citation, "text": q.full_text}
                               for q in self.library.parallel(p)]
@@ -389,7 +368,7 @@ class Retriever:
 
     def _matched(self, plan: QueryPlan) -> list[str]:
         """The plan's terms that occur in the library, strongest first (for highlighting)."""
-        vocab = self._vocabulary()[0]
+        vocab = self._get_channels().term_id
         weights: dict[str, float] = {}
         for t, w in plan.bm25_terms:
             if t in vocab and w > weights.get(t, 0.0):
@@ -420,59 +399,17 @@ class Retriever:
 
     def _questions(self, plans: list[QueryPlan], k: int, mode: Mode, rows: np.ndarray | None = None,
                    docs: Sequence[str] | None = None, lang: str | None = None) -> list[Answer]:
-        if self.channels is not None:
-            return self._remote_questions(plans, k, mode, rows, docs, lang)
+        """Questions, one path for every backend: encode (a batch), then per question the channels' fused top
+        ``k``, each row a hit with its answer sentence."""
         cfg = self.cfg
-        lexical = self.lexical if mode in ("hybrid", "lexical") else None
-        dense = self.dense if mode in ("hybrid", "dense") else None
-        qv = self.encoder.encode([p.dense_text for p in plans]) if dense is not None else None
-        paragraphs = self.library.paragraphs
-        out: list[Answer] = []
-        for qi, plan in enumerate(plans):
-            lx = lexical.scores(plan.bm25_terms) if lexical is not None else None
-            sc = dense.scores(qv[qi], cfg.sentence_weight) if dense is not None and qv is not None else None
-            dn = sc["combined"] if sc else None
-            if rows is not None:  # --doc / --lang: fuse over the selected paragraphs only
-                lx = lx[rows] if lx is not None else None
-                dn = dn[rows] if dn is not None else None
-            w = lexical_weight(plan.lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, plan.coverage)
-            fused = fuse(lx, dn, w, cfg.fusion, cfg.rrf_k)
-            hits = []
-            ranked = top_k(fused, k)
-            if dense is None and lx is not None:  # lexical only: a paragraph sharing no term with the query is no answer
-                ranked = [pi for pi in ranked if lx[pi] > 0]
-            warnings = list(plan.warnings)
-            if lx is not None and not np.any(lx > 0):
-                where = "the library" if len(self.library.documents) > 1 else "the report"
-                warnings.append(f"no word of the query occurs in {where}" + ("" if dense is not None else "; no results"))
-            for i in ranked:
-                pi = int(rows[i]) if rows is not None else int(i)
-                scores: dict[str, float] = {}
-                if lx is not None:
-                    scores["lexical"] = float(lx[i])
-                sentence_cos = None
-                if sc is not None and dense is not None:
-                    scores["dense"] = float(sc["combined"][pi])
-                    scores["dense_paragraph"] = float(sc["paragraph"][pi])
-                    scores["dense_sentence"] = float(sc["sentence"][pi])
-                    sentence_cos = sc["sentences"][dense.sentence_rows(pi)]
-                p = paragraphs[pi]
-                hits.append(Hit.of(p, float(fused[i]), scores, answer_span(p, plan, sentence_cos)))
-            out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
-        return out
-
-
-    def _remote_questions(self, plans: list[QueryPlan], k: int, mode: Mode, rows: np.ndarray | None,
-                          docs: Sequence[str] | None, lang: str | None) -> list[Answer]:
-        """:meth:`_questions` with the channels on Qdrant (see :mod:`pipeline.backends.channels`)."""
-        cfg = self.cfg
+        channels = self._get_channels()
         qv = self.encoder.encode([p.dense_text for p in plans]) if mode != "lexical" else None
         paragraphs = self.library.paragraphs
         out: list[Answer] = []
         for qi, plan in enumerate(plans):
             w = lexical_weight(plan.lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, plan.coverage)
-            results, any_term = self.channels.search(plan, None if qv is None else qv[qi], k, w,
-                                                     lexical=mode != "dense", rows=rows, docs=docs, lang=lang)
+            results, any_term = channels.search(plan, None if qv is None else qv[qi], k, w,
+                                                lexical=mode != "dense", rows=rows, docs=docs, lang=lang)
             warnings = list(plan.warnings)
             if mode != "dense" and not any_term:
                 where = "the library" if len(self.library.documents) > 1 else "the report"
@@ -481,16 +418,6 @@ class Retriever:
                     for s in results]
             out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
         return out
-
-
-def as_library(corpus: Corpus | Library) -> Library:
-    """The library itself, or a library of the one report given (paragraphs labelled with its identity)."""
-    if isinstance(corpus, Library):
-        return corpus
-    for p in corpus.paragraphs:
-        p.document = p.document or corpus.symbol
-        p.lang = p.lang or corpus.lang
-    return Library([corpus], [Entry(corpus.path.rsplit("/", 1)[-1], corpus.symbol, corpus.lang, corpus.sha256)])
 
 
 def answer_span(p: Paragraph, plan: QueryPlan, sentence_cos: np.ndarray | None) -> tuple[int, int]:

@@ -341,6 +341,29 @@ class Artifact:
             with contextlib.suppress(OSError):  # a read-only home just verifies again next time
                 write_json_atomic(self.directory / _VERIFIED, cache)
 
+    def read_files(self, manifest: dict[str, Any]) -> dict[str, bytes]:
+        """Every file the manifest lists, each read once and checked (size and sha256) from the bytes read: for
+        loaders that parse the bytes instead of reading the file again (see :meth:`verify_files`).
+
+        Raises:
+            CorruptIndexError: a file is missing or does not match its manifest (the message names it).
+        """
+        out: dict[str, bytes] = {}
+        for name, want in sorted(manifest["files"].items()):
+            try:
+                data = (self.directory / name).read_bytes()
+            except OSError:
+                raise CorruptIndexError(
+                    f"the {self.what} at {self.directory} is damaged: {name} is missing; run `pipeline build`"
+                ) from None
+            if len(data) != want.get("size") or sha256_bytes(data) != want.get("sha256"):
+                raise CorruptIndexError(
+                    f"the {self.what} at {self.directory} is damaged: {name} does not match its manifest "
+                    "(changed on disk); run `pipeline build`"
+                )
+            out[name] = data
+        return out
+
     def _read_verified(self) -> dict[str, Any]:
         try:
             data = json.loads((self.directory / _VERIFIED).read_text(encoding="utf-8"))

@@ -5,6 +5,8 @@ Nothing here knows about paragraphs or reports; these are the rules of mixed Chi
 
 from __future__ import annotations
 
+from typing import Literal
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ def is_ideograph(ch: str) -> bool:
     return bool(_IDEOGRAPH.match(ch))
 
 
-def query_language(text: str) -> str:
+def query_language(text: str) -> Literal["zh", "en"]:
     """"zh" when a text is mostly Chinese, else "en" (two CJK characters weigh as one Latin word)."""
     cjk = len(_IDEOGRAPH.findall(text))
     latin = len(_LATIN_WORD.findall(text))

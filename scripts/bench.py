@@ -538,7 +538,7 @@ def bench_scale(n: int, runs: int, ctx: dict[str, Any], quick: bool) -> dict[str
     # hybrid end to end: the retriever with the synthetic indexes in place of the report's (routing still
     # uses the report's citation index; the synthetic paragraphs cite nothing)
     r = Retriever(syn, cfg=cfg, analyzer=analyzer, lexical=idx, dense=dindex, encoder=ctx["encoder"],
-                  citations=ctx["citations"], build_missing=False)
+                  citations=ctx["citations"])
     questions = ctx["questions"][: len(qv)]
     hybrid = query_latencies(lambda q: r.search(q, mode="hybrid"), questions, runs)
     res = {
@@ -568,14 +568,14 @@ def scale_context(cfg: Any, retriever: Any, n_questions: int = 100, analyzer_sec
     enc = retriever.encoder  # queries are embedded as every search embeds them
     qtexts = [retriever.plan(q).dense_text for q in questions[:n_questions]]
     qvecs = list(enc.encode(qtexts))
-    texts = [p.index_text for p in retriever.corpus.paragraphs]
+    texts = [p.index_text for p in retriever.library.paragraphs]
     return {
         "cfg": cfg,
         "analyzer": retriever.analyzer,
-        "corpus": retriever.corpus,
+        "corpus": retriever.library,
         "citations": retriever.citations,
         "encoder": enc,
-        "sentences": bl.report_sentences(retriever.corpus),
+        "sentences": bl.report_sentences(retriever.library),
         "sentence_vectors": np.asarray(retriever.dense.sentences, dtype=np.float32),
         "questions": questions,
         "question_vectors": qvecs,

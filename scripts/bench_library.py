@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.ingest import parse_report, settle_identity
     from pipeline.library import load_corpus
     from pipeline.lexical import build_lexical_index
-    from pipeline.library import add_reports, remove_documents
+    from pipeline.changes import add_reports, remove_documents
     from pipeline.analyze import Analyzer
     from pipeline.retrieve import Retriever
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = PassageEmbedder(cfg)
         embedder.encode(["warm-up"])
 
-        one = Retriever.from_config(cfg, build_missing=False)
+        one = Retriever.from_config(cfg)
         res["hybrid_1"] = latencies(one, questions, args.repeat)
         print(f"1 report: hybrid p50 {res['hybrid_1']['p50']:.1f} ms", file=sys.stderr)
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({res['add_ratio']:.2f}×)", file=sys.stderr)
 
         add_reports(cfg, [files[args.reports]], symbol=f"BENCH/LIB/2030/{args.reports}", embedder=embedder)
-        many = Retriever.from_config(cfg, build_missing=False)
+        many = Retriever.from_config(cfg)
         res["library_paragraphs"] = len(many.library.paragraphs)
         res["hybrid_n"] = latencies(many, questions, args.repeat)
         res["latency_ratio"] = res["hybrid_n"]["p50"] / res["hybrid_1"]["p50"]

@@ -1,36 +1,29 @@
 """Session fixtures: a temporary home (never the working tree), the corpus, the analyzer, a lexical index, a fake
-embedder for fast dense tests, a fast retriever built on it, and the real retriever for slow tests.
+embedder for fast dense tests, a fast retriever built on it, and the real retriever for slow tests; per test, a
+scratch home with the real report indexed (``lib``); per module, the dev questions planned (``dev_plans``).
 
 Every test process runs with ``PIPELINE_HOME`` pointing at the session's temporary home, so the CLI run in a
 subprocess reads and writes there too. The home's ``indexes/`` is seeded from the checkout's caches where
 they exist (the translator's dictionary cache, jieba's prefix cache, the converted model — each verified
 before use) so a test run does not rebuild them; on a fresh clone they are built in the temporary home.
+
+Only fixtures live here; the plain helpers they and the tests use (paths, the fake embedder, scratch homes,
+probe queries, …) are in ``support.py``: tests import them with ``from support import …``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
+from support import DEV, ROOT, FakeEmbedder, scratch_home
 
-ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT / "corpus" / "eval" / "dev.jsonl"
-FAKE_DIM = 64
-
-
-def _seed(home: Path) -> None:
-    for name in ("translate", "jieba"):
-        src = ROOT / "indexes" / name
-        if src.is_dir():
-            shutil.copytree(src, home / "indexes" / name, dirs_exist_ok=True)
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +32,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     h = tmp_path_factory.mktemp("home")
     shutil.copytree(ROOT / "corpus", h / "corpus")
     (h / "indexes").mkdir()
-    _seed(h)
+    for name in ("translate", "jieba"):
+        src = ROOT / "indexes" / name
+        if src.is_dir():
+            shutil.copytree(src, h / "indexes" / name, dirs_exist_ok=True)
     return h
 
 
@@ -76,38 +72,35 @@ def analyzer(cfg: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
+def seeded(home: Path, analyzer: Any) -> Path:
+    """The session home with its translator cache current (loading the translator builds it), for tests that
+    copy it into scratch homes with ``support.scratch_home``."""
+    assert analyzer.translator is not None
+    return home
+
+
+@pytest.fixture
+def lib(home: Path, tmp_path: Path, analyzer: Any) -> Config:
+    """A scratch home with the real report indexed (lexical + fake-embedder dense)."""
+    from pipeline.build import ensure_dense, ensure_lexical
+    from pipeline.config import Config
+    from pipeline.library import load_library
+
+    h = scratch_home(home, tmp_path / "home")
+    cfg = Config(root=h)
+    library = load_library(cfg)
+    for doc in library.documents:
+        ensure_lexical(cfg, doc, analyzer, library.key(doc))
+        ensure_dense(cfg, doc, library.key(doc), FakeEmbedder())
+    return cfg
+
+
+@pytest.fixture(scope="session")
 def lexical_index(cfg: Any, corpus: Any, analyzer: Any) -> Any:
     """The report's BM25 index, built (and saved) in the session home."""
     from pipeline.lexical import build_lexical_index
 
     return build_lexical_index(cfg, corpus, analyzer)
-
-
-def fake_vector(text: str, dim: int = FAKE_DIM) -> np.ndarray:
-    """A deterministic unit vector per text: a bag of hashed characters, so texts sharing characters are close."""
-    v = np.zeros(dim, dtype=np.float32)
-    for ch in text:
-        v[int(hashlib.md5(ch.encode()).hexdigest(), 16) % dim] += 1.0
-    return v / max(float(np.linalg.norm(v)), 1e-12)
-
-
-class FakeEmbedder:
-    """Stands in for both :class:`pipeline.embed.PassageEmbedder` and :class:`pipeline.embed.QueryEncoder`:
-    deterministic vectors without a model, recording every text it embeds."""
-
-    kind = "fake"
-
-    def __init__(self, prompt: str = "passage: ", name: str = "fake-v1") -> None:
-        self.prompt = prompt
-        self.identity = {"model": name, "model_sha256": hashlib.sha256(name.encode()).hexdigest(), "passage_prompt": prompt}
-        self.dims = FAKE_DIM
-        self.calls: list[str] = []
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += list(texts)
-        if not texts:
-            return np.zeros((0, FAKE_DIM), np.float32)
-        return np.stack([fake_vector(self.prompt + t) for t in texts])
 
 
 @pytest.fixture
@@ -123,7 +116,20 @@ def fast_retriever(cfg: Any, corpus: Any, analyzer: Any, lexical_index: Any) -> 
 
     dense = DenseIndex.build(corpus, FakeEmbedder())
     return Retriever(corpus, cfg=cfg, analyzer=analyzer, lexical=lexical_index, dense=dense,
-                     encoder=FakeEmbedder(prompt="query: "), build_missing=False)
+                     encoder=FakeEmbedder(prompt="query: "))
+
+
+@pytest.fixture(scope="module")
+def dev_plans(fast_retriever: Any) -> list[tuple[str, Any]]:
+    """Every dev query that is a question, planned by the project (its BM25 terms, its dense text)."""
+    rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    plans = []
+    for r in rows:
+        plan = fast_retriever.plan(r["query"], mode="hybrid")
+        if plan.route.kind == "question" and plan.bm25_terms:
+            plans.append((r["id"], plan))
+    assert len(plans) > 150
+    return plans
 
 
 @pytest.fixture(scope="session")
@@ -146,54 +152,11 @@ def model_home(home: Path, cfg: Any) -> Path:
 
 @pytest.fixture(scope="session")
 def retriever(cfg: Any, model_home: Path) -> Any:
-    """The real retriever (converted model, dense index embedded in the session home)."""
+    """The real retriever (converted model, dense index embedded in the session home by an explicit build:
+    the retriever itself only loads)."""
+    from pipeline.build import build_missing
+    from pipeline.library import load_library
     from pipeline.retrieve import Retriever
 
+    build_missing(cfg, load_library(cfg), dense=True)
     return Retriever.from_config(cfg)
-
-
-def unprivileged_prefix() -> list[str]:
-    """A command prefix that runs a command as nobody when we are root (root reads a mode-000 file and writes
-    into a mode-555 directory); skips the test when that is not possible here."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and setpriv is not available to drop privileges")
-    prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-    if subprocess.run([*prefix, sys.executable, "-c", "import pipeline"], capture_output=True).returncode != 0:
-        pytest.skip("running as root and nobody cannot run this interpreter")
-    return prefix
-
-
-#: Queries whose answers crash and integrity tests compare before and after a fault (questions and lookups).
-PROBE_QUERIES = [
-    "ransom paid to pirates in 2011",
-    "伪药对患者有什么危害？",
-    "文化财产贩运",
-    "technical assistance for cybercrime",
-    "索马里沿海的海盗",
-    "第 41 段",
-    "resolution 65/230",
-]
-
-
-def scratch_home(session_home: Path, dest: Path) -> Path:
-    """A new home: a copy of the session's corpus/ and its dictionary caches (jieba, translator)."""
-    shutil.copytree(session_home / "corpus", dest / "corpus")
-    (dest / "indexes").mkdir(parents=True)
-    for name in ("jieba", "translate"):
-        if (session_home / "indexes" / name).is_dir():
-            shutil.copytree(session_home / "indexes" / name, dest / "indexes" / name)
-    return dest
-
-
-def index_dir_of(home: Path, kind: str) -> Path:
-    """The ``kind`` ("lexical" or "dense") index folder of the home's first catalogued report
-    (``indexes/docs/KEY/kind``)."""
-    from pipeline.config import Config
-    from pipeline.library import doc_dir, key_of, load_library
-
-    cfg = Config(root=home)
-    library = load_library(cfg)
-    return doc_dir(cfg, key_of(library, library.documents[0])) / kind

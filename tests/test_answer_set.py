@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Config
-from pipeline.library import load_corpus
-
 EVAL_DIR = Path(__file__).resolve().parent.parent / "corpus" / "eval"
 ANSWERS = EVAL_DIR / "answers.jsonl"
 DEV = EVAL_DIR / "dev.jsonl"
@@ -36,11 +33,6 @@ def _read(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def rows() -> list[dict]:
     return _read(ANSWERS)
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return load_corpus(Config())
 
 
 def test_schema(rows):

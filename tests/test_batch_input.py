@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 import pytest
-from conftest import unprivileged_prefix
+from support import unprivileged_prefix
 
 from pipeline import batch
 

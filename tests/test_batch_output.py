@@ -14,7 +14,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import unprivileged_prefix
+from support import unprivileged_prefix
 
 from pipeline import batch
 

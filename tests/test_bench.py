@@ -78,6 +78,5 @@ def test_smallest_pieces_render(retriever, tmp_path):
     md = bench.render(res)
     assert "## 2. Warm queries" in md and "## 5. Scale" in md and "warm hybrid question p50" in md
     assert _check_tables(md) >= 4
-    pytest.importorskip("matplotlib")
     bench.chart(res, tmp_path / "bench.png")
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

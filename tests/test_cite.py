@@ -79,7 +79,7 @@ def test_chinese_numerals():
 @pytest.fixture(scope="module")
 def lookups(corpus, cfg):
     """A retriever that can only look up (no index, no model is ever loaded for these tests)."""
-    return Retriever(corpus, cfg=cfg, build_missing=False)
+    return Retriever(corpus, cfg=cfg)
 
 
 def test_item_lookup_answers_with_the_item(lookups):

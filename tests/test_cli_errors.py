@@ -13,20 +13,9 @@ import os
 from pathlib import Path
 
 import pytest
+from support import BAD_QUERIES
 
 from pipeline.cli import main
-
-BAD_QUERIES = [
-    "", " ", "\t\n", "\u200b", "\ufeff", "\u200b\u200c\u200d", "😀", "😀😀😀", "？", "。。。", "!!!", "...", "-", "--", "—",
-    "\ue000", "\U000f0000", "\u202e", "\u202epirates", "\u200fransom\u200e", "\x1b[31mpirates\x1b[0m", "\x1b]0;title\x07",
-    "\x00", "pirates\x00ransom", "\x07\x08", "\udcff\udcfe", "pirates \udcff ransom", "\ud800", "\udfff 海盗",
-    "海盗" * 60_000, "a" * 100_001, "paragraph 17-15", "第 17 至 15 段", "para 65(z)", "para 64(a)", "第 0 段",
-    "paragraph 999", "¶0", "§ 66", "第一百段", "paragraph ９９", "resolution 99/999", "S/1999/1", "article 999",
-    "第 65/230 号决议" * 200, "１２３", "0", "00000000000000000000000001", "-1", "1e9", "NaN", "None", "null", "[]",
-    "{}", "<script>alert(1)</script>", "' OR 1=1 --", "../../etc/passwd", "%s%s%s%n", "\\x00", "\r\n\r\n", "\u2028",
-    "\u2029", "\x0c", "\x0b", "ｐａｒａｇｒａｐｈ　４１", "ＲＥＳＯＬＵＴＩＯＮ　６５／２３０", "\u3000\u3000", "·",
-    "（）", "《》", "第段", "号决议", "paragraph", "resolution", "article", "S/", "CTOC/COP/", "65/", "/230",
-]
 
 BAD_OPTIONS = [
     ["-k", "0"], ["-k", "-1"], ["-k", "x"], ["-k", "1e3"], ["-k", "100000"], ["-k", ""], ["--mode", "bogus"],

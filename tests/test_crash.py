@@ -36,8 +36,9 @@ import pytest
 # fast suite
 pytestmark = pytest.mark.slow
 
-from conftest import PROBE_QUERIES as QUERIES  # noqa: E402
-from conftest import index_dir_of  # noqa: E402
+from support import PROBE_QUERIES as QUERIES  # noqa: E402
+from support import index_dir_of  # noqa: E402
+from support import scratch_home as seed_home  # noqa: E402
 
 LEXICAL_FILES = ("doc_ids.npy", "doc_len.npy", "params.json", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy",
                  "vocab.json")
@@ -56,15 +57,6 @@ def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPro
                        env=env(home), check=False)
     assert "Traceback" not in r.stderr, r.stderr
     return r
-
-
-def seed_home(session_home: Path, dest: Path, translator: bool = True) -> Path:
-    shutil.copytree(session_home / "corpus", dest / "corpus")
-    (dest / "indexes").mkdir(parents=True)
-    for name in ("jieba", "translate") if translator else ("jieba",):
-        if (session_home / "indexes" / name).is_dir():
-            shutil.copytree(session_home / "indexes" / name, dest / "indexes" / name)
-    return dest
 
 
 def leftovers(index_dir: Path) -> list[str]:
@@ -223,12 +215,6 @@ def report(title: str, stats: Counter[str]) -> None:
 # ---------------------------------------------------------------------------------------------- kills
 
 
-@pytest.fixture
-def seeded(home: Path, analyzer: Any) -> Path:
-    assert analyzer.translator is not None  # the session home's translator cache is current
-    return home
-
-
 @pytest.mark.slow
 def test_sigkill_lexical_build_at_random_points(seeded: Path, tmp_path: Path) -> None:
     """`build --lexical-only --force` killed at 20 random points, alternately over a current index and over
@@ -361,7 +347,7 @@ def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpu
     from pipeline.config import Config
     from pipeline.errors import UserError
     from pipeline.lexical import build_lexical_index, lexical_dir, lexical_is_current
-    from pipeline.library import corpus_key
+    from pipeline.layout import corpus_key
 
     cfg = Config(root=tmp_path)
     build_lexical_index(cfg, corpus, analyzer)
@@ -400,7 +386,7 @@ def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpu
 
 def test_disk_full_during_a_dense_write_replaces_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
-    from conftest import FakeEmbedder
+    from support import FakeEmbedder
 
     from pipeline import dense, store
     from pipeline.errors import UserError

@@ -1,6 +1,6 @@
 """Dense index: build/save/load, staleness, integrity, incremental rebuilds and scoring.
 
-Fast tests use a stand-in corpus and the deterministic fake embedder of ``conftest.py`` (prompt, identity,
+Fast tests use a stand-in corpus and the deterministic fake embedder of ``support.py`` (prompt, identity,
 dims, encode), so they exercise the index logic without a model; the slow test builds the real index of the
 report with the converted model and checks that it retrieves the right paragraphs.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FAKE_DIM, FakeEmbedder, fake_vector
+from support import FAKE_DIM, FakeEmbedder, fake_vector
 
 from pipeline import dense
 from pipeline.config import Config
@@ -73,7 +73,7 @@ def tcfg(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-def corpus() -> FakeCorpus:
+def fake_corpus() -> FakeCorpus:
     return FakeCorpus(
         [
             make_paragraph(1, ["海盗行为日渐增多。", "索马里沿海。"]),
@@ -93,12 +93,14 @@ def build_and_save(tcfg: Config, corpus: FakeCorpus, embedder: FakeEmbedder) -> 
     return dense.build_dense_index(tcfg, corpus, embedder)
 
 
-def test_build_save_load_roundtrip(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
-    index = dense.DenseIndex.build(corpus, fake_embedder)
+def test_build_save_load_roundtrip(
+    tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder
+) -> None:
+    index = dense.DenseIndex.build(fake_corpus, fake_embedder)
     assert index.embedded == len(fake_embedder.calls) == len(set(fake_embedder.calls)) == 4 + 6 - 1  # ¶4 = its sentence
-    assert index.embedded == distinct_texts(corpus)
-    d = ddir(tcfg, corpus)
-    inputs = dense.dense_inputs(corpus, fake_embedder.identity)
+    assert index.embedded == distinct_texts(fake_corpus)
+    d = ddir(tcfg, fake_corpus)
+    inputs = dense.dense_inputs(fake_corpus, fake_embedder.identity)
     index.save(d, inputs)
     assert sorted(p.name for p in d.iterdir()) == sorted(FILES)
     assert sorted(p.name for p in d.parent.iterdir() if p.name != ".lock") == ["dense"]  # no staging dir left
@@ -116,7 +118,7 @@ def test_build_save_load_roundtrip(tcfg: Config, corpus: FakeCorpus, fake_embedd
         (0, 1, 9, 15),
         (1, 0, 0, 5),
     ]
-    assert smap["paragraphs"][0]["key"] == dense.text_key("passage: ", corpus.paragraphs[0].text)
+    assert smap["paragraphs"][0]["key"] == dense.text_key("passage: ", fake_corpus.paragraphs[0].text)
     m = loaded.manifest
     assert m["dims"] == DIM and m["n_paragraphs"] == 4 and m["n_sentences"] == 6
     assert m["inputs"] == inputs
@@ -126,16 +128,19 @@ def test_build_save_load_roundtrip(tcfg: Config, corpus: FakeCorpus, fake_embedd
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "dense" and sorted(manifest["files"]) == sorted(FILES[:3])
     # the embedded text is prompt + paragraph text
-    np.testing.assert_allclose(loaded.paragraphs[0], fake_vector("passage: " + corpus.paragraphs[0].text))
+    first = fake_corpus.paragraphs[0].text
+    np.testing.assert_allclose(loaded.paragraphs[0], fake_vector("passage: " + first))
     # the module-level entry points agree
-    again = dense.load_dense_index(tcfg, corpus, fake_embedder.identity)
+    again = dense.load_dense_index(tcfg, fake_corpus, fake_embedder.identity)
     np.testing.assert_array_equal(again.sentences, index.sentences)
 
 
-def test_load_without_index_raises_missing(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+def test_load_without_index_raises_missing(
+    tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder
+) -> None:
     with pytest.raises(MissingIndexError, match="pipeline build"):
-        dense.load_dense_index(tcfg, corpus, fake_embedder.identity)
-    assert dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity) == {}
+        dense.load_dense_index(tcfg, fake_corpus, fake_embedder.identity)
+    assert dense.cached_vectors(ddir(tcfg, fake_corpus), fake_embedder.identity) == {}
 
 
 @pytest.mark.parametrize(
@@ -148,28 +153,30 @@ def test_load_without_index_raises_missing(tcfg: Config, corpus: FakeCorpus, fak
     ],
 )
 def test_stale_index_is_refused(
-    tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder, change: str, key: str
+    tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder, change: str, key: str
 ) -> None:
-    build_and_save(tcfg, corpus, fake_embedder)
+    build_and_save(tcfg, fake_corpus, fake_embedder)
     identity = fake_embedder.identity
     if change == "corpus":
-        corpus.paragraphs[1] = make_paragraph(2, ["网络犯罪。", "新的句子。"])
+        fake_corpus.paragraphs[1] = make_paragraph(2, ["网络犯罪。", "新的句子。"])
     elif change == "offsets":  # same texts, other sentence spans: the map the index stores changes
-        corpus.paragraphs[0].sentences[1].start += 1
+        fake_corpus.paragraphs[0].sentences[1].start += 1
     elif change == "prompt":
         identity = FakeEmbedder(prompt="").identity
     else:
         identity = FakeEmbedder(name="fake-v2").identity
     with pytest.raises(StaleIndexError, match=key) as e:
-        dense.load_dense_index(tcfg, corpus, identity)
+        dense.load_dense_index(tcfg, fake_corpus, identity)
     assert not isinstance(e.value, CorruptIndexError) and "pipeline build" in str(e.value)
 
 
 @pytest.mark.parametrize("how", ["zeros", "negated", "overwritten"])
-def test_damaged_file_is_refused(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder, how: str) -> None:
+def test_damaged_file_is_refused(
+    tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder, how: str
+) -> None:
     """A file that is not what the manifest says is refused even when it is a valid .npy of the right shape."""
-    index = build_and_save(tcfg, corpus, fake_embedder)
-    path = ddir(tcfg, corpus) / "sentences.npy"
+    index = build_and_save(tcfg, fake_corpus, fake_embedder)
+    path = ddir(tcfg, fake_corpus) / "sentences.npy"
     if how == "zeros":
         np.save(path, np.zeros((6, DIM), np.float32))
     elif how == "negated":
@@ -178,67 +185,75 @@ def test_damaged_file_is_refused(tcfg: Config, corpus: FakeCorpus, fake_embedder
         with open(path, "r+b") as f:
             f.seek(200)
             f.write(os.urandom(500))
-    for inputs in (dense.dense_inputs(corpus, fake_embedder.identity), None):
+    for inputs in (dense.dense_inputs(fake_corpus, fake_embedder.identity), None):
         with pytest.raises(CorruptIndexError, match="sentences.npy") as e:
-            dense.DenseIndex.load(ddir(tcfg, corpus), inputs)
+            dense.DenseIndex.load(ddir(tcfg, fake_corpus), inputs)
         assert "pipeline build" in str(e.value) and e.value.exit_code == 3
     # and the embedding cache does not hand the damaged vectors back
-    assert dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity) == {}
+    assert dense.cached_vectors(ddir(tcfg, fake_corpus), fake_embedder.identity) == {}
 
 
-def test_rebuild_embeds_only_changed_texts(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+def test_rebuild_embeds_only_changed_texts(
+    tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder
+) -> None:
     emb = fake_embedder
-    assert build_and_save(tcfg, corpus, emb).embedded == 9
+    assert build_and_save(tcfg, fake_corpus, emb).embedded == 9
     # unchanged: everything comes from the cache
     emb.calls.clear()
-    assert build_and_save(tcfg, corpus, emb).embedded == 0 and emb.calls == []
+    assert build_and_save(tcfg, fake_corpus, emb).embedded == 0 and emb.calls == []
     # one paragraph changed: only its new text and its new sentence are embedded
-    corpus.paragraphs[1] = make_paragraph(2, ["网络犯罪。", "新的句子。"])
-    index = build_and_save(tcfg, corpus, emb)
+    fake_corpus.paragraphs[1] = make_paragraph(2, ["网络犯罪。", "新的句子。"])
+    index = build_and_save(tcfg, fake_corpus, emb)
     assert sorted(emb.calls) == sorted(["网络犯罪。新的句子。", "新的句子。"])
     assert index.embedded == 2
-    loaded = dense.load_dense_index(tcfg, corpus, emb.identity)
+    loaded = dense.load_dense_index(tcfg, fake_corpus, emb.identity)
     assert loaded.sentences.shape == (5, DIM)
     np.testing.assert_allclose(index.sentences[3], fake_vector("passage: 新的句子。"))
     np.testing.assert_array_equal(loaded.sentences, index.sentences)
     # force: every text embedded again, as the words say
     emb.calls.clear()
-    index = dense.build_dense_index(tcfg, corpus, emb, force=True)
-    assert index.embedded == len(emb.calls) == distinct_texts(corpus) == 8
+    index = dense.build_dense_index(tcfg, fake_corpus, emb, force=True)
+    assert index.embedded == len(emb.calls) == distinct_texts(fake_corpus) == 8
     # another model or another passage prompt: nothing is reused
     for other in (FakeEmbedder(name="fake-v2"), FakeEmbedder(prompt="")):
-        index = build_and_save(tcfg, corpus, other)
+        index = build_and_save(tcfg, fake_corpus, other)
         assert index.embedded == len(other.calls) == 8
-        np.testing.assert_allclose(index.paragraphs[0], fake_vector(other.prompt + corpus.paragraphs[0].text))
+        first = fake_corpus.paragraphs[0].text
+        np.testing.assert_allclose(index.paragraphs[0], fake_vector(other.prompt + first))
 
 
-def test_damaged_index_is_not_used_as_a_cache(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+def test_damaged_index_is_not_used_as_a_cache(
+    tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder
+) -> None:
     """Damaged vectors are never reused: the rebuild embeds everything and equals a clean build."""
-    clean = build_and_save(tcfg, corpus, fake_embedder)
+    clean = build_and_save(tcfg, fake_corpus, fake_embedder)
     P = np.array(clean.paragraphs)
-    path = ddir(tcfg, corpus) / "paragraphs.npy"
+    path = ddir(tcfg, fake_corpus) / "paragraphs.npy"
     with open(path, "r+b") as f:
         f.seek(128)
         f.write(os.urandom(600))
     fake_embedder.calls.clear()
-    repaired = build_and_save(tcfg, corpus, fake_embedder)
+    repaired = build_and_save(tcfg, fake_corpus, fake_embedder)
     assert repaired.embedded == len(fake_embedder.calls) == 9
-    np.testing.assert_array_equal(dense.load_dense_index(tcfg, corpus, fake_embedder.identity).paragraphs, P)
+    loaded = dense.load_dense_index(tcfg, fake_corpus, fake_embedder.identity)
+    np.testing.assert_array_equal(loaded.paragraphs, P)
 
 
-def test_cached_vectors(tcfg: Config, corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
-    index = build_and_save(tcfg, corpus, fake_embedder)
-    cache = dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity)
+def test_cached_vectors(tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    index = build_and_save(tcfg, fake_corpus, fake_embedder)
+    cache = dense.cached_vectors(ddir(tcfg, fake_corpus), fake_embedder.identity)
     assert set(cache) == set(index.paragraph_keys) | set(index.sentence_keys) and len(cache) == 9
     key = index.paragraph_keys[1]
     np.testing.assert_array_equal(cache[key], index.paragraphs[1])
-    assert dense.cached_vectors(ddir(tcfg, corpus), FakeEmbedder(name="other").identity) == {}
-    (ddir(tcfg, corpus) / "manifest.json").write_text("[]")
-    assert dense.cached_vectors(ddir(tcfg, corpus), fake_embedder.identity) == {}
+    assert dense.cached_vectors(ddir(tcfg, fake_corpus), FakeEmbedder(name="other").identity) == {}
+    (ddir(tcfg, fake_corpus) / "manifest.json").write_text("[]")
+    assert dense.cached_vectors(ddir(tcfg, fake_corpus), fake_embedder.identity) == {}
 
 
-def test_search_combines_paragraph_and_best_sentence(corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
-    index = dense.DenseIndex.build(corpus, fake_embedder)
+def test_search_combines_paragraph_and_best_sentence(
+    fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder
+) -> None:
+    index = dense.DenseIndex.build(fake_corpus, fake_embedder)
     q = fake_vector("passage: 身份相关犯罪。")  # exactly sentence 2.1
     para = index.paragraphs @ q
     best = np.array(
@@ -299,8 +314,8 @@ def test_sentence_rows_out_of_paragraph_order_are_refused() -> None:
         dense.DenseIndex(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), [1, 2], smap, manifest={})
 
 
-def test_best_sentence(corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
-    index = dense.DenseIndex.build(corpus, fake_embedder)
+def test_best_sentence(fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder) -> None:
+    index = dense.DenseIndex.build(fake_corpus, fake_embedder)
     q = fake_vector("passage: 索马里沿海。")
     hit = index.best_sentence(0, q)  # row 0 = ¶1
     assert hit.number == 0 and hit.sentence == 1 and (hit.start, hit.end) == (9, 15)

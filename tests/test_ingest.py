@@ -11,21 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import Config
 from pipeline.corpus import Corpus
 from pipeline.ingest import IngestError, ingest_file, parse_report
-from pipeline.library import load_corpus
 from pipeline.store import sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "corpus" / "ctoc-cop-2012-7.zh.txt"
 SYNTHETIC = ROOT / "tests" / "data" / "synthetic-report.zh.txt"
 REPORT_SHA256 = "79ffa7c837df1adf679522d638d33bac729a04bc15ded9a05a0803b2020bacda"
-
-
-@pytest.fixture(scope="module")
-def corpus() -> Corpus:
-    return load_corpus(Config())
 
 
 @pytest.fixture(scope="module")

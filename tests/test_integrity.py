@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, index_dir_of
+from support import FakeEmbedder, index_dir_of
 
 from pipeline import dense
 from pipeline.config import Config
@@ -35,8 +35,8 @@ from pipeline.config import Config
 # fast suite
 pytestmark = pytest.mark.slow
 
-from conftest import PROBE_QUERIES as QUERIES  # noqa: E402
-from conftest import scratch_home as seed_home  # noqa: E402
+from support import PROBE_QUERIES as QUERIES  # noqa: E402
+from support import scratch_home as seed_home  # noqa: E402
 
 Q = QUERIES[0]
 LEXICAL_FILES = ("doc_ids.npy", "doc_len.npy", "params.json", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy",
@@ -147,13 +147,6 @@ def data_files(d: Path, names: tuple[str, ...]) -> dict[str, bytes]:
 # ---------------------------------------------------------------------------------------------- homes
 
 
-@pytest.fixture(scope="module")
-def seeded(home: Path, analyzer: Any) -> Path:
-    """The session home with its translator cache current (copied into every scratch home)."""
-    assert analyzer.translator is not None
-    return home
-
-
 @dataclass
 class LexicalHome:
     path: Path
@@ -196,7 +189,7 @@ def hybrid_answers(cfg: Config) -> list[Any]:
     """Hybrid answers of :data:`QUERIES` in-process, with the indexes on disk and the fake query encoder."""
     from pipeline.retrieve import Retriever
 
-    r = Retriever(cfg=cfg, encoder=FakeEmbedder(prompt="query: "), build_missing=False)
+    r = Retriever(cfg=cfg, encoder=FakeEmbedder(prompt="query: "))
     return [(a.query, a.route, [(h.paragraph, h.score, dict(h.scores)) for h in a.hits])
             for a in r.search_many(QUERIES, mode="hybrid")]
 

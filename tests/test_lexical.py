@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import index_dir_of
-from conftest import scratch_home as _scratch_home
+from support import index_dir_of
+from support import scratch_home as _scratch_home
 
-from pipeline.library import corpus_key
+from pipeline.layout import corpus_key
 from rank_bm25 import BM25Okapi
 
 from pipeline import lexical
@@ -157,8 +157,7 @@ def test_resolution_queries_in_both_languages(docs: Any, analyzer: Analyzer, que
 
 
 def test_english_query_reaches_chinese_paragraph(docs: Any, analyzer: Analyzer) -> None:
-    if analyzer.translator is None:
-        pytest.skip("pipeline.translate is not available: English queries cannot reach Chinese text")
+    assert analyzer.translator is not None  # enabled by default; failing to load it raises, never None
     tokens, ids = docs
     q = analyzer.analyze_query("ransom paid to pirates in 2011")
     assert any(any("\u4e00" <= c <= "\u9fff" for c in t) for t, _ in q)
@@ -293,7 +292,7 @@ def test_failed_save_keeps_the_old_index(tmp_path: Path, docs: Any, monkeypatch:
 
 def test_build_rebuilds_only_when_inputs_differ(tmp_path: Path, corpus: Any, analyzer: Analyzer,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.build import build_lexical
+    from pipeline.build import ensure_lexical
 
     calls: list[int] = []
     real_build = lexical.build_lexical_index
@@ -305,19 +304,19 @@ def test_build_rebuilds_only_when_inputs_differ(tmp_path: Path, corpus: Any, ana
     monkeypatch.setattr(lexical, "build_lexical_index", counting)
     c1 = Config(root=tmp_path)  # indexes/ under tmp_path; corpus and analyzer are the session's
     assert not lexical_is_current(c1, corpus, analyzer)
-    first = build_lexical(c1, corpus, analyzer)
+    first, built = ensure_lexical(c1, corpus, analyzer, corpus_key(corpus))
     d = lexical.lexical_dir(c1, corpus_key(corpus))
     assert len(calls) == 1 and (d / "manifest.json").is_file()
     assert lexical_is_current(c1, corpus, analyzer)
-    second = build_lexical(c1, corpus, analyzer)
-    assert len(calls) == 1
+    second, built_again = ensure_lexical(c1, corpus, analyzer, corpus_key(corpus))
+    assert len(calls) == 1 and built and not built_again
     np.testing.assert_array_equal(first.scores([("海盗", 1.0)]), second.scores([("海盗", 1.0)]))
     # another k1 needs no rebuild: the library applies it to the saved term frequencies when it merges them
     c2 = Config(root=tmp_path, bm25_k1=1.2)
     assert lexical_is_current(c2, corpus, analyzer)
-    from pipeline.retrieve import as_library
+    from pipeline.library import as_library
 
-    merged = lexical.load_library_lexical(c2, as_library(corpus), analyzer)
+    merged = lexical.load_lexical_indexes(c2, as_library(corpus).keyed(), analyzer)
     assert len(calls) == 1 and merged.k1 == 1.2
     tokens = [analyzer.tokenize(p.index_text) for p in corpus.paragraphs]
     fresh = BM25Index.build(tokens, list(range(len(tokens))), k1=1.2, b=c2.bm25_b, idf=c2.bm25_idf)

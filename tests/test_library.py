@@ -14,49 +14,28 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, scratch_home
+from support import (
+    FIREARMS,
+    FOLLOW_UP,
+    GAP,
+    NO_SYMBOL,
+    REAL,
+    WG2,
+    WG2_EN,
+    WG2_EN_BAD,
+    WG2_ZH,
+    FakeEmbedder,
+    open_library,
+    scratch_home,
+)
 
 from pipeline.config import Config
 from pipeline.errors import QueryError, UserError
 from pipeline.ingest import IngestError
-from pipeline.library import LibraryError, add_reports, doc_dir, key_of, load_library, read_catalog, remove_documents
-
-DATA = Path(__file__).parent / "data" / "library"
-WG2_ZH = DATA / "ctoc-cop-wg2-2013-3.zh.txt"  # CTOC/COP/WG.2/2013/3, with an annex numbered from 1
-WG2_EN = DATA / "ctoc-cop-wg2-2013-3.en.txt"  # its English version, aligned
-WG2_EN_BAD = DATA / "ctoc-cop-wg2-2013-3-misaligned.en.txt"  # an English version lacking ¶6
-FIREARMS = DATA / "ctoc-cop-2014-5.en.txt"  # CTOC/COP/2014/5, English, cites 65/230 like the real report
-FOLLOW_UP = DATA / "ctoc-cop-2018-4.en.txt"  # CTOC/COP/2018/4, cites CTOC/COP/2012/7 and CTOC/COP/2014/5
-GAP = DATA / "ctoc-cop-2015-2-gap.en.txt"  # numbering skips: does not parse
-NO_SYMBOL = Path(__file__).parent / "data" / "synthetic-report.zh.txt"  # prints no symbol
-REAL = "CTOC/COP/2012/7"
-WG2 = "CTOC/COP/WG.2/2013/3"
-
-
-@pytest.fixture
-def lib(home: Path, tmp_path: Path, analyzer: Any) -> Config:
-    """A scratch home with the real report indexed (lexical + fake-embedder dense)."""
-    from pipeline.build import _dense_stage, _lexical_stage
-
-    h = scratch_home(home, tmp_path / "home")
-    cfg = Config(root=h)
-    library = load_library(cfg)
-    for doc in library.documents:
-        _lexical_stage(cfg, doc, analyzer, key=key_of(library, doc))
-        _dense_stage(cfg, doc, key=key_of(library, doc), embedder=FakeEmbedder())
-    return cfg
-
-
-def open_library(cfg: Config, analyzer: Any) -> Any:
-    """A retriever over the home's library as it is on disk, with the fake embedder."""
-    from pipeline.dense import load_library_dense
-    from pipeline.lexical import load_library_lexical
-    from pipeline.retrieve import Retriever
-
-    library = load_library(cfg)
-    return Retriever(library, cfg=cfg, analyzer=analyzer, lexical=load_library_lexical(cfg, library, analyzer),
-                     dense=load_library_dense(cfg, library, FakeEmbedder().identity),
-                     encoder=FakeEmbedder(prompt="query: "), build_missing=False)
+from pipeline.catalog import LibraryError, read_catalog
+from pipeline.changes import add_reports, remove_documents
+from pipeline.layout import doc_dir
+from pipeline.library import load_library
 
 
 def snapshot(cfg: Config) -> dict[str, bytes]:
@@ -253,13 +232,13 @@ def test_replacing_a_version_needs_replace(lib: Config, tmp_path: Path) -> None:
 
 def test_a_file_changed_after_add_is_stale_until_build(lib: Config, analyzer: Any) -> None:
     from pipeline.errors import StaleIndexError
-    from pipeline.lexical import load_library_lexical
+    from pipeline.lexical import load_lexical_indexes
 
     add_reports(lib, [FIREARMS], embedder=FakeEmbedder())
     path = lib.corpus_dir / FIREARMS.name
     path.write_text(path.read_text(encoding="utf-8").replace("110 States", "111 States"), encoding="utf-8")
     with pytest.raises(StaleIndexError, match="corpus_sha256"):
-        load_library_lexical(lib, load_library(lib), analyzer)
+        load_lexical_indexes(lib, load_library(lib).keyed(), analyzer)
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------
@@ -301,7 +280,7 @@ def test_catalog_errors_name_the_file(lib: Config) -> None:
     with pytest.raises(LibraryError, match="the file is missing"):
         load_library(lib)
     shutil.copy(WG2_ZH, lib.corpus_dir / "stray.zh.txt")
-    from pipeline.library import stray_files
+    from pipeline.catalog import stray_files
 
     assert [p.name for p in stray_files(lib, [])] == ["ctoc-cop-2012-7.zh.txt", "stray.zh.txt"]
 
@@ -348,3 +327,31 @@ def test_cli_add_search_cite_remove(home: Path, tmp_path: Path, retriever: Any) 
     assert "not in the library: " in cli("documents").stdout  # its file stays, listed as not in the library
     r = cli("add", str(NO_SYMBOL))
     assert r.returncode == 2 and str(NO_SYMBOL) in r.stderr and "--symbol" in r.stderr
+
+
+def test_add_reads_each_existing_file_at_most_once(lib: Config) -> None:
+    """Adding one report to a library of three reads no file of the home twice (the catalog, the other
+    version's text, each report's dense vectors for the embedding cache …): measured with an audit hook."""
+    import sys
+
+    add_reports(lib, [WG2_ZH, FIREARMS], embedder=FakeEmbedder())
+    home = str(lib.root.resolve())
+    existing = {str(p.resolve()) for p in lib.root.rglob("*") if p.is_file()}
+    opened: list[str] = []
+    recording = [True]
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if recording[0] and event == "open" and isinstance(args[0], str | Path):
+            path, mode = str(Path(args[0]).resolve()), args[1] or "r"
+            if path in existing and not any(c in str(mode) for c in "wxa+") and not path.endswith(".lock"):
+                opened.append(path)
+
+    sys.addaudithook(hook)
+    try:
+        change = add_reports(lib, [WG2_EN], embedder=FakeEmbedder())
+    finally:
+        recording[0] = False  # audit hooks cannot be removed: this one stops recording
+    assert [e.symbol for e in change.entries] == [WG2]
+    twice = sorted({p for p in opened if opened.count(p) > 1})
+    assert twice == [], twice
+    assert any(p.endswith("documents.json") for p in opened)  # the hook did see the home's reads

@@ -25,23 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_library import lib  # noqa: F401 - the fixture: a scratch home with the real report indexed
+from support import WG2, WG2_EN, WG2_ZH, open_library
 
 from pipeline.config import Config
-from pipeline.library import read_catalog
+from pipeline.catalog import read_catalog
 
-DATA = Path(__file__).parent / "data" / "library"
-FILES = [DATA / "ctoc-cop-wg2-2013-3.zh.txt", DATA / "ctoc-cop-wg2-2013-3.en.txt"]
-SYMBOL = "CTOC/COP/WG.2/2013/3"
+FILES = [WG2_ZH, WG2_EN]
+SYMBOL = WG2
 QUERIES = ["伪造药品贩运的技术援助", "technical assistance for cybercrime", "第2段", "resolution 6/1", f"{SYMBOL} ¶3"]
 KILLS = 24
 
 DRIVER = """
 import sys
 sys.path.insert(0, {tests!r})
-from conftest import FakeEmbedder
+from support import FakeEmbedder
 from pipeline.config import Config
-from pipeline.library import add_reports, remove_documents
+from pipeline.changes import add_reports, remove_documents
 cfg = Config(root=sys.argv[2])
 if sys.argv[1] == "add":
     add_reports(cfg, sys.argv[3:], embedder=FakeEmbedder())
@@ -64,8 +63,6 @@ def state(cfg: Config) -> tuple[tuple[str, str, str], ...]:
 
 def answers(cfg: Config, analyzer: Any) -> list[list[str]]:
     """The fixed queries' answers (citations and scores) over the library as it is on disk."""
-    from test_library import open_library
-
     r = open_library(cfg, analyzer)
     out = []
     for q in QUERIES:

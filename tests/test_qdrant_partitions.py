@@ -17,8 +17,14 @@ import pytest
 
 pytest.importorskip("qdrant_client", reason="qdrant-client is not installed (optional backend)")
 
-from test_qdrant import (  # noqa: F401 - dev_plans is a fixture
-    DENSE_TOL, LOCATIONS, _dense_parity, _location, _payloads, assert_same_top, dev_plans, interrupted_upload,
+from support import (
+    DENSE_TOL,
+    LOCATIONS,
+    _dense_parity,
+    _location,
+    _payloads,
+    assert_same_top,
+    interrupted_upload,
 )
 
 from pipeline.backends.qdrant import QdrantBackend

@@ -18,13 +18,15 @@ import pytest
 
 pytest.importorskip("qdrant_client", reason="qdrant-client is not installed (optional backend: pipeline[qdrant])")
 
-from conftest import DEV, FakeEmbedder  # noqa: E402
-from test_library import FIREARMS, WG2_EN, WG2_ZH, lib, open_library  # noqa: E402, F401 - lib is a fixture
+from support import (  # noqa: E402
+    DEV, FIREARMS, FOLLOW_UP, WG2_EN, WG2_ZH, FakeEmbedder, open_library, scratch_home,
+)
 
 from pipeline.backends.channels import QdrantChannels, upload_library  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.errors import StaleIndexError  # noqa: E402
-from pipeline.library import add_reports, load_library  # noqa: E402
+from pipeline.changes import add_reports  # noqa: E402
+from pipeline.library import load_library  # noqa: E402
 from pipeline.retrieve import Retriever  # noqa: E402
 
 
@@ -52,11 +54,11 @@ def pair(request: pytest.FixtureRequest, lib: Config, analyzer: Any, tmp_path: P
     assert counts["written"] == len(local.library.paragraphs)
     again = upload_library(qcfg, local.library, local.lexical, local.dense, progress=False, embedder=fake)
     assert again["written"] == 0  # idempotent
+    channels = QdrantChannels(qcfg, local.library, embedder=fake)
     remote = Retriever(local.library, cfg=qcfg, analyzer=analyzer, encoder=FakeEmbedder(prompt="query: "),
-                       build_missing=False)
-    remote._channels = QdrantChannels(qcfg, local.library, embedder=fake)
+                       channels=channels)
     yield local, remote
-    remote.channels.close()
+    channels.close()
 
 
 def _same(a: Any, b: Any, label: str) -> None:
@@ -100,14 +102,12 @@ def test_filters_run_in_the_engine_and_rank_as_in_process(pair: tuple[Retriever,
 
 def test_a_collection_of_another_library_is_refused(pair: tuple[Retriever, Retriever], lib: Config) -> None:
     _, remote = pair
-    from test_library import FOLLOW_UP
-
     add_reports(lib, [FOLLOW_UP], embedder=FakeEmbedder())
     with pytest.raises(StaleIndexError, match="library_sha256") as e:
-        QdrantChannels(remote.cfg, load_library(lib), remote.channels.backend, embedder=FakeEmbedder().identity)
+        QdrantChannels(remote.cfg, load_library(lib), remote._get_channels().backend, embedder=FakeEmbedder().identity)
     assert "pipeline build --backend qdrant" in str(e.value)
     with pytest.raises(StaleIndexError, match="embedder_sha256"):
-        QdrantChannels(remote.cfg, remote.library, remote.channels.backend, embedder=FakeEmbedder(name="other").identity)
+        QdrantChannels(remote.cfg, remote.library, remote._get_channels().backend, embedder=FakeEmbedder(name="other").identity)
 
 
 def test_fusion_from_a_sample_approximates_exact_fusion(pair: tuple[Retriever, Retriever], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +121,7 @@ def test_fusion_from_a_sample_approximates_exact_fusion(pair: tuple[Retriever, R
     monkeypatch.setattr(channels, "EXACT_UP_TO", 40)
     monkeypatch.setattr(channels, "K_LEXICAL", 15)
     monkeypatch.setattr(channels, "K_DENSE", 30)
-    remote.channels._samples.clear()
+    remote._get_channels()._samples.clear()
     rows = [json.loads(x) for x in DEV.read_text(encoding="utf-8").splitlines() if x.strip()]
     queries = [r["query"] for r in rows if r["kind"] == "question"][:80]
     overlap, common = [], 0
@@ -138,7 +138,7 @@ def test_fusion_from_a_sample_approximates_exact_fusion(pair: tuple[Retriever, R
     assert np.mean(overlap) >= 0.9, np.mean(overlap)
     assert common >= 0.9 * 10 * len(queries)
     # the statistics: the sample's stored vectors scored client-side = the in-process channels on those rows
-    ch = remote.channels
+    ch = remote._get_channels()
     sample = ch._sample(None)
     assert len(sample) == 40 < len(local.library.paragraphs)  # the sampled path, not the exact one
     for q in queries[:10]:
@@ -157,8 +157,6 @@ def test_cli_moves_the_library_onto_qdrant(home: Path, tmp_path: Path, retriever
     import shutil
     import subprocess
     import sys
-
-    from conftest import scratch_home
 
     retriever.dense  # noqa: B018 - the real report's dense index in the session home
     h = scratch_home(home, tmp_path / "home")

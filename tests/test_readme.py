@@ -39,7 +39,7 @@ def test_indexes_readme_names_what_build_makes(cfg, lexical_index, analyzer):
     table = (ROOT / "indexes" / "README.md").read_text(encoding="utf-8")
     named = re.findall(r"^\| `([\w./-]+)`", table, re.MULTILINE)
     assert {"docs/KEY/lexical/", "docs/KEY/dense/", "translate/", "jieba/jieba.cache"} <= set(named)
-    from pipeline.library import corpus_key
+    from pipeline.layout import corpus_key
 
     key = corpus_key(lexical_index_corpus(cfg))
     for name in ("docs/KEY/lexical/", "translate/", "jieba/jieba.cache"):

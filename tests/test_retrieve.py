@@ -13,7 +13,7 @@ from pipeline.evaluate import evaluate, load_qrels
 from pipeline.fusion import fuse, lexical_weight
 from pipeline.text import query_language
 
-from conftest import DEV
+from support import DEV
 
 
 def test_query_language():
@@ -98,7 +98,7 @@ def test_lexical_mode_english(fast_retriever):
 def test_answer_sentence_is_a_sentence_of_the_paragraph(fast_retriever):
     ans = fast_retriever.search("海盗 赎金 2011 年", k=3, mode="lexical")
     for h in ans.hits:
-        p = fast_retriever.corpus.paragraph(h.paragraph)
+        p = fast_retriever.library.paragraph(h.paragraph)
         assert h.answer in [s.text for s in p.sentences]
         assert h.text[h.answer_span[0] : h.answer_span[1]] == h.answer
     assert "赎金" in ans.hits[0].answer
@@ -108,7 +108,7 @@ def test_hits_carry_what_a_citation_needs(fast_retriever):
     d = fast_retriever.search("第 65/230 号决议").to_dict()
     assert d["route"] == "citation" and [r["paragraph"] for r in d["results"]] == [10, 12]
     assert set(d["results"][0]) >= {"paragraph", "score", "section", "text", "answer", "scores", "footnotes", "match"}
-    p = fast_retriever.corpus.paragraph(10)
+    p = fast_retriever.library.paragraph(10)
     assert d["results"][0]["section"] == list(p.section) and d["results"][0]["text"] == p.full_text
     json.dumps(d, ensure_ascii=False)
 

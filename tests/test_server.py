@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from test_cli_errors import BAD_QUERIES
+from support import BAD_QUERIES, assert_error
 
 from pipeline.cli import main
 from pipeline.server import ServerOptions, create_app, is_loopback
@@ -42,17 +42,6 @@ def cli_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Any:
     out, err = capsys.readouterr()
     assert code in (0, 1), err
     return json.loads(out)
-
-
-def assert_error(resp: Any, status: int, *needles: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()
-    assert set(body) == {"error", "status"} and body["status"] == status, body
-    assert "Traceback" not in resp.text
-    for needle in needles:
-        assert needle in body["error"], body
-    return body
 
 
 # --- answers: the command line's JSON --------------------------------------------------------------------
@@ -164,7 +153,7 @@ def test_documents(capsys: pytest.CaptureFixture[str], cfg: Any, fast_retriever:
 
     f = fast_retriever
     r = Retriever(load_library(cfg), cfg=cfg, analyzer=f.analyzer, lexical=f.lexical, dense=f.dense,
-                  encoder=f.encoder, build_missing=False)
+                  encoder=f.encoder)
     with TestClient(create_app(r)) as c:
         [row] = c.get("/api/documents").json()["documents"]
     [listed] = cli_json(capsys, ["documents", "--json"])["documents"]
@@ -182,12 +171,14 @@ def test_gloss(client: Any, fast_retriever: Any) -> None:
     assert "pirate" in words["海盗"] and words["。"] == []
 
 
-def test_health(client: Any, fast_retriever: Any, cfg: Any) -> None:
+def test_health(fast_retriever: Any, cfg: Any) -> None:
     from pipeline import __version__
 
-    h = client.get("/api/health").json()
+    fast_retriever.search("piracy", mode="lexical")  # the translator's cache is made by the first English query
+    with TestClient(create_app(fast_retriever)) as client:  # the health snapshot is taken when the server starts
+        h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["version"] == __version__ and h["uptime_s"] >= 0
-    from pipeline.library import doc_dir, key_of
+    from pipeline.layout import doc_dir
 
     library = fast_retriever.library
     [doc] = library.documents
@@ -208,7 +199,7 @@ def test_health(client: Any, fast_retriever: Any, cfg: Any) -> None:
     }
     assert set(d["indexes"]) == {"lexical", "dense"} and set(h["indexes"]) == {"model", "translator"}
     lexical = d["indexes"]["lexical"]
-    assert lexical["path"] == str(doc_dir(cfg, key_of(library, doc)) / "lexical")
+    assert lexical["path"] == str(doc_dir(cfg, library.key(doc)) / "lexical")
     assert lexical["inputs"]["corpus_sha256"] == doc.sha256 and lexical["info"]["n_docs"] == 65
     assert h["indexes"]["translator"]["inputs"]["cedict_sha256"]
     # in this home they may not be built: then the reason is given
@@ -352,7 +343,7 @@ def test_index_problem_at_request_time_is_503(tmp_path: Path, corpus: Any, analy
     from pipeline.retrieve import Retriever
 
     (tmp_path / "indexes").mkdir()
-    r = Retriever(corpus, cfg=Config(root=tmp_path), analyzer=analyzer, build_missing=False)
+    r = Retriever(corpus, cfg=Config(root=tmp_path), analyzer=analyzer)
     with TestClient(create_app(r)) as c:
         assert c.get("/api/search", params={"q": "第 41 段"}).status_code == 200
         assert_error(c.get("/api/search", params={"q": "海盗赎金"}), 503, "run `pipeline build`")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from support import assert_error
 
 from pipeline.cli import main
 from pipeline.server import ServerOptions, create_app
@@ -19,7 +20,7 @@ JSONL = "application/x-ndjson"
 
 
 @pytest.fixture(scope="module")
-def client(fast_retriever: Any) -> Any:
+def batch_client(fast_retriever: Any) -> Any:
     with TestClient(create_app(fast_retriever, ServerOptions(batch_chunk=3))) as c:
         yield c
 
@@ -62,7 +63,7 @@ def cli_batch(
     return recs, errors
 
 
-def test_json_list_in_order_with_per_line_errors(client: Any, fast_retriever: Any) -> None:
+def test_json_list_in_order_with_per_line_errors(batch_client: Any, fast_retriever: Any) -> None:
     body = json.dumps(
         [
             "海盗赎金",
@@ -76,7 +77,7 @@ def test_json_list_in_order_with_per_line_errors(client: Any, fast_retriever: An
             "cybercrime",
         ]
     )
-    recs = records(post(client, body, "application/json", mode="lexical", k=2))
+    recs = records(post(batch_client, body, "application/json", mode="lexical", k=2))
     assert [r["line"] for r in recs] == list(range(1, 10))
     assert recs[0] == {
         "id": "1",
@@ -99,7 +100,7 @@ def test_json_list_in_order_with_per_line_errors(client: Any, fast_retriever: An
 
 
 def test_jsonl_answers_and_messages_equal_pipeline_batch(
-    client: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    batch_client: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     body = (
         b"\n".join(
@@ -118,7 +119,7 @@ def test_jsonl_answers_and_messages_equal_pipeline_batch(
         )
         + b"\n"
     )
-    recs = records(post(client, body, JSONL, mode="lexical", k=3))
+    recs = records(post(batch_client, body, JSONL, mode="lexical", k=3))
     cli_recs, cli_errors = cli_batch(capsys, tmp_path, body, ".jsonl", "--mode", "lexical", "-k", "3")
     assert len(recs) == 9  # line 5 is blank
     errors = {r["line"]: r["error"] for r in recs if "error" in r}
@@ -130,16 +131,16 @@ def test_jsonl_answers_and_messages_equal_pipeline_batch(
 
 
 def test_csv_and_text_bodies_equal_pipeline_batch(
-    client: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    batch_client: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     csv_body = 'id,query\nx1,海盗赎金\nx2,"ransom, pirates"\nx3,"unclosed\nx4,第 3 段\n'.encode()
-    recs = records(post(client, csv_body, "text/csv; charset=utf-8", mode="lexical"))
+    recs = records(post(batch_client, csv_body, "text/csv; charset=utf-8", mode="lexical"))
     cli_recs, cli_errors = cli_batch(capsys, tmp_path, csv_body, ".csv", "--mode", "lexical")
     assert {r["line"]: r["error"] for r in recs if "error" in r} == cli_errors
     assert [{k: v for k, v in r.items() if k != "line"} for r in recs if "error" not in r] == cli_recs
 
     text_body = "海盗赎金\n\n第 41 段\n   \nresolution 65/230\n".encode()
-    recs = records(post(client, text_body, "text/plain", mode="lexical"))
+    recs = records(post(batch_client, text_body, "text/plain", mode="lexical"))
     assert [(r["id"], r["line"], r["route"]) for r in recs] == [
         ("1", 1, "question"),
         ("3", 3, "paragraph"),
@@ -149,7 +150,7 @@ def test_csv_and_text_bodies_equal_pipeline_batch(
     assert [{k: v for k, v in r.items() if k != "line"} for r in recs] == cli_recs
 
 
-def test_hybrid_batch_equals_search_many(client: Any, fast_retriever: Any) -> None:
+def test_hybrid_batch_equals_search_many(batch_client: Any, fast_retriever: Any) -> None:
     qs = [
         "海盗赎金",
         "伪药对患者有什么危害？",
@@ -158,24 +159,16 @@ def test_hybrid_batch_equals_search_many(client: Any, fast_retriever: Any) -> No
         "cybercrime",
     ] * 3
     body = "".join(json.dumps({"id": f"q{i}", "query": q}) + "\n" for i, q in enumerate(qs))
-    recs = records(post(client, body, JSONL, k=4))
+    recs = records(post(batch_client, body, JSONL, k=4))
     expected = fast_retriever.search_many(qs, k=4)
     assert recs == [{"id": f"q{i}", "line": i + 1, **a.to_dict()} for i, a in enumerate(expected)]
 
 
-def test_format_parameter_overrides_content_type(client: Any) -> None:
-    recs = records(post(client, "第 3 段\n第 4 段\n", "application/octet-stream", format="text"))
+def test_format_parameter_overrides_content_type(batch_client: Any) -> None:
+    recs = records(post(batch_client, "第 3 段\n第 4 段\n", "application/octet-stream", format="text"))
     assert [r["results"][0]["paragraph"] for r in recs] == [3, 4]
-    recs = records(post(client, '["第 3 段"]', None, format="json"))
+    recs = records(post(batch_client, '["第 3 段"]', None, format="json"))
     assert recs[0]["results"][0]["paragraph"] == 3
-
-
-def assert_error(resp: Any, status: int, *needles: str) -> None:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error", "status"} and body["status"] == status
-    for needle in needles:
-        assert needle in body["error"], body
 
 
 @pytest.mark.parametrize(
@@ -198,16 +191,16 @@ def assert_error(resp: Any, status: int, *needles: str) -> None:
     ],
 )
 def test_unusable_bodies_are_refused(
-    client: Any, body: bytes, content_type: str | None, status: int, needles: list[str]
+    batch_client: Any, body: bytes, content_type: str | None, status: int, needles: list[str]
 ) -> None:
-    assert_error(post(client, body, content_type), status, *needles)
+    assert_error(post(batch_client, body, content_type), status, *needles)
 
 
-def test_bad_parameters_are_422(client: Any) -> None:
-    assert_error(post(client, "a\n", "text/plain", k=0), 422, "query parameter 'k'")
-    assert_error(post(client, "a\n", "text/plain", k=101), 422, "query parameter 'k'")
-    assert_error(post(client, "a\n", "text/plain", mode="fast"), 422, "query parameter 'mode'")
-    assert_error(post(client, "a\n", "text/plain", format="xlsx"), 422, "query parameter 'format'")
+def test_bad_parameters_are_422(batch_client: Any) -> None:
+    assert_error(post(batch_client, "a\n", "text/plain", k=0), 422, "query parameter 'k'")
+    assert_error(post(batch_client, "a\n", "text/plain", k=101), 422, "query parameter 'k'")
+    assert_error(post(batch_client, "a\n", "text/plain", mode="fast"), 422, "query parameter 'mode'")
+    assert_error(post(batch_client, "a\n", "text/plain", format="xlsx"), 422, "query parameter 'format'")
 
 
 def test_limits_are_413(fast_retriever: Any) -> None:
@@ -234,7 +227,7 @@ def test_failure_of_the_whole_batch_ends_the_stream_with_an_error(
     from pipeline.retrieve import Retriever
 
     (tmp_path / "indexes").mkdir()
-    r = Retriever(corpus, cfg=Config(root=tmp_path), analyzer=analyzer, build_missing=False)
+    r = Retriever(corpus, cfg=Config(root=tmp_path), analyzer=analyzer)
     with TestClient(create_app(r, ServerOptions(batch_chunk=2))) as c:
         resp = post(c, "第 1 段\n第 2 段\n海盗赎金\n第 4 段\n", "text/plain")
     assert resp.status_code == 200 and resp.headers["x-total-lines"] == "4"

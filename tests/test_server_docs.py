@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from test_server_live import live_server
+from support import live_server
 
 from pipeline.server import ServerOptions, create_app
 from pipeline.server.docs import openapi_30

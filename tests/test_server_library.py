@@ -2,9 +2,10 @@
 ``parallel`` and ``part`` filters, ``/api/documents``, document-qualified paragraphs, and the JSON of every
 endpoint equal to the command line's ``--json`` for the same filters (run in-process on the same home).
 
-The library: the session's report (CTOC/COP/2012/7, zh), the synthetic report of tests/data added as
-A/TEST/2030/1 (zh), and an English version of it written here (8 aligned paragraphs and a 2-paragraph annex
-the Chinese version lacks; its paragraph 1 cites CTOC/COP/2012/7, so that hit links to another document).
+The library (``support.build_library_home``): the session's report (CTOC/COP/2012/7, zh), the synthetic
+report of tests/data added as A/TEST/2030/1 (zh), and an English version of it (``support.SYNTHETIC_EN``: 8
+aligned paragraphs and a 2-paragraph annex the Chinese version lacks; its paragraph 1 cites CTOC/COP/2012/7,
+so that hit links to another document).
 """
 
 from __future__ import annotations
@@ -16,106 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, FakeEmbedder, scratch_home
 from fastapi.testclient import TestClient
+from support import SYNTHETIC_SYMBOL, assert_error, build_library_home, library_retriever
 
 from pipeline.cli import main
 from pipeline.server import ServerOptions, create_app
 
 CTOC = "CTOC/COP/2012/7"
-TEST = "A/TEST/2030/1"
-SYNTHETIC_ZH = ROOT / "tests" / "data" / "synthetic-report.zh.txt"
-
-#: The English version of tests/data/synthetic-report.zh.txt (same numbering), with an annex.
-SYNTHETIC_EN = """\
-Ninth session
-Geneva, 4-8 March 2030
-Item 7 of the provisional agenda
-New trends in transnational organized crime
-
-Progress made in strengthening law enforcement cooperation against online fraud and wildlife trafficking
-
-Report of the Secretary-General
-
-I. Background
-
-1. The present report describes the progress made by States in implementing General Assembly resolution 80/12, \
-building on the technical assistance described in document CTOC/COP/2012/7.
-
-2. The working group recalled the conclusions of the workshop entitled "Cooperation against online fraud and \
-related offences", which discussed trends in online fraud.
-
-II. Technical assistance
-
-A. Online fraud
-
-3. The Secretariat trained 230 investigators from 14 countries in online fraud investigation.
-
-4. Investigators learned how to preserve electronic evidence and practised cross-border evidence gathering in \
-5 simulated cases.
-
-5. The programme ran pilot activities in two regions and is expected to expand to other regions in 2031.
-
-6. States agreed to strengthen cooperation in the following areas:
-(a) Exchanging intelligence on fraud networks;
-(b) Conducting joint investigations within the framework of resolution 80/12.
-
-B. Wildlife trafficking
-
-7. Wildlife trafficking remains a serious problem that requires further study.
-
-III. Conclusions
-
-8. The Conference may wish to consider the recommendations contained in the present report.
-
-Annex
-
-Recommendations of the working group
-
-1. States should designate contact points for online fraud investigations.
-
-2. States should share data on wildlife seizures with the Secretariat.
-"""
-
-
-def build_library_home(session_home: Path, dest: Path) -> Path:
-    """A home with three document versions: the session's report and A/TEST/2030/1 in zh and en (indexes of
-    the added reports embedded with the fake embedder)."""
-    from pipeline.config import Config
-    from pipeline.library import add_reports
-
-    h = scratch_home(session_home, dest)
-    cfg = Config(root=h)
-    add_reports(cfg, [SYNTHETIC_ZH], symbol=TEST, embedder=FakeEmbedder())
-    en = dest.parent / f"{dest.name}-src" / "a-test-2030-1.en.txt"
-    en.parent.mkdir(parents=True, exist_ok=True)
-    en.write_text(SYNTHETIC_EN, encoding="utf-8")
-    change = add_reports(cfg, [en], symbol=TEST, embedder=FakeEmbedder())
-    assert any("only in en: annex 1, annex 2" in w for w in change.warnings), change.warnings
-    return h
-
-
-def library_retriever(h: Path) -> Any:
-    """A hybrid retriever over the library of ``h`` with the fake embedder; indexes missing in ``h`` (the
-    session report's) are built there (so the command line finds them too)."""
-    from pipeline.analyze import Analyzer
-    from pipeline.config import Config
-    from pipeline.dense import build_dense_index, load_library_dense
-    from pipeline.lexical import build_lexical_index, load_library_lexical
-    from pipeline.library import load_library
-    from pipeline.retrieve import Retriever
-
-    cfg = Config(root=h)
-    library = load_library(cfg)
-    analyzer = Analyzer(cfg)
-    lexical = load_library_lexical(
-        cfg, library, analyzer, lambda doc, key: build_lexical_index(cfg, doc, analyzer, key=key)
-    )
-    dense = load_library_dense(
-        cfg, library, FakeEmbedder().identity, lambda doc, key: build_dense_index(cfg, doc, FakeEmbedder(), key=key)
-    )
-    return Retriever(library, cfg=cfg, analyzer=analyzer, lexical=lexical, dense=dense,
-                     encoder=FakeEmbedder(prompt="query: "), build_missing=False)
+TEST = SYNTHETIC_SYMBOL
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +33,13 @@ def lib_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lib(lib_home: Path) -> Any:
+def lib_retriever(lib_home: Path) -> Any:
     return library_retriever(lib_home)
 
 
 @pytest.fixture(scope="module")
-def client(lib: Any) -> Any:
-    with TestClient(create_app(lib, ServerOptions(batch_chunk=3))) as c:
+def library_client(lib_retriever: Any) -> Any:
+    with TestClient(create_app(lib_retriever, ServerOptions(batch_chunk=3))) as c:
         yield c
 
 
@@ -148,23 +57,16 @@ def cli(lib_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     return run
 
 
-def assert_error(resp: Any, status: int, *needles: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error", "status"} and body["status"] == status, body
-    for needle in needles:
-        assert needle in body["error"], body
-    return body
-
-
 # --- the library -------------------------------------------------------------------------------------------
 
 
-def test_documents_lists_the_library_as_the_cli_does(client: Any, cli: Any, lib: Any) -> None:
-    body = client.get("/api/documents").json()
+def test_documents_lists_the_library_as_the_cli_does(library_client: Any, cli: Any,
+                                                      lib_retriever: Any) -> None:
+    body = library_client.get("/api/documents").json()
     rows = body["documents"]
     assert {(r["symbol"], r["lang"]) for r in rows} == {(CTOC, "zh"), (TEST, "zh"), (TEST, "en")}
-    assert [(r["symbol"], r["lang"]) for r in rows] == [(d.symbol, d.lang) for d in lib.library.documents]
+    assert [(r["symbol"], r["lang"]) for r in rows] == [(d.symbol, d.lang)
+                                                         for d in lib_retriever.library.documents]
     listed = cli("documents", "--json")["documents"]
     assert len(listed) == len(rows)
     for api_row, cli_row in zip(rows, listed, strict=True):
@@ -178,13 +80,13 @@ def test_documents_lists_the_library_as_the_cli_does(client: Any, cli: Any, lib:
     assert by[TEST, "zh"]["title"] == "加强执法合作以打击网络诈骗和野生动物贩运的进展情况"
 
 
-def test_health_describes_each_document_and_its_indexes(client: Any, lib: Any) -> None:
-    h = client.get("/api/health").json()
+def test_health_describes_each_document_and_its_indexes(library_client: Any, lib_retriever: Any) -> None:
+    h = library_client.get("/api/health").json()
     assert h["corpus"]["documents"] == 3 and h["corpus"]["paragraphs"] == 65 + 8 + 10
     assert h["corpus"]["symbol"] is None  # two documents: no one symbol
-    assert h["corpus"]["sha256"] == lib.library.sha256
+    assert h["corpus"]["sha256"] == lib_retriever.library.sha256
     assert [(d["symbol"], d["lang"], d["paragraphs"]) for d in h["documents"]] == [
-        (d.symbol, d.lang, len(d.paragraphs)) for d in lib.library.documents
+        (d.symbol, d.lang, len(d.paragraphs)) for d in lib_retriever.library.documents
     ]
     for d in h["documents"]:
         assert d["indexes"]["lexical"]["inputs"]["corpus_sha256"] == d["sha256"]
@@ -206,7 +108,7 @@ def test_health_describes_each_document_and_its_indexes(client: Any, lib: Any) -
         ("诈骗", []),
     ],
 )
-def test_search_filters_equal_cli_json(client: Any, cli: Any, q: str, filters: list[str]) -> None:
+def test_search_filters_equal_cli_json(library_client: Any, cli: Any, q: str, filters: list[str]) -> None:
     params: dict[str, Any] = {"q": q, "mode": "lexical", "k": 5}
     docs = [filters[i + 1] for i, a in enumerate(filters) if a == "--doc"]
     if docs:
@@ -215,7 +117,7 @@ def test_search_filters_equal_cli_json(client: Any, cli: Any, q: str, filters: l
         params["lang"] = filters[filters.index("--lang") + 1]
     if "--parallel" in filters:
         params["parallel"] = "true"
-    resp = client.get("/api/search", params=params)
+    resp = library_client.get("/api/search", params=params)
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body == cli("search", q, "--mode", "lexical", "-k", "5", *filters, "--json")
@@ -227,7 +129,7 @@ def test_search_filters_equal_cli_json(client: Any, cli: Any, q: str, filters: l
         assert ("parallel" in hit) == ("parallel" in params and hit["document"] == TEST)
 
 
-def test_hybrid_questions_with_filters_are_the_direct_search(client: Any, lib: Any) -> None:
+def test_hybrid_questions_with_filters_are_the_direct_search(library_client: Any, lib_retriever: Any) -> None:
     for q, docs, lang, parallel in [
         ("How many investigators were trained?", [TEST], None, True),
         ("野生动物贩运", None, "zh", False),
@@ -238,12 +140,12 @@ def test_hybrid_questions_with_filters_are_the_direct_search(client: Any, lib: A
             params["doc"] = docs
         if lang:
             params["lang"] = lang
-        body = client.get("/api/search", params=params).json()
-        assert body == lib.search(q, docs=docs, lang=lang, parallel=parallel).to_dict(), q
+        body = library_client.get("/api/search", params=params).json()
+        assert body == lib_retriever.search(q, docs=docs, lang=lang, parallel=parallel).to_dict(), q
 
 
-def test_parallel_versions_and_citations(client: Any) -> None:
-    body = client.get("/api/search", params={"q": f"{TEST} ¶3", "parallel": "true"}).json()
+def test_parallel_versions_and_citations(library_client: Any) -> None:
+    body = library_client.get("/api/search", params={"q": f"{TEST} ¶3", "parallel": "true"}).json()
     assert body["route"] == "paragraph"
     hits = {h["lang"]: h for h in body["results"]}
     assert set(hits) == {"zh", "en"}
@@ -252,35 +154,36 @@ def test_parallel_versions_and_citations(client: Any) -> None:
     assert zh_of_en["lang"] == "zh" and zh_of_en["citation"] == f"{TEST}，第3段"
     assert zh_of_en["text"] == hits["zh"]["text"]
     # a paragraph the other version lacks: no parallel, and a warning says so
-    annex = client.get("/api/search", params={"q": f"{TEST}, annex, para. 1", "parallel": "true"}).json()
+    annex = library_client.get("/api/search",
+                               params={"q": f"{TEST}, annex, para. 1", "parallel": "true"}).json()
     [hit] = annex["results"]
     assert hit["part"] == "annex" and hit["citation"] == f"{TEST}, annex, para. 1" and hit["parallel"] == []
     assert any("zh version has no paragraph 1" in w for w in annex["warnings"])
 
 
-def test_links_name_the_cited_documents_of_the_library(client: Any, cli: Any) -> None:
-    body = client.get("/api/search", params={"q": "resolution 80/12", "lang": "en"}).json()
+def test_links_name_the_cited_documents_of_the_library(library_client: Any, cli: Any) -> None:
+    body = library_client.get("/api/search", params={"q": "resolution 80/12", "lang": "en"}).json()
     assert body == cli("search", "resolution 80/12", "--lang", "en", "--json")
     first = next(h for h in body["results"] if h["paragraph"] == 1)
     assert first["links"] == [CTOC]
     assert all("links" not in h for h in body["results"] if h["paragraph"] != 1)
-    rec = client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "en"}).json()
+    rec = library_client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "en"}).json()
     cited = [c for c in rec["citations"] if c["key"] == CTOC]
     assert cited and all(c["in_library"] is True for c in cited)
     assert all("in_library" not in c for c in rec["citations"] if c["kind"] != "symbol")
 
 
-def test_bare_paragraph_reference_answers_each_document(client: Any, cli: Any) -> None:
-    body = client.get("/api/search", params={"q": "第3段"}).json()
+def test_bare_paragraph_reference_answers_each_document(library_client: Any, cli: Any) -> None:
+    body = library_client.get("/api/search", params={"q": "第3段"}).json()
     assert body == cli("search", "第3段", "--json")
     assert sorted((h["document"], h["lang"]) for h in body["results"]) == sorted(
         [(CTOC, "zh"), (TEST, "zh"), (TEST, "en")]
     )
-    only = client.get("/api/search", params={"q": "第3段", "doc": CTOC}).json()
+    only = library_client.get("/api/search", params={"q": "第3段", "doc": CTOC}).json()
     assert [(h["document"], h["citation"]) for h in only["results"]] == [(CTOC, f"{CTOC}，第3段")]
 
 
-def test_cite_filters_equal_cli_json(client: Any, cli: Any) -> None:
+def test_cite_filters_equal_cli_json(library_client: Any, cli: Any) -> None:
     for ref, filters in (("resolution 80/12", []), ("resolution 80/12", ["--lang", "zh"]),
                          (CTOC, ["--doc", TEST]), ("resolution 65/230", ["--doc", CTOC, "--parallel"])):
         params: dict[str, Any] = {"q": ref}
@@ -290,13 +193,13 @@ def test_cite_filters_equal_cli_json(client: Any, cli: Any) -> None:
             params["lang"] = filters[filters.index("--lang") + 1]
         if "--parallel" in filters:
             params["parallel"] = "1"
-        resp = client.get("/api/cite", params=params)
+        resp = library_client.get("/api/cite", params=params)
         assert resp.status_code == 200, resp.text
         assert resp.json() == cli("cite", ref, *filters, "--json"), (ref, filters)
         assert resp.json()["results"]
 
 
-def test_batch_filters_equal_cli_batch(client: Any, lib_home: Path, tmp_path: Path, monkeypatch: Any,
+def test_batch_filters_equal_cli_batch(library_client: Any, lib_home: Path, tmp_path: Path, monkeypatch: Any,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     queries = ["online fraud", "第 3 段", "resolution 80/12", "野生动物", "海盗"]
     src = tmp_path / "in.txt"
@@ -307,8 +210,9 @@ def test_batch_filters_equal_cli_batch(client: Any, lib_home: Path, tmp_path: Pa
                  "--lang", "en", "--parallel"]) == 0
     capsys.readouterr()
     expected = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    resp = client.post("/api/batch", params={"mode": "lexical", "k": 2, "doc": TEST, "lang": "en", "parallel": "true"},
-                       content="\n".join(queries).encode(), headers={"content-type": "text/plain"})
+    resp = library_client.post("/api/batch",
+                               params={"mode": "lexical", "k": 2, "doc": TEST, "lang": "en", "parallel": "true"},
+                               content="\n".join(queries).encode(), headers={"content-type": "text/plain"})
     assert resp.status_code == 200, resp.text
     got = [json.loads(line) for line in resp.text.splitlines()]
     assert [r.pop("line") for r in got] == [1, 2, 3, 4, 5]  # the API says where each record came from
@@ -316,29 +220,32 @@ def test_batch_filters_equal_cli_batch(client: Any, lib_home: Path, tmp_path: Pa
     assert all(h["document"] == TEST and h["lang"] == "en" for r in got for h in r["results"])
 
 
-def test_unknown_documents_and_languages_are_400_naming_the_library(client: Any) -> None:
+def test_unknown_documents_and_languages_are_400_naming_the_library(library_client: Any) -> None:
     library = f"{TEST} (en)"
     for path in ("/api/search", "/api/cite"):
-        assert_error(client.get(path, params={"q": "第 3 段", "doc": "X/NONE/1"}), 400,
+        assert_error(library_client.get(path, params={"q": "第 3 段", "doc": "X/NONE/1"}), 400,
                      "no document X/NONE/1 in the library", library, f"{CTOC} (zh)")
-        assert_error(client.get(path, params={"q": "第 3 段", "lang": "fr"}), 400, "fr", library)
-        assert_error(client.get(path, params={"q": "第 3 段", "lang": "xx"}), 422, "query parameter 'lang'")
+        assert_error(library_client.get(path, params={"q": "第 3 段", "lang": "fr"}), 400, "fr", library)
+        assert_error(library_client.get(path, params={"q": "第 3 段", "lang": "xx"}), 422,
+                     "query parameter 'lang'")
     # a question is refused before it reaches the coalescer
-    assert_error(client.get("/api/search", params={"q": "pirates", "doc": "X/NONE/1"}), 400, "X/NONE/1")
-    assert_error(client.get("/api/search", params={"q": "第 3 段", "doc": CTOC, "lang": "en"}), 400, "matches")
-    assert_error(client.post("/api/batch", params={"doc": "X/NONE/1"}, content=b"pirates\n",
-                             headers={"content-type": "text/plain"}), 400, "no document X/NONE/1")
+    assert_error(library_client.get("/api/search", params={"q": "pirates", "doc": "X/NONE/1"}), 400,
+                 "X/NONE/1")
+    assert_error(library_client.get("/api/search", params={"q": "第 3 段", "doc": CTOC, "lang": "en"}), 400,
+                 "matches")
+    assert_error(library_client.post("/api/batch", params={"doc": "X/NONE/1"}, content=b"pirates\n",
+                                     headers={"content-type": "text/plain"}), 400, "no document X/NONE/1")
     for path in ("/api/paragraphs", "/api/paragraphs/3"):
-        assert_error(client.get(path, params={"doc": "X/NONE/1"}), 400, "no document X/NONE/1")
+        assert_error(library_client.get(path, params={"doc": "X/NONE/1"}), 400, "no document X/NONE/1")
     # symbols are matched as the command line matches them: case and spaces do not matter
-    ok = client.get("/api/search", params={"q": "第 3 段", "doc": "a/test/2030/1"}).json()
+    ok = library_client.get("/api/search", params={"q": "第 3 段", "doc": "a/test/2030/1"}).json()
     assert {h["document"] for h in ok["results"]} == {TEST}
 
 
-def test_coalescer_never_mixes_filters(lib: Any) -> None:
+def test_coalescer_never_mixes_filters(lib_retriever: Any) -> None:
     """Concurrent questions asked of different documents, languages and with or without parallel versions
     are answered each with its own filters (grouped only with questions of the same filters)."""
-    app = create_app(lib, ServerOptions(coalesce_ms=60, coalesce_max=64))
+    app = create_app(lib_retriever, ServerOptions(coalesce_ms=60, coalesce_max=64))
     asks = [
         (q, docs, lang, parallel)
         for q in ("online fraud", "野生动物贩运", "trained investigators", "海盗赎金")
@@ -363,14 +270,15 @@ def test_coalescer_never_mixes_filters(lib: Any) -> None:
         stats = c.get("/api/health").json()["coalescer"]
     for (q, docs, lang, parallel), resp in zip(asks, responses, strict=True):
         assert resp.status_code == 200, resp.text
-        assert resp.json() == lib.search(q, docs=docs, lang=lang, parallel=parallel).to_dict(), (q, docs, lang)
+        assert resp.json() == lib_retriever.search(q, docs=docs, lang=lang,
+                                                   parallel=parallel).to_dict(), (q, docs, lang)
     assert stats["questions"] == len(asks) and stats["largest"] > 1  # grouped, yet each answered as asked
 
 
 # --- paragraphs ----------------------------------------------------------------------------------------
 
 
-def test_document_qualified_paragraphs_equal_cli_json(client: Any, cli: Any) -> None:
+def test_document_qualified_paragraphs_equal_cli_json(library_client: Any, cli: Any) -> None:
     for n, filters in ((3, ["--doc", TEST, "--lang", "en"]), (3, ["--doc", TEST, "--lang", "zh"]),
                        (17, ["--doc", CTOC]), (2, ["--doc", TEST, "--lang", "en", "--annex"])):
         params: dict[str, Any] = {"doc": filters[1]}
@@ -378,37 +286,41 @@ def test_document_qualified_paragraphs_equal_cli_json(client: Any, cli: Any) -> 
             params["lang"] = filters[3]
         if "--annex" in filters:
             params["part"] = "annex"
-        resp = client.get(f"/api/paragraphs/{n}", params=params)
+        resp = library_client.get(f"/api/paragraphs/{n}", params=params)
         assert resp.status_code == 200, resp.text
         assert [resp.json()] == cli("paragraphs", str(n), *filters, "--json")
-    rec = client.get("/api/paragraphs/2", params={"doc": TEST, "lang": "en", "part": "Annex"}).json()
+    rec = library_client.get("/api/paragraphs/2", params={"doc": TEST, "lang": "en", "part": "Annex"}).json()
     assert rec["part"] == "annex" and rec["citation"] == f"{TEST}, annex, para. 2"
     # a number only one document has needs no document
-    assert client.get("/api/paragraphs/40").json()["citation"] == f"{CTOC}，第40段"
+    assert library_client.get("/api/paragraphs/40").json()["citation"] == f"{CTOC}，第40段"
 
 
-def test_paragraph_lists_equal_cli_json(client: Any, cli: Any) -> None:
-    everything = client.get("/api/paragraphs").json()
+def test_paragraph_lists_equal_cli_json(library_client: Any, cli: Any) -> None:
+    everything = library_client.get("/api/paragraphs").json()
     assert everything == cli("paragraphs", "--json")
     assert len(everything) == 83
     for filters in (["--doc", TEST], ["--doc", TEST, "--lang", "en"], ["--lang", "zh"], ["--doc", CTOC, "--doc", TEST]):
         params: dict[str, Any] = {"doc": [filters[i + 1] for i, a in enumerate(filters) if a == "--doc"]}
         if "--lang" in filters:
             params["lang"] = filters[filters.index("--lang") + 1]
-        assert client.get("/api/paragraphs", params=params).json() == cli("paragraphs", *filters, "--json")
-    annex = client.get("/api/paragraphs", params={"doc": TEST, "part": "annex"}).json()
+        expected = cli("paragraphs", *filters, "--json")
+        assert library_client.get("/api/paragraphs", params=params).json() == expected
+    annex = library_client.get("/api/paragraphs", params={"doc": TEST, "part": "annex"}).json()
     assert [(r["lang"], r["part"], r["number"]) for r in annex] == [("en", "annex", 1), ("en", "annex", 2)]
 
 
-def test_paragraph_errors(client: Any) -> None:
-    body = assert_error(client.get("/api/paragraphs/3"), 400, "paragraph 3 is in 3 document versions", "doc=")
+def test_paragraph_errors(library_client: Any) -> None:
+    body = assert_error(library_client.get("/api/paragraphs/3"), 400, "paragraph 3 is in 3 document versions",
+                        "doc=")
     assert f"{TEST} (en)" in body["error"] and f"{CTOC} (zh)" in body["error"]
-    assert_error(client.get("/api/paragraphs/3", params={"doc": TEST}), 400, "2 document versions")
-    assert_error(client.get("/api/paragraphs/9", params={"doc": TEST, "lang": "en"}), 404,
+    assert_error(library_client.get("/api/paragraphs/3", params={"doc": TEST}), 400, "2 document versions")
+    assert_error(library_client.get("/api/paragraphs/9", params={"doc": TEST, "lang": "en"}), 404,
                  f"no paragraph 9 in {TEST} (en): it has paragraphs 1-8")
-    assert_error(client.get("/api/paragraphs/66"), 404, f"no paragraph 66 in {CTOC} (zh): it has paragraphs 1-65")
-    assert_error(client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "zh", "part": "annex"}), 404,
-                 f"no annex in {TEST} (zh)")
-    assert_error(client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "en", "part": "preamble"}), 400,
-                 "query parameter 'part'")
-    assert_error(client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "de"}), 422, "query parameter 'lang'")
+    assert_error(library_client.get("/api/paragraphs/66"), 404,
+                 f"no paragraph 66 in {CTOC} (zh): it has paragraphs 1-65")
+    assert_error(library_client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "zh", "part": "annex"}),
+                 404, f"no annex in {TEST} (zh)")
+    preamble = {"doc": TEST, "lang": "en", "part": "preamble"}
+    assert_error(library_client.get("/api/paragraphs/1", params=preamble), 400, "query parameter 'part'")
+    assert_error(library_client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "de"}), 422,
+                 "query parameter 'lang'")

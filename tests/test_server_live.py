@@ -8,43 +8,19 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from support import live_server
 
-from pipeline.server import ServerOptions, create_app
-from pipeline.server.run import bind_socket, uvicorn_config
+from pipeline.server import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextmanager
-def live_server(app: Any, options: ServerOptions | None = None) -> Iterator[int]:
-    """Serve ``app`` on 127.0.0.1 (a free port) in a thread until the block ends; yields the port."""
-    import uvicorn
-
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn_config(app, options or ServerOptions()))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
-        assert not thread.is_alive(), "the server did not stop"
 
 
 @pytest.fixture(scope="module")

@@ -496,16 +496,16 @@ def test_token_from_url_and_prompt(browser: Any, home: Path, server: str, tmp_pa
 
 # --- a library of several documents ---------------------------------------------------------------------
 #
-# The library of test_server_library.py (the session's report, A/TEST/2030/1 in Chinese and in English with an
-# annex), served in a thread with the fake embedder: the page needs only the API.
+# The library of test_server_library.py (``support.build_library_home``: the session's report, A/TEST/2030/1
+# in Chinese and in English with an annex), served in a thread with the fake embedder: the page needs only
+# the API.
 
 TEST = "A/TEST/2030/1"
 
 
 @pytest.fixture(scope="module")
 def library_server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from test_server_library import build_library_home, library_retriever
-    from test_server_live import live_server
+    from support import build_library_home, library_retriever, live_server
 
     from pipeline.server import create_app
 

@@ -37,7 +37,7 @@ def side_file_header(queries: Sequence[BatchQuery], fmt: str, chunk: int, option
 def index_fingerprint(cfg: Any) -> str:
     """A fingerprint of what answers depend on besides the query: the package version, every setting of
     ``cfg`` and the corpus files' bytes (indexes are built from these, and a stale index is refused)."""
-    from pipeline import __version__
+    from pipeline.version import __version__
 
     def plain(value: Any) -> Any:  # never a repr with a memory address, which would differ in every process
         return str(value) if isinstance(value, (str, int, float, bool, type(None), os.PathLike)) else type(value).__name__

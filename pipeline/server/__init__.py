@@ -20,7 +20,7 @@ One module per job:
 
 Usage from Python::
 
-    from pipeline.config import Config
+    from pipeline import Config
     from pipeline.server import create_app, load_retriever
 
     app = create_app(load_retriever(Config()))   # an ASGI app for any ASGI server

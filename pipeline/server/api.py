@@ -22,12 +22,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from pipeline.answer import Answer
-from pipeline.corpus import Corpus
-from pipeline.errors import QueryError
-from pipeline.plan import Mode as ModeName
-from pipeline.retrieve import Retriever
-from pipeline.server import models
+from pipeline import Answer, Corpus, QueryError, QueryPlan, Retriever
+from pipeline import Mode as ModeName
+import pipeline.server.models as models
 from pipeline.server.coalesce import CoalescerClosed
 from pipeline.server.errors import ApiError, json_response
 from pipeline.server.options import ServerOptions
@@ -144,57 +141,78 @@ def part_name(part: str | None) -> str:
     return "annex" + (f" {m.group('roman').upper()}" if m.group("roman") else "")
 
 
-def lookup_or_none(r: Retriever, q: str, k: int | None, mode: ModeName, f: Filters = NO_FILTERS) -> Answer | None:
-    """The answer to a paragraph or citation reference (``Retriever.search``), None for a question (which
-    the coalescer answers).
+def lookup_or_plan(r: Retriever, q: str, k: int | None, mode: ModeName,
+                   f: Filters = NO_FILTERS) -> Answer | QueryPlan:
+    """The answer to a paragraph or citation reference, or the plan of a question (which the coalescer answers
+    without planning it again).
 
     Raises:
         QueryError: the query cannot be answered (empty, nothing to search for, an unknown document, …).
     """
     select(r, f)  # an unknown document is refused before anything is answered
-    if r.plan(q, mode).route.kind == "question":
-        return None
-    return r.search(q, k, mode, **f.search)
+    plan = r.plan(q, mode)
+    if plan.route.kind == "question":
+        return plan
+    answer = r.search_many([plan], k, mode, **f.search)[0]
+    if answer.exception is not None:
+        raise answer.exception
+    return answer
 
 
 def answer_json(answer: Answer) -> Response:
     """An answer as ``pipeline search --json`` prints it; one that could not be answered is a 400."""
     if answer.error is not None:
-        raise QueryError(answer.error)
+        raise answer.exception or QueryError(answer.error)
     return json_response(answer.to_dict())
+
+
+class _Params:
+    """The query parameters the routes share, typed and described for the OpenAPI schema; ``options`` sets the
+    limits the schema shows (``k`` up to ``max_k``)."""
+
+    def __init__(self, options: ServerOptions) -> None:
+        self.K = Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=options.max_k,
+                description=f"results for a question, 1-{options.max_k} (default: the top_k setting, 5)",
+            ),
+        ]
+        self.Mode = Annotated[ModeName, Query(description="retrieval channel(s) for questions")]
+        self.Doc = Annotated[
+            list[str] | None,
+            Query(
+                description="only this document (its symbol, e.g. CTOC/COP/2012/7); repeat for several "
+                "(default: the whole library)"
+            ),
+        ]
+        self.Lang = Annotated[LangName | None, Query(description="only the documents' versions in this language")]
+        self.Parallel = Annotated[
+            bool,
+            Query(
+                description="give each result the same-numbered paragraph of its document's other language "
+                "versions (`parallel`)"
+            ),
+        ]
+        self.Part = Annotated[
+            str | None,
+            Query(description="number within an annex ('annex', 'annex II') instead of the body"),
+        ]
 
 
 def api_router(options: ServerOptions) -> APIRouter:
     """The ``/api`` routes; ``options`` sets the limits the schema shows (``k`` up to ``max_k``)."""
     router = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=ERRORS)
-    K = Annotated[
-        int | None,
-        Query(
-            ge=1,
-            le=options.max_k,
-            description=f"results for a question, 1-{options.max_k} (default: the top_k setting, 5)",
-        ),
-    ]
-    Mode = Annotated[ModeName, Query(description="retrieval channel(s) for questions")]
-    Doc = Annotated[
-        list[str] | None,
-        Query(
-            description="only this document (its symbol, e.g. CTOC/COP/2012/7); repeat for several "
-            "(default: the whole library)"
-        ),
-    ]
-    Lang = Annotated[LangName | None, Query(description="only the documents' versions in this language")]
-    Parallel = Annotated[
-        bool,
-        Query(
-            description="give each result the same-numbered paragraph of its document's other language "
-            "versions (`parallel`)"
-        ),
-    ]
-    Part = Annotated[
-        str | None,
-        Query(description="number within an annex ('annex', 'annex II') instead of the body"),
-    ]
+    P = _Params(options)
+    _answer_routes(router, P)
+    _report_routes(router, P)
+    _server_routes(router)
+    return router
+
+
+def _answer_routes(router: APIRouter, P: _Params) -> None:
+    """``/api/search`` and ``/api/cite``."""
 
     @router.get("/search", response_model=models.Answer, tags=["answers"], summary="Answer one query")
     async def search(
@@ -206,11 +224,11 @@ def api_router(options: ServerOptions) -> APIRouter:
                 "citation ('resolution 65/230'), in Chinese or English"
             ),
         ],
-        k: K = None,
-        mode: Mode = "hybrid",
-        doc: Doc = None,
-        lang: Lang = None,
-        parallel: Parallel = False,
+        k: P.K = None,
+        mode: P.Mode = "hybrid",
+        doc: P.Doc = None,
+        lang: P.Lang = None,
+        parallel: P.Parallel = False,
     ) -> Response:
         """Like `pipeline search QUERY --json [--doc SYMBOL] [--lang LANG] [--parallel]`: paragraph and
         citation references are looked up exactly, questions retrieved (hybrid by default). Concurrent
@@ -218,10 +236,10 @@ def api_router(options: ServerOptions) -> APIRouter:
         check_length(q, state.options.max_query_chars, "q")
         f = filters(doc, lang, parallel)
         # one trip to a worker thread: a lookup is answered there, a question comes back as None
-        answer = await run_in_threadpool(lookup_or_none, state.retriever, q, k, mode, f)
-        if answer is None:
+        answer = await run_in_threadpool(lookup_or_plan, state.retriever, q, k, mode, f)
+        if isinstance(answer, QueryPlan):
             try:
-                future = state.coalescer.submit(q, k, mode, **f.search)
+                future = state.coalescer.submit(answer, k, mode, **f.search)
             except CoalescerClosed as e:
                 raise ApiError(503, str(e)) from None
             answer = await asyncio.wrap_future(future)
@@ -239,9 +257,9 @@ def api_router(options: ServerOptions) -> APIRouter:
                 "'article 28', or paragraph numbers"
             ),
         ],
-        doc: Doc = None,
-        lang: Lang = None,
-        parallel: Parallel = False,
+        doc: P.Doc = None,
+        lang: P.Lang = None,
+        parallel: P.Parallel = False,
     ) -> Response:
         """Like `pipeline cite REF --json`: every paragraph citing the reference, in library order, with the
         matched text. A text that is not a reference, or one the library does not cite, is a 400."""
@@ -249,10 +267,14 @@ def api_router(options: ServerOptions) -> APIRouter:
         f = filters(doc, lang, parallel)
         return answer_json(await run_in_threadpool(lambda: state.retriever.lookup(q, **f.search)))
 
+
+def _report_routes(router: APIRouter, P: _Params) -> None:
+    """``/api/paragraphs``, ``/api/paragraphs/{n}``, ``/api/documents`` and ``/api/gloss``."""
+
     @router.get(
         "/paragraphs", response_model=list[models.Paragraph], tags=["report"], summary="Every paragraph"
     )
-    async def paragraphs(state: State, doc: Doc = None, lang: Lang = None, part: Part = None) -> Response:
+    async def paragraphs(state: State, doc: P.Doc = None, lang: P.Lang = None, part: P.Part = None) -> Response:
         """Like `pipeline paragraphs --json [--doc SYMBOL] [--lang LANG]`: document, language, number,
         section, text, items, footnotes, sentences, citation and the citations of each paragraph, in
         library order (with `part`, only the paragraphs of that annex)."""
@@ -279,9 +301,9 @@ def api_router(options: ServerOptions) -> APIRouter:
     async def paragraph(
         state: State,
         n: Annotated[int, Path(description="the paragraph's number")],
-        doc: Doc = None,
-        lang: Lang = None,
-        part: Part = None,
+        doc: P.Doc = None,
+        lang: P.Lang = None,
+        part: P.Part = None,
     ) -> Response:
         """Like `pipeline paragraphs N --json --doc SYMBOL --lang LANG` (one record, not a list). Without
         `doc` the library must have exactly one paragraph with this number (a library of one report)."""
@@ -326,6 +348,10 @@ def api_router(options: ServerOptions) -> APIRouter:
         words = await run_in_threadpool(state.retriever.gloss, text)
         return json_response({"words": [{"text": w, "gloss": list(g)} for w, g in words]})
 
+
+def _server_routes(router: APIRouter) -> None:
+    """``/api/health``."""
+
     @router.get(
         "/health", response_model=models.Health, tags=["server"], summary="Status, versions and indexes"
     )
@@ -333,5 +359,3 @@ def api_router(options: ServerOptions) -> APIRouter:
         """Status, version, uptime, the library (each document version and its indexes' manifests), the
         model, the translator and the query encoder, and how the coalescer has grouped questions."""
         return json_response(state.health())
-
-    return router

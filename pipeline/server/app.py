@@ -19,7 +19,7 @@ from pipeline.server.pages import WEB_DIR, install_pages
 from pipeline.server.state import ServerState
 
 if TYPE_CHECKING:
-    from pipeline.retrieve import Retriever
+    from pipeline import Retriever
 
 DESCRIPTION = """\
 Find the numbered paragraphs of a library of UN reports (Chinese and English versions, aligned by paragraph

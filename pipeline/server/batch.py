@@ -19,9 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from pipeline.batch import BadLine, BatchInputError, BatchQuery, parse_queries
-from pipeline.errors import PipelineError
-from pipeline.retrieve import Retriever
+from pipeline import BadLine, BatchInputError, BatchQuery, PipelineError, Retriever, parse_queries
 from pipeline.server.api import (
     ERRORS,
     NO_FILTERS,

@@ -46,8 +46,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.answer import Answer
-from pipeline.errors import PipelineError
+from pipeline import Answer, PipelineError, QueryPlan
 
 log = logging.getLogger("pipeline.server")
 
@@ -83,7 +82,7 @@ class CoalescerClosed(RuntimeError):
 
 @dataclass
 class _Job:
-    query: str
+    query: str | QueryPlan
     k: int | None
     mode: str
     future: Future[Answer]
@@ -133,7 +132,7 @@ class Coalescer:
 
     def submit(
         self,
-        query: str,
+        query: str | QueryPlan,
         k: int | None,
         mode: str,
         *,

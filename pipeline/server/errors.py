@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pipeline.errors import EXIT_INDEX, PipelineError
+from pipeline import EXIT_INDEX, PipelineError
 
 log = logging.getLogger("pipeline.server")
 

@@ -44,7 +44,7 @@ def targets(kind: str, dev: Path | None = None) -> list[str]:
     if kind != "questions":
         raise ValueError(f"unknown kind {kind!r}")
     if dev is None:
-        from pipeline.config import Config
+        from pipeline import Config
 
         dev = Config().corpus_dir / "eval" / "dev.jsonl"
     rows = [json.loads(line) for line in dev.read_text(encoding="utf-8").splitlines() if line.strip()]

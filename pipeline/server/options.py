@@ -9,8 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from pipeline.errors import UserError
-from pipeline.retrieve import MAX_K
+from pipeline import MAX_K, UserError
 
 #: Environment variable holding the token when ``--token`` is not given.
 TOKEN_ENV = "PIPELINE_TOKEN"

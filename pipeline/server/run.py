@@ -19,14 +19,14 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import EXIT_OK, UserError
+from pipeline import EXIT_OK, UserError
 from pipeline.server.options import LOOPBACK_NAMES, ServerOptions, is_loopback, url_host
 
 if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
 
-    from pipeline.config import Config
+    from pipeline import Config
 
 #: Longest request line and header block uvicorn reads (h11's default is 16 KiB): a query just over the
 #: server's ``max_query_chars`` (100,000) in percent-encoded Chinese characters, 9 bytes each, must reach the
@@ -125,7 +125,7 @@ def serve(
 
     options = effective_options(options)
     if build:
-        from pipeline.build import build_all
+        from pipeline import build_all
 
         for line in build_all(cfg, log=err):
             err(line)

@@ -17,18 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from pipeline import __version__
-from pipeline.errors import PipelineError
+from pipeline import PipelineError, __version__, document_manifests, index_manifests, model_id
 from pipeline.server.coalesce import Coalescer
 from pipeline.server.errors import json_bytes
 from pipeline.server.options import ServerOptions
 
 if TYPE_CHECKING:
-    from pipeline.config import Config
-    from pipeline.corpus import Corpus
-    from pipeline.library import Library
-    from pipeline.retrieve import Retriever
-    from pipeline.store import Artifact
+    from pipeline import Config, Corpus, Library, Retriever
 
 
 def load_retriever(cfg: Config, log: Callable[[str], None] | None = None) -> Retriever:
@@ -39,9 +34,9 @@ def load_retriever(cfg: Config, log: Callable[[str], None] | None = None) -> Ret
         PipelineError: a component is missing, stale or damaged (nothing is built here: run
             ``pipeline build``, or ``pipeline serve --build``), or a setting is wrong.
     """
-    from pipeline.retrieve import Retriever
+    from pipeline import Retriever
 
-    r = Retriever.from_config(cfg, build_missing=False, log=log)
+    r = Retriever.from_config(cfg)
     r.library  # noqa: B018 - each access loads and verifies one component
     r.citations  # noqa: B018
     r.lexical  # noqa: B018
@@ -49,42 +44,6 @@ def load_retriever(cfg: Config, log: Callable[[str], None] | None = None) -> Ret
     r.encoder  # noqa: B018
     r.analyzer.translator  # noqa: B018
     return r
-
-
-def artifact_info(art: Artifact) -> dict[str, Any]:
-    """An artifact's path and its manifest's ``inputs`` and ``info`` (or the reason it cannot be read)."""
-    try:
-        m = art.read_manifest()
-    except PipelineError as e:
-        return {"path": str(art.directory), "error": str(e)}
-    return {"path": str(art.directory), "inputs": m["inputs"], "info": m.get("info", {})}
-
-
-def document_manifests(cfg: Config, key: str) -> dict[str, dict[str, Any]]:
-    """What one report's indexes (``indexes/docs/KEY/``) record about themselves: lexical, dense."""
-    from pipeline.dense import dense_artifact, dense_dir
-    from pipeline.lexical import lexical_artifact, lexical_dir
-
-    return {
-        "lexical": artifact_info(lexical_artifact(lexical_dir(cfg, key))),
-        "dense": artifact_info(dense_artifact(dense_dir(cfg, key))),
-    }
-
-
-def index_manifests(cfg: Config) -> dict[str, dict[str, Any]]:
-    """What the library's shared artifacts under ``indexes/`` record about themselves: model, translator
-    (each report's own indexes: :func:`document_manifests`)."""
-    from pipeline.translate.cedict import CACHE_SUBDIR, reverse_index_artifact
-
-    out: dict[str, dict[str, Any]] = {}
-    if cfg.model is None:
-        from pipeline.models.convert import model_artifact
-
-        out["model"] = artifact_info(model_artifact(cfg))
-    else:
-        out["model"] = {"path": str(cfg.model), "info": {"given_with": "--model"}}
-    out["translator"] = artifact_info(reverse_index_artifact(cfg.index_dir / CACHE_SUBDIR))
-    return out
 
 
 def document_rows(library: Library) -> list[dict[str, Any]]:
@@ -202,9 +161,6 @@ class ServerState:
 
 
 def _snapshot(r: Retriever, options: ServerOptions) -> dict[str, Any]:
-    from pipeline.embed import model_id
-    from pipeline.library import key_of
-
     library = r.library
     try:
         encoder = str(getattr(r.encoder, "kind", type(r.encoder).__name__))
@@ -225,7 +181,7 @@ def _snapshot(r: Retriever, options: ServerOptions) -> dict[str, Any]:
                 "path": str(d.path),
                 "sha256": d.sha256,
                 "paragraphs": len(d.paragraphs),
-                "indexes": document_manifests(r.cfg, key_of(library, d)),
+                "indexes": document_manifests(r.cfg, library.key(d)),
             }
             for d in library.documents
         ],

@@ -1,0 +1,300 @@
+"""Changing the library: adding report files and removing documents, all or nothing.
+
+Sits above :mod:`pipeline.build` (it indexes a new report with build's public functions) and
+:mod:`pipeline.library` (it reads the other language versions of a document).
+
+**The catalog is the commit point.** Each report's indexes live in their own folder named after its symbol,
+language and the hash of the text it was added with (:func:`pipeline.layout.doc_key`), and are never rewritten
+in place: adding a report writes its new folders and *then* swaps the catalog (one rename); removing one swaps
+the catalog first. A kill at any moment therefore leaves the catalog of before (whose folders are all still
+there) or the catalog of after (whose folders were all written before it) — the library answers as it did, or
+as it should. Folders no catalog names any more are removed at the start of the next ``add``/``remove``/
+``build`` (:func:`pipeline.build.collect_garbage`), so a search that read the previous catalog still finds its
+files.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipeline.build import clean_leftovers, collect_garbage, ensure_dense, ensure_lexical, passage_embedder
+from pipeline.catalog import Entry, LibraryError, now, read_catalog, write_catalog
+from pipeline.config import Config
+from pipeline.ingest import decode_report, parse_report, settle_identity
+from pipeline.layout import doc_key, lang_of_name
+from pipeline.library import default_entries, load_document
+from pipeline.store import build_lock, sha256_bytes, write_bytes_atomic
+
+if TYPE_CHECKING:
+    from pipeline.analyze import Analyzer
+    from pipeline.corpus import Corpus
+
+__all__ = ["Change", "add_reports", "alignment_report", "remove_documents"]
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Change:
+    """What ``add`` or ``remove`` did: the entries added or removed, and what the user should know."""
+
+    entries: list[Entry] = field(default_factory=list)
+    unchanged: list[Entry] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def alignment_report(new: Corpus, others: Iterable[Corpus]) -> list[str]:
+    """How ``new`` disagrees with the other language versions of its document: paragraphs one version has and
+    the other lacks, per numbering part. Empty when the versions align paragraph for paragraph."""
+    out = []
+    mine = {(p.part, p.number) for p in new.paragraphs}
+    for other in others:
+        theirs = {(p.part, p.number) for p in other.paragraphs}
+        if mine == theirs:
+            continue
+
+        def show(keys: set[tuple[str, int]]) -> str:
+            items = sorted(keys)
+            text = ", ".join((f"{part} " if part else "") + str(n) for part, n in items[:12])
+            return text + (f" … ({len(items)} in all)" if len(items) > 12 else "")
+
+        msg = (f"{new.symbol}: the {new.lang} version has {len(new.paragraphs)} paragraphs, the {other.lang} version "
+               f"{len(other.paragraphs)}")
+        if extra := mine - theirs:
+            msg += f"; only in {new.lang}: {show(extra)}"
+        if missing := theirs - mine:
+            msg += f"; only in {other.lang}: {show(missing)}"
+        out.append(msg + " — paragraphs are aligned by number, so these have no counterpart")
+    return out
+
+
+def _current_entries(cfg: Config) -> list[Entry]:
+    entries = read_catalog(cfg)
+    if entries is not None:
+        return entries
+    if cfg.document_path.is_file():
+        try:
+            return default_entries(cfg)
+        except LibraryError:
+            return []
+    return []
+
+
+def _target_name(cfg: Config, path: Path, symbol: str, lang: str, raw: bytes, taken: set[str]) -> str:
+    """The report's file name inside ``corpus/``: its own when it is already there or reads ``NAME.LANG.txt``
+    with the right language, else ``SYMBOL-SLUG.LANG.txt``; a name the library uses, or a file in ``corpus/``
+    with other bytes, gets a numeric suffix (only the candidate names' files are read)."""
+    if path.parent.resolve() == cfg.corpus_dir.resolve():
+        return path.name
+    base = path.name[: -len(f".{lang}.txt")] if lang_of_name(path.name) == lang else \
+        doc_key(symbol, lang, "").rsplit(".", 2)[0].lower()
+
+    def free(name: str) -> bool:
+        if name in taken:
+            return False
+        target = cfg.corpus_dir / name
+        return not target.exists() or (target.stat().st_size == len(raw) and target.read_bytes() == raw)
+
+    name, i = f"{base}.{lang}.txt", 2
+    while not free(name):
+        name, i = f"{base}-{i}.{lang}.txt", i + 1
+    return name
+
+
+def _parse_files(paths: Sequence[str | Path], symbol: str | None, lang: str | None) -> list[tuple[Path, bytes, Corpus]]:
+    """Read and parse every file and settle its identity, before anything is written; refuses a directory, a
+    missing file and two files of one version."""
+    parsed: list[tuple[Path, bytes, Corpus]] = []
+    seen: dict[tuple[str, str], Path] = {}
+    for raw_path in paths:
+        path = Path(raw_path)
+        if path.is_dir():
+            raise LibraryError(f"{path}: is a directory; give the report files")
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise LibraryError(f"{path}: no such file") from None
+        except OSError as e:
+            raise LibraryError(f"{path}: cannot read ({e.strerror or e})") from None
+        hint = lang or lang_of_name(path.name)
+        corpus = parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
+        settle_identity(corpus, symbol, hint)
+        parsed.append((path, raw, corpus))
+    for path, _, corpus in parsed:
+        ident = (corpus.symbol, corpus.lang)
+        if ident in seen:
+            raise LibraryError(f"{path}: {corpus.label} is also given as {seen[ident]}")
+        seen[ident] = path
+    return parsed
+
+
+@dataclass
+class _Adding:
+    """The state of one ``add``: the catalog being made, the files to copy, and what is shared across files
+    (one analyzer, one passage embedder, one embedding cache read once)."""
+
+    cfg: Config
+    entries: list[Entry]
+    parsed: list[tuple[Path, bytes, Corpus]]
+    title: str | None
+    embedder: Any
+    log: Log
+    change: Change = field(default_factory=Change)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    analyzer: Analyzer | None = None
+    cache: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.new_entries = list(self.entries)
+        self.taken = {e.file for e in self.entries}
+        self.given = {(c.symbol, c.lang) for _, _, c in self.parsed}
+
+    def others(self, corpus: Corpus) -> list[Corpus]:
+        """The other language versions of ``corpus``'s document: given now, or already in the library."""
+        out = [c for _, _, c in self.parsed if c.symbol == corpus.symbol and c is not corpus]
+        return out + [load_document(self.cfg, e) for e in self.entries
+                      if e.symbol == corpus.symbol and e.lang != corpus.lang and (e.symbol, e.lang) not in self.given]
+
+    def index(self, corpus: Corpus, entry: Entry) -> None:
+        """Write the new report's own indexes (its folder is new: nothing the catalog names is touched)."""
+        from pipeline.analyze import Analyzer
+
+        self.analyzer = self.analyzer or Analyzer(self.cfg)
+        ensure_lexical(self.cfg, corpus, self.analyzer, entry.key)
+        if self.embedder is None:  # one passage embedder (the model converted and hashed once) for every file
+            self.embedder = passage_embedder(self.cfg)
+        cache = self._cache()
+        index, _ = ensure_dense(self.cfg, corpus, entry.key, self.embedder, cache=cache)
+        for keys, vectors in ((index.paragraph_keys, index.paragraphs), (index.sentence_keys, index.sentences)):
+            for i, k in enumerate(keys):  # a later file of this add (another version) reuses these vectors
+                cache.setdefault(k, vectors[i])
+        self.log(f"add: {corpus.label} — embedded {index.embedded} texts")
+
+    def _cache(self) -> dict[str, Any]:
+        if self.cache is None:
+            from pipeline.dense import library_cache
+
+            self.cache = library_cache(self.cfg, self.embedder.identity)
+        return self.cache
+
+    def add(self, path: Path, raw: bytes, corpus: Corpus, old: Entry | None) -> None:
+        """Index one report and enter it in the catalog being made."""
+        self.change.warnings += alignment_report(corpus, self.others(corpus))
+        name = _target_name(self.cfg, path, corpus.symbol, corpus.lang, raw, self.taken)
+        self.taken.add(name)
+        entry = Entry(name, corpus.symbol, corpus.lang, corpus.sha256, self.title or corpus.metadata.title or "",
+                      len(corpus.paragraphs), now())
+        self.log(f"add: {corpus.label} — {len(corpus.paragraphs)} paragraphs from {path}")
+        self.index(corpus, entry)
+        if not (self.cfg.corpus_dir / name).exists():
+            self.files.append((name, raw))
+        if old is not None:
+            self.new_entries[self.new_entries.index(old)] = entry
+            if old.file != name:
+                self.replaced.append(old.file)
+        else:
+            self.new_entries.append(entry)
+        self.change.entries.append(entry)
+
+    def commit(self) -> None:
+        """Copy the new files into ``corpus/``, then swap the catalog (the commit point)."""
+        for name, raw in self.files:
+            write_bytes_atomic(self.cfg.corpus_dir / name, raw)
+        write_catalog(self.cfg, self.new_entries)
+        for name in self.replaced:
+            (self.cfg.corpus_dir / name).unlink(missing_ok=True)
+
+
+def add_reports(
+    cfg: Config,
+    paths: Sequence[str | Path],
+    *,
+    symbol: str | None = None,
+    lang: str | None = None,
+    title: str | None = None,
+    replace: bool = False,
+    embedder: Any = None,
+    log: Log | None = None,
+) -> Change:
+    """Add report files to the library, all or nothing.
+
+    Each file is parsed, given its identity (the symbol printed in its front matter, else ``symbol``; the
+    language given, else from its name ``NAME.LANG.txt``, else detected), checked against the other language
+    versions of its document (a paragraph one version has and another lacks is reported), indexed (its own
+    paragraphs only: BM25 term frequencies and embeddings, reusing any vectors the home already has for the
+    same texts), copied into ``corpus/``, and only then entered in the catalog — one atomic swap for all
+    the files. A file that fails to parse or to settle its identity changes nothing.
+
+    Args:
+        cfg: settings.
+        paths: report files (UTF-8 text in the UN layout).
+        symbol: the document symbol, for reports that do not print it.
+        lang: the language ("zh", "en"), when neither the name nor the text settles it.
+        title: the title to record (default: the report's own).
+        replace: replace a version already in the library with a different text (else refused).
+        embedder: a passage embedder to use instead of the model (tests, benchmarks).
+        log: progress messages.
+
+    Raises:
+        LibraryError: a file that cannot join the library (named), or a conflict with the catalog.
+        IngestError: a file that does not parse (file and line named).
+    """
+    t0 = time.perf_counter()
+    if not paths:
+        raise LibraryError("no report files given")
+    with build_lock(cfg.index_dir, log=log):
+        entries = _current_entries(cfg)
+        clean_leftovers(cfg)
+        collect_garbage(cfg, {e.key for e in entries})
+        docs = {(e.symbol, e.lang): e for e in entries}
+        parsed = _parse_files(paths, symbol, lang)
+        adding = _Adding(cfg, entries, parsed, title, embedder, log or (lambda _m: None))
+        for path, raw, corpus in parsed:
+            old = docs.get((corpus.symbol, corpus.lang))
+            if old is not None and old.sha256 == corpus.sha256:
+                adding.change.unchanged.append(old)
+                continue
+            if old is not None and not replace:
+                raise LibraryError(
+                    f"{path}: {corpus.label} is already in the library (corpus/{old.file}) with a different text; "
+                    "give --replace to replace it"
+                )
+            adding.add(path, raw, corpus, old)
+        if adding.change.entries:
+            adding.commit()
+    adding.change.seconds = time.perf_counter() - t0
+    return adding.change
+
+
+def remove_documents(cfg: Config, symbol: str, lang: str | None = None, log: Log | None = None) -> Change:
+    """Take a document (every language version, or the one in ``lang``) out of the library, atomically.
+
+    The catalog is swapped first (the commit point); the report's indexes are deleted by the next change to
+    the library. Its file stays in ``corpus/`` (nothing the user gave is deleted): ``pipeline add`` brings it
+    back without re-embedding while its indexes remain.
+
+    Raises:
+        LibraryError: no such document in the library.
+    """
+    t0 = time.perf_counter()
+    change = Change()
+    with build_lock(cfg.index_dir, log=log):
+        entries = _current_entries(cfg)
+        clean_leftovers(cfg)
+        collect_garbage(cfg, {e.key for e in entries})
+        want = re.sub(r"\s+", "", symbol).upper()
+        gone = [e for e in entries if re.sub(r"\s+", "", e.symbol).upper() == want and (lang is None or e.lang == lang)]
+        if not gone:
+            listed = ", ".join(f"{e.symbol} ({e.lang})" for e in entries) or "the library is empty"
+            raise LibraryError(f"no document {symbol}{f' ({lang})' if lang else ''} in the library ({listed})")
+        write_catalog(cfg, [e for e in entries if e not in gone])  # the commit point
+        change.entries = gone
+    change.seconds = time.perf_counter() - t0
+    return change
