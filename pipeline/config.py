@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline.errors import ConfigError
 from pipeline.fusion import Fusion
@@ -29,6 +31,39 @@ def _default_root() -> Path:
     if (checkout / "corpus").is_dir():
         return checkout
     return Path.cwd().resolve()
+
+
+#: The longest collection name: Qdrant's limit (255) less the ``__state`` suffix of the side collection.
+QDRANT_NAME_MAX = 255 - len("__state")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
+
+
+def qdrant_url_problem(url: str) -> str | None:
+    """What is wrong with a Qdrant location (None: nothing; ``""`` is "not set", checked with the backend)."""
+    if not isinstance(url, str):
+        return "must be text"
+    url = url.strip()
+    m = _SCHEME.match(url)
+    if not url or url == ":memory:" or m is None:
+        return None  # a directory (relative or absolute), or :memory:
+    scheme = m.group(1).lower()
+    if scheme == "edge":
+        return None if url[len("edge:") :].strip() else "edge: needs a directory: edge:DIR"
+    if scheme not in ("http", "https"):
+        return (
+            f"unknown scheme {scheme!r}: use http://HOST:6333, https://…, edge:DIR, :memory: or a directory "
+            "(write ./NAME for a directory whose name holds a colon)"
+        )
+    if not url[len(scheme) + 1 :].startswith("//"):
+        return f"write {scheme}://HOST:PORT"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
+    except ValueError as e:
+        return f"not a valid URL ({e})"
+    if not parts.hostname:
+        return f"names no host: use {scheme}://HOST:6333"
+    return None
 
 
 @dataclass
@@ -65,14 +100,15 @@ class Config:
         backend: where the lexical and dense channels are searched: "local" (the in-process indexes under
             ``indexes/``) or "qdrant" (a Qdrant collection the library was uploaded to with
             ``pipeline build --backend qdrant``; see :mod:`pipeline.backends.qdrant`).
-        qdrant_url: the Qdrant location: an ``http(s)://`` server URL, a local directory (qdrant-client's local
-            mode), ``:memory:``, or ``edge:DIR`` (Qdrant Edge in-process).
+        qdrant_url: the Qdrant location: an ``http(s)://`` server URL, a local directory (qdrant-client's
+            local mode), ``:memory:``, or ``edge:DIR`` (Qdrant Edge in-process).
         qdrant_collection: the collection's name (one per library).
         qdrant_partitions: at ``build --backend qdrant``, split the sentence vectors into this many partitions
             (k-means) so that the dense channel finds its candidates by sentence in the partitions nearest to
             the query, and the paragraph vectors need no HNSW graph; 0 (default) keeps the HNSW paragraph
             candidates. For large libraries: about one partition per 1,000 sentences (``docs/scale.md``).
-        qdrant_probe: partitions scanned per question on a partitioned collection (more: better recall, slower).
+        qdrant_probe: partitions scanned per question on a partitioned collection
+            (more: better recall, slower).
     """
 
     root: Path = field(default_factory=_default_root)
@@ -115,8 +151,12 @@ class Config:
         def bad(name: str, what: str) -> ConfigError:
             return ConfigError(f"setting {name}={getattr(self, name)!r}: {what}")
 
-        choices = {"bm25_idf": ("lucene", "okapi"), "fusion": FUSIONS, "query_encoder": ("auto", "numpy", "sentence-transformers"),
-                   "backend": ("local", "qdrant")}
+        choices = {
+            "bm25_idf": ("lucene", "okapi"),
+            "fusion": FUSIONS,
+            "query_encoder": ("auto", "numpy", "sentence-transformers"),
+            "backend": ("local", "qdrant"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"use one of {', '.join(allowed)}")
@@ -132,18 +172,61 @@ class Config:
         if self.pivot_weight < 0:
             raise bad("pivot_weight", "must be ≥ 0 (0 turns the synonym pivot off)")
         if self.backend == "qdrant" and not self.qdrant_url.strip():
-            raise bad("qdrant_url", "the qdrant backend needs a location: --qdrant-url http://HOST:6333, a directory, "
-                      ":memory: or edge:DIR")
-        if isinstance(self.qdrant_partitions, bool) or not isinstance(self.qdrant_partitions, int) or self.qdrant_partitions < 0:
+            raise bad(
+                "qdrant_url",
+                "the qdrant backend needs a location: --qdrant-url http://HOST:6333, a directory, "
+                ":memory: or edge:DIR",
+            )
+        if (
+            isinstance(self.qdrant_partitions, bool)
+            or not isinstance(self.qdrant_partitions, int)
+            or self.qdrant_partitions < 0
+        ):
             raise bad("qdrant_partitions", "must be a whole number ≥ 0 (0: no partitions)")
-        if isinstance(self.qdrant_probe, bool) or not isinstance(self.qdrant_probe, int) or self.qdrant_probe < 1:
+        if (
+            isinstance(self.qdrant_probe, bool)
+            or not isinstance(self.qdrant_probe, int)
+            or self.qdrant_probe < 1
+        ):
             raise bad("qdrant_probe", "must be a whole number of at least 1")
-        if not self.qdrant_collection.strip() or not all(c.isalnum() or c in "-_." for c in self.qdrant_collection):
-            raise bad("qdrant_collection", "letters, digits, '-', '_' and '.' only")
+        self.validate_qdrant()
+        return self
+
+    def validate_qdrant(self) -> Config:
+        """Check the Qdrant location and collection name (also when the backend is opened); returns ``self``.
+
+        The location is an ``http(s)://HOST[:PORT]`` URL, ``edge:DIR``, ``:memory:`` or a directory; any other
+        ``SCHEME:`` prefix (``ftp://…``, ``grpc://…``) is refused rather than taken for a folder (a directory
+        whose name holds a colon can be written ``./name``). The collection's name is 1 to
+        ``QDRANT_NAME_MAX`` letters, digits, ``-``, ``_`` and ``.``, and not ``.`` or ``..``.
+
+        Raises:
+            ConfigError: naming the setting, its value and what it may be.
+        """
+        problem = qdrant_url_problem(self.qdrant_url)
+        if problem:
+            raise ConfigError(f"setting qdrant_url={self.qdrant_url!r}: {problem}")
+        name = self.qdrant_collection
+        what = None
+        if not isinstance(name, str) or not name.strip():
+            what = "must not be empty"
+        elif len(name) > QDRANT_NAME_MAX:
+            what = (
+                f"{len(name)} characters: at most {QDRANT_NAME_MAX} (Qdrant allows 255, and the backend "
+                "keeps its state in a collection named NAME__state)"
+            )
+        elif name in (".", ".."):
+            what = "'.' and '..' are not collection names"
+        elif not all(c.isalnum() or c in "-_." for c in name):
+            what = "letters, digits, '-', '_' and '.' only"
+        if what:
+            shown = name if len(name) <= 60 else f"{name[:40]}…({len(name)} characters)"
+            raise ConfigError(f"setting qdrant_collection={shown!r}: {what}")
         return self
 
     def with_overrides(self, overrides: dict[str, str]) -> Config:
-        """A copy with settings given as text (``--set KEY=VALUE``), converted to each field's type and validated.
+        """A copy with settings given as text (``--set KEY=VALUE``), converted to
+        each field's type and validated.
 
         Raises:
             ConfigError: an unknown key or a value of the wrong type or range.

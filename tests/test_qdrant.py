@@ -40,10 +40,14 @@ TOL = 1e-5
 
 
 @pytest.fixture(scope="module", params=LOCATIONS)
-def backend(request: pytest.FixtureRequest, fast_retriever: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def backend(
+    request: pytest.FixtureRequest, fast_retriever: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
     """A backend holding the report's BM25 index and the fake-embedder dense index of ``fast_retriever``."""
     b = QdrantBackend(_location(request.param, tmp_path_factory.mktemp(request.param)))
-    counts = b.upload(_payloads(fast_retriever.lexical), fast_retriever.lexical, fast_retriever.dense, progress=False)
+    counts = b.upload(
+        _payloads(fast_retriever.lexical), fast_retriever.lexical, fast_retriever.dense, progress=False
+    )
     assert counts["written"] == fast_retriever.lexical.n_docs
     yield b
     b.close()
@@ -85,7 +89,7 @@ def test_lexical_filters_run_in_the_engine(backend: Any, fast_retriever: Any, de
             for t, w in terms:
                 tid = index.term_id.get(t)
                 if tid is not None and w:
-                    touched[index.tf.indices[index.tf.indptr[tid]: index.tf.indptr[tid + 1]]] = True
+                    touched[index.tf.indices[index.tf.indptr[tid] : index.tf.indptr[tid + 1]]] = True
             cand = np.flatnonzero(mask & touched)
             order = cand[np.lexsort((cand, -full[cand]))][:10]
             ref = [(int(r), float(full[r])) for r in order]
@@ -104,7 +108,9 @@ def test_lexical_without_detail_gives_the_engine_scores(backend: Any, dev_plans:
         assert len(common) >= len(fast) - 1  # at most a near-tie at the cut differs
         assert all(abs(s - exact[r]) <= 1e-5 * max(1.0, exact[r]) for r, s in common)
     rows = [r for r, _ in backend.lexical(dev_plans[0][1].bm25_terms, 5)]
-    assert backend.lexical_scores(dev_plans[0][1].bm25_terms, rows) == dict(backend.lexical(dev_plans[0][1].bm25_terms, 5))
+    assert backend.lexical_scores(dev_plans[0][1].bm25_terms, rows) == dict(
+        backend.lexical(dev_plans[0][1].bm25_terms, 5)
+    )
 
 
 def test_lexical_edge_cases(backend: Any) -> None:
@@ -123,18 +129,25 @@ def test_dense_parity_on_every_dev_question(backend: Any, fast_retriever: Any, d
     qv = fast_retriever.encoder.encode([plan.dense_text for _, plan in dev_plans])
     _dense_parity(backend, fast_retriever.dense, qv, [qid for qid, _ in dev_plans], [0.5])
     few = 20 if backend.kind == "edge" else 5  # local mode is slow (pure Python)
-    _dense_parity(backend, fast_retriever.dense, qv[:few], [qid for qid, _ in dev_plans[:few]], [0.0, 1.0, 0.3])
+    _dense_parity(
+        backend, fast_retriever.dense, qv[:few], [qid for qid, _ in dev_plans[:few]], [0.0, 1.0, 0.3]
+    )
 
 
-def test_dense_without_detail_gives_the_engine_scores(backend: Any, fast_retriever: Any, dev_plans: list) -> None:
+def test_dense_without_detail_gives_the_engine_scores(
+    backend: Any, fast_retriever: Any, dev_plans: list
+) -> None:
     q = fast_retriever.encoder.encode([dev_plans[0][1].dense_text])[0]
     exact = backend.dense(q, 10, 0.5)
     fast = backend.dense(q, 10, 0.5, detail=False)
     assert [d.row for d in fast] == [d.row for d in exact]
-    assert all(abs(a.combined - b.combined) <= DENSE_TOL and math.isnan(b.paragraph) for a, b in zip(exact, fast))
+    assert all(
+        abs(a.combined - b.combined) <= DENSE_TOL and math.isnan(b.paragraph) for a, b in zip(exact, fast)
+    )
     some = [d.row for d in exact[3:7]]
     assert {r: d.combined for r, d in backend.dense_scores(q, some, 0.5).items()} == pytest.approx(
-        {d.row: d.combined for d in exact[3:7]}, abs=DENSE_TOL)
+        {d.row: d.combined for d in exact[3:7]}, abs=DENSE_TOL
+    )
 
 
 def test_dense_filters(backend: Any, fast_retriever: Any, dev_plans: list) -> None:
@@ -149,15 +162,18 @@ def test_dense_filters(backend: Any, fast_retriever: Any, dev_plans: list) -> No
         rows = np.flatnonzero(mask)
         ref = [(int(rows[i]), float(sc[rows[i]])) for i in top_k(sc[rows], 10)]
         got = backend.dense(q, 10, 0.5, filter={"document": ["DOC/2"]})
-        assert_same_top(ref, [(d.row, d.combined) for d in got], sc, DENSE_TOL, f"{backend.kind} dense {qid} filtered")
+        assert_same_top(
+            ref, [(d.row, d.combined) for d in got], sc, DENSE_TOL, f"{backend.kind} dense {qid} filtered"
+        )
 
 
 # --------------------------------------------------------------------------------------------- uploads
 
 
 @pytest.mark.parametrize("kind", ["memory", pytest.param("edge", marks=LOCATIONS[1].marks)])
-def test_upload_is_idempotent_resumable_and_follows_changes(kind: str, fast_retriever: Any, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upload_is_idempotent_resumable_and_follows_changes(
+    kind: str, fast_retriever: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     index, dense = fast_retriever.lexical, fast_retriever.dense
     n = index.n_docs
     payloads = _payloads(index)
@@ -179,8 +195,9 @@ def test_upload_is_idempotent_resumable_and_follows_changes(kind: str, fast_retr
     # fewer paragraphs: the points beyond are deleted, the statistics follow
     from pipeline.lexical import BM25Index
 
-    small = BM25Index.build(_tokens(index)[: n - 5], list(index.doc_ids[: n - 5]), k1=index.k1, b=index.b,
-                            idf=index.idf_variant)
+    small = BM25Index.build(
+        _tokens(index)[: n - 5], list(index.doc_ids[: n - 5]), k1=index.k1, b=index.b, idf=index.idf_variant
+    )
     counts = b.upload(payloads[: n - 5], small, _Sliced(dense, n - 5), progress=False)
     assert counts["deleted"] == 5 and b.engine.count() == n - 5
     row_of = {int(x): i for i, x in enumerate(small.doc_ids)}
@@ -205,15 +222,25 @@ class _Sliced:
 def _tokens(index: Any) -> list[list[str]]:
     """Token lists that rebuild ``index`` (term counts per paragraph; order does not matter to BM25)."""
     docs = index.tf.T.tocsr()
-    return [[index.vocab[t] for t, c in zip(docs.indices[docs.indptr[i]: docs.indptr[i + 1]],
-                                            docs.data[docs.indptr[i]: docs.indptr[i + 1]]) for _ in range(int(c))]
-            for i in range(index.n_docs)]
+    return [
+        [
+            index.vocab[t]
+            for t, c in zip(
+                docs.indices[docs.indptr[i] : docs.indptr[i + 1]],
+                docs.data[docs.indptr[i] : docs.indptr[i + 1]],
+            )
+            for _ in range(int(c))
+        ]
+        for i in range(index.n_docs)
+    ]
 
 
 @pytest.mark.parametrize("kind", ["local", pytest.param("edge", marks=LOCATIONS[1].marks)])
-def test_a_stored_collection_answers_after_reopening(kind: str, fast_retriever: Any, dev_plans: list,
-                                                     tmp_path: Path) -> None:
-    """The vocabulary table, IDF and BM25 parameters live with the collection: no BM25Index needed to query."""
+def test_a_stored_collection_answers_after_reopening(
+    kind: str, fast_retriever: Any, dev_plans: list, tmp_path: Path
+) -> None:
+    """The vocabulary table, IDF and BM25 parameters live with the collection: no BM25Index needed to
+    query."""
     index = fast_retriever.lexical
     with QdrantBackend(_location(kind, tmp_path)) as b:
         b.upload(_payloads(index), index, fast_retriever.dense, progress=False)
@@ -221,7 +248,9 @@ def test_a_stored_collection_answers_after_reopening(kind: str, fast_retriever: 
         assert b.upload(_payloads(index), index, fast_retriever.dense, progress=False)["written"] == 0
         row_of = {int(n): i for i, n in enumerate(index.doc_ids)}
         for _, plan in dev_plans[:30]:
-            assert b.lexical(plan.bm25_terms, 10) == [(row_of[n], s) for n, s in index.search(plan.bm25_terms, 10)]
+            assert b.lexical(plan.bm25_terms, 10) == [
+                (row_of[n], s) for n, s in index.search(plan.bm25_terms, 10)
+            ]
 
 
 # --------------------------------------------------------------------------------------------- pieces
@@ -252,8 +281,9 @@ def test_candidate_fusion_is_fusions_zscore_with_population_statistics() -> None
     lx = np.where(rng.random(300) < 0.4, rng.gamma(2.0, 3.0, 300), 0.0)
     dn = rng.normal(0.8, 0.03, 300)
     ref = fuse(lx, dn, 0.3, "zscore")
-    got = fuse_candidates(dict(enumerate(lx)), dict(enumerate(dn)), 0.3, (lx.mean(), lx.std()),
-                          (dn.mean(), dn.std()))
+    got = fuse_candidates(
+        dict(enumerate(lx)), dict(enumerate(dn)), 0.3, (lx.mean(), lx.std()), (dn.mean(), dn.std())
+    )
     assert [r for r, _ in got[:20]] == top_k(ref, 20).tolist()
     assert [s for _, s in got] == pytest.approx(sorted(ref, reverse=True), abs=1e-12)
 
@@ -265,8 +295,9 @@ def test_payload_keys_of_the_backend_are_reserved(fast_retriever: Any) -> None:
         QdrantBackend(":memory:").upload(payloads, fast_retriever.lexical, None, progress=False)
 
 
-def test_tied_scores_come_out_in_the_references_row_order(backend: Any, fast_retriever: Any,
-                                                          dev_plans: list) -> None:
+def test_tied_scores_come_out_in_the_references_row_order(
+    backend: Any, fast_retriever: Any, dev_plans: list
+) -> None:
     """The parity tests let tied rows swap; the backend does not swap them: where the reference's top 10 holds
     tied scores (or a tie at its cut), the backend returns the very rows in the very order (ties in row
     order, as ``BM25Index.search`` and ``top_k`` break them), in both channels."""
@@ -298,7 +329,9 @@ def test_tied_scores_come_out_in_the_references_row_order(backend: Any, fast_ret
 # --------------------------------------------------------------------------------------------- server
 
 
-@pytest.mark.skipif(not os.environ.get("QDRANT_URL"), reason="QDRANT_URL is not set: no Qdrant server to test against")
+@pytest.mark.skipif(
+    not os.environ.get("QDRANT_URL"), reason="QDRANT_URL is not set: no Qdrant server to test against"
+)
 def test_server_parity(fast_retriever: Any, dev_plans: list) -> None:
     index, dense = fast_retriever.lexical, fast_retriever.dense
     b = QdrantBackend(os.environ["QDRANT_URL"], collection="pipeline_test_qdrant")
@@ -308,7 +341,9 @@ def test_server_parity(fast_retriever: Any, dev_plans: list) -> None:
         row_of = {int(n): i for i, n in enumerate(index.doc_ids)}
         for qid, plan in dev_plans:
             ref = [(row_of[n], s) for n, s in index.search(plan.bm25_terms, 10)]
-            assert_same_top(ref, b.lexical(plan.bm25_terms, 10), index.scores(plan.bm25_terms), TOL, f"server {qid}")
+            assert_same_top(
+                ref, b.lexical(plan.bm25_terms, 10), index.scores(plan.bm25_terms), TOL, f"server {qid}"
+            )
         qv = fast_retriever.encoder.encode([plan.dense_text for _, plan in dev_plans[:40]])
         _dense_parity(b, dense, qv, [qid for qid, _ in dev_plans[:40]], [0.5])
     finally:

@@ -34,9 +34,15 @@ PARTS = 8
 
 
 @pytest.fixture(scope="module", params=LOCATIONS)
-def parted(request: pytest.FixtureRequest, fast_retriever: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    b = QdrantBackend(_location(request.param, tmp_path_factory.mktemp(f"parts-{request.param}")),
-                      partitions=PARTS, probe=PARTS, dense_candidates=1000)
+def parted(
+    request: pytest.FixtureRequest, fast_retriever: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    b = QdrantBackend(
+        _location(request.param, tmp_path_factory.mktemp(f"parts-{request.param}")),
+        partitions=PARTS,
+        probe=PARTS,
+        dense_candidates=1000,
+    )
     b.upload(_payloads(fast_retriever.lexical), fast_retriever.lexical, fast_retriever.dense, progress=False)
     yield b
     b.close()
@@ -62,11 +68,15 @@ def test_centroids_are_stored_with_the_collection(parted: Any, fast_retriever: A
     assert np.allclose(np.linalg.norm(cent, axis=1), 1.0, atol=1e-2)  # unit vectors (stored as float16)
     members = _members(parted, fast_retriever.dense)
     assert sum(1 for m in members if m) >= 2  # the report's paragraphs do fall into several partitions
-    stored = parted.engine.hashes(range(3))  # points exist; their _part payloads are checked through search below
+    stored = parted.engine.hashes(
+        range(3)
+    )  # points exist; their _part payloads are checked through search below
     assert len(stored) == 3
 
 
-def test_probing_every_partition_is_the_exact_dense_channel(parted: Any, fast_retriever: Any, dev_plans: list) -> None:
+def test_probing_every_partition_is_the_exact_dense_channel(
+    parted: Any, fast_retriever: Any, dev_plans: list
+) -> None:
     qv = fast_retriever.encoder.encode([plan.dense_text for _, plan in dev_plans])
     _dense_parity(parted, fast_retriever.dense, qv, [qid for qid, _ in dev_plans], [0.5])
     _dense_parity(parted, fast_retriever.dense, qv[:5], [qid for qid, _ in dev_plans[:5]], [0.0, 1.0])
@@ -77,11 +87,14 @@ def test_probing_every_partition_is_the_exact_dense_channel(parted: Any, fast_re
         sc = dense.scores(q, 0.5)["combined"]
         ref = [(int(rows[i]), float(sc[rows[i]])) for i in top_k(sc[rows], 10)]
         got = parted.dense(q, 10, 0.5, filter={"document": ["DOC/1"]})
-        assert_same_top(ref, [(d.row, d.combined) for d in got], sc, DENSE_TOL, f"{parted.kind} partitions filtered")
+        assert_same_top(
+            ref, [(d.row, d.combined) for d in got], sc, DENSE_TOL, f"{parted.kind} partitions filtered"
+        )
 
 
-def test_probing_one_partition_searches_exactly_its_paragraphs(parted: Any, fast_retriever: Any,
-                                                                dev_plans: list) -> None:
+def test_probing_one_partition_searches_exactly_its_paragraphs(
+    parted: Any, fast_retriever: Any, dev_plans: list
+) -> None:
     dense = fast_retriever.dense
     members = _members(parted, dense)
     qv = fast_retriever.encoder.encode([plan.dense_text for _, plan in dev_plans[::15]])
@@ -95,15 +108,18 @@ def test_probing_one_partition_searches_exactly_its_paragraphs(parted: Any, fast
             sc = dense.scores(q, 0.5)["combined"]
             ref = [(int(rows[i]), float(sc[rows[i]])) for i in top_k(sc[rows], min(10, len(rows)))]
             got = parted.dense(q, 10, 0.5)
-            assert_same_top(ref, [(d.row, d.combined) for d in got], sc, DENSE_TOL, f"{parted.kind} one partition")
+            assert_same_top(
+                ref, [(d.row, d.combined) for d in got], sc, DENSE_TOL, f"{parted.kind} one partition"
+            )
         assert len(members[nearest]) < len(dense.paragraphs)  # one partition is not the whole report
     finally:
         parted.probe = PARTS
 
 
 @pytest.mark.parametrize("kind", ["memory", pytest.param("edge", marks=LOCATIONS[1].marks)])
-def test_an_interrupted_partitioned_upload_resumes_with_its_centroids(kind: str, fast_retriever: Any, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_partitioned_upload_resumes_with_its_centroids(
+    kind: str, fast_retriever: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     index, dense = fast_retriever.lexical, fast_retriever.dense
     payloads = _payloads(index)
     b = QdrantBackend(_location(kind, tmp_path), partitions=PARTS)

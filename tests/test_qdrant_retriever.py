@@ -16,16 +16,25 @@ from typing import Any
 import numpy as np
 import pytest
 
-pytest.importorskip("qdrant_client", reason="qdrant-client is not installed (optional backend: pipeline[qdrant])")
+pytest.importorskip(
+    "qdrant_client", reason="qdrant-client is not installed (optional backend: pipeline[qdrant])"
+)
 
 from support import (  # noqa: E402
-    DEV, FIREARMS, FOLLOW_UP, WG2_EN, WG2_ZH, FakeEmbedder, open_library, scratch_home,
+    DEV,
+    FIREARMS,
+    FOLLOW_UP,
+    WG2_EN,
+    WG2_ZH,
+    FakeEmbedder,
+    open_library,
+    scratch_home,
 )
 
 from pipeline.backends.channels import QdrantChannels, upload_library  # noqa: E402
+from pipeline.changes import add_reports  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.errors import StaleIndexError  # noqa: E402
-from pipeline.changes import add_reports  # noqa: E402
 from pipeline.library import load_library  # noqa: E402
 from pipeline.retrieve import Retriever  # noqa: E402
 
@@ -38,13 +47,19 @@ def _edge() -> bool:
     return True
 
 
-KINDS = [pytest.param("local", id="local"),
-         pytest.param("edge", id="edge", marks=pytest.mark.skipif(not _edge(), reason="qdrant-edge-py is not installed"))]
+KINDS = [
+    pytest.param("local", id="local"),
+    pytest.param(
+        "edge", id="edge", marks=pytest.mark.skipif(not _edge(), reason="qdrant-edge-py is not installed")
+    ),
+]
 TIES: list[str] = []
 
 
 @pytest.fixture(params=KINDS)
-def pair(request: pytest.FixtureRequest, lib: Config, analyzer: Any, tmp_path: Path) -> tuple[Retriever, Retriever]:
+def pair(
+    request: pytest.FixtureRequest, lib: Config, analyzer: Any, tmp_path: Path
+) -> tuple[Retriever, Retriever]:
     add_reports(lib, [WG2_ZH, WG2_EN, FIREARMS], embedder=FakeEmbedder())
     local = open_library(lib, analyzer)
     where = str(tmp_path / "qdrant") if request.param == "local" else f"edge:{tmp_path / 'edge'}"
@@ -55,8 +70,9 @@ def pair(request: pytest.FixtureRequest, lib: Config, analyzer: Any, tmp_path: P
     again = upload_library(qcfg, local.library, local.lexical, local.dense, progress=False, embedder=fake)
     assert again["written"] == 0  # idempotent
     channels = QdrantChannels(qcfg, local.library, embedder=fake)
-    remote = Retriever(local.library, cfg=qcfg, analyzer=analyzer, encoder=FakeEmbedder(prompt="query: "),
-                       channels=channels)
+    remote = Retriever(
+        local.library, cfg=qcfg, analyzer=analyzer, encoder=FakeEmbedder(prompt="query: "), channels=channels
+    )
     yield local, remote
     channels.close()
 
@@ -71,7 +87,9 @@ def _same(a: Any, b: Any, label: str) -> None:
     if [h.citation for h in ha] != [h.citation for h in hb]:
         TIES.append(label)
         # only tied scores may swap: the same set of (citation, rounded score)
-        assert sorted((h.citation, round(h.score, 5)) for h in ha) == sorted((h.citation, round(h.score, 5)) for h in hb), label
+        assert sorted((h.citation, round(h.score, 5)) for h in ha) == sorted(
+            (h.citation, round(h.score, 5)) for h in hb
+        ), label
     else:
         assert [h.answer for h in ha] == [h.answer for h in hb], label
 
@@ -82,8 +100,12 @@ def test_every_dev_question_ranks_as_in_process(pair: tuple[Retriever, Retriever
     queries = [r["query"] for r in rows if r["kind"] in ("question", "paraphrase")]
     assert len(queries) > 200
     for mode in ("hybrid", "lexical", "dense"):
-        for q, a, b in zip(queries, local.search_many(queries, k=10, mode=mode), remote.search_many(queries, k=10, mode=mode),
-                           strict=True):
+        for q, a, b in zip(
+            queries,
+            local.search_many(queries, k=10, mode=mode),
+            remote.search_many(queries, k=10, mode=mode),
+            strict=True,
+        ):
             _same(a, b, f"{mode} {q}")
             assert a.warnings == b.warnings and a.terms == b.terms, q
     assert len(TIES) <= 3, TIES  # near-ties of float32 engine scores; listed when the test fails
@@ -91,29 +113,45 @@ def test_every_dev_question_ranks_as_in_process(pair: tuple[Retriever, Retriever
 
 def test_filters_run_in_the_engine_and_rank_as_in_process(pair: tuple[Retriever, Retriever]) -> None:
     local, remote = pair
-    for docs, lang in ((["CTOC/COP/WG.2/2013/3"], None), (None, "en"), (["CTOC/COP/2012/7", "CTOC/COP/2014/5"], None),
-                       (["CTOC/COP/WG.2/2013/3"], "zh")):
+    for docs, lang in (
+        (["CTOC/COP/WG.2/2013/3"], None),
+        (None, "en"),
+        (["CTOC/COP/2012/7", "CTOC/COP/2014/5"], None),
+        (["CTOC/COP/WG.2/2013/3"], "zh"),
+    ):
         for q in ("伪造药品贩运", "technical assistance to States", "firearms marking"):
             a = local.search(q, k=5, docs=docs, lang=lang)
             b = remote.search(q, k=5, docs=docs, lang=lang)
             _same(a, b, f"{docs} {lang} {q}")
-            assert all((docs is None or h.document in docs) and (lang is None or h.lang == lang) for h in b.hits)
+            assert all(
+                (docs is None or h.document in docs) and (lang is None or h.lang == lang) for h in b.hits
+            )
 
 
 def test_a_collection_of_another_library_is_refused(pair: tuple[Retriever, Retriever], lib: Config) -> None:
     _, remote = pair
     add_reports(lib, [FOLLOW_UP], embedder=FakeEmbedder())
     with pytest.raises(StaleIndexError, match="library_sha256") as e:
-        QdrantChannels(remote.cfg, load_library(lib), remote._get_channels().backend, embedder=FakeEmbedder().identity)
+        QdrantChannels(
+            remote.cfg, load_library(lib), remote._get_channels().backend, embedder=FakeEmbedder().identity
+        )
     assert "pipeline build --backend qdrant" in str(e.value)
     with pytest.raises(StaleIndexError, match="embedder_sha256"):
-        QdrantChannels(remote.cfg, remote.library, remote._get_channels().backend, embedder=FakeEmbedder(name="other").identity)
+        QdrantChannels(
+            remote.cfg,
+            remote.library,
+            remote._get_channels().backend,
+            embedder=FakeEmbedder(name="other").identity,
+        )
 
 
-def test_fusion_from_a_sample_approximates_exact_fusion(pair: tuple[Retriever, Retriever], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past the sample size the statistics are estimated and only candidates are ranked: measured here on a small
-    scale (sample 40 of the library's 94 paragraphs, 15 lexical and 30 dense candidates) against the exact
-    answers; the results still carry exact channel scores, and the sample's statistics are exact for it."""
+def test_fusion_from_a_sample_approximates_exact_fusion(
+    pair: tuple[Retriever, Retriever], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the sample size the statistics are estimated and only candidates are ranked: measured here on a
+    small scale (sample 40 of the library's 94 paragraphs, 15 lexical and 30 dense candidates) against the
+    exact answers; the results still carry exact channel scores, and the sample's statistics are exact for
+    it."""
     from pipeline.backends import channels
 
     local, remote = pair
@@ -165,13 +203,20 @@ def test_cli_moves_the_library_onto_qdrant(home: Path, tmp_path: Path, retriever
     where = ["--backend", "qdrant", "--qdrant-url", str(tmp_path / "qdrant")]
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=600,
-                           env={**os.environ, "PIPELINE_HOME": str(h)})
+        r = subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PIPELINE_HOME": str(h)},
+        )
         assert "Traceback" not in r.stderr, r.stderr
         return r
 
     r = cli("search", "piracy off Somalia", *where)
-    assert r.returncode == 3 and "nothing uploaded" in r.stderr and "pipeline build --backend qdrant" in r.stderr
+    assert (
+        r.returncode == 3 and "nothing uploaded" in r.stderr and "pipeline build --backend qdrant" in r.stderr
+    )
     first = cli("build", *where)
     assert first.returncode == 0 and "qdrant: 65 paragraphs written" in first.stderr, first.stderr
     second = cli("build", *where)
@@ -184,8 +229,11 @@ def test_cli_moves_the_library_onto_qdrant(home: Path, tmp_path: Path, retriever
     r = cli("--set", "bm25_k1=1.2", "search", "piracy", *where)
     assert r.returncode == 3 and "bm25" in r.stderr
     # a partitioned collection (sentence partitions instead of the paragraph graph) answers the same
-    parted = ["--backend", "qdrant", "--qdrant-url", f"edge:{tmp_path / 'edge'}"] if _edge() else \
-        ["--backend", "qdrant", "--qdrant-url", str(tmp_path / "qdrant-parted")]
+    parted = (
+        ["--backend", "qdrant", "--qdrant-url", f"edge:{tmp_path / 'edge'}"]
+        if _edge()
+        else ["--backend", "qdrant", "--qdrant-url", str(tmp_path / "qdrant-parted")]
+    )
     r = cli("build", *parted, "--qdrant-partitions", "8")
     assert r.returncode == 0 and "qdrant: 8 partitions" in r.stderr, r.stderr
     for q in ("How much ransom did pirates receive in 2011?", "伪药对患者有什么危害？"):

@@ -22,8 +22,8 @@ __all__ = ["Channels", "Scored"]
 
 @dataclass
 class Scored:
-    """One fused result: its row, fused score, channel scores and, for the dense channel, the cosine of each of
-    its sentences (for the answer sentence)."""
+    """One fused result: its row, fused score, channel scores and, for the dense channel, the cosine of each
+    of its sentences (for the answer sentence)."""
 
     row: int
     fused: float
@@ -44,10 +44,20 @@ class Channels(Protocol):
         """The IDF of each term id."""
         ...
 
-    def search(self, plan: QueryPlan, qv: np.ndarray | None, k: int, weight: float, *, lexical: bool,
-               rows: np.ndarray | None, docs: Sequence[str] | None,
-               lang: str | None) -> tuple[list[Scored], bool]:
-        """The fused top ``k`` of a planned question, and whether any paragraph searched contains a query term.
+    def search(
+        self,
+        plan: QueryPlan,
+        qv: np.ndarray | None,
+        k: int,
+        weight: float,
+        *,
+        lexical: bool,
+        rows: np.ndarray | None,
+        docs: Sequence[str] | None,
+        lang: str | None,
+    ) -> tuple[list[Scored], bool]:
+        """The fused top ``k`` of a planned question, and whether any paragraph
+        searched contains a query term.
 
         Args:
             plan: the question's plan.

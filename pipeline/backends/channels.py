@@ -15,10 +15,10 @@ does in process, with the channel scores from the engine:
   standard deviation over the paragraphs searched: exact when they number at most ``EXACT_UP_TO`` (every
   one is scored exactly — so a library of that size ranks exactly as in process), else computed on a fixed
   random sample of ``SAMPLE`` of them (all of them when fewer), whose stored vectors are fetched once and
-  scored client-side for every question. Then the candidates are fused on the engine's (float32) channel scores, the fused order is
-  approximate, a paragraph in neither candidate list cannot be found (the recall against exact search is
-  measured by ``scripts/bench_scale.py``, which times this very sequence), and only the ``k`` results get
-  their exact channel scores, cosines and answer sentence.
+  scored client-side for every question. Then the candidates are fused on the engine's (float32) channel
+  scores, the fused order is approximate, a paragraph in neither candidate list cannot be found (the recall
+  against exact search is measured by ``scripts/bench_scale.py``, which times this very sequence), and only
+  the ``k`` results get their exact channel scores, cosines and answer sentence.
 * **IDF is the project's**, stored with the collection, so how the engine shards the collection cannot change
   a score.
 """
@@ -27,13 +27,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipeline.backends.base import Scored
-from pipeline.errors import ComponentError, MissingIndexError, StaleIndexError
+from pipeline.backends.qdrant.engines import DamagedCollection, engine_failure, from_engine
+from pipeline.errors import (
+    ComponentError,
+    ConfigError,
+    CorruptIndexError,
+    MissingIndexError,
+    PipelineError,
+    StaleIndexError,
+)
 from pipeline.fusion import fuse, fuse_candidates
 from pipeline.ranking import top_k
 
@@ -63,17 +72,62 @@ def open_backend(cfg: Config) -> QdrantBackend:
         ComponentError: qdrant-client (or qdrant-edge-py for ``edge:``) is not installed, or the engine cannot
             be reached.
     """
+    if not cfg.qdrant_url.strip():
+        raise ConfigError("setting qdrant_url='': the qdrant backend needs a location (--qdrant-url)")
+    cfg.validate_qdrant()
     try:
         from pipeline.backends.qdrant import QdrantBackend
     except ImportError as e:
-        raise ComponentError(f"the qdrant backend needs qdrant-client: pip install 'pipeline[qdrant]' ({e})") from None
+        raise ComponentError(
+            f"the qdrant backend needs qdrant-client: pip install 'pipeline[qdrant]' ({e})"
+        ) from None
     try:
-        return QdrantBackend(cfg.qdrant_url, cfg.qdrant_collection, partitions=cfg.qdrant_partitions,
-                             probe=cfg.qdrant_probe, dense_candidates=DENSE_POOL)
+        return QdrantBackend(
+            cfg.qdrant_url,
+            cfg.qdrant_collection,
+            partitions=cfg.qdrant_partitions,
+            probe=cfg.qdrant_probe,
+            dense_candidates=DENSE_POOL,
+        )
     except ImportError as e:
         raise ComponentError(f"{cfg.qdrant_url}: {e} (pip install 'pipeline[qdrant]')") from None
-    except Exception as e:  # noqa: BLE001 - connection errors of several client libraries
-        raise ComponentError(f"cannot open the Qdrant collection at {cfg.qdrant_url}: {e}") from None
+    except BaseException as e:  # a Rust panic of Qdrant Edge is a BaseException
+        if not engine_failure(e):
+            raise
+        raise engine_error(cfg, e, "opening it") from e
+
+
+def _one_line(e: BaseException) -> str:
+    text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    text = text if len(text) <= 200 else text[:200] + "…"
+    return f"engine panic: {text}" if type(e).__name__ == "PanicException" else text
+
+
+def engine_error(cfg: Config, e: BaseException, doing: str) -> PipelineError:
+    """The one-line error for an engine's failure while ``doing`` something: a server that cannot be used is a
+    :class:`ComponentError`; a collection whose storage fails or holds other content than its upload wrote
+    (Edge, local mode, or a server's damaged collection) is a :class:`CorruptIndexError` saying to rebuild."""
+    from pipeline.backends.qdrant.client import _what_happened
+    from pipeline.backends.qdrant.engines import SERVER_TIMEOUT, DamagedCollection, EngineUnusable
+
+    url = cfg.qdrant_url
+    if isinstance(e, EngineUnusable):
+        return ComponentError(str(e))
+    if isinstance(e, DamagedCollection) or not url.strip().startswith(("http://", "https://")):
+        return CorruptIndexError(
+            f"the Qdrant collection at {url} is damaged ({_one_line(e)}); rebuild it with "
+            f"`pipeline build --backend qdrant --qdrant-url {url}`"
+        )
+    return ComponentError(f"while {doing}, the Qdrant server at {url} {_what_happened(e, SERVER_TIMEOUT)}")
+
+
+def _close(backend: QdrantBackend) -> None:
+    """Close the backend; a failing engine (a damaged shard may panic again) is left to the error raised."""
+    try:
+        backend.close()
+    except BaseException as e:
+        if not engine_failure(e):
+            raise
 
 
 def fingerprint(cfg: Config, library: Library, embedder: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -83,57 +137,158 @@ def fingerprint(cfg: Config, library: Library, embedder: dict[str, Any] | None =
 
     identity = embedder if embedder is not None else embedder_identity(cfg)
     emb = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-    return {"library_sha256": library.sha256, "paragraphs": len(library.paragraphs), "embedder_sha256": emb,
-            "bm25": [cfg.bm25_k1, cfg.bm25_b, cfg.bm25_idf]}
+    return {
+        "library_sha256": library.sha256,
+        "paragraphs": len(library.paragraphs),
+        "embedder_sha256": emb,
+        "bm25": [cfg.bm25_k1, cfg.bm25_b, cfg.bm25_idf],
+    }
 
 
 def payloads(library: Library) -> list[dict[str, Any]]:
     """One payload per library row: what a filter or a reader of the collection needs."""
-    return [{"document": p.document, "lang": p.lang, "paragraph": p.number, "part": p.part,
-             "section": list(p.section)} for p in library.paragraphs]
+    return [
+        {
+            "document": p.document,
+            "lang": p.lang,
+            "paragraph": p.number,
+            "part": p.part,
+            "section": list(p.section),
+        }
+        for p in library.paragraphs
+    ]
 
 
-def upload_library(cfg: Config, library: Library, lexical: Any, dense: Any, progress: bool = True,
-                   embedder: dict[str, Any] | None = None) -> dict[str, int]:
-    """Upload the library (idempotent, resumable; a progress bar on stderr) and record its fingerprint."""
+def upload_library(
+    cfg: Config,
+    library: Library,
+    lexical: Any,
+    dense: Any,
+    progress: bool = True,
+    embedder: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """Upload the library (idempotent, resumable; a progress bar on stderr) and record its fingerprint.
+
+    A collection found damaged (its state, its point count or a checked point's content, as
+    :meth:`QdrantBackend.check` checks them) is dropped and uploaded anew; an Edge directory whose shard fails
+    to load or read is deleted and uploaded anew. Anything else the engine cannot do is one error.
+
+    Raises:
+        ComponentError: the server cannot be reached, times out, is not Qdrant or fails.
+        CorruptIndexError: a damaged collection that could not be mended.
+        ConfigError: a bad ``qdrant_url`` or ``qdrant_collection``.
+    """
+    try:
+        return _upload(cfg, library, lexical, dense, progress, embedder)
+    except CorruptIndexError as e:
+        if not cfg.qdrant_url.strip().startswith("edge:"):
+            raise
+        from pipeline.backends.qdrant.edge import EdgeEngine
+
+        damaged = str(e).split("; rebuild it with")[0]
+        print(f"qdrant: {damaged}: deleting it and uploading anew", file=sys.stderr, flush=True)
+        EdgeEngine.discard(cfg.qdrant_url.strip()[len("edge:") :])
+        return _upload(cfg, library, lexical, dense, progress, embedder)
+
+
+def _upload(
+    cfg: Config, library: Library, lexical: Any, dense: Any, progress: bool, embedder: dict[str, Any] | None
+) -> dict[str, int]:
+    """One attempt of :func:`upload_library`."""
     backend = open_backend(cfg)
     try:
-        counts = backend.upload(payloads(library), lexical, dense, progress=progress,
-                                info=fingerprint(cfg, library, embedder))
+        damage = _damage(backend)
+        if damage:
+            print(
+                f"qdrant: the collection at {cfg.qdrant_url} is damaged ({damage}): uploading it anew",
+                file=sys.stderr,
+                flush=True,
+            )
+            backend.engine.drop()
+        return backend.upload(
+            payloads(library), lexical, dense, progress=progress, info=fingerprint(cfg, library, embedder)
+        )
+    except BaseException as e:
+        if isinstance(e, PipelineError) or not engine_failure(e):
+            raise
+        raise engine_error(cfg, e, "uploading") from e
     finally:
-        backend.close()
-    return counts
+        _close(backend)
+
+
+def _damage(backend: QdrantBackend) -> str | None:
+    """What is damaged in a collection a previous upload completed (None: nothing found, or none done)."""
+    try:
+        state = backend.engine.get_state() if backend.engine.exists() else None
+        if not isinstance(state, dict) or not (state.get("upload") or {}).get("complete"):
+            return None
+        backend.check()
+    except (DamagedCollection, AttributeError) as e:
+        return str(e)
+    return None
 
 
 class QdrantChannels:
     """The lexical and dense channels of a library on its Qdrant collection (see the module's docstring)."""
 
-    def __init__(self, cfg: Config, library: Library, backend: QdrantBackend | None = None,
-                 embedder: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        library: Library,
+        backend: QdrantBackend | None = None,
+        embedder: dict[str, Any] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.library = library
         self.backend = backend or open_backend(cfg)
         try:
-            state = self.backend.state
-        except LookupError:
-            raise MissingIndexError(
-                f"nothing uploaded to the Qdrant collection {cfg.qdrant_collection!r} at {cfg.qdrant_url}; "
-                "run `pipeline build --backend qdrant --qdrant-url …`") from None
-        want, got = fingerprint(cfg, library, embedder), state.get("info") or {}
-        differ = sorted(k for k in want if got.get(k) != want[k])
-        if differ or not state.get("upload", {}).get("complete"):
-            what = ", ".join(differ) if differ else "an upload that did not finish"
-            raise StaleIndexError(f"the Qdrant collection at {cfg.qdrant_url} was built from other inputs ({what}); "
-                                  "run `pipeline build --backend qdrant --qdrant-url …`")
-        tables = self.backend.lexical_tables()
+            tables = self._open(embedder)
+        except BaseException as e:  # a Rust panic of Qdrant Edge is a BaseException
+            if backend is None:
+                _close(self.backend)
+            if isinstance(e, PipelineError) or not engine_failure(e):
+                raise
+            raise engine_error(cfg, e, "opening the collection") from e
         self.term_id: dict[str, int] = tables["dim"]
         self.idf: np.ndarray = np.nan_to_num(tables["idf"], nan=0.0)
         self._rng = np.random.default_rng(0)
         self._samples: dict[Any, np.ndarray] = {}
         self._arrays: dict[Any, dict[str, Any]] = {}
 
+    def _open(self, embedder: dict[str, Any] | None) -> dict[str, Any]:
+        """Check the collection before answering from it (uploaded, from these inputs, undamaged:
+        :meth:`QdrantBackend.check`) and return its lexical tables.
+
+        Raises:
+            MissingIndexError, StaleIndexError: nothing uploaded, or from other inputs.
+            DamagedCollection: what :meth:`QdrantBackend.check` found (the engine's own errors propagate).
+        """
+        cfg = self.cfg
+        try:
+            state = self.backend.state
+        except LookupError as e:
+            if type(e) is not LookupError:  # a KeyError or IndexError is a bug or damage, not "nothing"
+                raise
+            raise MissingIndexError(
+                f"nothing uploaded to the Qdrant collection {cfg.qdrant_collection!r} at {cfg.qdrant_url}; "
+                "run `pipeline build --backend qdrant --qdrant-url …`"
+            ) from None
+        upload = state.get("upload")
+        if not isinstance(state.get("info") or {}, dict) or not isinstance(upload, dict):
+            raise DamagedCollection("its state lacks the upload's record")
+        want, got = fingerprint(cfg, self.library, embedder), state.get("info") or {}
+        differ = sorted(k for k in want if got.get(k) != want[k])
+        if differ or not upload.get("complete"):
+            what = ", ".join(differ) if differ else "an upload that did not finish"
+            raise StaleIndexError(
+                f"the Qdrant collection at {cfg.qdrant_url} was built from other inputs ({what}); "
+                "run `pipeline build --backend qdrant --qdrant-url …`"
+            )
+        self.backend.check()
+        return self.backend.lexical_tables()
+
     def close(self) -> None:
-        self.backend.close()
+        _close(self.backend)
 
     # --- one question ---------------------------------------------------------------------------------
 
@@ -145,7 +300,11 @@ class QdrantChannels:
         key = None if rows is None else rows.tobytes()
         if key not in self._samples:
             searched = self._searched(rows)
-            take = searched if len(searched) <= SAMPLE else np.sort(self._rng.choice(searched, SAMPLE, replace=False))
+            take = (
+                searched
+                if len(searched) <= SAMPLE
+                else np.sort(self._rng.choice(searched, SAMPLE, replace=False))
+            )
             self._samples[key] = take
         return self._samples[key]
 
@@ -157,8 +316,18 @@ class QdrantChannels:
             f["lang"] = lang
         return f or None
 
-    def search(self, plan: Any, qv: np.ndarray | None, k: int, weight: float, *, lexical: bool,
-               rows: np.ndarray | None, docs: Sequence[str] | None, lang: str | None) -> tuple[list[Scored], bool]:
+    def search(
+        self,
+        plan: Any,
+        qv: np.ndarray | None,
+        k: int,
+        weight: float,
+        *,
+        lexical: bool,
+        rows: np.ndarray | None,
+        docs: Sequence[str] | None,
+        lang: str | None,
+    ) -> tuple[list[Scored], bool]:
         """The fused top ``k`` of a question, and whether any paragraph searched contains a query term.
 
         Args:
@@ -168,7 +337,31 @@ class QdrantChannels:
             weight: the lexical channel's share.
             lexical: whether the lexical channel runs (hybrid and lexical modes).
             rows: the rows ``docs``/``lang`` select (None: all), to sample the statistics from.
+
+        Raises:
+            ComponentError, CorruptIndexError: the engine failed (the server went away or timed out; a
+                damaged collection).
         """
+        try:
+            return self._search(plan, qv, k, weight, lexical=lexical, rows=rows, docs=docs, lang=lang)
+        except BaseException as e:  # a Rust panic of Qdrant Edge is a BaseException
+            if isinstance(e, PipelineError) or not from_engine(e):
+                raise
+            raise engine_error(self.cfg, e, "searching") from e
+
+    def _search(
+        self,
+        plan: Any,
+        qv: np.ndarray | None,
+        k: int,
+        weight: float,
+        *,
+        lexical: bool,
+        rows: np.ndarray | None,
+        docs: Sequence[str] | None,
+        lang: str | None,
+    ) -> tuple[list[Scored], bool]:
+        """:meth:`search`, the engine's errors as they are."""
         b, w = self.backend, self.cfg.sentence_weight
         filt = self._filter(docs, lang)
         terms = plan.bm25_terms if lexical else []
@@ -197,8 +390,16 @@ class QdrantChannels:
             out.append(Scored(r, float(fused[i]), scores, cosines.get(r)))
         return out, any_term
 
-    def _search_candidates(self, terms: Any, qv: np.ndarray | None, k: int, weight: float, lexical: bool,
-                           rows: np.ndarray | None, filt: dict[str, Any] | None) -> tuple[list[Scored], bool]:
+    def _search_candidates(
+        self,
+        terms: Any,
+        qv: np.ndarray | None,
+        k: int,
+        weight: float,
+        lexical: bool,
+        rows: np.ndarray | None,
+        filt: dict[str, Any] | None,
+    ) -> tuple[list[Scored], bool]:
         """A library larger than the sample: each channel's candidates from the engine (its scores), the
         statistics from the sample scored client-side, fusion over the candidates; exact scores for the k."""
         b, w = self.backend, self.cfg.sentence_weight
@@ -210,8 +411,14 @@ class QdrantChannels:
         dense = {d.row: d.combined for d in b.dense(qv, max(K_DENSE, k), w, filt, detail=False)}
         if lexical:
             lex.update(b.lexical_scores(terms, [r for r in dense if r not in lex], detail=False))
-            dense.update({r: d.combined for r, d in
-                          b.dense_scores(qv, [r for r in lex if r not in dense], w, detail=False).items()})
+            dense.update(
+                {
+                    r: d.combined
+                    for r, d in b.dense_scores(
+                        qv, [r for r in lex if r not in dense], w, detail=False
+                    ).items()
+                }
+            )
             ls, ds = self._statistics(self._sample(rows), terms, qv)
             ranked = fuse_candidates(lex, dense, weight, ls, ds)[:k]
         else:
@@ -228,7 +435,9 @@ class QdrantChannels:
             out.append(Scored(r, float(f), scores, cosines.get(r)))
         return out, any_term
 
-    def _statistics(self, sample: np.ndarray, terms: Any, qv: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    def _statistics(
+        self, sample: np.ndarray, terms: Any, qv: np.ndarray
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
         """Each channel's mean and standard deviation over the sample, scored client-side from its stored
         vectors (fetched from the engine once per sample and kept)."""
         key = sample.tobytes()
@@ -252,8 +461,9 @@ class QdrantChannels:
         from pipeline.backends.qdrant import SENT
 
         q = np.asarray(qv, dtype=np.float32).reshape(-1)
-        hits = self.backend.engine.dense(q, self.cfg.sentence_weight, len(rows), len(rows), None, None, ids=rows,
-                                         vectors=True)
+        hits = self.backend.engine.dense(
+            q, self.cfg.sentence_weight, len(rows), len(rows), None, None, ids=rows, vectors=True
+        )
         out = {}
         for h in hits:
             if int(h.payload.get("_ns", 0)):

@@ -30,7 +30,9 @@ class LocalChannels:
         dense: gives the library's dense index.
     """
 
-    def __init__(self, cfg: Config, lexical: Callable[[], BM25Index], dense: Callable[[], DenseIndex]) -> None:
+    def __init__(
+        self, cfg: Config, lexical: Callable[[], BM25Index], dense: Callable[[], DenseIndex]
+    ) -> None:
         self.cfg = cfg
         self._lexical = lexical
         self._dense = dense
@@ -46,10 +48,20 @@ class LocalChannels:
     def close(self) -> None:
         """Nothing to release (the indexes belong to the retriever)."""
 
-    def search(self, plan: QueryPlan, qv: np.ndarray | None, k: int, weight: float, *, lexical: bool,
-               rows: np.ndarray | None, docs: Sequence[str] | None = None,
-               lang: str | None = None) -> tuple[list[Scored], bool]:
-        """See :meth:`pipeline.backends.base.Channels.search`: here fusion runs over every searched paragraph."""
+    def search(
+        self,
+        plan: QueryPlan,
+        qv: np.ndarray | None,
+        k: int,
+        weight: float,
+        *,
+        lexical: bool,
+        rows: np.ndarray | None,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+    ) -> tuple[list[Scored], bool]:
+        """See :meth:`pipeline.backends.base.Channels.search`: here fusion runs
+        over every searched paragraph."""
         cfg = self.cfg
         lx = self._lexical().scores(plan.bm25_terms) if lexical else None
         dense = self._dense() if qv is not None else None
@@ -60,7 +72,9 @@ class LocalChannels:
             dn = dn[rows] if dn is not None else None
         fused = fuse(lx, dn, weight, cfg.fusion, cfg.rrf_k)
         ranked = [int(i) for i in top_k(fused, k)]
-        if dense is None and lx is not None:  # lexical only: a paragraph sharing no term with the query is no answer
+        if (
+            dense is None and lx is not None
+        ):  # lexical only: a paragraph sharing no term with the query is no answer
             ranked = [i for i in ranked if lx[i] > 0]
         out = []
         for i in ranked:

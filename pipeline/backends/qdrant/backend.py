@@ -18,14 +18,49 @@ import numpy as np
 
 from pipeline.backends.qdrant.client import ClientEngine
 from pipeline.backends.qdrant.edge import EdgeEngine
-from pipeline.backends.qdrant.engines import PARA, SENT, SPARSE, _Engine, _Hit
+from pipeline.backends.qdrant.engines import (
+    CHECK_ALL_UP_TO,
+    PARA,
+    SENT,
+    SPARSE,
+    DamagedCollection,
+    _Engine,
+    _Hit,
+    check_rows,
+)
 from pipeline.backends.qdrant.partitions import _decode_centroids, _probed
 from pipeline.backends.qdrant.scoring import DenseRow, _complete, _rescore_dense, _rescore_lexical
-from pipeline.backends.qdrant.upload import _Upload
+from pipeline.backends.qdrant.upload import _content_hash, _Upload
 
 if TYPE_CHECKING:
     from pipeline.dense import DenseIndex
     from pipeline.lexical import BM25Index
+
+
+def _point_problem(h: _Hit, dim: int | None, recorded: str | None) -> str | None:
+    """What is wrong with a stored point (None: it hashes to the content hash the upload gave it)."""
+    payload = dict(h.payload)
+    stored = payload.pop("_h", None)
+    if payload.get("_row") != h.row:
+        return f"carries the payload of row {payload.get('_row')!r}"
+    sv = h.vectors.get(SPARSE)
+    dims = np.asarray(sv.indices if sv is not None else [], dtype=np.uint32)
+    values = np.asarray(sv.values if sv is not None else [], dtype=np.float32)
+    para = sent = None
+    if dim is not None:
+        if h.vectors.get(PARA) is None or h.vectors.get(SENT) is None:
+            return "has lost its dense vectors"
+        para = np.asarray(h.vectors[PARA], dtype=np.float32)
+        sent = np.asarray(h.vectors[SENT], dtype=np.float32)
+        if para.shape != (dim,) or sent.ndim != 2 or sent.shape[1] != dim:
+            return f"has vectors of shape {para.shape} and {sent.shape}, not ({dim},)"
+    try:
+        got = _content_hash(h.row, payload, dims, values, para, sent)
+    except (TypeError, ValueError) as e:
+        return f"cannot be hashed ({e})"
+    if got != stored or (recorded is not None and got != recorded):
+        return "differs from what the upload wrote (its content hash)"
+    return None
 
 
 def open_backend(location: str | Path, collection: str = "paragraphs", **kwargs: Any) -> QdrantBackend:
@@ -73,11 +108,14 @@ class QdrantBackend:
         location = str(location)
         self.location = location
         if location.startswith("edge:"):
-            self.engine: _Engine = EdgeEngine(location[len("edge:"):], search_threads=search_threads)
+            self.engine: _Engine = EdgeEngine(location[len("edge:") :], search_threads=search_threads)
         else:
             self.engine = ClientEngine(location, collection, **client_kwargs)
-        self.hnsw = {"m": int(hnsw_m), "ef_construct": int(ef_construct),
-                     "full_scan_threshold": int(full_scan_threshold)}
+        self.hnsw = {
+            "m": int(hnsw_m),
+            "ef_construct": int(ef_construct),
+            "full_scan_threshold": int(full_scan_threshold),
+        }
         self.hnsw_ef = hnsw_ef
         self.dense_candidates = int(dense_candidates)
         if partitions < 0 or probe < 1:
@@ -90,7 +128,7 @@ class QdrantBackend:
 
     @property
     def kind(self) -> str:
-        """"server", "local", "memory" or "edge"."""
+        """ "server", "local", "memory" or "edge"."""
         return self.engine.kind
 
     def close(self) -> None:
@@ -127,6 +165,46 @@ class QdrantBackend:
                 self._centroids = _decode_centroids(part)
         return self._centroids
 
+    def check(self) -> None:
+        """Check that the collection holds what its upload wrote, before answering from it: the state's
+        tables can be read, the engine counts the points the upload wrote, and the points checked — every
+        one in a collection of at most ``CHECK_ALL_UP_TO``, else the fixed sample of ``CHECK_SAMPLE`` rows
+        (first and last included) — hash, from their stored vectors and payload, to the content hash the
+        upload gave them (kept in their payload, and for the sample in the state).
+
+        Raises:
+            LookupError: nothing was uploaded to the collection.
+            DamagedCollection: what differs. Errors of the engine itself (a Rust panic included) propagate.
+        """
+        st = self.state
+        try:
+            n = int(st["upload"]["n"])
+            dim = st["schema"]["dim"]
+            tables = self.lexical_tables()
+            if len(tables["dim"]) != len(tables["idf"]):
+                raise ValueError(f"{len(tables['dim'])} vocabulary slots, {len(tables['idf'])} IDF values")
+            self.centroids  # noqa: B018 - decodes them
+            check = st.get("check") or {}
+            recorded = dict(
+                zip((int(r) for r in check.get("rows", [])), check.get("hashes", []), strict=True)
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            raise DamagedCollection(f"its state cannot be read: {type(e).__name__} {e}") from None
+        total = self.engine.count()
+        if total != n:
+            raise DamagedCollection(f"it holds {total} points, the upload wrote {n}")
+        rows = list(range(n)) if n <= CHECK_ALL_UP_TO else sorted(set(recorded) | set(check_rows(n)))
+        for a in range(0, len(rows), 256):
+            want = rows[a : a + 256]
+            hits = {h.row: h for h in self.engine.points(want)}
+            for r in want:
+                h = hits.get(r)
+                if h is None:
+                    raise DamagedCollection(f"point {r} is missing")
+                problem = _point_problem(h, dim, recorded.get(r))
+                if problem:
+                    raise DamagedCollection(f"point {r} {problem}")
+
     def _probe(self, q: np.ndarray) -> list[int] | None:
         """The partitions to scan for the query vector (None: no partitions)."""
         cent = self.centroids
@@ -147,7 +225,9 @@ class QdrantBackend:
             self._lex = {
                 "dim": {t: i for i, t in enumerate(st["vocab"])},
                 "idf": np.asarray([np.nan if v is None else v for v in st["idf"]], dtype=np.float64),
-                "k1": float(lex["k1"]), "b": float(lex["b"]), "avgdl": float(lex["avgdl"]),
+                "k1": float(lex["k1"]),
+                "b": float(lex["b"]),
+                "avgdl": float(lex["avgdl"]),
             }
         return self._lex
 
@@ -182,7 +262,8 @@ class QdrantBackend:
             spot-checked), ``deleted`` (rows beyond n removed).
         """
         counts, state = _Upload(self.engine, self.hnsw, self.partitions, payloads, bm25, dense).run(
-            batch_size=batch_size, progress=progress, verify_sample=verify_sample, info=info)
+            batch_size=batch_size, progress=progress, verify_sample=verify_sample, info=info
+        )
         self._state, self._lex, self._centroids = state, None, None
         return counts
 
@@ -206,8 +287,14 @@ class QdrantBackend:
                 weights[d] = weights.get(d, 0.0) + float(w)
         return list(weights.items())
 
-    def lexical(self, query_terms: Sequence[tuple[str, float]], k: int,
-                filter: Mapping[str, Any] | None = None, *, detail: bool = True) -> list[tuple[int, float]]:
+    def lexical(
+        self,
+        query_terms: Sequence[tuple[str, float]],
+        k: int,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        detail: bool = True,
+    ) -> list[tuple[int, float]]:
         """The ``k`` best rows by BM25 that contain a query term: ``BM25Index.search``'s results and scores
         (rows instead of paragraph numbers), ties in row order.
 
@@ -238,8 +325,9 @@ class QdrantBackend:
                 return exact[:k]
             limit *= 4
 
-    def lexical_scores(self, query_terms: Sequence[tuple[str, float]], rows: Sequence[int], *,
-                       detail: bool = True) -> dict[int, float]:
+    def lexical_scores(
+        self, query_terms: Sequence[tuple[str, float]], rows: Sequence[int], *, detail: bool = True
+    ) -> dict[int, float]:
         """BM25 of the given rows (0 for a row with no query term), exact or (``detail=False``) the engine's:
         to fuse candidates of the other channel."""
         weights = self.query_weights(query_terms)
@@ -256,9 +344,16 @@ class QdrantBackend:
 
     # --- dense ---------------------------------------------------------------------------------------
 
-    def dense(self, query_vec: np.ndarray, k: int, sentence_weight: float = 0.5,
-              filter: Mapping[str, Any] | None = None, *, candidates: int | None = None,
-              detail: bool = True) -> list[DenseRow]:
+    def dense(
+        self,
+        query_vec: np.ndarray,
+        k: int,
+        sentence_weight: float = 0.5,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        candidates: int | None = None,
+        detail: bool = True,
+    ) -> list[DenseRow]:
         """The ``k`` best rows by ``(1 - w) * paragraph cosine + w * best sentence cosine``.
 
         The engine takes the ``candidates`` best paragraphs by paragraph vector (HNSW on a server or Edge) —
@@ -306,7 +401,7 @@ class QdrantBackend:
         rows = [int(r) for r in rows]
         hits: dict[int, _Hit] = {}
         for a in range(0, len(rows), chunk):
-            for h in self.engine.stored(rows[a:a + chunk]):
+            for h in self.engine.stored(rows[a : a + chunk]):
                 hits[h.row] = h
         missing = [r for r in rows if r not in hits]
         if missing:
@@ -319,20 +414,27 @@ class QdrantBackend:
             val.append(np.asarray(sv.values if sv is not None else [], dtype=np.float32))
             ptr.append(ptr[-1] + len(ind[-1]))
         width = len(self.state["vocab"])
-        lexical = sparse.csr_matrix((np.concatenate(val) if val else np.zeros(0, np.float32),
-                                     np.concatenate(ind) if ind else np.zeros(0, np.int64), np.array(ptr)),
-                                    shape=(len(rows), width))
+        lexical = sparse.csr_matrix(
+            (
+                np.concatenate(val) if val else np.zeros(0, np.float32),
+                np.concatenate(ind) if ind else np.zeros(0, np.int64),
+                np.array(ptr),
+            ),
+            shape=(len(rows), width),
+        )
         out: dict[str, Any] = {"rows": np.array(rows, dtype=np.int64), "lexical": lexical}
         if self.state["schema"]["dim"] is not None:
             out["para"] = np.array([h.vectors[PARA] for h in ordered], dtype=np.float32)
             sents = [np.asarray(h.vectors[SENT], dtype=np.float32) for h in ordered]
-            out["sent"] = (np.concatenate(sents) if sents
-                           else np.zeros((0, self.state["schema"]["dim"]), np.float32))
+            out["sent"] = (
+                np.concatenate(sents) if sents else np.zeros((0, self.state["schema"]["dim"]), np.float32)
+            )
             out["first"] = np.concatenate([[0], np.cumsum([len(x) for x in sents])]).astype(np.int64)
         return out
 
-    def dense_scores(self, query_vec: np.ndarray, rows: Sequence[int], sentence_weight: float = 0.5,
-                     *, detail: bool = True) -> dict[int, DenseRow]:
+    def dense_scores(
+        self, query_vec: np.ndarray, rows: Sequence[int], sentence_weight: float = 0.5, *, detail: bool = True
+    ) -> dict[int, DenseRow]:
         """Dense scores of the given rows (to fuse candidates of the other channel, or to detail a
         final list): exact ones from the stored vectors, or the engine's with ``detail=False``."""
         if not rows:

@@ -6,10 +6,42 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from pipeline.backends.qdrant.engines import (
-    _RESCORE_FIELDS, _STATE_ID, FILTER_FIELDS, PARA, PART, SENT, SPARSE, _Engine, _filter_items, _Hit, _Point,
+    _RESCORE_FIELDS,
+    _STATE_ID,
+    FILTER_FIELDS,
+    PARA,
+    PART,
+    SENT,
+    SERVER_TIMEOUT,
+    SPARSE,
+    DamagedCollection,
+    EngineUnusable,
+    _Engine,
+    _filter_items,
+    _Hit,
+    _Point,
 )
+
+
+def _what_happened(e: BaseException, timeout: float) -> str:
+    """What a failed request to a server says about it, in a few words (after "the Qdrant server at URL")."""
+    status = getattr(e, "status_code", None)
+    if status is not None:
+        content = getattr(e, "content", b"") or b""
+        kind = "HTML" if content.lstrip()[:1] == b"<" else f"{len(content)} bytes"
+        return f"answered HTTP {status} ({kind}): is it a Qdrant server's REST port (usually 6333)?"
+    text = f"{e}".strip() or type(e).__name__
+    low = text.lower()
+    if "timed out" in low or "timeout" in low or "timeout" in type(e).__name__.lower():
+        return f"did not answer within {timeout:g} s (timed out)"
+    if "refused" in low:
+        return "refused the connection: nothing listens there (is Qdrant running, and is the port right?)"
+    if "validation error" in low or "field required" in low:
+        return "does not answer as a Qdrant server (its reply to GET / is not Qdrant's)"
+    return f"cannot be reached: {text.splitlines()[0]}"
 
 
 class ClientEngine(_Engine):
@@ -25,11 +57,32 @@ class ClientEngine(_Engine):
             self.client = QdrantClient(location=":memory:", **client_kwargs)
             self.kind = "memory"
         elif location.startswith(("http://", "https://")):
-            self.client = QdrantClient(url=location, **client_kwargs)
+            if not urlsplit(location).hostname:
+                raise EngineUnusable(f"{location} names no host: use http://HOST:6333")
+            timeout = client_kwargs.pop("timeout", SERVER_TIMEOUT)
+            client_kwargs.setdefault("check_compatibility", False)  # _probe below says what is wrong
+            self.client = QdrantClient(url=location, timeout=timeout, **client_kwargs)
             self.kind = "server"
+            self._probe(location, timeout)
         else:
             self.client = QdrantClient(path=location, **client_kwargs)
             self.kind = "local"
+
+    def _probe(self, location: str, timeout: float) -> None:
+        """Ask the server its version (``GET /``); one clear line when it cannot be reached, times out or
+        does not answer as Qdrant does.
+
+        Raises:
+            EngineUnusable: naming the location and what happened.
+        """
+        try:
+            info = self.client.info()
+        except Exception as e:  # noqa: BLE001 - httpx, pydantic and qdrant-client errors alike
+            raise EngineUnusable(f"the Qdrant server at {location} {_what_happened(e, timeout)}") from None
+        if not getattr(info, "version", None):
+            raise EngineUnusable(
+                f"{location} does not answer as a Qdrant server (no version in its reply to GET /)"
+            )
 
     # --- collection
     def exists(self) -> bool:
@@ -40,12 +93,15 @@ class ClientEngine(_Engine):
         vectors: dict[str, Any] = {}
         if dim is not None:
             vectors[PARA] = m.VectorParams(
-                size=dim, distance=m.Distance.DOT,
-                hnsw_config=m.HnswConfigDiff(m=0 if hnsw.get("partitions") else hnsw["m"],
-                                             ef_construct=hnsw["ef_construct"]),
+                size=dim,
+                distance=m.Distance.DOT,
+                hnsw_config=m.HnswConfigDiff(
+                    m=0 if hnsw.get("partitions") else hnsw["m"], ef_construct=hnsw["ef_construct"]
+                ),
             )
             vectors[SENT] = m.VectorParams(
-                size=dim, distance=m.Distance.DOT,
+                size=dim,
+                distance=m.Distance.DOT,
                 multivector_config=m.MultiVectorConfig(comparator=m.MultiVectorComparator.MAX_SIM),
                 hnsw_config=m.HnswConfigDiff(m=0),  # rescoring only: no graph of its own
             )
@@ -57,8 +113,9 @@ class ClientEngine(_Engine):
                 self.client.create_payload_index(self.collection, f, m.PayloadSchemaType.KEYWORD, wait=True)
             self.client.create_payload_index(self.collection, "_row", m.PayloadSchemaType.INTEGER, wait=True)
             if hnsw.get("partitions"):
-                self.client.create_payload_index(self.collection, PART, m.PayloadSchemaType.INTEGER,
-                                                 wait=True)
+                self.client.create_payload_index(
+                    self.collection, PART, m.PayloadSchemaType.INTEGER, wait=True
+                )
         if not self.client.collection_exists(self.state_collection):
             self.client.create_collection(
                 self.state_collection, vectors_config={"x": m.VectorParams(size=1, distance=m.Distance.DOT)}
@@ -74,7 +131,15 @@ class ClientEngine(_Engine):
         if not self.client.collection_exists(self.state_collection):
             return None
         recs = self.client.retrieve(self.state_collection, [_STATE_ID], with_payload=True)
-        return json.loads(recs[0].payload["json"]) if recs else None
+        if not recs:
+            return None
+        try:
+            state = json.loads((recs[0].payload or {})["json"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise DamagedCollection(f"its state ({self.state_collection}) cannot be read: {e!r}") from None
+        if not isinstance(state, dict):
+            raise DamagedCollection(f"its state ({self.state_collection}) is a {type(state).__name__}")
+        return state
 
     def put_state(self, state: dict[str, Any]) -> None:
         m = self.m
@@ -82,9 +147,15 @@ class ClientEngine(_Engine):
             self.client.create_collection(
                 self.state_collection, vectors_config={"x": m.VectorParams(size=1, distance=m.Distance.DOT)}
             )
-        self.client.upsert(self.state_collection, [m.PointStruct(
-            id=_STATE_ID, vector={"x": [1.0]}, payload={"json": json.dumps(state, ensure_ascii=False)}
-        )], wait=True)
+        self.client.upsert(
+            self.state_collection,
+            [
+                m.PointStruct(
+                    id=_STATE_ID, vector={"x": [1.0]}, payload={"json": json.dumps(state, ensure_ascii=False)}
+                )
+            ],
+            wait=True,
+        )
 
     # --- points
     def upsert(self, points: list[_Point]) -> None:
@@ -103,14 +174,24 @@ class ClientEngine(_Engine):
         return {int(r.id): (r.payload or {}).get("_h", "") for r in recs}
 
     def stored(self, rows: Sequence[int]) -> list[_Hit]:
-        recs = self.client.retrieve(self.collection, [int(r) for r in rows],
-                                    with_payload=list(_RESCORE_FIELDS), with_vectors=True)
+        recs = self.client.retrieve(
+            self.collection, [int(r) for r in rows], with_payload=list(_RESCORE_FIELDS), with_vectors=True
+        )
+        return [_Hit(int(r.id), 0.0, r.payload or {}, r.vector or {}) for r in recs]
+
+    def points(self, rows: Sequence[int]) -> list[_Hit]:
+        recs = self.client.retrieve(
+            self.collection, [int(r) for r in rows], with_payload=True, with_vectors=True
+        )
         return [_Hit(int(r.id), 0.0, r.payload or {}, r.vector or {}) for r in recs]
 
     def delete_from(self, n: int) -> None:
         m = self.m
-        self.client.delete(self.collection, m.FilterSelector(filter=m.Filter(
-            must=[m.FieldCondition(key="_row", range=m.Range(gte=n))])), wait=True)
+        self.client.delete(
+            self.collection,
+            m.FilterSelector(filter=m.Filter(must=[m.FieldCondition(key="_row", range=m.Range(gte=n))])),
+            wait=True,
+        )
 
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
@@ -119,8 +200,9 @@ class ClientEngine(_Engine):
         self.client.close()
 
     # --- queries
-    def _filter(self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None,
-                probe: Sequence[int] | None = None) -> Any:
+    def _filter(
+        self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None, probe: Sequence[int] | None = None
+    ) -> Any:
         m = self.m
         must: list[Any] = []
         for key, value in _filter_items(filt):
@@ -135,8 +217,12 @@ class ClientEngine(_Engine):
     def sparse(self, dims, values, limit, filt, ids=None, vectors=True):
         m = self.m
         res = self.client.query_points(
-            self.collection, query=m.SparseVector(indices=dims, values=values), using=SPARSE, limit=limit,
-            query_filter=self._filter(filt, ids), with_payload=["_dl"] if vectors else False,
+            self.collection,
+            query=m.SparseVector(indices=dims, values=values),
+            using=SPARSE,
+            limit=limit,
+            query_filter=self._filter(filt, ids),
+            with_payload=["_dl"] if vectors else False,
             with_vectors=[SPARSE] if vectors else False,
         )
         return [_Hit(int(p.id), float(p.score), p.payload or {}, p.vector or {}) for p in res.points]
@@ -155,10 +241,18 @@ class ClientEngine(_Engine):
             para = m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)
             inner = m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)
             sent = m.Prefetch(query=[qv], using=SENT, limit=candidates, filter=f, prefetch=[inner])
-        formula = m.FormulaQuery(formula=m.SumExpression(sum=[
-            m.MultExpression(mult=[1.0 - w, "$score[0]"]), m.MultExpression(mult=[w, "$score[1]"])]))
+        formula = m.FormulaQuery(
+            formula=m.SumExpression(
+                sum=[m.MultExpression(mult=[1.0 - w, "$score[0]"]), m.MultExpression(mult=[w, "$score[1]"])]
+            )
+        )
         res = self.client.query_points(
-            self.collection, prefetch=[para, sent], query=formula, limit=limit, query_filter=f,
-            with_payload=["_s0", "_ns"], with_vectors=[PARA, SENT] if vectors else False,
+            self.collection,
+            prefetch=[para, sent],
+            query=formula,
+            limit=limit,
+            query_filter=f,
+            with_payload=["_s0", "_ns"],
+            with_vectors=[PARA, SENT] if vectors else False,
         )
         return [_Hit(int(p.id), float(p.score), p.payload or {}, p.vector or {}) for p in res.points]

@@ -13,7 +13,17 @@ from typing import Any
 import numpy as np
 
 from pipeline.backends.qdrant.engines import (
-    _RESCORE_FIELDS, FILTER_FIELDS, PARA, PART, SENT, SPARSE, _Engine, _filter_items, _Hit, _Point,
+    _RESCORE_FIELDS,
+    FILTER_FIELDS,
+    PARA,
+    PART,
+    SENT,
+    SPARSE,
+    DamagedCollection,
+    _Engine,
+    _filter_items,
+    _Hit,
+    _Point,
 )
 
 
@@ -42,19 +52,30 @@ class EdgeEngine(_Engine):
         vectors: dict[str, Any] = {}
         if dim is not None:
             vectors[PARA] = qe.EdgeVectorParams(
-                size=dim, distance=qe.Distance.Dot,
-                hnsw_config=qe.HnswIndexConfig(m=0 if hnsw.get("partitions") else hnsw["m"],
-                                               ef_construct=hnsw["ef_construct"],
-                                               full_scan_threshold=hnsw.get("full_scan_threshold", 10000)),
+                size=dim,
+                distance=qe.Distance.Dot,
+                hnsw_config=qe.HnswIndexConfig(
+                    m=0 if hnsw.get("partitions") else hnsw["m"],
+                    ef_construct=hnsw["ef_construct"],
+                    full_scan_threshold=hnsw.get("full_scan_threshold", 10000),
+                ),
             )
             vectors[SENT] = qe.EdgeVectorParams(
-                size=dim, distance=qe.Distance.Dot,
+                size=dim,
+                distance=qe.Distance.Dot,
                 multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
-                hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=hnsw["ef_construct"],
-                                               full_scan_threshold=hnsw.get("full_scan_threshold", 10000)),
+                hnsw_config=qe.HnswIndexConfig(
+                    m=0,
+                    ef_construct=hnsw["ef_construct"],
+                    full_scan_threshold=hnsw.get("full_scan_threshold", 10000),
+                ),
             )
-        cfg = qe.EdgeConfig(vectors=vectors, sparse_vectors={SPARSE: qe.EdgeSparseVectorParams()},
-                            wal_enabled=False, max_search_threads=self.search_threads)
+        cfg = qe.EdgeConfig(
+            vectors=vectors,
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams()},
+            wal_enabled=False,
+            max_search_threads=self.search_threads,
+        )
         self.root.mkdir(parents=True, exist_ok=True)
         self.shard = qe.EdgeShard.create(str(self.shard_dir), cfg)
         for f in FILTER_FIELDS:
@@ -67,14 +88,24 @@ class EdgeEngine(_Engine):
         if self.shard is not None:
             self.shard.close()
             self.shard = None
-        shutil.rmtree(self.shard_dir, ignore_errors=True)
-        self.state_file.unlink(missing_ok=True)
+        self.discard(self.root)
+
+    @staticmethod
+    def discard(root: str | Path) -> None:
+        """Delete the collection kept in ``root`` (its shard and state), whether or not it can be loaded."""
+        shutil.rmtree(Path(root) / "shard", ignore_errors=True)
+        (Path(root) / "state.json").unlink(missing_ok=True)
 
     def get_state(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.state_file.read_text(encoding="utf-8"))
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise DamagedCollection(f"{self.state_file.name} cannot be read: {e}") from None
+        if not isinstance(state, dict):
+            raise DamagedCollection(f"{self.state_file.name} holds a {type(state).__name__}, not the state")
+        return state
 
     def put_state(self, state: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -105,10 +136,17 @@ class EdgeEngine(_Engine):
         recs = self.shard.retrieve([int(r) for r in rows], include, True)
         return [_Hit(int(r.id), 0.0, r.payload or {}, r.vector or {}) for r in recs]
 
+    def points(self, rows: Sequence[int]) -> list[_Hit]:
+        recs = self.shard.retrieve([int(r) for r in rows], True, True)
+        return [_Hit(int(r.id), 0.0, r.payload or {}, r.vector or {}) for r in recs]
+
     def delete_from(self, n: int) -> None:
         qe = self.qe
-        self.shard.update(qe.UpdateOperation.delete_points_by_filter(
-            qe.Filter(must=[qe.FieldCondition("_row", range=qe.RangeFloat(gte=float(n)))])))
+        self.shard.update(
+            qe.UpdateOperation.delete_points_by_filter(
+                qe.Filter(must=[qe.FieldCondition("_row", range=qe.RangeFloat(gte=float(n)))])
+            )
+        )
 
     def count(self) -> int:
         return int(self.shard.count(self.qe.CountRequest(exact=True)))
@@ -125,8 +163,9 @@ class EdgeEngine(_Engine):
             self.shard.close()
             self.shard = None
 
-    def _filter(self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None,
-                probe: Sequence[int] | None = None) -> Any:
+    def _filter(
+        self, filt: Mapping[str, Any] | None, ids: Sequence[int] | None, probe: Sequence[int] | None = None
+    ) -> Any:
         qe = self.qe
         must: list[Any] = []
         for key, value in _filter_items(filt):
@@ -141,7 +180,8 @@ class EdgeEngine(_Engine):
     def sparse_request(self, dims, values, limit, filt, ids=None, vectors=True) -> Any:
         qe = self.qe
         return qe.QueryRequest(
-            limit=limit, query=qe.Query.Nearest(qe.SparseVector(dims, values), using=SPARSE),
+            limit=limit,
+            query=qe.Query.Nearest(qe.SparseVector(dims, values), using=SPARSE),
             filter=self._filter(filt, ids),
             with_payload=qe.PayloadSelector.Include(["_dl"]) if vectors else False,
             with_vector=[SPARSE] if vectors else False,
@@ -154,24 +194,41 @@ class EdgeEngine(_Engine):
         qv = np.asarray(q, dtype=np.float32).tolist()
         params = qe.SearchParams(hnsw_ef=ef) if ef else None
         if probe is not None:  # candidates: the best by MAX_SIM among the points of the probed partitions
-            inner = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT),
-                                filter=self._filter(filt, ids, probe))
+            inner = qe.Prefetch(
+                limit=candidates,
+                query=qe.Query.Nearest([qv], using=SENT),
+                filter=self._filter(filt, ids, probe),
+            )
             first = qe.Prefetch(limit=candidates, query=qe.Query.Nearest(qv, using=PARA), prefetches=[inner])
             sent = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT), prefetches=[inner])
             prefetches = [first, sent]
         else:
-            def para() -> Any:
-                return qe.Prefetch(limit=candidates, query=qe.Query.Nearest(qv, using=PARA), params=params,
-                                   filter=f)
 
-            sent = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT),
-                               prefetches=[para()], filter=f)
+            def para() -> Any:
+                return qe.Prefetch(
+                    limit=candidates, query=qe.Query.Nearest(qv, using=PARA), params=params, filter=f
+                )
+
+            sent = qe.Prefetch(
+                limit=candidates, query=qe.Query.Nearest([qv], using=SENT), prefetches=[para()], filter=f
+            )
             prefetches = [para(), sent]
-        formula = qe.Formula(E.Sum([E.Mult([E.Constant(1.0 - w), E.Variable("$score[0]")]),
-                                    E.Mult([E.Constant(w), E.Variable("$score[1]")])]))
-        return qe.QueryRequest(limit=limit, query=formula, prefetches=prefetches, filter=f,
-                               with_payload=qe.PayloadSelector.Include(["_s0", "_ns"]),
-                               with_vector=[PARA, SENT] if vectors else False)
+        formula = qe.Formula(
+            E.Sum(
+                [
+                    E.Mult([E.Constant(1.0 - w), E.Variable("$score[0]")]),
+                    E.Mult([E.Constant(w), E.Variable("$score[1]")]),
+                ]
+            )
+        )
+        return qe.QueryRequest(
+            limit=limit,
+            query=formula,
+            prefetches=prefetches,
+            filter=f,
+            with_payload=qe.PayloadSelector.Include(["_s0", "_ns"]),
+            with_vector=[PARA, SENT] if vectors else False,
+        )
 
     @staticmethod
     def hits(points: Iterable[Any]) -> list[_Hit]:

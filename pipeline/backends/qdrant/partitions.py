@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 
-def _train_centroids(vectors: Any, count: int, *, sample_per_centroid: int = 32, iterations: int = 10,
-                     seed: int = 0) -> np.ndarray:
+def _train_centroids(
+    vectors: Any, count: int, *, sample_per_centroid: int = 32, iterations: int = 10, seed: int = 0
+) -> np.ndarray:
     """``count`` unit centroids by spherical k-means over a fixed random sample of ``vectors`` (rows of an
     array, possibly memory-mapped), rounded to float16 (how they are stored); deterministic for given data."""
     m = len(vectors)
@@ -38,14 +39,17 @@ def _assign(vectors: Any, cent: np.ndarray, step: int = 65536) -> np.ndarray:
     """The nearest centroid (largest dot product) of every row, in chunks (rows may be memory-mapped)."""
     out = np.empty(len(vectors), dtype=np.int32)
     for a in range(0, len(vectors), step):
-        out[a:a + step] = np.argmax(np.asarray(vectors[a:a + step], dtype=np.float32) @ cent.T, axis=1)
+        out[a : a + step] = np.argmax(np.asarray(vectors[a : a + step], dtype=np.float32) @ cent.T, axis=1)
     return out
 
 
 def _encode_centroids(cent: np.ndarray) -> dict[str, Any]:
     """The centroids as the state stores them: their shape and their float16 bytes in base64."""
-    return {"count": int(cent.shape[0]), "dim": int(cent.shape[1]),
-            "float16": base64.b64encode(cent.astype("<f2").tobytes()).decode("ascii")}
+    return {
+        "count": int(cent.shape[0]),
+        "dim": int(cent.shape[1]),
+        "float16": base64.b64encode(cent.astype("<f2").tobytes()).decode("ascii"),
+    }
 
 
 def _decode_centroids(part: Mapping[str, Any]) -> np.ndarray:

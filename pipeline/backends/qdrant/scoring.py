@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.backends.qdrant.engines import PARA, SENT, SPARSE, _Hit
+from pipeline.backends.qdrant.engines import PARA, SENT, SPARSE, DamagedCollection, _Hit
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ def _term_frequency(v: float, norm: float, k1: float) -> float:
     for t in (t0, t0 - 1, t0 + 1):
         if t >= 1 and np.float32(t * (k1 + 1.0) / (t + norm)) == target:
             return float(t)
-    raise ValueError(f"stored BM25 value {v!r} matches no term frequency (norm {norm!r}): "
-                     "collection damaged?")
+    raise DamagedCollection(
+        f"stored BM25 value {v!r} matches no term frequency (norm {norm!r}): collection damaged?"
+    )
 
 
 def _term_frequencies(v: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
@@ -63,8 +64,10 @@ def _term_frequencies(v: np.ndarray, norm: np.ndarray, k1: float) -> np.ndarray:
         tf[ok] = t[ok]
     if np.isnan(tf).any():
         bad = int(np.flatnonzero(np.isnan(tf))[0])
-        raise ValueError(f"stored BM25 value {float(v[bad])!r} matches no term frequency "
-                         f"(norm {float(norm[bad])!r}): collection damaged?")
+        raise DamagedCollection(
+            f"stored BM25 value {float(v[bad])!r} matches no term frequency "
+            f"(norm {float(norm[bad])!r}): collection damaged?"
+        )
     return tf
 
 
@@ -80,8 +83,9 @@ def _complete(hits: list[_Hit], exact: list[tuple[int, float]], k: int, limit: i
     return last < kth - 1e-4 * (1.0 + abs(kth))
 
 
-def _rescore_lexical(tab: Mapping[str, Any], weights: list[tuple[int, float]],
-                     hits: list[_Hit]) -> list[tuple[int, float]]:
+def _rescore_lexical(
+    tab: Mapping[str, Any], weights: list[tuple[int, float]], hits: list[_Hit]
+) -> list[tuple[int, float]]:
     """Exact BM25 of the candidates, from their stored values and lengths: BM25Index's float64
     expression, term by term in the same order, so the scores are the very same numbers.
 

@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.backends.qdrant.engines import PART, RESERVED, STATE_FORMAT, _Engine, _Point
+from pipeline.backends.qdrant.engines import PART, RESERVED, STATE_FORMAT, _Engine, _Point, check_rows
 from pipeline.backends.qdrant.partitions import (
-    _assign, _decode_centroids, _encode_centroids, _train_centroids,
+    _assign,
+    _decode_centroids,
+    _encode_centroids,
+    _train_centroids,
 )
 
 if TYPE_CHECKING:
@@ -34,8 +37,14 @@ _CHUNK = 65536
 _CHECKPOINT_EVERY = 30.0
 
 
-def _content_hash(row: int, payload: Mapping[str, Any], dims: np.ndarray, values: np.ndarray,
-                  para: np.ndarray | None, sent: np.ndarray | None) -> str:
+def _content_hash(
+    row: int,
+    payload: Mapping[str, Any],
+    dims: np.ndarray,
+    values: np.ndarray,
+    para: np.ndarray | None,
+    sent: np.ndarray | None,
+) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(int(row).to_bytes(8, "little"))
     h.update(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode())
@@ -58,8 +67,15 @@ class _Upload:
         dense: the dense index over the rows, or None (a lexical-only collection).
     """
 
-    def __init__(self, engine: _Engine, hnsw: Mapping[str, int], partitions: int,
-                 payloads: Sequence[Mapping[str, Any]], bm25: BM25Index, dense: DenseIndex | None) -> None:
+    def __init__(
+        self,
+        engine: _Engine,
+        hnsw: Mapping[str, int],
+        partitions: int,
+        payloads: Sequence[Mapping[str, Any]],
+        bm25: BM25Index,
+        dense: DenseIndex | None,
+    ) -> None:
         self.engine = engine
         self.hnsw = hnsw
         self.partitions = partitions
@@ -70,8 +86,9 @@ class _Upload:
         self.part_para: np.ndarray | None = None
         self.part_sent: np.ndarray | None = None
 
-    def run(self, *, batch_size: int, progress: bool, verify_sample: int,
-            info: Mapping[str, Any] | None) -> tuple[dict[str, int], dict[str, Any]]:
+    def run(
+        self, *, batch_size: int, progress: bool, verify_sample: int, info: Mapping[str, Any] | None
+    ) -> tuple[dict[str, int], dict[str, Any]]:
         """Upload every row (arguments as for :meth:`QdrantBackend.upload`).
 
         Returns:
@@ -91,8 +108,13 @@ class _Upload:
         trusted_upto = self._verify_prefix(batches, trusted_upto, verify_sample)
         state["upload"]["next_row"] = trusted_upto
         self.engine.put_state(state)
-        bar = tqdm(total=self.n, unit="para", desc=f"qdrant {self.engine.kind} upload", file=sys.stderr,
-                   disable=not progress)
+        bar = tqdm(
+            total=self.n,
+            unit="para",
+            desc=f"qdrant {self.engine.kind} upload",
+            file=sys.stderr,
+            disable=not progress,
+        )
         self._write(batches, trusted_upto, state, counts, bar)
         bar.close()
         self._finish(state, counts)
@@ -121,8 +143,12 @@ class _Upload:
         # partitions are trained on the sentence vectors (the paragraph vectors where there are none)
         self.source = None if dense is None else dense.sentences if len(dense.sentences) else dense.paragraphs
         self.n_part = 0 if self.source is None else min(self.partitions, len(self.source))
-        self.schema = {"format": STATE_FORMAT, "dim": dim, "hnsw": self.hnsw,
-                       **({"partitions": self.n_part} if self.n_part else {})}
+        self.schema = {
+            "format": STATE_FORMAT,
+            "dim": dim,
+            "hnsw": self.hnsw,
+            **({"partitions": self.n_part} if self.n_part else {}),
+        }
         if old is None or old.get("schema") != self.schema:
             engine.drop()
             engine.create(dim, {**self.hnsw, "partitions": self.n_part})
@@ -145,8 +171,13 @@ class _Upload:
             idf[d] = float(bm25.idf[tid])
         self.vocab, self.idf = vocab, idf
         self.avgdl = bm25.avgdl if bm25.avgdl > 0 else 1.0
-        self.lexical = {"k1": bm25.k1, "b": bm25.b, "avgdl": self.avgdl, "n_docs": self.n,
-                        "idf_variant": bm25.idf_variant}
+        self.lexical = {
+            "k1": bm25.k1,
+            "b": bm25.b,
+            "avgdl": self.avgdl,
+            "n_docs": self.n,
+            "idf_variant": bm25.idf_variant,
+        }
 
     def _doc_major(self) -> None:
         """Doc-major term frequencies (the stored values are float32 of BM25Index's float64 expression)."""
@@ -165,32 +196,43 @@ class _Upload:
         for arr in (self.docs.indptr, self.docs.indices, self.docs.data, self.doc_len):
             digest.update(np.ascontiguousarray(arr).tobytes())
         for a in range(0, n, _CHUNK):
-            digest.update(json.dumps(list(self.payloads[a:a + _CHUNK]), sort_keys=True, ensure_ascii=False,
-                                     default=str).encode())
+            digest.update(
+                json.dumps(
+                    list(self.payloads[a : a + _CHUNK]), sort_keys=True, ensure_ascii=False, default=str
+                ).encode()
+            )
         if dense is not None:
-            spans = np.array([(sl.start, sl.stop) for sl in map(dense.sentence_rows, range(n))],
-                             dtype=np.int64)
+            spans = np.array(
+                [(sl.start, sl.stop) for sl in map(dense.sentence_rows, range(n))], dtype=np.int64
+            )
             digest.update(spans.tobytes())
             for arr in (dense.paragraphs, dense.sentences):
                 for a in range(0, len(arr), _CHUNK):  # in chunks: the arrays may be memory-mapped and large
-                    digest.update(np.ascontiguousarray(arr[a:a + _CHUNK], dtype=np.float32).tobytes())
+                    digest.update(np.ascontiguousarray(arr[a : a + _CHUNK], dtype=np.float32).tobytes())
         return digest.hexdigest()
 
-    def _new_state(self, old: dict[str, Any] | None, content: str,
-                   info: Mapping[str, Any] | None) -> tuple[dict[str, Any], int, bool]:
+    def _new_state(
+        self, old: dict[str, Any] | None, content: str, info: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], int, bool]:
         """The collection's state for this upload, the rows its checkpoint trusts (a previous upload of the
         same content), and whether the previous upload was of the same content."""
         trusted_upto = 0
         same = bool(old and old.get("upload", {}).get("content") == content)
         if same:
             trusted_upto = min(int(old["upload"].get("next_row", 0)), self.n)
-        state = {"schema": self.schema, "vocab": self.vocab, "idf": self.idf, "lexical": self.lexical,
-                 "info": dict(info or {}),
-                 "upload": {"content": content, "n": self.n, "next_row": trusted_upto, "complete": False}}
+        state = {
+            "schema": self.schema,
+            "vocab": self.vocab,
+            "idf": self.idf,
+            "lexical": self.lexical,
+            "info": dict(info or {}),
+            "upload": {"content": content, "n": self.n, "next_row": trusted_upto, "complete": False},
+        }
         return state, trusted_upto, same
 
-    def _partitions(self, state: dict[str, Any], old: dict[str, Any] | None, same: bool,
-                    progress: bool) -> None:
+    def _partitions(
+        self, state: dict[str, Any], old: dict[str, Any] | None, same: bool, progress: bool
+    ) -> None:
         """The centroids (trained, or a resumed upload's own) into ``state``; every paragraph's and
         sentence's partition."""
         # a resumed upload keeps the centroids its points were assigned with
@@ -198,8 +240,11 @@ class _Upload:
             state["partitions"] = old["partitions"]
         else:
             if progress:
-                print(f"qdrant: {self.n_part} partitions (k-means over {len(self.source)} vectors) …",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"qdrant: {self.n_part} partitions (k-means over {len(self.source)} vectors) …",
+                    file=sys.stderr,
+                    flush=True,
+                )
             state["partitions"] = _encode_centroids(_train_centroids(self.source, self.n_part))
         cent = _decode_centroids(state["partitions"])
         self.part_para = _assign(self.dense.paragraphs, cent)
@@ -226,7 +271,7 @@ class _Upload:
             sent = np.asarray(dense.sentences[sl], dtype=np.float32) if ns else para[None, :]
         payload.update({"_row": r, "_dl": int(self.doc_len[r]), "_s0": s0, "_ns": ns})
         if self.part_para is not None:
-            payload[PART] = sorted({int(self.part_para[r]), *self.part_sent[s0:s0 + ns].tolist()})
+            payload[PART] = sorted({int(self.part_para[r]), *self.part_sent[s0 : s0 + ns].tolist()})
         payload["_h"] = _content_hash(r, payload, dims, vals, para, sent)
         return _Point(r, payload, dims, vals, para, sent)
 
@@ -235,8 +280,11 @@ class _Upload:
         rows still trusted (0 when the checkpoint lies: everything is verified)."""
         prefix = [b for b in batches if b[1] <= trusted_upto]
         if prefix:
-            picks = {0, len(prefix) - 1,
-                     *np.linspace(0, len(prefix) - 1, max(verify_sample, 2)).astype(int).tolist()}
+            picks = {
+                0,
+                len(prefix) - 1,
+                *np.linspace(0, len(prefix) - 1, max(verify_sample, 2)).astype(int).tolist(),
+            }
             for i in sorted(picks):
                 a, e = prefix[i]
                 have = self.engine.hashes(range(a, e))
@@ -244,8 +292,14 @@ class _Upload:
                     return 0  # the checkpoint lies: verify everything
         return trusted_upto
 
-    def _write(self, batches: list[tuple[int, int]], trusted_upto: int, state: dict[str, Any],
-               counts: dict[str, int], bar: Any) -> None:
+    def _write(
+        self,
+        batches: list[tuple[int, int]],
+        trusted_upto: int,
+        state: dict[str, Any],
+        counts: dict[str, int],
+        bar: Any,
+    ) -> None:
         """Write the points of each batch beyond the trusted prefix whose content differs from the stored
         one, with a durable checkpoint every ``_CHECKPOINT_EVERY`` seconds and after the last batch."""
         engine, n = self.engine, self.n
@@ -280,5 +334,8 @@ class _Upload:
         total = engine.count()
         if total != n:
             raise RuntimeError(f"the collection holds {total} points after the upload, expected {n}")
+        # the content hashes of a fixed sample of rows, re-checked whenever the collection is opened
+        rows = check_rows(n)
+        state["check"] = {"rows": rows, "hashes": [self._point(r).payload["_h"] for r in rows]}
         state["upload"].update(next_row=n, complete=True)
         engine.put_state(state)
