@@ -21,7 +21,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2
 
 
 def safe(text: str) -> str:
-    """``text`` with control and bidi-override characters replaced by visible ``\\xNN`` / ``\\uNNNN`` escapes."""
+    """``text`` with control and bidi-override characters replaced by visible
+    ``\\xNN`` / ``\\uNNNN`` escapes.
+
+    The one cleaning every text output applies to what a report, a query or a file carries: C0 controls
+    but tab and newline (ESC starts CSI ``\\x1b[…m`` and OSC ``\\x1b]…\\x07`` sequences), DEL, the C1
+    controls (``\\x9b`` is a one-byte CSI) and the bidi overrides. ``--json`` output is not cleaned: JSON
+    escapes controls itself (:func:`pipeline.cli.common._print_json`).
+    """
     return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
@@ -31,19 +38,21 @@ def paragraph_text(p: Paragraph, width: int = 100) -> str:
     for fn in sorted(p.footnotes, key=lambda f: -f.offset):  # show each marker where it was printed
         if 0 <= fn.offset <= len(text):
             text = text[: fn.offset] + f"[{fn.marker}]" + text[fn.offset :]
-    lines = [f"{p.citation if p.document else f'¶{p.number}'}  " + " › ".join(p.section)]
-    lines += wrap_display(text, width)
+    head = f"{p.citation if p.document else f'¶{p.number}'}  " + " › ".join(p.section)
+    lines = [safe(head)]
+    lines += wrap_display(safe(text), width)
     for it in p.items:
-        lines += wrap_display(f"({it.label}) {it.text}", width, "  ", "      ")
+        lines += wrap_display(safe(f"({it.label}) {it.text}"), width, "  ", "      ")
     if p.footnotes:
         lines.append("  ────")
     for fn in p.footnotes:
-        lines += wrap_display(f"[{fn.marker}] {fn.text}", width, "  ", "      ")
+        lines += wrap_display(safe(f"[{fn.marker}] {fn.text}"), width, "  ", "      ")
     return "\n".join(lines)
 
 
 def answer_text(ans: Answer, full: bool = False, width: int = 100, color: bool = False) -> str:
-    """One answer: the query, its route and language, and each hit with its section, answer sentence and scores.
+    """One answer: the query, its route and language, and each hit with its
+    section, answer sentence and scores.
 
     Args:
         ans: the answer.
@@ -51,7 +60,9 @@ def answer_text(ans: Answer, full: bool = False, width: int = 100, color: bool =
         width: terminal columns.
         color: mark the answer in bold (for a terminal).
     """
-    return record_text({**ans.to_dict(), "route": ans.route, "lang": ans.lang}, full=full, width=width, color=color)
+    return record_text(
+        {**ans.to_dict(), "route": ans.route, "lang": ans.lang}, full=full, width=width, color=color
+    )
 
 
 def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color: bool = False) -> str:
@@ -62,14 +73,17 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
     lacks (scores, spans, footnotes) are left out of the text.
 
     Args:
-        rec: ``{"query", "route", "results": [...]}``, optionally ``"id"``, ``"lang"``, ``"warnings"``, ``"error"``.
+        rec: ``{"query", "route", "results": [...]}``, optionally ``"id"``,
+            ``"lang"``, ``"warnings"``, ``"error"``.
         full: print whole paragraphs with the answer marked »…«, and their footnotes.
         width: terminal columns.
         color: mark the answer in bold (for a terminal).
     """
     bold, reset = ("\033[1m", "\033[0m") if color else ("", "")
     route = rec.get("route", "")
-    head = f"Q: {safe(str(rec.get('query', '')))}   [route: {route}" + (f", {rec['lang']}]" if "lang" in rec else "]")
+    head = f"Q: {safe(str(rec.get('query', '')))}   [route: {safe(str(route))}" + (
+        f", {safe(str(rec['lang']))}]" if "lang" in rec else "]"
+    )
     lines = [f"[{safe(str(rec['id']))}] {head}" if "id" in rec else head]
     if "error" in rec:
         lines.append(f"   error: {safe(str(rec['error']))}")
@@ -81,29 +95,41 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
         lines.append("   (no results)")
     for rank, h in enumerate(results, 1):
         scores = h.get("scores") or {}
-        chan = " · ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("paragraph", "citation"))
+        chan = safe(
+            " · ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("paragraph", "citation"))
+        )
         where = safe(str(h.get("citation") or f"¶{h.get('paragraph')}"))
-        lines.append(f"{rank:>2}. {where}  [{float(h.get('score', 0.0)):.3f}]  " + " › ".join(h.get("section") or []))
+        lines.append(
+            f"{rank:>2}. {where}  [{float(h.get('score', 0.0)):.3f}]  "
+            + safe(" › ".join(str(s) for s in h.get("section") or []))
+        )
         if full or route == "paragraph":
-            text = h.get("text", "")
+            raw = str(h.get("text", ""))
             a, b = h.get("answer_span") or (0, 0)
-            if b > a and (a, b) != (0, len(text)):
-                text = text[:a] + bold + "»" + text[a:b] + "«" + reset + text[b:]
+            text = safe(raw)  # cleaned piece by piece: the span is an offset into the raw text
+            if b > a and (a, b) != (0, len(raw)):
+                text = safe(raw[:a]) + bold + "»" + safe(raw[a:b]) + "«" + reset + safe(raw[b:])
             lines += wrap_display(text, width, "      ", "      ")
         else:
-            lines += wrap_display(f"» {h.get('answer', '')}", width, "      ", "        ")
+            lines += wrap_display(safe(f"» {h.get('answer', '')}"), width, "      ", "        ")
         match = h.get("match")
         if match:
-            lines.append("      cites: " + ", ".join(f"{m.get('text')} ({m.get('where')})" for m in match))
+            lines.append(
+                "      cites: " + safe(", ".join(f"{m.get('text')} ({m.get('where')})" for m in match))
+            )
         if full or match:
             for fn in h.get("footnotes") or []:
-                lines += wrap_display(f"[{fn.get('marker')}] {fn.get('text')}", width, "      ", "          ")
+                note = safe(f"[{fn.get('marker')}] {fn.get('text')}")
+                lines += wrap_display(note, width, "      ", "          ")
         if h.get("links"):
-            lines.append("      → in the library: " + ", ".join(safe(str(x)) for x in h["links"])
-                         + "  (pipeline cite 'SYMBOL ¶N' to read it)")
+            lines.append(
+                "      → in the library: "
+                + ", ".join(safe(str(x)) for x in h["links"])
+                + "  (pipeline cite 'SYMBOL ¶N' to read it)"
+            )
         for v in h.get("parallel") or []:
             lines.append(f"      ⇄ {safe(str(v.get('citation')))}")
-            lines += wrap_display(str(v.get("text", "")), width, "        ", "        ")
+            lines += wrap_display(safe(str(v.get("text", ""))), width, "        ", "        ")
         if chan:
             lines.append(f"      {chan}")
     return "\n".join(lines)

@@ -18,15 +18,39 @@ from support import BAD_QUERIES
 from pipeline.cli import main
 
 BAD_OPTIONS = [
-    ["-k", "0"], ["-k", "-1"], ["-k", "x"], ["-k", "1e3"], ["-k", "100000"], ["-k", ""], ["--mode", "bogus"],
+    ["-k", "0"],
+    ["-k", "-1"],
+    ["-k", "x"],
+    ["-k", "1e3"],
+    ["-k", "100000"],
+    ["-k", ""],
+    ["--mode", "bogus"],
     ["--mode", ""],
 ]
 
 BAD_SETTINGS = [
-    "fusion=bogus", "max_query_chars=-1", "max_query_chars=0", "top_k=0", "top_k=abc", "top_k=", "nope=1", "=1",
-    "top_k", "bm25_b=2", "bm25_k1=-1", "sentence_weight=nan", "sentence_weight=inf", "lexical_weight_zh=-0.1",
-    "lexical_weight_en=1.5", "query_encoder=gpu", "bm25_idf=tfidf", "dense_query_terms=maybe", "batch_size=0",
-    "rrf_k=-5", "pivot_weight=-1", "root=/tmp",
+    "fusion=bogus",
+    "max_query_chars=-1",
+    "max_query_chars=0",
+    "top_k=0",
+    "top_k=abc",
+    "top_k=",
+    "nope=1",
+    "=1",
+    "top_k",
+    "bm25_b=2",
+    "bm25_k1=-1",
+    "sentence_weight=nan",
+    "sentence_weight=inf",
+    "lexical_weight_zh=-0.1",
+    "lexical_weight_en=1.5",
+    "query_encoder=gpu",
+    "bm25_idf=tfidf",
+    "dense_query_terms=maybe",
+    "batch_size=0",
+    "rrf_k=-5",
+    "pivot_weight=-1",
+    "root=/tmp",
 ]
 
 
@@ -72,7 +96,11 @@ def test_bad_queries_json_output_is_valid_json(capsys, lexical_index, query):
 @pytest.mark.parametrize("opts", BAD_OPTIONS, ids=[" ".join(o) for o in BAD_OPTIONS])
 @pytest.mark.parametrize("command", ["search", "batch"])
 def test_bad_option_values(capsys, tmp_path, opts, command):
-    args = [command, *opts, "paragraph 3"] if command == "search" else [command, *opts, str(_file(tmp_path, "第 3 段\n"))]
+    args = (
+        [command, *opts, "paragraph 3"]
+        if command == "search"
+        else [command, *opts, str(_file(tmp_path, "第 3 段\n"))]
+    )
     code, out, err = run(capsys, args)
     check(code, out, err, allowed=(2,))
 
@@ -91,7 +119,9 @@ def test_query_starting_with_a_dash_gets_a_hint(capsys):
     assert "--" in err and "pipeline search -- -pirates" in err
 
 
-@pytest.mark.parametrize("spec", ["abc", "5-3", "999", "-1", "1-100000000", "", "１２", "3,,", "3-", "-", "0"])
+@pytest.mark.parametrize(
+    "spec", ["abc", "5-3", "999", "-1", "1-100000000", "", "１２", "3,,", "3-", "-", "0"]
+)
 def test_bad_paragraph_numbers(capsys, spec):
     code, out, err = run(capsys, ["paragraphs", "--", spec])
     check(code, out, err)
@@ -185,9 +215,45 @@ def test_bad_batch_outputs_are_refused_before_work(capsys, tmp_path, where):
     assert src.read_text(encoding="utf-8") == "第 3 段\n"
 
 
+# text arguments a non-UTF-8 terminal sends: Python hands their bytes over as surrogate escapes
+GBK_PIRATES = "海盗".encode("gbk").decode("utf-8", "surrogateescape")
+NON_UTF8_ARGS = {
+    "gbk-query": ["search", "--mode", "lexical", "--", GBK_PIRATES],
+    "latin1-query": ["search", "--mode", "lexical", "--", "pirates caf\udce9"],
+    "cite-ref": ["cite", "--", "r\udcffsolution 65/230"],
+    "paragraphs-doc": ["paragraphs", "--doc", "CTOC/COP/2012/\udcff", "3"],
+    "search-doc": ["search", "--mode", "lexical", "--doc", "\udcfe", "paragraph 3"],
+}
+
+
+@pytest.mark.parametrize("kind", list(NON_UTF8_ARGS))
+def test_text_arguments_that_are_not_utf8(capsys, lexical_index, kind):
+    code, out, err = run(capsys, NON_UTF8_ARGS[kind])
+    check(code, out, err, allowed=(2,))
+    assert "is not UTF-8 text" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "text"])
+def test_batch_output_to_a_full_device(capsys, tmp_path, lexical_index, fmt):
+    src = _file(tmp_path, "第 3 段\n")
+    code, out, err = run(capsys, ["batch", "--mode", "lexical", "--format", fmt, str(src), "-o", "/dev/full"])
+    check(code, out, err, allowed=(2,))
+    assert err == "pipeline: error: cannot write the output (/dev/full: No space left on device)\n", err
+
+
 def test_corpus_has_at_least_200_cases():
-    n = 2 * len(BAD_QUERIES) + len(BAD_QUERIES[::4]) + 2 * len(BAD_OPTIONS) + 2 * len(BAD_SETTINGS) + 1 + 11 + 3
+    n = (
+        2 * len(BAD_QUERIES)
+        + len(BAD_QUERIES[::4])
+        + 2 * len(BAD_OPTIONS)
+        + 2 * len(BAD_SETTINGS)
+        + 1
+        + 11
+        + 3
+    )
     n += len(EVAL_FILES) + len(BATCH_FILES) + 4
+    n += len(NON_UTF8_ARGS) + 3
     assert n >= 200, n
 
 
@@ -210,7 +276,11 @@ def test_non_utf8_glossary_names_file_and_line(tmp_path, home, analyzer):
     g = tmp_path / "corpus" / "glossary.tsv"
     g.write_bytes(g.read_bytes() + "pirate ship\t海盗船\n".encode("gbk"))
     lines = g.read_bytes().count(b"\n")
-    r = subprocess.run([sys.executable, "-m", "pipeline", "search", "--mode", "lexical", "ransom"], capture_output=True,
-                       text=True, env={**os.environ, "PIPELINE_HOME": str(tmp_path)})
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", "search", "--mode", "lexical", "ransom"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PIPELINE_HOME": str(tmp_path)},
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"{g}:{lines}: not UTF-8" in r.stderr

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from support import BAD_QUERIES, assert_error
+from support import BAD_QUERIES, ROOT, assert_error
 
 from pipeline.cli import main
 from pipeline.server import ServerOptions, create_app, is_loopback
@@ -116,18 +116,28 @@ def test_paragraphs_equal_cli_json(client: Any, capsys: pytest.CaptureFixture[st
 
 def test_paragraph_the_report_does_not_have_is_404(client: Any) -> None:
     for n in ("0", "66", "-3", "99999999999999999999"):
-        assert_error(client.get(f"/api/paragraphs/{n}"), 404, f"no paragraph {n} in CTOC/COP/2012/7 (zh): it has paragraphs 1-65")
+        assert_error(
+            client.get(f"/api/paragraphs/{n}"),
+            404,
+            f"no paragraph {n} in CTOC/COP/2012/7 (zh): it has paragraphs 1-65",
+        )
     assert_error(client.get("/api/paragraphs/abc"), 422, "path parameter 'n'")
 
 
-def test_results_name_their_document_with_a_un_citation(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_results_name_their_document_with_a_un_citation(
+    client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     body = client.get("/api/search", params={"q": "海盗赎金", "mode": "lexical", "k": 3}).json()
     for hit in body["results"]:
         assert hit["document"] == "CTOC/COP/2012/7" and hit["lang"] == "zh" and "part" not in hit
         assert hit["citation"] == f"CTOC/COP/2012/7，第{hit['paragraph']}段"
         assert "links" not in hit and "parallel" not in hit  # one report: nothing to link, no other version
     rec = client.get("/api/paragraphs/23").json()
-    assert (rec["document"], rec["lang"], rec["citation"]) == ("CTOC/COP/2012/7", "zh", "CTOC/COP/2012/7，第23段")
+    assert (rec["document"], rec["lang"], rec["citation"]) == (
+        "CTOC/COP/2012/7",
+        "zh",
+        "CTOC/COP/2012/7，第23段",
+    )
     # the filters of the command line, on a library of one report
     for params, argv in (
         ({"doc": "CTOC/COP/2012/7"}, ["--doc", "CTOC/COP/2012/7"]),
@@ -136,11 +146,16 @@ def test_results_name_their_document_with_a_un_citation(client: Any, capsys: pyt
         got = client.get("/api/search", params={"q": "海盗赎金", "mode": "lexical", **params}).json()
         assert got == cli_json(capsys, ["search", "海盗赎金", "--mode", "lexical", *argv, "--json"])
         assert client.get("/api/search", params={"q": "第 41 段", **params}).json() == cli_json(
-            capsys, ["search", "第 41 段", *argv, "--json"])
-        assert client.get("/api/paragraphs/41", params=params).json() == cli_json(
-            capsys, ["paragraphs", "41", *argv[:2], "--json"])[0]
+            capsys, ["search", "第 41 段", *argv, "--json"]
+        )
+        assert (
+            client.get("/api/paragraphs/41", params=params).json()
+            == cli_json(capsys, ["paragraphs", "41", *argv[:2], "--json"])[0]
+        )
     for params in ({"doc": "S/2009/146"}, {"lang": "en"}):
-        assert_error(client.get("/api/search", params={"q": "第 41 段", **params}), 400, "CTOC/COP/2012/7 (zh)")
+        assert_error(
+            client.get("/api/search", params={"q": "第 41 段", **params}), 400, "CTOC/COP/2012/7 (zh)"
+        )
         assert_error(client.get("/api/paragraphs/41", params=params), 400, "CTOC/COP/2012/7 (zh)")
     qualified = client.get("/api/paragraphs/41", params={"doc": "CTOC/COP/2012/7", "lang": "zh"})
     assert qualified.content == client.get("/api/paragraphs/41").content
@@ -152,8 +167,9 @@ def test_documents(capsys: pytest.CaptureFixture[str], cfg: Any, fast_retriever:
     from pipeline.retrieve import Retriever
 
     f = fast_retriever
-    r = Retriever(load_library(cfg), cfg=cfg, analyzer=f.analyzer, lexical=f.lexical, dense=f.dense,
-                  encoder=f.encoder)
+    r = Retriever(
+        load_library(cfg), cfg=cfg, analyzer=f.analyzer, lexical=f.lexical, dense=f.dense, encoder=f.encoder
+    )
     with TestClient(create_app(r)) as c:
         [row] = c.get("/api/documents").json()["documents"]
     [listed] = cli_json(capsys, ["documents", "--json"])["documents"]
@@ -174,8 +190,12 @@ def test_gloss(client: Any, fast_retriever: Any) -> None:
 def test_health(fast_retriever: Any, cfg: Any) -> None:
     from pipeline import __version__
 
-    fast_retriever.search("piracy", mode="lexical")  # the translator's cache is made by the first English query
-    with TestClient(create_app(fast_retriever)) as client:  # the health snapshot is taken when the server starts
+    fast_retriever.search(
+        "piracy", mode="lexical"
+    )  # the translator's cache is made by the first English query
+    with TestClient(
+        create_app(fast_retriever)
+    ) as client:  # the health snapshot is taken when the server starts
         h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["version"] == __version__ and h["uptime_s"] >= 0
     from pipeline.layout import doc_dir
@@ -213,7 +233,17 @@ def test_health(fast_retriever: Any, cfg: Any) -> None:
 def test_openapi_schema_is_typed(client: Any) -> None:
     schema = client.get("/openapi.json").json()
     comps = schema["components"]["schemas"]
-    for name in ("Answer", "Hit", "Paragraph", "Citation", "Gloss", "Health", "Error", "Documents", "Parallel"):
+    for name in (
+        "Answer",
+        "Hit",
+        "Paragraph",
+        "Citation",
+        "Gloss",
+        "Health",
+        "Error",
+        "Documents",
+        "Parallel",
+    ):
         assert name in comps, name
     hit = comps["Hit"]
     assert {"document", "lang", "paragraph", "citation", "score", "text", "answer"} <= set(hit["required"])
@@ -235,7 +265,9 @@ def test_openapi_schema_is_typed(client: Any) -> None:
     assert doc["items"] == {"type": "string"}
     lang = next(s for s in params["lang"]["schema"]["anyOf"] if "enum" in s)
     assert lang["enum"] == ["zh", "en", "fr", "es", "ru", "ar"]
-    assert params["parallel"]["schema"]["type"] == "boolean" and params["parallel"]["schema"]["default"] is False
+    assert (
+        params["parallel"]["schema"]["type"] == "boolean" and params["parallel"]["schema"]["default"] is False
+    )
     for path in ("/api/cite", "/api/batch"):
         method = "post" if path == "/api/batch" else "get"
         assert {"doc", "lang", "parallel"} <= {p["name"] for p in schema["paths"][path][method]["parameters"]}
@@ -398,7 +430,9 @@ def test_token_is_required_on_every_api_call(fast_retriever: Any) -> None:
             assert_error(c.get(url, headers={"Authorization": "Bearer wrong"}), 401, "wrong token")
             assert_error(c.get(url, headers={"Authorization": f"Basic {token}"}), 401)
             assert c.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-            assert c.get(url + ("&" if "?" in url else "?") + f"token={token}").status_code == 200
+            # a token in the URL is refused: URLs end up in access logs and browser history
+            in_url = assert_error(c.get(url + ("&" if "?" in url else "?") + f"token={token}"), 401)
+            assert "token=" not in in_url["error"]
         assert_error(c.post("/api/batch", content=b"x\n", headers={"content-type": "text/plain"}), 401)
         ok = c.post(
             "/api/batch",
@@ -411,6 +445,23 @@ def test_token_is_required_on_every_api_call(fast_retriever: Any) -> None:
             assert c.get(url).status_code == 200, url
         # a 401 comes before any validation of the parameters (nothing is learnt without the token)
         assert_error(c.get("/api/search?k=abc"), 401)
+
+
+def test_token_in_the_url_is_refused_and_never_suggested(
+    fast_retriever: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``?token=`` would be written to the access log in clear: only the Bearer header is accepted, and
+    neither the 401, the schema, ``pipeline serve --help`` nor the README suggest the URL."""
+    token = "s3cret-token"
+    with TestClient(create_app(fast_retriever, ServerOptions(token=token))) as c:
+        for url in ("/api/health?token=" + token, "/api/search?q=海盗&token=" + token):
+            body = assert_error(c.get(url), 401, "Authorization: Bearer")
+            assert "?token" not in body["error"] and "token=" not in body["error"]
+        assert "?token=" not in c.get("/openapi.json").text
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "?token=" not in capsys.readouterr().out
+    assert "?token=" not in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_loopback_rule() -> None:

@@ -60,13 +60,16 @@ def _read_stream(f: BinaryIO, name: str) -> bytes:
     while block := f.read(1 << 20):
         size += len(block)
         if size > MAX_INPUT_BYTES:
-            raise BatchInputError(f"{name}: is larger than {MAX_INPUT_BYTES >> 30} GiB; split it into smaller files")
+            raise BatchInputError(
+                f"{name}: is larger than {MAX_INPUT_BYTES >> 30} GiB; split it into smaller files"
+            )
         blocks.append(block)
     return b"".join(blocks)
 
 
 def _os_error(name: str, e: OSError, permission: str) -> BatchInputError:
-    """The message for an error looking up or reading the file; ``permission`` says which of the two failed."""
+    """The message for an error looking up or reading the file; ``permission``
+    says which of the two failed."""
     if isinstance(e, FileNotFoundError):
         why = "no such file"
     elif isinstance(e, NotADirectoryError):
@@ -102,7 +105,10 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
 _MAGIC = [
     (b"%PDF-", "a PDF document"),
     (b"PK\x03\x04", "a ZIP archive (an .xlsx, .docx or .odt file?); save it as CSV UTF-8 or plain text"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a Microsoft Office file (.xls or .doc?); save it as CSV UTF-8 or plain text"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "a Microsoft Office file (.xls or .doc?); save it as CSV UTF-8 or plain text",
+    ),
     (b"\x1f\x8b", "gzip-compressed; decompress it first"),
     (b"\xfd7zXZ\x00", "xz-compressed; decompress it first"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
@@ -120,7 +126,8 @@ def _convert_hint(name: str, encoding: str) -> str:
 
 
 def _wide_encoding(sample: bytes) -> str | None:
-    """"UTF-16LE", "UTF-16BE", "UTF-32LE" or "UTF-32BE" when a BOM-less sample with NUL bytes decodes as one."""
+    """ "UTF-16LE", "UTF-16BE", "UTF-32LE" or "UTF-32BE" when a BOM-less sample
+    with NUL bytes decodes as one."""
 
     def textlike(enc: str, data: bytes) -> bool:
         for cut in (0, 1, 2, 3):  # the sample may end inside a character
@@ -155,7 +162,10 @@ def _cjk_share(text: str) -> float:
     if not wide:
         return 0.0
     cjk = sum(
-        0x2E80 <= ord(c) <= 0x9FFF or 0xF900 <= ord(c) <= 0xFAFF or 0xFF00 <= ord(c) <= 0xFFEF or 0x3000 <= ord(c) <= 0x303F
+        0x2E80 <= ord(c) <= 0x9FFF
+        or 0xF900 <= ord(c) <= 0xFAFF
+        or 0xFF00 <= ord(c) <= 0xFFEF
+        or 0x3000 <= ord(c) <= 0x303F
         for c in wide
     )
     return cjk / len(wide)
@@ -166,10 +176,14 @@ def _sniff(head: bytes, name: str) -> None:
     binary format, or bytes with NULs or many control characters."""
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         enc = "UTF-32LE" if head[0] == 0xFF else "UTF-32BE"
-        raise BatchInputError(f"{name}: is {enc} text (byte order mark), not UTF-8; {_convert_hint(name, 'UTF-32')}")
+        raise BatchInputError(
+            f"{name}: is {enc} text (byte order mark), not UTF-8; {_convert_hint(name, 'UTF-32')}"
+        )
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         enc = "UTF-16LE" if head[0] == 0xFF else "UTF-16BE"
-        raise BatchInputError(f"{name}: is {enc} text (byte order mark), not UTF-8; {_convert_hint(name, 'UTF-16')}")
+        raise BatchInputError(
+            f"{name}: is {enc} text (byte order mark), not UTF-8; {_convert_hint(name, 'UTF-16')}"
+        )
     for magic, what in _MAGIC:
         if head.startswith(magic):
             raise BatchInputError(f"{name}: is {what}, not a text file of queries")
@@ -177,13 +191,18 @@ def _sniff(head: bytes, name: str) -> None:
         enc = _wide_encoding(head)
         if enc:
             raise BatchInputError(
-                f"{name}: looks like {enc} text (NUL bytes between characters), not UTF-8; {_convert_hint(name, enc)}"
+                f"{name}: looks like {enc} text (NUL bytes between characters), not UTF-8; "
+                f"{_convert_hint(name, enc)}"
             )
         at = head.index(b"\x00")
-        raise BatchInputError(f"{name}: looks like a binary file (a NUL byte at offset {at}), not a text file of queries")
+        raise BatchInputError(
+            f"{name}: looks like a binary file (a NUL byte at offset {at}), not a text file of queries"
+        )
     controls = sum(head.count(bytes([b])) for b in (*range(1, 9), *range(14, 27), *range(28, 32)))
     if head and controls > 0.1 * len(head):
-        raise BatchInputError(f"{name}: looks like a binary file (many control bytes), not a text file of queries")
+        raise BatchInputError(
+            f"{name}: looks like a binary file (many control bytes), not a text file of queries"
+        )
 
 
 def decode_bytes(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
@@ -200,7 +219,9 @@ def _decode(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
         raw = raw[3:]
     if b"\x00" in raw:
         at = raw.index(b"\x00")
-        raise BatchInputError(f"{name}: looks like a binary file (a NUL byte at offset {at}), not a text file of queries")
+        raise BatchInputError(
+            f"{name}: looks like a binary file (a NUL byte at offset {at}), not a text file of queries"
+        )
 
     # old Mac line ends (Excel's "CSV (Macintosh)"): a lone CR ends lines only when there is no LF at all
     parts = raw.split(b"\n") if b"\n" in raw or b"\r" not in raw else raw.split(b"\r")
@@ -230,12 +251,14 @@ def _decode(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
     if not good_wide:  # no line is UTF-8 beyond ASCII: is the whole file in a legacy Chinese encoding?
         enc = _legacy_chinese(b"\n".join(bad_raw), 4)
         if enc:
-            raise BatchInputError(f"{name}: is not UTF-8; it looks like {enc} (Chinese) text: {_convert_hint(name, enc)}")
+            raise BatchInputError(
+                f"{name}: is not UTF-8; it looks like {enc} (Chinese) text: {_convert_hint(name, enc)}"
+            )
     return lines, undecodable
 
 
 def _legacy_chinese(data: bytes, min_chars: int) -> str | None:
-    """"GBK" or "GB18030" when ``data`` decodes as one into at least ``min_chars`` characters, mostly Chinese
+    """ "GBK" or "GB18030" when ``data`` decodes as one into at least ``min_chars`` characters, mostly Chinese
     (a stray byte in an otherwise ASCII line can decode as one Chinese character; that is not evidence)."""
     for enc in ("GBK", "GB18030"):
         try:

@@ -28,8 +28,20 @@ from pipeline.render import record_text
 from pipeline.store import atomic_open, fsync_dir
 
 PARTIAL_SUFFIX = ".partial"
-CSV_COLUMNS = ["id", "query", "route", "rank", "document", "lang", "paragraph", "citation", "score", "section", "answer",
-               "text"]
+CSV_COLUMNS = [
+    "id",
+    "query",
+    "route",
+    "rank",
+    "document",
+    "lang",
+    "paragraph",
+    "citation",
+    "score",
+    "section",
+    "answer",
+    "text",
+]
 
 
 class BatchOutputError(UserError):
@@ -52,7 +64,7 @@ def _is_stream_name(out: str) -> bool:
 
 
 def output_kind(output: str | os.PathLike[str] | None) -> str:
-    """"stdout", "stream" (a FIFO, a character device, /dev/stdout …) or "file"."""
+    """ "stdout", "stream" (a FIFO, a character device, /dev/stdout …) or "file"."""
     if output is None or str(output) == "-":
         return "stdout"
     out = str(output)
@@ -81,7 +93,9 @@ def _check_dir(d: str, out: str) -> None:
         blocker = _blocking_ancestor(d)
         if blocker:
             raise BatchOutputError(f"cannot write {out}: {blocker} is a file, not a directory") from None
-        raise BatchOutputError(f"cannot write {out}: the directory {d} does not exist (create it first)") from None
+        raise BatchOutputError(
+            f"cannot write {out}: the directory {d} does not exist (create it first)"
+        ) from None
     except OSError as e:
         raise BatchOutputError(f"cannot write {out}: {d}: {e.strerror or e}") from None
     if not stat.S_ISDIR(st.st_mode):
@@ -93,7 +107,9 @@ def _check_dir(d: str, out: str) -> None:
     except PermissionError:
         raise BatchOutputError(f"cannot write {out}: no permission to create files in {d}") from None
     except OSError as e:
-        raise BatchOutputError(f"cannot write {out}: cannot create files in {d} ({e.strerror or e})") from None
+        raise BatchOutputError(
+            f"cannot write {out}: cannot create files in {d} ({e.strerror or e})"
+        ) from None
 
 
 def check_output(output: str | None, inputs: Sequence[str] = ()) -> None:
@@ -112,7 +128,9 @@ def check_output(output: str | None, inputs: Sequence[str] = ()) -> None:
     if not out:
         raise BatchOutputError("the output file name is empty")
     if out.endswith(("/", os.sep)) and not os.path.isdir(out):
-        raise BatchOutputError(f"{out} names a directory that does not exist; name the output file, e.g. {out}answers.jsonl")
+        raise BatchOutputError(
+            f"{out} names a directory that does not exist; name the output file, e.g. {out}answers.jsonl"
+        )
     in_stats = []
     for inp in inputs:
         if inp is None or str(inp) == "-":
@@ -123,7 +141,10 @@ def check_output(output: str | None, inputs: Sequence[str] = ()) -> None:
     def same_as_input(st: os.stat_result, what: str) -> None:
         for inp, ist in in_stats:
             if (st.st_dev, st.st_ino) == (ist.st_dev, ist.st_ino):
-                raise BatchOutputError(f"{what} is the input file {inp}: writing it would destroy the queries; choose another output file")
+                raise BatchOutputError(
+                    f"{what} is the input file {inp}: writing it would destroy the queries; "
+                    "choose another output file"
+                )
 
     try:
         st: os.stat_result | None = os.stat(out)
@@ -134,7 +155,9 @@ def check_output(output: str | None, inputs: Sequence[str] = ()) -> None:
     if st is not None:
         same_as_input(st, out)
         if stat.S_ISDIR(st.st_mode):
-            raise BatchOutputError(f"{out} is a directory; name a file for the output, e.g. {os.path.join(out, 'answers.jsonl')}")
+            raise BatchOutputError(
+                f"{out} is a directory; name a file for the output, e.g. {os.path.join(out, 'answers.jsonl')}"
+            )
         if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or _is_stream_name(out):
             if not os.access(out, os.W_OK):
                 raise BatchOutputError(f"cannot write {out}: permission denied")
@@ -142,7 +165,9 @@ def check_output(output: str | None, inputs: Sequence[str] = ()) -> None:
         if not stat.S_ISREG(st.st_mode):
             raise BatchOutputError(f"{out} is not a regular file, a FIFO or a character device")
         if not os.access(out, os.W_OK):
-            raise BatchOutputError(f"{out} is read-only; make it writable (chmod u+w) or choose another output file")
+            raise BatchOutputError(
+                f"{out} is read-only; make it writable (chmod u+w) or choose another output file"
+            )
     with contextlib.suppress(OSError):
         same_as_input(os.stat(out + PARTIAL_SUFFIX), out + PARTIAL_SUFFIX)
     target = os.path.realpath(out)
@@ -165,10 +190,22 @@ def csv_text(records: Iterable[dict[str, Any]], header: bool) -> str:
         if not results:  # a query without results still gets a row, so no answered query disappears
             w.writerow([rec["id"], rec["query"], rec["route"]] + [""] * (len(CSV_COLUMNS) - 3))
         for rank, r in enumerate(results, 1):
-            w.writerow([
-                rec["id"], rec["query"], rec["route"], rank, r.get("document", ""), r.get("lang", ""), r["paragraph"],
-                r.get("citation", ""), f"{r['score']:.4f}", " › ".join(r["section"]), r.get("answer", ""), r["text"],
-            ])
+            w.writerow(
+                [
+                    rec["id"],
+                    rec["query"],
+                    rec["route"],
+                    rank,
+                    r.get("document", ""),
+                    r.get("lang", ""),
+                    r["paragraph"],
+                    r.get("citation", ""),
+                    f"{r['score']:.4f}",
+                    " › ".join(r["section"]),
+                    r.get("answer", ""),
+                    r["text"],
+                ]
+            )
     return buf.getvalue()
 
 
@@ -216,6 +253,7 @@ class Stream:
     def __init__(self, output: str | None) -> None:
         self.name = "standard output" if output is None or str(output) == "-" else str(output)
         self._own = None
+        self._broken = False
         if self.name == "standard output":
             sys.stdout.flush()
             self._bin = getattr(sys.stdout, "buffer", None)
@@ -226,19 +264,39 @@ class Stream:
                 raise BatchOutputError(f"cannot write {output}: {e.strerror or e}") from None
             self._bin = self._own
 
+    def _error(self, e: OSError) -> BatchOutputError:
+        """The command line's one message for an output that cannot be written (exit code 2)."""
+        self._broken = True
+        return BatchOutputError(f"cannot write the output ({self.name}: {e.strerror or e})")
+
     def write(self, text: str) -> None:
+        """Write and flush ``text``; a broken pipe is raised as it is (the reader left), any other
+        failure (a full disk, an I/O error) as :class:`BatchOutputError`."""
         if not text:
             return
-        if self._bin is None:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            self._bin.write(text.encode("utf-8"))
-            self._bin.flush()
+        try:
+            if self._bin is None:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                self._bin.write(text.encode("utf-8"))
+                self._bin.flush()
+        except BrokenPipeError:
+            self._broken = True
+            raise
+        except OSError as e:
+            raise self._error(e) from None
 
     def close(self) -> None:
-        if self._own is not None:
-            self._own.close()
+        """Close a FIFO or device opened here; after a failed write what is left unwritten is dropped."""
+        own, self._own = self._own, None
+        if own is None:
+            return
+        try:
+            own.close()
+        except OSError as e:
+            if not self._broken and not isinstance(e, BrokenPipeError):
+                raise self._error(e) from None
 
 
 def write_results(records: Iterable[dict[str, Any]], out: str | Path | None, fmt: str = "jsonl") -> None:

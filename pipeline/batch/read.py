@@ -1,13 +1,13 @@
 """Parse a query file into queries, collecting the bad lines instead of stopping at the first.
 
 Formats (chosen by extension, or ``fmt``): JSONL (``{"id": …, "query": …}`` per line), CSV (a header naming a
-``query`` column and optionally an ``id`` column; ``,``, ``;`` or tab as delimiter) or plain text (one query per
-line, id = line number). The bytes are read and decoded by :mod:`pipeline.batch.decode`.
+``query`` column and optionally an ``id`` column; ``,``, ``;`` or tab as delimiter) or plain text (one query
+per line, id = line number). The bytes are read and decoded by :mod:`pipeline.batch.decode`.
 
 A bad line becomes a :class:`BadLine` (``FILE:LINE: reason``): a line that is not UTF-8, invalid JSON
-(including nesting too deep and numbers too long), an unpaired surrogate, an empty query, a duplicate id, a CSV
-row with the wrong number of columns or an unclosed quote (reported at the line where the quote opened). A CSV
-header without a ``query`` column or naming a column twice raises :class:`BatchInputError`.
+(including nesting too deep and numbers too long), an unpaired surrogate, an empty query, a duplicate id, a
+CSV row with the wrong number of columns or an unclosed quote (reported at the line where the quote opened). A
+CSV header without a ``query`` column or naming a column twice raises :class:`BatchInputError`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class BadLine:
 
 
 def detect_format(path: str | Path) -> str:
-    """"jsonl", "csv" or "text" from the file name."""
+    """ "jsonl", "csv" or "text" from the file name."""
     suffix = Path(path).suffix.lower()
     return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(suffix, "text")
 
@@ -76,7 +76,9 @@ def parse_queries(raw: bytes, fmt: str, name: str = "<body>") -> tuple[list[Batc
     return parse_lines(lines, undecodable, fmt, name)
 
 
-def parse_lines(lines: list[str], undecodable: dict[int, str], fmt: str, name: str) -> tuple[list[BatchQuery], list[BadLine]]:
+def parse_lines(
+    lines: list[str], undecodable: dict[int, str], fmt: str, name: str
+) -> tuple[list[BatchQuery], list[BadLine]]:
     """Queries and bad lines from decoded lines (see :func:`read_queries`)."""
     col = _Collector()
     if fmt == "jsonl":
@@ -120,7 +122,9 @@ class _Collector:
             return
         for what, value in (("query", query), ("id", qid)):
             if isinstance(value, str) and (u := _bad_unicode(value)):
-                self.bad_line(line, f"the {what} contains an unpaired surrogate ({u}): not valid Unicode text")
+                self.bad_line(
+                    line, f"the {what} contains an unpaired surrogate ({u}): not valid Unicode text"
+                )
                 return
         qid = str(qid) if qid is not None and str(qid).strip() else str(line)
         if qid in self.seen:
@@ -190,7 +194,9 @@ def _parse_csv(lines: list[str], undecodable: dict[int, str], col: _Collector, n
     try:
         pos = 0  # index of the first line the current reader reads
         while pos < len(lines):
-            reader = csv.reader((ln + "\n" for ln in itertools.islice(lines, pos, None)), delimiter=delim, strict=True)
+            reader = csv.reader(
+                (ln + "\n" for ln in itertools.islice(lines, pos, None)), delimiter=delim, strict=True
+            )
             prev, restart = 0, None
             while True:
                 try:
@@ -201,10 +207,16 @@ def _parse_csv(lines: list[str], undecodable: dict[int, str], col: _Collector, n
                     start, end = pos + prev + 1, pos + reader.line_num
                     opened = _unclosed_quote(lines, start, end, delim)
                     if opened is not None and end >= len(lines):
-                        where, msg = opened, "unclosed quote: the quoted field that opens on this line never closes (it would swallow every following line)"
+                        where, msg = (
+                            opened,
+                            "unclosed quote: the quoted field that opens on this line never closes "
+                            "(it would swallow every following line)",
+                        )
                     else:
                         where = opened or start
-                        msg = f"malformed CSV ({e})" + (f" in the record running to line {end}" if end > where else "")
+                        msg = f"malformed CSV ({e})" + (
+                            f" in the record running to line {end}" if end > where else ""
+                        )
                     if header is None:
                         raise BatchInputError(f"{name}:{where}: CSV header: {msg}") from None
                     col.bad_line(where, msg)
@@ -241,10 +253,13 @@ def _csv_header(row: list[str], name: str, line: int) -> list[str]:
     dups = sorted({c for c in header if c and header.count(c) > 1})
     if dups:
         raise BatchInputError(
-            f"{name}:{line}: the CSV header names the column {', '.join(repr(d) for d in dups)} more than once; "
+            f"{name}:{line}: the CSV header names the column "
+            f"{', '.join(repr(d) for d in dups)} more than once; "
             "name each column once (query, and optionally id)"
         )
     if "query" not in header:
         found = ", ".join(repr(c) for c in header)
-        raise BatchInputError(f"{name}:{line}: the CSV header must name a 'query' column (and optionally 'id'); found {found}")
+        raise BatchInputError(
+            f"{name}:{line}: the CSV header must name a 'query' column (and optionally 'id'); found {found}"
+        )
     return header

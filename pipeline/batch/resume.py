@@ -3,8 +3,8 @@
 Layout: a header line recording what the answers depend on (the input's queries, the output format, the chunk
 size and the caller's ``options``, e.g. :func:`index_fingerprint`), then one JSON record per line, each chunk
 closed by a ``{"committed": N}`` line and fsync'd. On resume, a torn or uncommitted tail is dropped and the
-committed records are returned; a header that differs from this run's is refused, naming what differs. The file
-is locked while a run writes it, so two runs never write one output.
+committed records are returned; a header that differs from this run's is refused, naming what differs. The
+file is locked while a run writes it, so two runs never write one output.
 """
 
 from __future__ import annotations
@@ -26,12 +26,22 @@ PARTIAL_VERSION = 1
 _KEY_NAMES = {"input_sha256": "the input", "format": "--format", "chunk": "--chunk"}
 
 
-def side_file_header(queries: Sequence[BatchQuery], fmt: str, chunk: int, options: dict[str, Any]) -> dict[str, Any]:
+def side_file_header(
+    queries: Sequence[BatchQuery], fmt: str, chunk: int, options: dict[str, Any]
+) -> dict[str, Any]:
     """The side file's first line: everything a resumed run must share with the interrupted one."""
     h = hashlib.sha256()
     for q in queries:
-        h.update(json.dumps([q.line, q.id, q.query], ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
-    return {"pipeline_batch": PARTIAL_VERSION, "input_sha256": h.hexdigest(), "format": fmt, "chunk": chunk, "options": options}
+        h.update(
+            json.dumps([q.line, q.id, q.query], ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        )
+    return {
+        "pipeline_batch": PARTIAL_VERSION,
+        "input_sha256": h.hexdigest(),
+        "format": fmt,
+        "chunk": chunk,
+        "options": options,
+    }
 
 
 def index_fingerprint(cfg: Any) -> str:
@@ -40,10 +50,18 @@ def index_fingerprint(cfg: Any) -> str:
     from pipeline.version import __version__
 
     def plain(value: Any) -> Any:  # never a repr with a memory address, which would differ in every process
-        return str(value) if isinstance(value, (str, int, float, bool, type(None), os.PathLike)) else type(value).__name__
+        return (
+            str(value)
+            if isinstance(value, (str, int, float, bool, type(None), os.PathLike))
+            else type(value).__name__
+        )
 
     h = hashlib.sha256()
-    settings = {f.name: plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)} if dataclasses.is_dataclass(cfg) else {}
+    settings = (
+        {f.name: plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+        if dataclasses.is_dataclass(cfg)
+        else {}
+    )
     h.update(json.dumps({"version": __version__, "settings": settings}, sort_keys=True).encode("utf-8"))
     corpus = getattr(cfg, "corpus_dir", None)
     if corpus is not None and os.path.isdir(corpus):
@@ -60,10 +78,18 @@ def _header_diffs(stored: dict[str, Any], expected: dict[str, Any]) -> list[str]
     for key in sorted(set(stored) | set(expected)):
         if key == "options":
             so, eo = stored.get("options") or {}, expected.get("options") or {}
-            diffs += [f"{k} ({so.get(k)!r} then, {eo.get(k)!r} now)" for k in sorted(set(so) | set(eo)) if so.get(k) != eo.get(k)]
+            diffs += [
+                f"{k} ({so.get(k)!r} then, {eo.get(k)!r} now)"
+                for k in sorted(set(so) | set(eo))
+                if so.get(k) != eo.get(k)
+            ]
         elif stored.get(key) != expected.get(key):
             name = _KEY_NAMES.get(key, key)
-            diffs.append(name if key == "input_sha256" else f"{name} ({stored.get(key)!r} then, {expected.get(key)!r} now)")
+            diffs.append(
+                name
+                if key == "input_sha256"
+                else f"{name} ({stored.get(key)!r} then, {expected.get(key)!r} now)"
+            )
     return diffs
 
 
@@ -93,7 +119,8 @@ class SideFile:
         fsync_dir(os.path.dirname(os.path.abspath(self.path)) or ".")
 
     def open(self, header: dict[str, Any], resume: bool) -> list[tuple[str, bool]]:
-        """Create the side file, or (``resume``) reopen it; return the committed ``(line, is_error)`` entries."""
+        """Create the side file, or (``resume``) reopen it; return the committed
+        ``(line, is_error)`` entries."""
         header_line = json.dumps(header, ensure_ascii=False, sort_keys=True)
         if os.path.lexists(self.path):
             try:
@@ -104,7 +131,8 @@ class SideFile:
             if not resume:
                 os.close(fd)
                 raise BatchOutputError(
-                    f"an interrupted run left {self.path}; pass --resume to continue it, or delete {self.path} to start over"
+                    f"an interrupted run left {self.path}; pass --resume to continue it, "
+                    f"or delete {self.path} to start over"
                 )
             self.fd = fd
             with os.fdopen(os.dup(fd), "rb") as f:
@@ -119,7 +147,9 @@ class SideFile:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
-            raise BatchOutputError(f"another `pipeline batch` run is writing {self.output} right now ({self.path} appeared)") from None
+            raise BatchOutputError(
+                f"another `pipeline batch` run is writing {self.output} right now ({self.path} appeared)"
+            ) from None
         except OSError as e:
             raise BatchOutputError(f"cannot create {self.path}: {e.strerror or e}") from None
         self._lock(fd)
@@ -137,11 +167,14 @@ class SideFile:
         except (ValueError, UnicodeDecodeError):
             stored = None
         if not isinstance(stored, dict) or "pipeline_batch" not in stored:
-            raise BatchOutputError(f"{self.path} is not a side file of `pipeline batch`; delete it or choose another output file")
+            raise BatchOutputError(
+                f"{self.path} is not a side file of `pipeline batch`; delete it or choose another output file"
+            )
         expected = json.loads(json.dumps(header))
         if stored != expected:
             raise BatchOutputError(
-                f"cannot resume: {self.path} was written for another run (differs: {'; '.join(_header_diffs(stored, expected))}); "
+                f"cannot resume: {self.path} was written for another run "
+                f"(differs: {'; '.join(_header_diffs(stored, expected))}); "
                 f"run with the same input and options, or delete {self.path} to start over"
             )
         entries: list[tuple[str, bool]] = []
@@ -156,7 +189,9 @@ class SideFile:
                 obj = None
             if isinstance(obj, dict) and "committed" in obj and "id" not in obj:
                 if garbage_at is not None or obj["committed"] != len(entries) + len(pending):
-                    raise BatchOutputError(f"{self.path} is damaged (line {garbage_at or lineno}); delete it to start over")
+                    raise BatchOutputError(
+                        f"{self.path} is damaged (line {garbage_at or lineno}); delete it to start over"
+                    )
                 entries += pending
                 pending = []
                 keep = pos
@@ -176,7 +211,8 @@ class SideFile:
             os.fsync(self.fd)
         except OSError as e:
             raise BatchOutputError(
-                f"cannot write {self.path}: {e.strerror or e}; the answers saved so far are kept: fix this and run again with --resume"
+                f"cannot write {self.path}: {e.strerror or e}; the answers saved so far are kept: "
+                "fix this and run again with --resume"
             ) from None
 
     def commit(self, lines: list[str]) -> None:

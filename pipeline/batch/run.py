@@ -121,7 +121,9 @@ def run_batch(
     report = BatchReport()
     if kind != "file":
         if resume:
-            where = "standard output" if kind == "stdout" else f"{output} (a FIFO or device, written as a stream)"
+            where = (
+                "standard output" if kind == "stdout" else f"{output} (a FIFO or device, written as a stream)"
+            )
             raise BatchOutputError(f"--resume needs -o FILE: output to {where} cannot be resumed")
         stream = Stream(output)
         try:
@@ -131,7 +133,11 @@ def run_batch(
                 part = queries[start : start + chunk]
                 entries = _answer_chunk(answer, part)
                 report.tally(entries)
-                stream.write(render_lines([line for _, line, err in entries if err is None], fmt, render_text, header=False))
+                stream.write(
+                    render_lines(
+                        [line for _, line, err in entries if err is None], fmt, render_text, header=False
+                    )
+                )
                 if progress:
                     progress(len(part))
         finally:
@@ -162,18 +168,22 @@ def run_batch(
                 report.tally(entries)
                 if progress:
                     progress(len(part))
-            text = render_lines([line for line, is_error in done if not is_error], fmt, render_text, header=True)
+            text = render_lines(
+                [line for line, is_error in done if not is_error], fmt, render_text, header=True
+            )
             try:
                 with replace_file(out) as f:
                     f.write(text.encode("utf-8"))
             except OSError as e:
                 raise BatchOutputError(
-                    f"cannot write {out}: {e.strerror or e}; the answers are kept in {partial.path}: fix this and run again with --resume"
+                    f"cannot write {out}: {e.strerror or e}; the answers are kept in {partial.path}: "
+                    "fix this and run again with --resume"
                 ) from None
         except BaseException as e:
             if not isinstance(e, BatchOutputError):
                 print(
-                    f"pipeline: the answers so far are saved in {partial.path}; run the same command with --resume to continue",
+                    f"pipeline: the answers so far are saved in {partial.path}; "
+                    "run the same command with --resume to continue",
                     file=sys.stderr,
                 )
             raise

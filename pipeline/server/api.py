@@ -22,9 +22,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+import pipeline.server.models as models
 from pipeline import Answer, Corpus, QueryError, QueryPlan, Retriever
 from pipeline import Mode as ModeName
-import pipeline.server.models as models
 from pipeline.server.coalesce import CoalescerClosed
 from pipeline.server.errors import ApiError, json_response
 from pipeline.server.options import ServerOptions
@@ -47,7 +47,8 @@ ERRORS = {
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="Only when the server was started with --token (or PIPELINE_TOKEN); `?token=` works too.",
+    description="Only when the server was started with --token (or PIPELINE_TOKEN); only this header is "
+    "accepted (a token in the URL would end up in access logs and browser history).",
 )
 
 
@@ -66,12 +67,12 @@ async def require_token(
     expected = state.options.token
     if not expected:
         return
-    sent = creds.credentials if creds is not None else request.query_params.get("token")
+    sent = creds.credentials if creds is not None else None  # never ?token=: URLs are logged
     if sent is None or not hmac.compare_digest(sent.encode("utf-8", "replace"), expected.encode("utf-8")):
         why = "wrong token" if sent is not None else "this server needs a token"
         raise ApiError(
             401,
-            f"{why}: send the header 'Authorization: Bearer TOKEN' (or add ?token=TOKEN to the URL)",
+            f"{why}: send the header 'Authorization: Bearer TOKEN'",
             headers={"WWW-Authenticate": "Bearer"},
         )
 
@@ -137,12 +138,15 @@ def part_name(part: str | None) -> str:
         return ""
     m = _RE_PART.match(part)
     if not m:
-        raise ApiError(400, f"query parameter 'part': {part!r} is not a part of a document (use 'annex' or 'annex II')")
+        raise ApiError(
+            400, f"query parameter 'part': {part!r} is not a part of a document (use 'annex' or 'annex II')"
+        )
     return "annex" + (f" {m.group('roman').upper()}" if m.group("roman") else "")
 
 
-def lookup_or_plan(r: Retriever, q: str, k: int | None, mode: ModeName,
-                   f: Filters = NO_FILTERS) -> Answer | QueryPlan:
+def lookup_or_plan(
+    r: Retriever, q: str, k: int | None, mode: ModeName, f: Filters = NO_FILTERS
+) -> Answer | QueryPlan:
     """The answer to a paragraph or citation reference, or the plan of a question (which the coalescer answers
     without planning it again).
 
@@ -187,7 +191,9 @@ class _Params:
                 "(default: the whole library)"
             ),
         ]
-        self.Lang = Annotated[LangName | None, Query(description="only the documents' versions in this language")]
+        self.Lang = Annotated[
+            LangName | None, Query(description="only the documents' versions in this language")
+        ]
         self.Parallel = Annotated[
             bool,
             Query(
@@ -220,8 +226,8 @@ def _answer_routes(router: APIRouter, P: _Params) -> None:
         q: Annotated[
             str,
             Query(
-                description="a question, a paragraph reference ('第 41 段', '23', 'CTOC/COP/2012/7 ¶23') or a "
-                "citation ('resolution 65/230'), in Chinese or English"
+                description="a question, a paragraph reference ('第 41 段', '23', 'CTOC/COP/2012/7 ¶23') "
+                "or a citation ('resolution 65/230'), in Chinese or English"
             ),
         ],
         k: P.K = None,
@@ -274,14 +280,17 @@ def _report_routes(router: APIRouter, P: _Params) -> None:
     @router.get(
         "/paragraphs", response_model=list[models.Paragraph], tags=["report"], summary="Every paragraph"
     )
-    async def paragraphs(state: State, doc: P.Doc = None, lang: P.Lang = None, part: P.Part = None) -> Response:
+    async def paragraphs(
+        state: State, doc: P.Doc = None, lang: P.Lang = None, part: P.Part = None
+    ) -> Response:
         """Like `pipeline paragraphs --json [--doc SYMBOL] [--lang LANG]`: document, language, number,
         section, text, items, footnotes, sentences, citation and the citations of each paragraph, in
         library order (with `part`, only the paragraphs of that annex)."""
         f = filters(doc, lang)
         chosen = None if f == NO_FILTERS else select(state.retriever, f)
         return Response(
-            state.paragraph_list(chosen, None if part is None else part_name(part)), media_type="application/json"
+            state.paragraph_list(chosen, None if part is None else part_name(part)),
+            media_type="application/json",
         )
 
     @router.get(
@@ -314,7 +323,9 @@ def _report_routes(router: APIRouter, P: _Params) -> None:
         if len(found) == 1:
             return Response(found[0], media_type="application/json")
         if found:
-            names = ", ".join(d.label for d in chosen if r.library.find(d.symbol, d.lang, n, where) is not None)
+            names = ", ".join(
+                d.label for d in chosen if r.library.find(d.symbol, d.lang, n, where) is not None
+            )
             raise ApiError(
                 400,
                 f"paragraph {n} is in {len(found)} document versions ({names}): "

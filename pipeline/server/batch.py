@@ -1,12 +1,13 @@
 """``POST /api/batch``: a body of queries in, their answers streamed back as NDJSON in input order.
 
 The body is a JSON list (of strings or ``{"id", "query"}`` objects), JSONL, CSV or plain text — chosen by
-``format=`` or the Content-Type; ``doc``, ``lang`` and ``parallel`` filter as in ``/api/search``. It is read by :func:`pipeline.batch.parse_queries`, the reader of
-``pipeline batch`` (a JSON list is first written out as JSONL, one element per line, so its "line" is the
-element's position), so a bad line gets the message ``pipeline batch`` prints for it. The good lines are
-answered :attr:`~pipeline.server.options.ServerOptions.batch_chunk` at a time with
-``Retriever.search_many``; each chunk is streamed as soon as it is answered. ``X-Total-Lines`` says how
-many records the stream will carry, so a page can show progress.
+``format=`` or the Content-Type; ``doc``, ``lang`` and ``parallel`` filter as in ``/api/search``. It is read
+by :func:`pipeline.batch.parse_queries`, the reader of ``pipeline batch`` (a JSON list is first written out as
+JSONL, one element per line, so its "line" is the element's position), so a bad line gets the message
+``pipeline batch`` prints for it. The good lines are answered
+:attr:`~pipeline.server.options.ServerOptions.batch_chunk` at a time with ``Retriever.search_many``; each
+chunk is streamed as soon as it is answered. ``X-Total-Lines`` says how many records the stream will
+carry, so a page can show progress.
 """
 
 import json
@@ -265,11 +266,16 @@ def batch_router(options: ServerOptions) -> APIRouter:
         ] = None,
         doc: Annotated[
             list[str] | None,
-            Query(description="only this document (its symbol); repeat for several (default: the whole library)"),
+            Query(
+                description="only this document (its symbol); repeat for several (default: the whole library)"
+            ),
         ] = None,
-        lang: Annotated[LangName | None, Query(description="only the documents' versions in this language")] = None,
+        lang: Annotated[
+            LangName | None, Query(description="only the documents' versions in this language")
+        ] = None,
         parallel: Annotated[
-            bool, Query(description="give each result its paragraph in the document's other language versions")
+            bool,
+            Query(description="give each result its paragraph in the document's other language versions"),
         ] = False,
     ) -> NDJSONResponse:
         """Like `pipeline batch FILE`: a JSON list, JSONL (`{"id", "query"}` per line), CSV (a header with a

@@ -65,12 +65,15 @@ class Filters:
     parallel: bool = False
 
     @classmethod
-    def of(cls, docs: Sequence[str] | None = None, lang: str | None = None, parallel: bool = False) -> Filters:
+    def of(
+        cls, docs: Sequence[str] | None = None, lang: str | None = None, parallel: bool = False
+    ) -> Filters:
         """Filters with ``docs`` as a tuple (in the order given; None when empty)."""
         return cls(tuple(docs) if docs else None, lang or None, bool(parallel))
 
     def kwargs(self) -> dict[str, Any]:
-        """The keywords of ``search_many`` (none for the default, so a plain ``answer(qs, k, mode)`` works)."""
+        """The keywords of ``search_many`` (none for the default, so a plain
+        ``answer(qs, k, mode)`` works)."""
         if self == Filters():
             return {}
         return {"docs": list(self.docs) if self.docs else None, "lang": self.lang, "parallel": self.parallel}

@@ -65,7 +65,9 @@ async def _client(
     reader, writer = await asyncio.open_connection(host, port)
     i = start
     try:
-        while time.perf_counter() < until and (max_requests is None or latencies is None or len(latencies) < max_requests):
+        while time.perf_counter() < until and (
+            max_requests is None or latencies is None or len(latencies) < max_requests
+        ):
             path = paths[i % len(paths)]
             i += 1
             t = time.perf_counter()
@@ -110,7 +112,10 @@ async def measure(
     t0 = time.perf_counter()
     until = t0 + seconds
     await asyncio.gather(
-        *(_client(host, port, paths, c * step, until, headers, latencies, errors, max_requests) for c in range(clients))
+        *(
+            _client(host, port, paths, c * step, until, headers, latencies, errors, max_requests)
+            for c in range(clients)
+        )
     )
     elapsed = time.perf_counter() - t0
     latencies.sort()

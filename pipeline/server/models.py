@@ -45,7 +45,9 @@ class Hit(BaseModel):
     document: str = Field(description="the document's symbol, e.g. CTOC/COP/2012/7")
     lang: Lang = Field(description="the language of the document version the paragraph is from")
     part: str | None = Field(
-        None, description='only for a paragraph of an annex: the annex ("annex", "annex II"); numbering restarts there'
+        None,
+        description='only for a paragraph of an annex: the annex ("annex", "annex II"); '
+        "numbering restarts there",
     )
     paragraph: int = Field(description="the paragraph's number (as printed)")
     citation: str = Field(
@@ -69,7 +71,8 @@ class Hit(BaseModel):
     )
     parallel: list[Parallel] | None = Field(
         None,
-        description="with parallel=true: the same-numbered paragraph of each other language version of the document",
+        description="with parallel=true: the same-numbered paragraph of each other language version "
+        "of the document",
     )
 
 
@@ -139,9 +142,13 @@ class Document(BaseModel):
     lang: Lang
     title: str = Field(description="its title as catalogued (may be empty)")
     paragraphs: int = Field(description="its numbered paragraphs, annexes included")
-    parts: list[str] = Field(description='its annexes whose paragraph numbering restarts ("annex", "annex II")')
+    parts: list[str] = Field(
+        description='its annexes whose paragraph numbering restarts ("annex", "annex II")'
+    )
     added: str = Field(description="when it was added to the library (ISO 8601; may be empty)")
-    ranges: list[PartRange] = Field(description="first and last paragraph number of the body and of each annex")
+    ranges: list[PartRange] = Field(
+        description="first and last paragraph number of the body and of each annex"
+    )
 
 
 class Documents(BaseModel):
@@ -218,7 +225,9 @@ class Health(BaseModel):
     uptime_s: float
     started: str = Field(description="UTC start time, ISO 8601")
     corpus: CorpusInfo
-    documents: list[DocumentInfo] = Field(description="each document version and its indexes, in library order")
+    documents: list[DocumentInfo] = Field(
+        description="each document version and its indexes, in library order"
+    )
     indexes: dict[str, ArtifactInfo] = Field(description="shared by the library: model, translator")
     model: str = Field(description="the embedding model's id")
     encoder: str = Field(description="the query encoder: numpy or sentence-transformers")

@@ -55,15 +55,17 @@ def document_rows(library: Library) -> list[dict[str, Any]]:
         for p in d.paragraphs:
             r = ranges.setdefault(p.part, [p.number, p.number])
             r[0], r[1] = min(r[0], p.number), max(r[1], p.number)
-        rows.append({
-            "symbol": d.symbol,
-            "lang": d.lang,
-            "title": e.title or (d.metadata.title or ""),
-            "paragraphs": len(d.paragraphs),
-            "parts": [x for x in d.parts if x],
-            "added": e.added,
-            "ranges": [{"part": part, "first": a, "last": b} for part, (a, b) in ranges.items()],
-        })
+        rows.append(
+            {
+                "symbol": d.symbol,
+                "lang": d.lang,
+                "title": e.title or (d.metadata.title or ""),
+                "paragraphs": len(d.paragraphs),
+                "parts": [x for x in d.parts if x],
+                "added": e.added,
+                "ranges": [{"part": part, "first": a, "last": b} for part, (a, b) in ranges.items()],
+            }
+        )
     return rows
 
 
@@ -123,7 +125,8 @@ class ServerState:
         )
 
     def paragraph_list(self, documents: list[Corpus] | None = None, part: str | None = None) -> bytes:
-        """The JSON array of the records of ``documents`` (all when None), only those of ``part`` when given."""
+        """The JSON array of the records of ``documents`` (all when None), only
+        those of ``part`` when given."""
         if documents is None and part is None:
             return self.all_paragraphs
         keep = None if documents is None else {(d.symbol, d.lang) for d in documents}
