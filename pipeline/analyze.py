@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -34,7 +35,7 @@ from typing import Any, Protocol
 from pipeline.config import Config
 from pipeline.errors import ComponentError, PipelineError, UserError
 from pipeline.identifiers import find_identifiers
-from pipeline.store import file_mode
+from pipeline.store import file_mode, write_json_atomic
 from pipeline.text import CJK_IDEOGRAPHS
 
 __all__ = ["ANALYZER_VERSION", "Analyzer", "ZH_STOPWORDS", "EN_STOPWORDS", "get_jieba"]
@@ -47,10 +48,10 @@ ANALYZER_VERSION = "3"
 #: Chinese function words (jieba tokens) that carry no topic.
 ZH_STOPWORDS: frozenset[str] = frozenset(
     """
-    的 了 和 在 是 对 与 及 以及 等 等等 也 并 并且 其 其中 将 为 以 于 之 而 或 或者 这 那 这些 那些 这种 这样
-    该 此 各 从 由 被 把 向 就 都 又 所 已 已经 还 但 但是 因 因此 因而 如 如果 则 即 使 着 过 地 得 之间 之一
-    有关 关于 通过 进行 一个 一些 一项 一种 及其 以便 以及 方面 以来 此类 上述 有 没有 个 中 上 下 内 后 前
-    第 号
+    的 了 和 在 是 对 与 及 以及 等 等等 也 并 并且 其 其中 将 为 以 于 之 而 或 或者 这 那 这些 那些 这种
+    这样 该 此 各 从 由 被 把 向 就 都 又 所 已 已经 还 但 但是 因 因此 因而 如 如果 则 即 使 着 过 地 得 之间
+    之一 有关 关于 通过 进行 一个 一些 一项 一种 及其 以便 以及 方面 以来 此类 上述 有
+    没有 个 中 上 下 内 后 前 第 号
     """.split()
 )
 
@@ -95,9 +96,9 @@ def get_jieba(cfg: Config) -> Any:
 
     The main dictionary's prefix cache is written to ``cfg.index_dir / "jieba"`` (atomically, by jieba)
     rather than the system temp dir. (On CPython 3.11 loading it takes about as long as rebuilding the
-    prefix dictionary, ~0.5 s either way; see ``scripts/bench_lexical.py``.) The user dictionary's bytes are read once;
-    the tokenizer is keyed by their hash (attribute ``userdict_sha256``), so an edited dictionary gives a
-    new tokenizer and the analyzer's fingerprint always describes the dictionary actually in use.
+    prefix dictionary, ~0.5 s either way; see ``scripts/bench_lexical.py``.) The user dictionary's bytes are
+    read once; the tokenizer is keyed by their hash (attribute ``userdict_sha256``), so an edited dictionary
+    gives a new tokenizer and the analyzer's fingerprint always describes the dictionary actually in use.
 
     Args:
         cfg: settings (``index_dir``, ``corpus_dir``).
@@ -112,7 +113,9 @@ def get_jieba(cfg: Config) -> Any:
             data.decode("utf-8")
         except UnicodeDecodeError as e:
             line = data[: e.start].count(b"\n") + 1
-            raise UserError(f"{udict}:{line}: the user dictionary is not UTF-8 text; save it as UTF-8") from None
+            raise UserError(
+                f"{udict}:{line}: the user dictionary is not UTF-8 text; save it as UTF-8"
+            ) from None
     sha = hashlib.sha256(data).hexdigest() if data is not None else None
     key = (str(cfg.index_dir), sha)
     tk = _JIEBA_CACHE.get(key)
@@ -135,8 +138,10 @@ def get_jieba(cfg: Config) -> Any:
             tk.cache_file = "jieba.cache"
         except OSError as e:  # read-only index dir: fall back to jieba's default temp dir
             log.warning("cannot use %s for the jieba cache (%s); using the system temp dir", cache_dir, e)
-        tk.initialize()
         cache = cache_dir / "jieba.cache"
+        trusted = _check_jieba_cache(cache)
+        tk.initialize()
+        _record_jieba_cache(cache, trusted)
         if cache.is_file():  # jieba writes its cache 0600; give it the umask's mode like every other file
             with contextlib.suppress(OSError):
                 cache.chmod(file_mode())
@@ -150,6 +155,49 @@ def get_jieba(cfg: Config) -> Any:
         tk.userdict_sha256 = sha
         _JIEBA_CACHE[key] = tk
         return tk
+
+
+#: Beside jieba's prefix-dictionary cache: the sha256 and size of the cache jieba last wrote. The cache
+#: changes every segmentation, so it is trusted only when it is exactly that file.
+_JIEBA_RECORD = "jieba.cache.json"
+
+
+def _check_jieba_cache(cache: Path) -> str | None:
+    """Remove jieba's cache unless it is the file jieba wrote (its record's hash), so jieba rebuilds it from
+    its dictionary (about a second); returns the trusted cache's sha256, or None."""
+    if not cache.is_file():
+        return None
+    record_path = cache.with_name(_JIEBA_RECORD)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        want = str(record["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        record, want = None, ""
+    try:
+        got = hashlib.sha256(cache.read_bytes()).hexdigest()
+    except OSError:
+        got = ""
+    if got and got == want:
+        return got
+    if record is not None:
+        log.warning(
+            "jieba's dictionary cache %s does not match its record (changed on disk); rebuilding it", cache
+        )
+    with contextlib.suppress(OSError):
+        cache.unlink()
+    return None
+
+
+def _record_jieba_cache(cache: Path, trusted: str | None) -> None:
+    """Record the hash of the cache jieba has just written (one that was trusted stays recorded)."""
+    try:
+        data = cache.read_bytes()
+    except OSError:
+        return
+    sha = hashlib.sha256(data).hexdigest()
+    if sha != trusted:
+        with contextlib.suppress(OSError):
+            write_json_atomic(cache.with_name(_JIEBA_RECORD), {"sha256": sha, "size": len(data)})
 
 
 def _stem(words: list[str]) -> list[str]:
@@ -260,7 +308,8 @@ class Analyzer:
     @property
     def translator(self) -> _TranslatorLike | None:
         """The English->Chinese translator, loaded on first use; ``None`` only when disabled
-        (``translate=False``): a translator that cannot load raises :class:`~pipeline.errors.ComponentError`."""
+        (``translate=False``): a translator that cannot load raises
+        :class:`~pipeline.errors.ComponentError`."""
         if not self._use_translator:
             return None
         if not self._translator_tried:
@@ -335,7 +384,8 @@ class Analyzer:
 
         Returns:
             ``analyzer_version``, ``userdict_sha256``, ``stopwords_sha256`` and the jieba / PyStemmer
-            versions. The translator's data (glossary, CC-CEDICT) is used only on queries and is not part of it.
+            versions. The translator's data (glossary, CC-CEDICT) is used only on
+            queries and is not part of it.
         """
         from pipeline.store import package_version, sha256_bytes
 

@@ -5,8 +5,8 @@ verify; ``force`` rebuilds everything and re-embeds every text. Builds of one ho
 (:func:`pipeline.store.build_lock`), and each artifact is swapped into place atomically, so a killed build
 leaves the previous artifact or the new one, and its leftovers are removed by the next build.
 
-Building is always asked for: by ``pipeline build``, ``pipeline serve --build``, :mod:`pipeline.changes` when a
-report is added, and the command line's first search in a home that has never been built
+Building is always asked for: by ``pipeline build``, ``pipeline serve --build``, :mod:`pipeline.changes` when
+a report is added, and the command line's first search in a home that has never been built
 (:func:`build_missing`). The retriever only loads.
 """
 
@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.catalog import read_catalog, stray_files, write_catalog
+from pipeline.catalog import read_catalog, restore_catalog, stray_files, write_catalog, write_entry
 from pipeline.config import Config
 from pipeline.errors import MissingIndexError, StaleIndexError
-from pipeline.layout import dense_dir, docs_root, lexical_dir
+from pipeline.layout import catalog_backup_path, dense_dir, docs_root, lexical_dir
 from pipeline.library import Library, load_library, refresh_catalog
 from pipeline.store import MANIFEST, build_lock
 
@@ -32,16 +32,24 @@ if TYPE_CHECKING:
     from pipeline.embed import PassageEmbedder
     from pipeline.lexical import BM25Index
 
-__all__ = ["build_all", "build_missing", "clean_leftovers", "collect_garbage", "ensure_dense", "ensure_lexical",
-           "passage_embedder"]
+__all__ = [
+    "build_all",
+    "build_missing",
+    "clean_leftovers",
+    "collect_garbage",
+    "ensure_dense",
+    "ensure_lexical",
+    "passage_embedder",
+]
 
 Log = Callable[[str], None]
 
 
-def ensure_lexical(cfg: Config, corpus: Corpus, analyzer: Analyzer, key: str,
-                   force: bool = False) -> tuple[BM25Index, bool]:
-    """One report's BM25 index: the saved one when it verifies for the current inputs (and not ``force``), else
-    a new one, saved; and whether it was built. Call under the build lock."""
+def ensure_lexical(
+    cfg: Config, corpus: Corpus, analyzer: Analyzer, key: str, force: bool = False
+) -> tuple[BM25Index, bool]:
+    """One report's BM25 index: the saved one when it verifies for the current inputs (and not ``force``),
+    else a new one, saved; and whether it was built. Call under the build lock."""
     import pipeline.lexical as lx
 
     if not force:
@@ -64,11 +72,17 @@ def passage_embedder(cfg: Config, force: bool = False, model: object = None) -> 
     return PassageEmbedder(cfg, model=model, verify="full")
 
 
-def ensure_dense(cfg: Config, corpus: Corpus, key: str, embedder: Any, force: bool = False,
-                 cache: dict[str, Any] | None = None) -> tuple[DenseIndex, bool]:
-    """One report's dense index: the saved one when it verifies for this embedder (and not ``force``), else one
-    embedded anew — reusing the vectors of ``cache`` (default: every verified index of the home with the same
-    embedder; none with ``force``) — and saved; and whether it was built. Call under the build lock."""
+def ensure_dense(
+    cfg: Config,
+    corpus: Corpus,
+    key: str,
+    embedder: Any,
+    force: bool = False,
+    cache: dict[str, Any] | None = None,
+) -> tuple[DenseIndex, bool]:
+    """One report's dense index: the saved one when it verifies for this embedder (and not ``force``), else
+    one embedded anew — reusing the vectors of ``cache`` (default: every verified index of the home with the
+    same embedder; none with ``force``) — and saved; and whether it was built. Call under the build lock."""
     import pipeline.dense as dn
 
     if not force:
@@ -79,18 +93,21 @@ def ensure_dense(cfg: Config, corpus: Corpus, key: str, embedder: Any, force: bo
     return dn.build_dense_index(cfg, corpus, embedder, force=force, key=key, cache=cache), True
 
 
-def build_missing(cfg: Config, library: Library, *, dense: bool, log: Log | None = None,
-                  embedder: Any = None) -> list[str]:
-    """Build the indexes no report has yet (lexical; dense too when ``dense``), under the build lock: the first
-    search in a home that was never built. A stale or damaged index is left alone (the search refuses it and
-    ``pipeline build`` repairs it). ``embedder`` replaces the model's passage embedder (tests). Returns what
-    was built."""
+def build_missing(
+    cfg: Config, library: Library, *, dense: bool, log: Log | None = None, embedder: Any = None
+) -> list[str]:
+    """Build the indexes no report has yet (lexical; dense too when ``dense``), under the build lock: the
+    first search in a home that was never built. A stale or damaged index is left alone (the search refuses it
+    and ``pipeline build`` repairs it). ``embedder`` replaces the model's passage embedder (tests). Returns
+    what was built."""
     from pipeline.analyze import Analyzer
 
     say = log or (lambda _m: None)
     built: list[str] = []
     with build_lock(cfg.index_dir, log=log):
-        lexical_missing = [(d, k) for d, k in library.keyed() if not (lexical_dir(cfg, k) / MANIFEST).exists()]
+        lexical_missing = [
+            (d, k) for d, k in library.keyed() if not (lexical_dir(cfg, k) / MANIFEST).exists()
+        ]
         if lexical_missing:
             analyzer = Analyzer(cfg)
             for doc, key in lexical_missing:
@@ -108,7 +125,8 @@ def build_missing(cfg: Config, library: Library, *, dense: bool, log: Log | None
 
 
 def collect_garbage(cfg: Config, keep: set[str]) -> list[Path]:
-    """Remove the report index folders whose key is not in ``keep`` (the catalog's); call under the build lock."""
+    """Remove the report index folders whose key is not in ``keep`` (the
+    catalog's); call under the build lock."""
     root = docs_root(cfg)
     if not root.is_dir():
         return []
@@ -121,11 +139,11 @@ def collect_garbage(cfg: Config, keep: set[str]) -> list[Path]:
 
 
 def clean_leftovers(cfg: Config) -> list[Path]:
-    """Remove what interrupted writes left beside every artifact of the home (staging and ``.old`` directories,
-    temporary files), each under its folder's lock; returns what was removed.
+    """Remove what interrupted writes left beside every artifact of the home (staging and ``.old``
+    directories, temporary files), each under its folder's lock; returns what was removed.
 
-    :meth:`pipeline.store.Artifact.write` cleans an artifact's leftovers only when it writes that artifact, so a
-    build that finds everything up to date would otherwise leave them for good.
+    :meth:`pipeline.store.Artifact.write` cleans an artifact's leftovers only when it writes that artifact, so
+    a build that finds everything up to date would otherwise leave them for good.
     """
     from pipeline.dense import dense_artifact
     from pipeline.lexical import lexical_artifact
@@ -142,15 +160,30 @@ def clean_leftovers(cfg: Config) -> list[Path]:
         if art.directory.parent.is_dir():
             with build_lock(art.directory.parent):
                 removed += art.clean_leftovers()
+    # files written atomically (store.atomic_open: ".NAME.XXXX.tmp") and left by a kill before their rename:
+    # the catalog, its backup and the reports in corpus/, each report's entry (callers hold the home's lock)
+    folders = [cfg.corpus_dir] + (sorted(p for p in docs.iterdir() if p.is_dir()) if docs.is_dir() else [])
+    for folder in folders:
+        for p in folder.glob(".*.tmp") if folder.is_dir() else []:
+            if p.is_file() and not p.is_symlink():
+                p.unlink(missing_ok=True)
+                removed.append(p)
     return removed
 
 
-def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log: Log | None = None) -> Iterator[str]:
+def build_all(
+    cfg: Config,
+    force: bool = False,
+    lexical_only: bool = False,
+    log: Log | None = None,
+    accept_changes: bool = False,
+) -> Iterator[str]:
     """Build or refresh every report's lexical index, the converted model and every report's dense index.
 
-    The catalog is brought up to date first (a report whose file changed gets its new hash and paragraph
-    count; a home without a catalog gets one for its report). Each stage verifies its artifact first and
-    leaves a current one alone (``force`` rebuilds all).
+    A missing or damaged catalog is restored first (:func:`pipeline.catalog.restore_catalog`, saying how). A
+    report whose text is not the one it was added with is refused unless ``accept_changes`` (then its entry
+    gets the new hash and paragraph count); a home without a catalog gets one for its report. Each stage
+    verifies its artifact first and leaves a current one alone (``force`` rebuilds all).
 
     Yields:
         One progress line per stage, with its time.
@@ -159,12 +192,20 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
 
     t = time.perf_counter()
     with build_lock(cfg.index_dir, log=log):
-        library = load_library(cfg)
+        if restored := restore_catalog(cfg):
+            yield restored
+        library = load_library(cfg, accept_changes)
         n_sent = sum(len(p.sentences) for p in library.paragraphs)
-        yield (f"ingest: {len(library.documents)} report(s), {len(library.paragraphs)} paragraphs, {n_sent} sentences "
-               f"({time.perf_counter() - t:.2f} s)")
+        yield (
+            f"ingest: {len(library.documents)} report(s), {len(library.paragraphs)} paragraphs, "
+            f"{n_sent} sentences "
+            f"({time.perf_counter() - t:.2f} s)"
+        )
         for path in stray_files(cfg, library.entries):
-            yield f"note: {path} is not in the library (not in corpus/documents.json); `pipeline add` it to search it"
+            yield (
+                f"note: {path} is not in the library (not in corpus/documents.json); "
+                "`pipeline add` it to search it"
+            )
         if removed := clean_leftovers(cfg) + collect_garbage(cfg, {e.key for e in library.entries}):
             yield f"removed {len(removed)} leftover(s) of interrupted writes and removed reports"
         old_entries = library.entries
@@ -172,15 +213,24 @@ def build_all(cfg: Config, force: bool = False, lexical_only: bool = False, log:
         t = time.perf_counter()
         analyzer = Analyzer(cfg)
         built = [key for doc, key in library.keyed() if ensure_lexical(cfg, doc, analyzer, key, force)[1]]
-        yield (f"lexical: built the BM25 index of {len(built)} report(s) ({time.perf_counter() - t:.2f} s)" if built
-               else "lexical: up to date (verified)")
+        yield (
+            f"lexical: built the BM25 index of {len(built)} report(s) ({time.perf_counter() - t:.2f} s)"
+            if built
+            else "lexical: up to date (verified)"
+        )
         t = time.perf_counter()
         analyzer.translator  # noqa: B018 - build (or verify) the translator's dictionary cache now, not at the first search
         yield f"translator: ready ({time.perf_counter() - t:.2f} s)"
         if not lexical_only:
             yield from _build_dense(cfg, library, force)
-        if library.entries != old_entries or read_catalog(cfg) is None:
-            write_catalog(cfg, library.entries)  # after every index it names is written
+        for entry in library.entries:  # each report's entry beside its indexes (a lost catalog's last resort)
+            write_entry(cfg, entry, only_if_changed=True)
+        if (
+            library.entries != old_entries
+            or read_catalog(cfg) is None
+            or not catalog_backup_path(cfg).is_file()
+        ):
+            write_catalog(cfg, library.entries, previous=old_entries)  # after every index it names is written
             yield "catalog: corpus/documents.json updated"
         if cfg.backend == "qdrant":
             yield _upload(cfg, library, analyzer, lexical_only)
@@ -222,6 +272,8 @@ def _upload(cfg: Config, library: Library, analyzer: Analyzer, lexical_only: boo
     dense = None if lexical_only else load_dense_indexes(cfg, library.keyed(), embedder_identity(cfg))
     counts = upload_library(cfg, library, lexical, dense)
     kept = counts["skipped"] + counts["trusted"]
-    return (f"qdrant: {counts['written']} paragraphs written, {kept} already there and verified, "
-            f"{counts['deleted']} removed — collection {cfg.qdrant_collection!r} at {cfg.qdrant_url} "
-            f"({time.perf_counter() - t:.1f} s)")
+    return (
+        f"qdrant: {counts['written']} paragraphs written, {kept} already there and verified, "
+        f"{counts['deleted']} removed — collection {cfg.qdrant_collection!r} at {cfg.qdrant_url} "
+        f"({time.perf_counter() - t:.1f} s)"
+    )

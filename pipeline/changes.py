@@ -23,12 +23,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.build import clean_leftovers, collect_garbage, ensure_dense, ensure_lexical, passage_embedder
-from pipeline.catalog import Entry, LibraryError, now, read_catalog, write_catalog
+from pipeline.catalog import (
+    Entry,
+    LibraryError,
+    file_name_problem,
+    now,
+    read_catalog,
+    write_catalog,
+    write_entry,
+)
 from pipeline.config import Config
-from pipeline.ingest import decode_report, parse_report, settle_identity
+from pipeline.ingest import decode_report, parse_report, read_report_bytes, settle_identity
 from pipeline.layout import doc_key, lang_of_name
 from pipeline.library import default_entries, load_document
 from pipeline.store import build_lock, sha256_bytes, write_bytes_atomic
+from pipeline.text import symbol_key
 
 if TYPE_CHECKING:
     from pipeline.analyze import Analyzer
@@ -64,8 +73,10 @@ def alignment_report(new: Corpus, others: Iterable[Corpus]) -> list[str]:
             text = ", ".join((f"{part} " if part else "") + str(n) for part, n in items[:12])
             return text + (f" … ({len(items)} in all)" if len(items) > 12 else "")
 
-        msg = (f"{new.symbol}: the {new.lang} version has {len(new.paragraphs)} paragraphs, the {other.lang} version "
-               f"{len(other.paragraphs)}")
+        msg = (
+            f"{new.symbol}: the {new.lang} version has {len(new.paragraphs)} paragraphs, "
+            f"the {other.lang} version {len(other.paragraphs)}"
+        )
         if extra := mine - theirs:
             msg += f"; only in {new.lang}: {show(extra)}"
         if missing := theirs - mine:
@@ -91,9 +102,13 @@ def _target_name(cfg: Config, path: Path, symbol: str, lang: str, raw: bytes, ta
     with the right language, else ``SYMBOL-SLUG.LANG.txt``; a name the library uses, or a file in ``corpus/``
     with other bytes, gets a numeric suffix (only the candidate names' files are read)."""
     if path.parent.resolve() == cfg.corpus_dir.resolve():
+        if (problem := file_name_problem(path.name)) is not None:
+            raise LibraryError(f"{path}: a report's file name {problem}; rename it")
         return path.name
-    base = path.name[: -len(f".{lang}.txt")] if lang_of_name(path.name) == lang else \
-        doc_key(symbol, lang, "").rsplit(".", 2)[0].lower()
+    base = path.name[: -len(f".{lang}.txt")] if lang_of_name(path.name) == lang else ""
+    # one rule for names (catalog.file_name_problem): no hidden name, no control characters, short enough
+    base = re.sub(r"[\x00-\x1f\x7f/\\]+", "-", base).lstrip(". -")[:120]
+    base = base or doc_key(symbol, lang, "").rsplit(".", 2)[0].lower()
 
     def free(name: str) -> bool:
         if name in taken:
@@ -107,21 +122,17 @@ def _target_name(cfg: Config, path: Path, symbol: str, lang: str, raw: bytes, ta
     return name
 
 
-def _parse_files(paths: Sequence[str | Path], symbol: str | None, lang: str | None) -> list[tuple[Path, bytes, Corpus]]:
-    """Read and parse every file and settle its identity, before anything is written; refuses a directory, a
-    missing file and two files of one version."""
+def _parse_files(
+    paths: Sequence[str | Path], symbol: str | None, lang: str | None
+) -> list[tuple[Path, bytes, Corpus]]:
+    """Read and parse every file and settle its identity, before anything is written and before the build lock
+    is taken; refuses a folder, a pipe or device, a missing or oversized file
+    (:func:`pipeline.ingest.read_report_bytes`) and two files of one version."""
     parsed: list[tuple[Path, bytes, Corpus]] = []
     seen: dict[tuple[str, str], Path] = {}
     for raw_path in paths:
         path = Path(raw_path)
-        if path.is_dir():
-            raise LibraryError(f"{path}: is a directory; give the report files")
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise LibraryError(f"{path}: no such file") from None
-        except OSError as e:
-            raise LibraryError(f"{path}: cannot read ({e.strerror or e})") from None
+        raw = read_report_bytes(path)
         hint = lang or lang_of_name(path.name)
         corpus = parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
         settle_identity(corpus, symbol, hint)
@@ -132,6 +143,28 @@ def _parse_files(paths: Sequence[str | Path], symbol: str | None, lang: str | No
             raise LibraryError(f"{path}: {corpus.label} is also given as {seen[ident]}")
         seen[ident] = path
     return parsed
+
+
+def _not_written(e: OSError, cfg: Config, what: str) -> LibraryError:
+    """The error for a write that failed during ``add``/``remove`` (a full disk, a read-only folder): the
+    library is as it was."""
+    where = getattr(e, "filename", None) or cfg.corpus_dir
+    return LibraryError(
+        f"cannot write {where}: {e.strerror or e}; nothing was {what} (the library is as it was)"
+    )
+
+
+def _check_spellings(entries: Sequence[Entry], parsed: Sequence[tuple[Path, bytes, Corpus]]) -> None:
+    """Refuse a second spelling of a symbol the library has (UN symbols ignore case: ``ctoc/cop/2012/7`` is
+    ``CTOC/COP/2012/7``), so one document never becomes two."""
+    spelled = {symbol_key(e.symbol): e.symbol for e in entries}
+    for path, _, corpus in parsed:
+        known = spelled.setdefault(symbol_key(corpus.symbol), corpus.symbol)
+        if known != corpus.symbol:
+            raise LibraryError(
+                f"{path}: {corpus.symbol} is {known}, already in the library (symbols ignore case); "
+                f"give --symbol {known}"
+            )
 
 
 @dataclass
@@ -159,8 +192,11 @@ class _Adding:
     def others(self, corpus: Corpus) -> list[Corpus]:
         """The other language versions of ``corpus``'s document: given now, or already in the library."""
         out = [c for _, _, c in self.parsed if c.symbol == corpus.symbol and c is not corpus]
-        return out + [load_document(self.cfg, e) for e in self.entries
-                      if e.symbol == corpus.symbol and e.lang != corpus.lang and (e.symbol, e.lang) not in self.given]
+        return out + [
+            load_document(self.cfg, e)
+            for e in self.entries
+            if e.symbol == corpus.symbol and e.lang != corpus.lang and (e.symbol, e.lang) not in self.given
+        ]
 
     def index(self, corpus: Corpus, entry: Entry) -> None:
         """Write the new report's own indexes (its folder is new: nothing the catalog names is touched)."""
@@ -172,9 +208,13 @@ class _Adding:
             self.embedder = passage_embedder(self.cfg)
         cache = self._cache()
         index, _ = ensure_dense(self.cfg, corpus, entry.key, self.embedder, cache=cache)
-        for keys, vectors in ((index.paragraph_keys, index.paragraphs), (index.sentence_keys, index.sentences)):
+        for keys, vectors in (
+            (index.paragraph_keys, index.paragraphs),
+            (index.sentence_keys, index.sentences),
+        ):
             for i, k in enumerate(keys):  # a later file of this add (another version) reuses these vectors
                 cache.setdefault(k, vectors[i])
+        write_entry(self.cfg, entry)  # beside the indexes: what a lost catalog is rebuilt from
         self.log(f"add: {corpus.label} — embedded {index.embedded} texts")
 
     def _cache(self) -> dict[str, Any]:
@@ -189,8 +229,15 @@ class _Adding:
         self.change.warnings += alignment_report(corpus, self.others(corpus))
         name = _target_name(self.cfg, path, corpus.symbol, corpus.lang, raw, self.taken)
         self.taken.add(name)
-        entry = Entry(name, corpus.symbol, corpus.lang, corpus.sha256, self.title or corpus.metadata.title or "",
-                      len(corpus.paragraphs), now())
+        entry = Entry(
+            name,
+            corpus.symbol,
+            corpus.lang,
+            corpus.sha256,
+            self.title or corpus.metadata.title or "",
+            len(corpus.paragraphs),
+            now(),
+        )
         self.log(f"add: {corpus.label} — {len(corpus.paragraphs)} paragraphs from {path}")
         self.index(corpus, entry)
         if not (self.cfg.corpus_dir / name).exists():
@@ -204,10 +251,22 @@ class _Adding:
         self.change.entries.append(entry)
 
     def commit(self) -> None:
-        """Copy the new files into ``corpus/``, then swap the catalog (the commit point)."""
-        for name, raw in self.files:
-            write_bytes_atomic(self.cfg.corpus_dir / name, raw)
-        write_catalog(self.cfg, self.new_entries)
+        """Copy the new files into ``corpus/``, then swap the catalog (the commit point). A write that fails
+        (a full disk) removes the files it copied and leaves the library as it was.
+
+        Raises:
+            LibraryError: a file or the catalog could not be written (nothing changed).
+        """
+        copied: list[Path] = []
+        try:
+            for name, raw in self.files:
+                write_bytes_atomic(self.cfg.corpus_dir / name, raw)
+                copied.append(self.cfg.corpus_dir / name)
+            write_catalog(self.cfg, self.new_entries, previous=self.entries)
+        except OSError:
+            for f in copied:
+                f.unlink(missing_ok=True)
+            raise
         for name in self.replaced:
             (self.cfg.corpus_dir / name).unlink(missing_ok=True)
 
@@ -249,12 +308,13 @@ def add_reports(
     t0 = time.perf_counter()
     if not paths:
         raise LibraryError("no report files given")
+    parsed = _parse_files(paths, symbol, lang)  # before the lock: reading a file never holds up the library
     with build_lock(cfg.index_dir, log=log):
         entries = _current_entries(cfg)
         clean_leftovers(cfg)
         collect_garbage(cfg, {e.key for e in entries})
+        _check_spellings(entries, parsed)
         docs = {(e.symbol, e.lang): e for e in entries}
-        parsed = _parse_files(paths, symbol, lang)
         adding = _Adding(cfg, entries, parsed, title, embedder, log or (lambda _m: None))
         for path, raw, corpus in parsed:
             old = docs.get((corpus.symbol, corpus.lang))
@@ -263,12 +323,18 @@ def add_reports(
                 continue
             if old is not None and not replace:
                 raise LibraryError(
-                    f"{path}: {corpus.label} is already in the library (corpus/{old.file}) with a different text; "
-                    "give --replace to replace it"
+                    f"{path}: {corpus.label} is already in the library (corpus/{old.file}) "
+                    "with a different text; give --replace to replace it"
                 )
-            adding.add(path, raw, corpus, old)
+            try:
+                adding.add(path, raw, corpus, old)
+            except OSError as e:
+                raise _not_written(e, cfg, "added") from None
         if adding.change.entries:
-            adding.commit()
+            try:
+                adding.commit()
+            except OSError as e:
+                raise _not_written(e, cfg, "added") from None
     adding.change.seconds = time.perf_counter() - t0
     return adding.change
 
@@ -289,12 +355,16 @@ def remove_documents(cfg: Config, symbol: str, lang: str | None = None, log: Log
         entries = _current_entries(cfg)
         clean_leftovers(cfg)
         collect_garbage(cfg, {e.key for e in entries})
-        want = re.sub(r"\s+", "", symbol).upper()
-        gone = [e for e in entries if re.sub(r"\s+", "", e.symbol).upper() == want and (lang is None or e.lang == lang)]
+        gone = [e for e in entries if symbol_key(e.symbol) == symbol_key(symbol) and lang in (None, e.lang)]
         if not gone:
             listed = ", ".join(f"{e.symbol} ({e.lang})" for e in entries) or "the library is empty"
-            raise LibraryError(f"no document {symbol}{f' ({lang})' if lang else ''} in the library ({listed})")
-        write_catalog(cfg, [e for e in entries if e not in gone])  # the commit point
+            raise LibraryError(
+                f"no document {symbol}{f' ({lang})' if lang else ''} in the library ({listed})"
+            )
+        try:
+            write_catalog(cfg, [e for e in entries if e not in gone], previous=entries)  # the commit point
+        except OSError as e:
+            raise _not_written(e, cfg, "removed") from None
         change.entries = gone
     change.seconds = time.perf_counter() - t0
     return change

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.answer import Hit
 from pipeline.corpus import Corpus, Paragraph
@@ -84,7 +82,9 @@ class CitationIndex:
             for where, text in _fields(p):
                 for ident in find_identifiers(text):
                     if ident.kind in CITABLE:
-                        c = Citation(ident.key, ident.kind, p.number, where, ident.text, ident.start, ident.end, row)
+                        c = Citation(
+                            ident.key, ident.kind, p.number, where, ident.text, ident.start, ident.end, row
+                        )
                         index.by_key.setdefault(ident.key, []).append(c)
                         found.append(c)
             index.by_row[row] = sorted(found, key=lambda c: (order[c.where.split(":")[0]], c.where, c.start))
@@ -101,13 +101,29 @@ class CitationIndex:
 
 # --- paragraph references ------------------------------------------------------------------------------
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def chinese_numeral(s: str) -> int | None:
-    """Value of a Chinese numeral below 1000 ("四十一" -> 41, "十五" -> 15, "一百零二" -> 102), else None."""
+    """Value of a Chinese numeral below 1000 ("四十一" -> 41, "十五" -> 15, "一百零二" -> 102), digits written
+    one by one ("九九九" -> 999, "四一" -> 41), else None."""
     if not s or any(c not in _CN_DIGITS and c not in "十百" for c in s):
         return None
+    if all(c in _CN_DIGITS for c in s):  # positional, as in "第九九九段"
+        return int("".join(str(_CN_DIGITS[c]) for c in s))
     total, cur = 0, 0
     for c in s:
         if c in _CN_DIGITS:
@@ -121,7 +137,7 @@ def chinese_numeral(s: str) -> int | None:
     return total + cur
 
 
-_NUM = r"(?:\d{1,3}|[零〇一二两三四五六七八九十百]{1,5})"
+_NUM = r"(?:\d{1,5}|[零〇一二两三四五六七八九十百]{1,5})"  # digits: up to paragraph 99,999
 _RANGE_SEP = r"\s*(?:-|–|—|~|～|至|到|to|through|and|&|,(?!\d{3}\b)|，|、|和|及|与)\s*"  # "1,167" is a number
 _SUB = r"(?:\s*\(\s*[a-z]\s*\))?"  # "65(d)"
 _PARA_WORD = r"(?:paragraphs?|paras?\.?|pars?\.?|¶+|§+|段落?)"
@@ -138,7 +154,7 @@ _FILLER = re.compile(
 
 
 def _expand(nums: str) -> list[tuple[int, str | None]]:
-    """"15-17" -> [(15,None),(16,None),(17,None)]; "3 and 5" -> 3, 5; "65(d)" -> (65, "d")."""
+    """ "15-17" -> [(15,None),(16,None),(17,None)]; "3 and 5" -> 3, 5; "65(d)" -> (65, "d")."""
     parts = re.split(rf"({_RANGE_SEP})", nums)
     out: list[tuple[int, str | None]] = []
     pending_range = False
@@ -157,7 +173,9 @@ def _expand(nums: str) -> list[tuple[int, str | None]]:
         if pending_range and out:
             start = out[-1][0]
             if value < start:
-                raise QueryError(f"empty range {start}-{value}: the first paragraph number must not exceed the second")
+                raise QueryError(
+                    f"empty range {start}-{value}: the first paragraph number must not exceed the second"
+                )
             out.extend((n, None) for n in range(start + 1, value + 1))
         else:
             out.append((value, m.group(2)))
@@ -209,7 +227,8 @@ _SEPARATORS = re.compile(r"^[\s,，、;；:：]+|[\s,，、;；:：]+$")
 
 
 def _annex(query: str) -> tuple[str, str]:
-    """``(part, rest)``: the annex a reference names ("annex", "annex II"; "" for none) and the query without it."""
+    """``(part, rest)``: the annex a reference names ("annex", "annex II"; "" for
+    none) and the query without it."""
     m = _RE_ANNEX.search(query)
     if not m:
         return "", query
@@ -222,8 +241,8 @@ def _annex(query: str) -> tuple[str, str]:
 
 
 def _document_reference(query: str, symbols: list[str]) -> Route | None:
-    """A paragraph reference naming a document of the library ("CTOC/COP/2012/7 ¶23", "CTOC/COP/2012/7，第23段",
-    "CTOC/COP/2012/7, annex, para. 3"), or None."""
+    """A paragraph reference naming a document of the library ("CTOC/COP/2012/7 ¶23",
+    "CTOC/COP/2012/7，第23段", "CTOC/COP/2012/7, annex, para. 3"), or None."""
     wanted = {re.sub(r"\s+", "", s).upper(): s for s in symbols}
     for ident in find_identifiers(query):
         if ident.kind != "symbol" or ident.key.upper() not in wanted:
@@ -258,7 +277,8 @@ def route(query: str, index: CitationIndex | None = None, symbols: list[str] | N
 
 
 def cite(index: CitationIndex, identifiers: list[Identifier]) -> list[tuple[int, list[Citation]]]:
-    """Rows of the paragraphs citing any of ``identifiers``, in library order, each with its matching citations.
+    """Rows of the paragraphs citing any of ``identifiers``, in library order,
+    each with its matching citations.
 
     With several identifiers (a list such as "resolutions 1851 (2008) and 1897 (2009)") a paragraph citing
     more of them ranks no differently: document order is the order of a citation list.
@@ -274,11 +294,14 @@ def cite(index: CitationIndex, identifiers: list[Identifier]) -> list[tuple[int,
 
 
 def lookup_paragraphs(
-    corpus: Corpus | Library, requested: list[tuple[int, str | None]], part: str = "",
+    corpus: Corpus | Library,
+    requested: list[tuple[int, str | None]],
+    part: str = "",
     documents: list[Corpus] | None = None,
 ) -> tuple[list[Hit], list[str]]:
     """Hits for the paragraphs a reference asked for, in the order asked, each once — of every document in
-    ``documents`` (default: all) that has it, so a bare "第23段" in a library answers with paragraph 23 of each.
+    ``documents`` (default: all) that has it, so a bare "第23段" in a library
+    answers with paragraph 23 of each.
 
     The answer span is the whole paragraph, or the item asked for ("65(d)").
 
@@ -306,13 +329,20 @@ def lookup_paragraphs(
                 span = item_span(p, label)
                 if span is None:
                     labels = ", ".join(f"({it.label})" for it in p.items) or "none"
-                    warnings.append(f"paragraph {number} has no item ({label}) (its items: {labels}); showing the whole paragraph")
+                    warnings.append(
+                        f"paragraph {number} has no item ({label}) (its items: {labels}); "
+                        "showing the whole paragraph"
+                    )
             hits.append(Hit.of(p, 1.0, {"paragraph": 1.0}, span))
     return hits, warnings
 
 
-def lookup_citations(corpus: Corpus | Library, index: CitationIndex, identifiers: list[Identifier],
-                     rows: set[int] | None = None) -> list[Hit]:
+def lookup_citations(
+    corpus: Corpus | Library,
+    index: CitationIndex,
+    identifiers: list[Identifier],
+    rows: set[int] | None = None,
+) -> list[Hit]:
     """Hits for every paragraph citing any of ``identifiers``, in library order, with the matched spans
     (only the paragraphs at ``rows`` when given: the ``--doc``/``--lang`` selection).
 

@@ -20,11 +20,28 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.corpus import Corpus
 
-__all__ = ["CATALOG", "LANGS", "catalog_path", "corpus_key", "dense_dir", "doc_dir", "doc_key", "docs_root",
-           "lang_of_name", "lexical_dir"]
+__all__ = [
+    "CATALOG",
+    "CATALOG_BACKUP",
+    "ENTRY_FILE",
+    "LANGS",
+    "catalog_backup_path",
+    "catalog_path",
+    "corpus_key",
+    "dense_dir",
+    "doc_dir",
+    "doc_key",
+    "docs_root",
+    "lang_of_name",
+    "lexical_dir",
+]
 
 #: The catalog's file name inside ``corpus/``.
 CATALOG = "documents.json"
+#: Its backup beside it: a copy of the last catalog written, kept in case the catalog is damaged.
+CATALOG_BACKUP = "documents.json.bak"
+#: Each report's catalog entry, kept in its index folder (to rebuild a catalog that is lost with its backup).
+ENTRY_FILE = "entry.json"
 #: The six official languages of the United Nations, as report files name them (``NAME.zh.txt``).
 LANGS = ("zh", "en", "fr", "es", "ru", "ar")
 _RE_LANG_SUFFIX = re.compile(r"\.(zh|en|fr|es|ru|ar)\.txt$")
@@ -37,7 +54,8 @@ def lang_of_name(name: str) -> str | None:
 
 
 def doc_key(symbol: str, lang: str, sha256: str) -> str:
-    """``CTOC/COP/2012/7``, ``zh``, ``79ffa7…`` → ``CTOC-COP-2012-7.zh.79ffa7c837df`` (safe as a folder name)."""
+    """``CTOC/COP/2012/7``, ``zh``, ``79ffa7…`` →
+    ``CTOC-COP-2012-7.zh.79ffa7c837df`` (safe as a folder name)."""
     slug = re.sub(r"[^A-Za-z0-9.]+", "-", symbol).strip("-.") or "report"
     return f"{slug}.{lang}.{sha256[:12]}"
 
@@ -51,6 +69,11 @@ def corpus_key(corpus: Corpus) -> str:
 def catalog_path(cfg: Config) -> Path:
     """``corpus/documents.json``: the catalog of the home's library."""
     return cfg.corpus_dir / CATALOG
+
+
+def catalog_backup_path(cfg: Config) -> Path:
+    """``corpus/documents.json.bak``: the copy of the last catalog written."""
+    return cfg.corpus_dir / CATALOG_BACKUP
 
 
 def docs_root(cfg: Config) -> Path:

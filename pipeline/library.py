@@ -7,14 +7,14 @@ catalog (:mod:`pipeline.catalog`) says which files are in the library; :func:`lo
 Changing the library (``add``/``remove``) is :mod:`pipeline.changes`.
 
 BM25 statistics (document frequencies, average length) are library-wide: each report's index keeps raw term
-frequencies, and the library's indexes are merged when they load (:func:`pipeline.lexical.load_lexical_indexes`),
-so adding a report never re-tokenizes the others and scores equal those of one index over every paragraph.
+frequencies, and the library's indexes are merged when they load
+(:func:`pipeline.lexical.load_lexical_indexes`), so adding a report never re-tokenizes the others and scores
+equal those of one index over every paragraph.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,13 +24,30 @@ import numpy as np
 from pipeline.catalog import CATALOG, Entry, LibraryError, now, read_catalog
 from pipeline.config import Config
 from pipeline.errors import QueryError
-from pipeline.ingest import IngestError, ingest_file, settle_identity
+from pipeline.ingest import (
+    IngestError,
+    decode_report,
+    ingest_file,
+    parse_report,
+    read_report_bytes,
+    settle_identity,
+)
 from pipeline.layout import LANGS, catalog_path, doc_key
+from pipeline.store import sha256_bytes
+from pipeline.text import symbol_key
 
 if TYPE_CHECKING:
     from pipeline.corpus import Corpus, Paragraph
 
-__all__ = ["Library", "as_library", "load_corpus", "load_document", "load_library", "numbered", "refresh_catalog"]
+__all__ = [
+    "Library",
+    "as_library",
+    "load_corpus",
+    "load_document",
+    "load_library",
+    "numbered",
+    "refresh_catalog",
+]
 
 
 @dataclass
@@ -82,18 +99,17 @@ class Library:
         for d in self.documents:
             if d.symbol == symbol and (lang is None or d.lang == lang):
                 return d
-        raise QueryError(f"no document {symbol}{f' ({lang})' if lang else ''} in the library ({self.describe()})")
+        raise QueryError(
+            f"no document {symbol}{f' ({lang})' if lang else ''} in the library ({self.describe()})"
+        )
 
     def describe(self) -> str:
         return ", ".join(f"{d.symbol} ({d.lang})" for d in self.documents) or "it is empty"
 
     def resolve_symbol(self, text: str) -> str | None:
-        """The library's symbol written as ``text`` (case and spaces ignored), or None."""
-        want = re.sub(r"\s+", "", text).upper()
-        for s in self.symbols:
-            if re.sub(r"\s+", "", s).upper() == want:
-                return s
-        return None
+        """The library's symbol written as ``text`` (case, width and spaces ignored), or None."""
+        want = symbol_key(text)
+        return next((s for s in self.symbols if symbol_key(s) == want), None)
 
     # --- selection -------------------------------------------------------------------------------
 
@@ -156,8 +172,11 @@ class Library:
 
     def missing_versions(self, p: Paragraph) -> list[str]:
         """Languages of ``p``'s document that have no paragraph with its number."""
-        return [d.lang for d in self.versions(p.document)
-                if d.lang != p.lang and self.find(d.symbol, d.lang, p.number, p.part) is None]
+        return [
+            d.lang
+            for d in self.versions(p.document)
+            if d.lang != p.lang and self.find(d.symbol, d.lang, p.number, p.part) is None
+        ]
 
     def key(self, corpus: Corpus) -> str:
         """The index folder key of one of the library's documents (the catalog's hash, else the file's)."""
@@ -186,7 +205,9 @@ def as_library(corpus: Corpus | Library) -> Library:
     for p in corpus.paragraphs:
         p.document = p.document or corpus.symbol
         p.lang = p.lang or corpus.lang
-    return Library([corpus], [Entry(corpus.path.rsplit("/", 1)[-1], corpus.symbol, corpus.lang, corpus.sha256)])
+    return Library(
+        [corpus], [Entry(corpus.path.rsplit("/", 1)[-1], corpus.symbol, corpus.lang, corpus.sha256)]
+    )
 
 
 def numbered(documents: Sequence[Corpus], number: int, part: str = "") -> tuple[list[Paragraph], str]:
@@ -212,24 +233,50 @@ def default_entries(cfg: Config) -> list[Entry]:
     return [Entry(cfg.document, corpus.symbol, corpus.lang, corpus.sha256)]
 
 
-def load_document(cfg: Config, entry: Entry) -> Corpus:
-    """Parse one catalogued report and give it the catalog's identity."""
+def load_document(cfg: Config, entry: Entry, accept_changes: bool = False) -> Corpus:
+    """Parse one catalogued report (its file read once) and give it the catalog's identity.
+
+    Args:
+        cfg: settings.
+        entry: its catalog entry.
+        accept_changes: take a text that differs from the one the catalog recorded (``pipeline build
+            --accept-changes``); otherwise that is refused.
+
+    Raises:
+        LibraryError: the file is missing, or its text is not the one it was added with (a truncated or
+            edited report is never indexed silently).
+        IngestError: it does not parse.
+    """
     path = cfg.corpus_dir / entry.file
     if not path.is_file():
         raise LibraryError(
             f"{path}: listed in corpus/{CATALOG} as {entry.symbol} ({entry.lang}) but the file is missing; "
             f"put it back, or `pipeline remove {entry.symbol} --lang {entry.lang}`"
         )
-    corpus = ingest_file(path, lang=entry.lang)
+    raw = read_report_bytes(path)
+    sha = sha256_bytes(raw)
+    if entry.sha256 and sha != entry.sha256 and not accept_changes:
+        had = f"{entry.paragraphs} paragraphs, " if entry.paragraphs else ""
+        raise LibraryError(
+            f"{path}: the text of {entry.symbol} ({entry.lang}) changed since it was added "
+            f"(catalog: {had}sha256 {entry.sha256[:12]}…; the file now: {len(raw):,} bytes, "
+            f"sha256 {sha[:12]}…); put the original back, or take the new text with "
+            "`pipeline build --accept-changes`"
+        )
+    corpus = parse_report(decode_report(raw, path), path, sha, lang=entry.lang)
     settle_identity(corpus, entry.symbol, entry.lang)
     return corpus
 
 
-def load_library(cfg: Config | None = None) -> Library:
+def load_library(cfg: Config | None = None, accept_changes: bool = False) -> Library:
     """Parse every report of the catalog (milliseconds each; nothing cached).
 
+    Args:
+        cfg: settings.
+        accept_changes: take reports whose text changed since they were added (``pipeline build``).
+
     Raises:
-        LibraryError: an unreadable catalog or a listed file that is missing.
+        LibraryError: an unreadable catalog, a listed file that is missing or whose text changed.
         IngestError: a report that does not parse (file and line named).
     """
     cfg = cfg or Config()
@@ -237,20 +284,25 @@ def load_library(cfg: Config | None = None) -> Library:
     if entries is None:
         entries = default_entries(cfg)
     if not entries:
-        raise LibraryError(f"the library is empty: add a report with `pipeline add FILE` ({catalog_path(cfg)})")
-    return Library([load_document(cfg, e) for e in entries], entries)
+        raise LibraryError(
+            f"the library is empty: add a report with `pipeline add FILE` ({catalog_path(cfg)})"
+        )
+    return Library([load_document(cfg, e, accept_changes) for e in entries], entries)
 
 
 def load_corpus(cfg: Config | None = None) -> Corpus:
-    """Parse the configured report (``cfg.document_path``) with the identity the library's catalog gives it (the
-    whole library: :func:`load_library`). Parsing takes milliseconds; nothing is cached."""
+    """Parse the configured report (``cfg.document_path``) with the identity the library's catalog gives it
+    (the whole library: :func:`load_library`). Parsing takes milliseconds; nothing is cached."""
     cfg = cfg or Config()
     entries = read_catalog(cfg)
     entry = next((e for e in entries or [] if e.file == cfg.document), None)
     if entry is None:
         if entries:
-            raise IngestError(cfg.document_path, 0, f"not in the library (corpus/documents.json); "
-                              f"`pipeline add {cfg.document_path}` it")
+            raise IngestError(
+                cfg.document_path,
+                0,
+                f"not in the library (corpus/documents.json); `pipeline add {cfg.document_path}` it",
+            )
         [entry] = default_entries(cfg)
     return load_document(cfg, entry)
 
@@ -260,6 +312,16 @@ def refresh_catalog(library: Library) -> list[Entry]:
     added where the entry has none)."""
     out = []
     for doc, e in zip(library.documents, library.entries, strict=True):
-        out.append(Entry(e.file, e.symbol, e.lang, doc.sha256, e.title or (doc.metadata.title or ""),
-                         len(doc.paragraphs), e.added or now(), dict(e.extra)))
+        out.append(
+            Entry(
+                e.file,
+                e.symbol,
+                e.lang,
+                doc.sha256,
+                e.title or (doc.metadata.title or ""),
+                len(doc.paragraphs),
+                e.added or now(),
+                dict(e.extra),
+            )
+        )
     return out

@@ -5,11 +5,10 @@ Nothing here knows about paragraphs or reports; these are the rules of mixed Chi
 
 from __future__ import annotations
 
-from typing import Literal
-
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
 #: CJK ideographs as the body of a regex character class (BMP blocks and the supplementary ones that occur in
 #: UN texts): the one definition of "a Chinese character" for ingest, the analyzer, translation and retrieval.
@@ -19,7 +18,8 @@ CJK_PUNCTUATION = "\u3000-\u303f\uff00-\uffef"
 #: Latin letters (ASCII and Latin-1/Extended-A/B, without × and ÷): the one definition of "a Latin letter".
 LATIN_LETTERS = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _IDEOGRAPH = re.compile(f"[{CJK_IDEOGRAPHS}]")
-# CJK punctuation and full-width forms (and curly quotes, ellipsis, dashes): no space is ever inserted next to these.
+# CJK punctuation and full-width forms (and curly quotes, ellipsis, dashes): no space is ever inserted
+# next to these.
 _CJK_PUNCT = re.compile(f"[{CJK_PUNCTUATION}\u2018-\u201f\u2026\u2014\u00b7]")
 _LATIN_WORD = re.compile(f"[{LATIN_LETTERS}]{{2,}}")
 _LATIN_OR_DIGIT = re.compile(r"[0-9A-Za-z\u00c0-\u024f%]")
@@ -34,7 +34,7 @@ def is_ideograph(ch: str) -> bool:
 
 
 def query_language(text: str) -> Literal["zh", "en"]:
-    """"zh" when a text is mostly Chinese, else "en" (two CJK characters weigh as one Latin word)."""
+    """ "zh" when a text is mostly Chinese, else "en" (two CJK characters weigh as one Latin word)."""
     cjk = len(_IDEOGRAPH.findall(text))
     latin = len(_LATIN_WORD.findall(text))
     return "zh" if cjk and cjk >= 2 * latin else "en"
@@ -43,6 +43,40 @@ def query_language(text: str) -> Literal["zh", "en"]:
 def normalize(text: str) -> str:
     """Indexing form: NFKC (full-width/half-width folding) and runs of white space folded to one space."""
     return _SPACE_RUN.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+#: The longest document symbol taken (UN symbols run 10-40 characters; A/HRC/WG.6/40/L.10/Add.1/Rev.1 has 31).
+MAX_SYMBOL_CHARS = 80
+_SYMBOL_CHARS = re.compile(r"[A-Za-z0-9/.()\-_*]+")
+
+
+def symbol_form(text: str) -> str:
+    """A document symbol as the library stores it: width-folded (NFKC: full-width ``ＣＴＯＣ／…`` becomes
+    ``CTOC/…``) and without white space (``CTOC/COP/2012/ 7`` becomes ``CTOC/COP/2012/7``); the case is kept
+    as written.
+
+    Raises:
+        ValueError: an empty symbol, one longer than :data:`MAX_SYMBOL_CHARS`, or one with characters no UN
+            symbol has (letters, digits and ``/ . ( ) - _ *`` only); the message says which.
+    """
+    form = _SPACE_RUN.sub("", unicodedata.normalize("NFKC", text))
+    if not form:
+        raise ValueError("an empty document symbol")
+    if len(form) > MAX_SYMBOL_CHARS:
+        raise ValueError(f"a document symbol of {len(form)} characters (at most {MAX_SYMBOL_CHARS})")
+    if not _SYMBOL_CHARS.fullmatch(form):
+        bad = sorted({c for c in form if not _SYMBOL_CHARS.fullmatch(c)})
+        shown = ", ".join(repr(c) for c in bad[:5])
+        raise ValueError(
+            f"{form[:40]!r} is not a document symbol (it has {shown}; use letters, digits and / . - ( ))"
+        )
+    return form
+
+
+def symbol_key(text: str) -> str:
+    """What two spellings of one symbol share: UN symbols are case-insensitive (``ctoc/cop/2012/7`` is
+    ``CTOC/COP/2012/7``). Width and white space are folded as in :func:`symbol_form`; never raises."""
+    return _SPACE_RUN.sub("", unicodedata.normalize("NFKC", text)).casefold()
 
 
 def join_fragment(left: str, right: str) -> str:
@@ -55,8 +89,8 @@ def join_fragment(left: str, right: str) -> str:
       ("第 28 条", "2010 年 10 月", "意大利 carabinieri"), so a reference broken over lines reads as printed.
     * CJK punctuation next to anything: no space ("。2011 年", "（S/2012/50）").
     * Latin next to Latin: one space ("de lutte contre" + "la criminalité"), except inside a URL or a
-      document symbol broken after ``.``, ``_``, ``/`` or ``-`` ("www.unodc." + "org/…", "UNODC/CCPCJ/" + "EG.1/…"),
-      which is re-joined without a space.
+      document symbol broken after ``.``, ``_``, ``/`` or ``-`` ("www.unodc." + "org/…", "UNODC/CCPCJ/" +
+      "EG.1/…"), which is re-joined without a space.
 
     Args:
         left: text so far (may end in white space, which is ignored).
@@ -109,10 +143,10 @@ _RE_NEXT_CAPITAL = re.compile(r"\s+[A-Z]")
 def split_sentences(text: str) -> list[Span]:
     """Split text into sentences with offsets.
 
-    Splits at line breaks, after 。；！？ (and any closing quotes or brackets that follow them), after a Latin ";" (but
-    not the "; and" / "; or" that closes a list item), and after a Latin ".", "!" or "?" followed by white space
-    (so "www.unodc.org", "1.7 亿" and "EG.1/2012/4" are not cut); after a number only before a capital letter
-    and not when the number opens a line (an enumerator, "1. ").
+    Splits at line breaks, after 。；！？ (and any closing quotes or brackets that follow them), after a Latin
+    ";" (but not the "; and" / "; or" that closes a list item), and after a Latin ".", "!" or "?" followed by
+    white space (so "www.unodc.org", "1.7 亿" and "EG.1/2012/4" are not cut); after a number only before a
+    capital letter and not when the number opens a line (an enumerator, "1. ").
 
     Args:
         text: the text to cut.

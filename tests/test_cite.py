@@ -28,9 +28,11 @@ def test_every_citation_points_at_its_text(corpus, index):
     for key, cites in index.by_key.items():
         for c in cites:
             p = corpus.paragraph(c.paragraph)
-            fields = {"text": p.text} | {f"item:{i.label}": i.text for i in p.items} | {
-                f"footnote:{f.marker}": f.text for f in p.footnotes
-            }
+            fields = (
+                {"text": p.text}
+                | {f"item:{i.label}": i.text for i in p.items}
+                | {f"footnote:{f.marker}": f.text for f in p.footnotes}
+            )
             assert fields[c.where][c.start : c.end] == c.text
         assert [c.paragraph for c in cites] == sorted(c.paragraph for c in cites)  # document order
 
@@ -53,26 +55,49 @@ def test_dev_lookups_are_exact(q, index):
 
 
 def test_questions_are_not_routed_to_lookups(index):
-    wrong = [q["query"] for q in _dev({"question", "paraphrase"}) if route(q["query"], index).kind != "question"]
+    wrong = [
+        q["query"] for q in _dev({"question", "paraphrase"}) if route(q["query"], index).kind != "question"
+    ]
     assert not wrong
 
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("23", [23]), ("paragraph 23", [23]), ("para. 7", [7]), ("¶17", [17]), ("第 41 段", [41]), ("第四十一段", [41]),
-     ("paragraphs 15-17", [15, 16, 17]), ("第 3 至 5 段", [3, 4, 5]), ("paras 3 and 5", [3, 5]), ("show paragraph 9", [9])],
+    [
+        ("23", [23]),
+        ("paragraph 23", [23]),
+        ("para. 7", [7]),
+        ("¶17", [17]),
+        ("第 41 段", [41]),
+        ("第四十一段", [41]),
+        ("paragraphs 15-17", [15, 16, 17]),
+        ("第 3 至 5 段", [3, 4, 5]),
+        ("paras 3 and 5", [3, 5]),
+        ("show paragraph 9", [9]),
+    ],
 )
 def test_paragraph_reference_forms(text, expected):
     assert [n for n, _ in parse_paragraph_reference(text)] == expected
 
 
-@pytest.mark.parametrize("text", ["What happened in 2011?", "第 28 条规定了什么", "S/2009/146 第 59 段说了什么关于索马里的话", "1,167"])
+@pytest.mark.parametrize(
+    "text",
+    ["What happened in 2011?", "第 28 条规定了什么", "S/2009/146 第 59 段说了什么关于索马里的话", "1,167"],
+)
 def test_not_paragraph_references(text):
     assert parse_paragraph_reference(text) is None
 
 
 def test_chinese_numerals():
-    assert [chinese_numeral(s) for s in ("一", "十", "十五", "二十", "四十一", "六十五", "一百零二")] == [1, 10, 15, 20, 41, 65, 102]
+    assert [chinese_numeral(s) for s in ("一", "十", "十五", "二十", "四十一", "六十五", "一百零二")] == [
+        1,
+        10,
+        15,
+        20,
+        41,
+        65,
+        102,
+    ]
     assert chinese_numeral("段") is None
 
 
@@ -128,7 +153,16 @@ def test_lookups_do_not_import_heavy_libraries():
     code = (
         "import sys; from pipeline.cli import main; main(['cite', 'resolution 65/230', '--json']); "
         "main(['search', '第 41 段', '--json']); "
-        "assert 'torch' not in sys.modules and 'jieba' not in sys.modules, sorted(m for m in sys.modules if m in ('torch','jieba'))"
+        "assert 'torch' not in sys.modules and 'jieba' not in sys.modules, "
+        "sorted(m for m in sys.modules if m in ('torch','jieba'))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_chinese_numerals_written_digit_by_digit() -> None:
+    from pipeline.cite import chinese_numeral
+
+    assert chinese_numeral("九九九") == 999 and chinese_numeral("四一") == 41
+    assert chinese_numeral("四十一") == 41 and chinese_numeral("一百零二") == 102
+    assert chinese_numeral("九") == 9

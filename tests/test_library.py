@@ -2,7 +2,8 @@
 citations, language versions aligned by paragraph number, and evaluation with qrels that name a document.
 
 Every test works in a scratch home holding the real report (CTOC/COP/2012/7, zh) and adds the test reports of
-``tests/data/library`` (written in the UN layout for these tests) with the fake embedder, so nothing loads torch.
+``tests/data/library`` (written in the UN layout for these tests) with the fake embedder, so nothing loads
+torch.
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ from support import (
     scratch_home,
 )
 
+from pipeline.catalog import LibraryError, read_catalog
+from pipeline.changes import add_reports, remove_documents
 from pipeline.config import Config
 from pipeline.errors import QueryError, UserError
 from pipeline.ingest import IngestError
-from pipeline.catalog import LibraryError, read_catalog
-from pipeline.changes import add_reports, remove_documents
-from pipeline.layout import doc_dir
 from pipeline.library import load_library
 
 
@@ -48,7 +48,7 @@ def snapshot(cfg: Config) -> dict[str, bytes]:
     return out
 
 
-# --- adding: identity, all or nothing, only the new report's paragraphs -----------------------------------------
+# --- adding: identity, all or nothing, only the new report's paragraphs -------------------------------------
 
 
 def test_a_report_without_a_settled_identity_is_refused_naming_the_file(lib: Config) -> None:
@@ -57,7 +57,9 @@ def test_a_report_without_a_settled_identity_is_refused_naming_the_file(lib: Con
         add_reports(lib, [NO_SYMBOL], embedder=FakeEmbedder())
     assert str(NO_SYMBOL) in str(e.value) and "--symbol" in str(e.value) and e.value.exit_code == 2
     assert snapshot(lib) == before
-    change = add_reports(lib, [NO_SYMBOL], symbol="A/TEST/2030/1", embedder=FakeEmbedder())  # given at add: fine
+    change = add_reports(
+        lib, [NO_SYMBOL], symbol="A/TEST/2030/1", embedder=FakeEmbedder()
+    )  # given at add: fine
     assert [(x.symbol, x.lang) for x in change.entries] == [("A/TEST/2030/1", "zh")]
 
 
@@ -72,7 +74,9 @@ def test_a_report_that_does_not_parse_changes_nothing(lib: Config) -> None:
 def test_add_indexes_only_the_new_report(lib: Config, analyzer: Any) -> None:
     from pipeline.dense import corpus_texts
 
-    old = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (lib.index_dir / "docs").rglob("*") if p.is_file()}
+    old = {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (lib.index_dir / "docs").rglob("*") if p.is_file()
+    }
     fake = FakeEmbedder()
     change = add_reports(lib, [WG2_ZH], embedder=fake)
     [entry] = change.entries
@@ -80,8 +84,12 @@ def test_add_indexes_only_the_new_report(lib: Config, analyzer: Any) -> None:
     library = load_library(lib)
     new = library.document(WG2, "zh")
     _, ptexts, _, stexts = corpus_texts(new)
-    assert sorted(set(fake.calls)) == sorted(set(ptexts) | set(stexts))  # its own texts, each once, nothing else
-    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in old} == old  # the other report's files untouched
+    assert sorted(set(fake.calls)) == sorted(
+        set(ptexts) | set(stexts)
+    )  # its own texts, each once, nothing else
+    assert {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in old
+    } == old  # the other report's files untouched
     assert (lib.corpus_dir / WG2_ZH.name).read_bytes() == WG2_ZH.read_bytes()
     assert [(e.symbol, e.lang) for e in read_catalog(lib)] == [(REAL, "zh"), (WG2, "zh")]
     again = add_reports(lib, [WG2_ZH], embedder=fake)  # idempotent
@@ -101,7 +109,7 @@ def test_library_bm25_equals_one_index_over_every_paragraph(lib: Config, analyze
         np.testing.assert_allclose(r.lexical.scores(terms), whole.scores(terms), rtol=1e-12, atol=1e-12)
 
 
-# --- searching and looking up across documents -------------------------------------------------------------------
+# --- searching and looking up across documents --------------------------------------------------------------
 
 
 def test_search_across_documents_with_filters(lib: Config, analyzer: Any) -> None:
@@ -146,10 +154,16 @@ def test_citation_lookups_return_every_document_in_order(lib: Config, analyzer: 
     r = open_library(lib, analyzer)
     a = r.lookup("resolution 65/230")
     docs = [h.document for h in a.hits]
-    assert REAL in docs and "CTOC/COP/2014/5" in docs and docs == sorted(docs, key=[REAL, WG2, "CTOC/COP/2014/5"].index)
+    assert (
+        REAL in docs
+        and "CTOC/COP/2014/5" in docs
+        and docs == sorted(docs, key=[REAL, WG2, "CTOC/COP/2014/5"].index)
+    )
     rows = [r.library.row(r.library.find(h.document, h.lang, h.paragraph, h.part)) for h in a.hits]
     assert rows == sorted(rows)  # library order: document by document, paragraph by paragraph
-    assert [h.document for h in r.lookup("resolution 65/230", docs=["CTOC/COP/2014/5"]).hits] == ["CTOC/COP/2014/5"]
+    assert [h.document for h in r.lookup("resolution 65/230", docs=["CTOC/COP/2014/5"]).hits] == [
+        "CTOC/COP/2014/5"
+    ]
 
 
 def test_a_cited_symbol_in_the_library_is_a_link(lib: Config, analyzer: Any) -> None:
@@ -164,10 +178,13 @@ def test_a_cited_symbol_in_the_library_is_a_link(lib: Config, analyzer: Any) -> 
 
     assert "→ in the library: CTOC/COP/2012/7, CTOC/COP/2014/5" in answer_text(r.search("CTOC/COP/2018/4 ¶1"))
     # a citation lookup of the symbol finds the citing paragraphs
-    assert [h.citation for h in r.lookup(REAL).hits] == ["CTOC/COP/2018/4, para. 1", "CTOC/COP/2018/4, para. 2"]
+    assert [h.citation for h in r.lookup(REAL).hits] == [
+        "CTOC/COP/2018/4, para. 1",
+        "CTOC/COP/2018/4, para. 2",
+    ]
 
 
-# --- language versions --------------------------------------------------------------------------------------------
+# --- language versions --------------------------------------------------------------------------------------
 
 
 def test_language_versions_align_by_number(lib: Config, analyzer: Any) -> None:
@@ -196,7 +213,7 @@ def test_a_misaligned_version_is_reported_on_add(lib: Config, analyzer: Any) -> 
     assert a.hits[0].parallel == [] and any("the en version has no paragraph 6" in w for w in a.warnings)
 
 
-# --- removing, replacing ---------------------------------------------------------------------------------------
+# --- removing, replacing ------------------------------------------------------------------------------------
 
 
 def test_remove_is_atomic_and_keeps_the_file(lib: Config, analyzer: Any) -> None:
@@ -219,7 +236,9 @@ def test_remove_is_atomic_and_keeps_the_file(lib: Config, analyzer: Any) -> None
 def test_replacing_a_version_needs_replace(lib: Config, tmp_path: Path) -> None:
     add_reports(lib, [WG2_EN], embedder=FakeEmbedder())
     edited = tmp_path / WG2_EN.name
-    edited.write_text(WG2_EN.read_text(encoding="utf-8").replace("Vienna", "Vienna, Austria"), encoding="utf-8")
+    edited.write_text(
+        WG2_EN.read_text(encoding="utf-8").replace("Vienna", "Vienna, Austria"), encoding="utf-8"
+    )
     before = snapshot(lib)
     with pytest.raises(LibraryError, match="already in the library.*--replace"):
         add_reports(lib, [edited], embedder=FakeEmbedder())
@@ -227,31 +246,59 @@ def test_replacing_a_version_needs_replace(lib: Config, tmp_path: Path) -> None:
     change = add_reports(lib, [edited], replace=True, embedder=FakeEmbedder())
     [entry] = change.entries
     assert (lib.corpus_dir / entry.file).read_bytes() == edited.read_bytes()
-    assert [e.file for e in read_catalog(lib)].count(entry.file) == 1 and not (lib.corpus_dir / WG2_EN.name).exists()
+    assert [e.file for e in read_catalog(lib)].count(entry.file) == 1 and not (
+        lib.corpus_dir / WG2_EN.name
+    ).exists()
 
 
-def test_a_file_changed_after_add_is_stale_until_build(lib: Config, analyzer: Any) -> None:
+def test_a_file_changed_after_add_is_refused_until_accepted(lib: Config, analyzer: Any) -> None:
+    """A report edited (or truncated) in corpus/ is never indexed silently: loading the library names the file
+    and the catalog's hash; `build --accept-changes` takes the new text, its old index is stale for it."""
+    from pipeline.build import build_all
     from pipeline.errors import StaleIndexError
     from pipeline.lexical import load_lexical_indexes
 
     add_reports(lib, [FIREARMS], embedder=FakeEmbedder())
     path = lib.corpus_dir / FIREARMS.name
     path.write_text(path.read_text(encoding="utf-8").replace("110 States", "111 States"), encoding="utf-8")
+    changed = r"ctoc-cop-2014-5\.en\.txt: the text of CTOC/COP/2014/5 \(en\) changed"
+    with pytest.raises(LibraryError, match=changed):
+        load_library(lib)
+    with pytest.raises(LibraryError, match="--accept-changes"):
+        list(build_all(lib, lexical_only=True))
     with pytest.raises(StaleIndexError, match="corpus_sha256"):
-        load_lexical_indexes(lib, load_library(lib).keyed(), analyzer)
+        load_lexical_indexes(lib, load_library(lib, accept_changes=True).keyed(), analyzer)
+    lines = list(build_all(lib, lexical_only=True, accept_changes=True))
+    assert "catalog: corpus/documents.json updated" in lines
+    [doc] = [d for d in load_library(lib).documents if d.symbol == "CTOC/COP/2014/5"]  # accepted: reads again
+    assert "111 States" in " ".join(p.full_text for p in doc.paragraphs)
 
 
-# --- evaluation ------------------------------------------------------------------------------------------------
+# --- evaluation ---------------------------------------------------------------------------------------------
 
 
 def test_qrels_may_name_a_document(tmp_path: Path) -> None:
     from pipeline.evaluate import QrelsError, evaluate, load_qrels, ranked_keys
 
     path = tmp_path / "q.jsonl"
-    path.write_text("\n".join(json.dumps(x) for x in [
-        {"id": "a", "query": "piracy", "relevant": [23], "lang": "en", "kind": "question"},
-        {"id": "b", "query": "firearms", "relevant": [2], "lang": "en", "kind": "question", "document": "X/2"},
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            json.dumps(x)
+            for x in [
+                {"id": "a", "query": "piracy", "relevant": [23], "lang": "en", "kind": "question"},
+                {
+                    "id": "b",
+                    "query": "firearms",
+                    "relevant": [2],
+                    "lang": "en",
+                    "kind": "question",
+                    "document": "X/2",
+                },
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     valid = {REAL: set(range(1, 66)), "X/2": {1, 2}}
     a, b = load_qrels(path, valid=valid, default_document=REAL)
     assert (a.document, b.document) == (REAL, "X/2")
@@ -259,19 +306,30 @@ def test_qrels_may_name_a_document(tmp_path: Path) -> None:
     assert ranked_keys(b, [(REAL, 2), ("X/2", 2), ("X/2", 2)]) == [(REAL, 2), 2]
     m = evaluate([a, b], [ranked_keys(a, [("X/2", 23), (REAL, 23)]), ranked_keys(b, [(REAL, 2), ("X/2", 2)])])
     assert m["all"]["R@1"] == 0.0 and m["all"]["R@3"] == 1.0
-    path.write_text(json.dumps({"id": "c", "query": "q", "relevant": [3], "document": "X/2"}) + "\n", encoding="utf-8")
-    with pytest.raises(QrelsError, match=r"q.jsonl:1: 'relevant' names paragraph\(s\) \[3\] that X/2 does not have"):
+    path.write_text(
+        json.dumps({"id": "c", "query": "q", "relevant": [3], "document": "X/2"}) + "\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        QrelsError, match=r"q.jsonl:1: 'relevant' names paragraph\(s\) \[3\] that X/2 does not have"
+    ):
         load_qrels(path, valid=valid, default_document=REAL)
-    path.write_text(json.dumps({"id": "c", "query": "q", "relevant": [3], "document": "Y/9"}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"id": "c", "query": "q", "relevant": [3], "document": "Y/9"}) + "\n", encoding="utf-8"
+    )
     with pytest.raises(QrelsError, match="document 'Y/9' is not in the library"):
         load_qrels(path, valid=valid, default_document=REAL)
 
 
 def test_catalog_errors_name_the_file(lib: Config) -> None:
     cat = lib.corpus_dir / "documents.json"
-    for text, what in [("{", "not valid JSON"), ('{"x.zh.txt": {"lang": "zh"}}', 'needs a "symbol"'),
-                       ('{"a.zh.txt": {"symbol": "A/1", "lang": "zh"}, "b.zh.txt": {"symbol": "A/1", "lang": "zh"}}',
-                        "listed twice")]:
+    for text, what in [
+        ("{", "not valid JSON"),
+        ('{"x.zh.txt": {"lang": "zh"}}', 'needs a "symbol"'),
+        (
+            '{"a.zh.txt": {"symbol": "A/1", "lang": "zh"}, "b.zh.txt": {"symbol": "A/1", "lang": "zh"}}',
+            "listed twice",
+        ),
+    ]:
         cat.write_text(text, encoding="utf-8")
         with pytest.raises(LibraryError, match=what) as e:
             load_library(lib)
@@ -285,7 +343,7 @@ def test_catalog_errors_name_the_file(lib: Config) -> None:
     assert [p.name for p in stray_files(lib, [])] == ["ctoc-cop-2012-7.zh.txt", "stray.zh.txt"]
 
 
-# --- the command line, with the real model ------------------------------------------------------------------------
+# --- the command line, with the real model ------------------------------------------------------------------
 
 
 @pytest.mark.slow  # `pipeline add` embeds with the real model (~1 min on 2 cores)
@@ -300,8 +358,13 @@ def test_cli_add_search_cite_remove(home: Path, tmp_path: Path, retriever: Any) 
     os.symlink(home / "indexes" / "models", h / "indexes" / "models")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=600,
-                           env={**os.environ, "PIPELINE_HOME": str(h)})
+        r = subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PIPELINE_HOME": str(h)},
+        )
         assert "Traceback" not in r.stderr, r.stderr
         return r
 
@@ -310,7 +373,11 @@ def test_cli_add_search_cite_remove(home: Path, tmp_path: Path, retriever: Any) 
     assert r.stdout.count("added ") == 3 and f"added {WG2} (en): 8 paragraphs" in r.stdout
     docs = json.loads(cli("documents", "--json").stdout)["documents"]
     assert [(d["symbol"], d["lang"], d["paragraphs"]) for d in docs] == [
-        (REAL, "zh", 65), (WG2, "zh", 8), (WG2, "en", 8), ("CTOC/COP/2014/5", "en", 13)]
+        (REAL, "zh", 65),
+        (WG2, "zh", 8),
+        (WG2, "en", 8),
+        ("CTOC/COP/2014/5", "en", 13),
+    ]
     a = json.loads(cli("search", "Firearms Protocol States parties", "--json").stdout)
     assert a["results"][0]["document"] == "CTOC/COP/2014/5"
     assert a["results"][0]["citation"].startswith("CTOC/COP/2014/5, para. ")
@@ -335,7 +402,6 @@ def test_add_reads_each_existing_file_at_most_once(lib: Config) -> None:
     import sys
 
     add_reports(lib, [WG2_ZH, FIREARMS], embedder=FakeEmbedder())
-    home = str(lib.root.resolve())
     existing = {str(p.resolve()) for p in lib.root.rglob("*") if p.is_file()}
     opened: list[str] = []
     recording = [True]

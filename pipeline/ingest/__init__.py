@@ -24,10 +24,12 @@ from __future__ import annotations
 from pipeline.ingest.errors import IngestError
 from pipeline.ingest.identity import settle_identity
 from pipeline.ingest.language import LANGUAGES, PARSED_LANGUAGES, detect_language, lang_from_name
-from pipeline.ingest.parser import ReportParser, parse_report
-from pipeline.ingest.text import decode_report, ingest_file
+from pipeline.ingest.parser import MAX_PARAGRAPHS, ReportParser, parse_report
+from pipeline.ingest.text import MAX_REPORT_BYTES, decode_report, ingest_file, read_report_bytes
 
 __all__ = [
+    "MAX_PARAGRAPHS",
+    "MAX_REPORT_BYTES",
     "LANGUAGES",
     "PARSED_LANGUAGES",
     "IngestError",
@@ -37,5 +39,6 @@ __all__ = [
     "ingest_file",
     "lang_from_name",
     "parse_report",
+    "read_report_bytes",
     "settle_identity",
 ]

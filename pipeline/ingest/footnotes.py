@@ -6,13 +6,13 @@ terminal punctuation, and the body resumes — joined to the sentence the page b
 "* text" there is the note to an asterisk of the front matter ("agenda*"): it goes to the front matter.
 
 A footnote marker is the next footnote number glued to what precedes it and not part of a longer number or
-identifier. Chinese: glued to a CJK character or punctuation ("……平方英里。1"). English: glued to a lower-case word
-("Convention2"), or after punctuation closing a word ("Somalia.3 The", "Protocol,”4"), or after a number's
-full stop when a new sentence follows ("in 2013.2 The", "resolution 55/25.3 The") or its comma ("in 2012,4
-which"); never inside a longer number ("2012", "1.5", "1,300"), after "/" ("65/230", "A/RES/55/25"), glued to
-a capital ("G20") or inside a symbol or address ("CTOC/COP/WG.2", "www…/page1"). The marker is removed from
-the text (Chinese: with the space after it) and the footnote is attached to that paragraph at that offset;
-footnotes are matched in order, each on or after its marker's page.
+identifier. Chinese: glued to a CJK character or punctuation ("……平方英里。1"). English: glued to a lower-case
+word ("Convention2"), or after punctuation closing a word ("Somalia.3 The", "Protocol,”4"), or after a
+number's full stop when a new sentence follows ("in 2013.2 The", "resolution 55/25.3 The") or its comma ("in
+2012,4 which"); never inside a longer number ("2012", "1.5", "1,300"), after "/" ("65/230", "A/RES/55/25"),
+glued to a capital ("G20") or inside a symbol or address ("CTOC/COP/WG.2", "www…/page1"). The marker is
+removed from the text (Chinese: with the space after it) and the footnote is attached to that paragraph at
+that offset; footnotes are matched in order, each on or after its marker's page.
 """
 
 from __future__ import annotations

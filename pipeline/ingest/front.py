@@ -2,8 +2,8 @@
 
 **Front matter.** The symbol is the first document symbol printed in the masthead (before the session, dates
 and agenda lines); the title is the longest block between those lines and the report type ("秘书处的报告",
-"秘书处的说明", "秘书处编写的背景文件", "Report of the Secretariat", "Note by the Secretariat", "Background paper
-prepared by the Secretariat" …).
+"秘书处的说明", "秘书处编写的背景文件", "Report of the Secretariat", "Note by the Secretariat", "Background
+paper prepared by the Secretariat" …).
 """
 
 from __future__ import annotations

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from pipeline.corpus import Corpus
 from pipeline.ingest.errors import IngestError
 from pipeline.ingest.language import detect_language, settle_language
+from pipeline.text import symbol_form, symbol_key
 
 __all__ = ["settle_identity"]
 
@@ -50,23 +49,33 @@ def settle_identity(
 
 
 def _settle_symbol(corpus: Corpus, symbol: str | None) -> str:
-    """The report's symbol: ``symbol`` (stripped) when given, which must match the printed one, else the
-    printed one.
+    """The report's symbol in the library's form (:func:`pipeline.text.symbol_form`): the printed one, which a
+    given ``symbol`` must match (case, width and white space aside), else the given one.
 
     Raises:
-        IngestError: a given symbol that differs from the printed one (white space aside), or none known.
+        IngestError: a given symbol that differs from the printed one, one that is no document symbol (too
+            long, stray characters), or none known.
     """
     meta = corpus.metadata
     printed = meta.symbol if meta.symbol_source == "front matter" else None
     if symbol is not None:
-        symbol = symbol.strip()
-        if printed and re.sub(r"\s", "", printed) != re.sub(r"\s", "", symbol):
+        try:
+            symbol = symbol_form(symbol)
+        except ValueError as e:
+            raise IngestError(corpus.path, 1, f"--symbol: {e}") from None
+        if printed and symbol_key(printed) != symbol_key(symbol):
             raise IngestError(
                 corpus.path,
                 1,
                 f"the report prints the symbol {printed} in its front matter, but {symbol} was given",
             )
+        symbol = printed or symbol  # the spelling the report prints
     symbol = symbol or meta.symbol
+    if symbol:
+        try:
+            symbol = symbol_form(symbol)
+        except ValueError as e:
+            raise IngestError(corpus.path, 1, f"the symbol in the front matter: {e}") from None
     if not symbol:
         raise IngestError(
             corpus.path, 1, "the report prints no document symbol in its front matter; give it with --symbol"

@@ -7,8 +7,8 @@ printed deletion), where a block ends, and whether a group of lines reads as a h
   "; and" / "; or" also ends its block, and a line ending in a citation abbreviation ("para.", "vol.", "No.",
   "e.g." …) does not.
 * A line group reads as a heading block (:func:`is_heading_block`) when it holds at most 120 characters up to
-  the next structural line and, in Chinese, no 。；！？, in English, no terminal punctuation (. ; : ! ?) at its
-  end.
+  the next structural line and, in Chinese, no 。；！？, in English, no terminal
+  punctuation (. ; : ! ?) at its end.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ RE_CHAPTER = re.compile(rf"^([{CN_NUM}]+)[.．、]\s*(\S.*)$")
 RE_ROMAN = re.compile(r"^([IVXL]+)[.．]\s+(\S.*)$")
 RE_LETTER = re.compile(r"^([A-Z])[.．]\s+(\S.*)$")
 RE_NUMBERED = re.compile(r"^(\d{1,3})[.．]\s+(\S.*)$")
+#: Paragraphs 1000-99999: taken only where the numbering expects that number (a line may open with a year).
+RE_NUMBERED_LONG = re.compile(r"^(\d{4,5})[.．]\s+(\S.*)$")
 RE_NUMBER_ONLY = re.compile(r"^(\d{1,3})[.．]$")
 RE_ITEM = re.compile(r"^\(([a-z])\)\s*(\S.*)$")
 RE_RULE = re.compile(r"^_{5,}$")
@@ -88,8 +90,8 @@ def note_ended(text: str, lang: str) -> bool:
 
 
 def prose_line(lines: list[tuple[int, str]], lang: str) -> int | None:
-    """The first of a heading's continuation lines that ends a sentence (Chinese: holds 。；！？; English: ends
-    in . ; ! ?), or None when they read as a heading."""
+    """The first of a heading's continuation lines that ends a sentence (Chinese: holds 。；！？; English:
+    ends in . ; ! ?), or None when they read as a heading."""
     for lineno, s in lines:
         if any(c in SENTENCE_PUNCT for c in s) if lang == "zh" else _RE_PROSE_END_EN.search(s):
             return lineno

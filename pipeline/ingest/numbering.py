@@ -5,8 +5,8 @@ the annexes met so far, and the errors of a number no part expects.
 numbering error (gap, duplicate, order break), reported with file and line and the part ("in annex II") when
 not the body. When an annex's first numbered paragraph is 1, the annex is a new numbering part: its paragraphs
 carry ``part`` = "annex" or "annex II" (always this English lower-case form with the Roman numeral; a Chinese
-"附件二" gives "annex II"). When it continues the current numbering instead, its paragraphs stay in the current
-part. Annexes are numbered I, II, … in order; an unnumbered "Annex" is the only one.
+"附件二" gives "annex II"). When it continues the current numbering instead, its paragraphs stay in the
+current part. Annexes are numbered I, II, … in order; an unnumbered "Annex" is the only one.
 """
 
 from __future__ import annotations

@@ -22,13 +22,14 @@ general rule, never a patch for one paragraph:
   the numbering goes on after them, and the line is kept in :attr:`Corpus.residue`. Nothing else may skip a
   number.
 * **Headings** (:meth:`ReportParser._close`): a heading's continuation lines must not read as prose (Chinese:
-  a line holding 。；！？; English: a line ending in . ; ! ?): text that is in no numbered paragraph is an error,
-  never glued to a heading.
-* **Annexes** (:meth:`ReportParser._annex`): a line "附件" / "附件一" … or "Annex" / "Annex I" … at a block start
-  opens an annex: a heading of level 0 whose label is the annex as printed ("Annex II", "附件二") and whose title
-  is the annex title lines that follow (the section path reads "Annex II. Draft recommendations › A. …");
-  chapters, lettered and numbered headings inside it nest under it with levels 1–3. Its first numbered
-  paragraph tells whether its numbering restarts (:mod:`pipeline.ingest.numbering`).
+  a line holding 。；！？; English: a line ending in . ; ! ?): text that is in no numbered paragraph is an
+  error, never glued to a heading.
+* **Annexes** (:meth:`ReportParser._annex`): a line "附件" / "附件一" … or "Annex" / "Annex I" … at a block
+  start opens an annex: a heading of level 0 whose label is the annex as printed ("Annex II", "附件二") and
+  whose title is the annex title lines that follow (the section path reads
+  "Annex II. Draft recommendations › A. …"); chapters, lettered and numbered headings inside it nest under it
+  with levels 1–3. Its first numbered paragraph tells whether its numbering restarts
+  (:mod:`pipeline.ingest.numbering`).
 * **Footnotes** (:mod:`pipeline.ingest.footnotes`): the lines after a rule "_____" are read by a
   :class:`~pipeline.ingest.footnotes.NoteReader`; once the body is read, each footnote is attached to the
   paragraph carrying its marker.
@@ -51,6 +52,7 @@ from pipeline.ingest.layout import (
     RE_LETTER,
     RE_NUMBER_ONLY,
     RE_NUMBERED,
+    RE_NUMBERED_LONG,
     RE_ROMAN,
     RE_RULE,
     annex_part,
@@ -79,8 +81,14 @@ class _Unit:
     joined: list[tuple[int, str]] = field(default_factory=list)  # a heading's continuation lines
 
     def ends_block(self) -> bool:
-        """A heading, a deletion, or text ending a sentence (possibly followed by a footnote marker: "。1")."""
+        """A heading, a deletion, or text ending a sentence (possibly followed
+        by a footnote marker: "。1")."""
         return self.kind in ("heading", "deleted") or ends_block(self.text, self.lang)
+
+
+#: The most numbered paragraphs a report may have (the longest UN reports have a few hundred; a limit keeps a
+#: wrong file from taking the library's time and memory). Numbers up to 99,999 are read.
+MAX_PARAGRAPHS = 20_000
 
 
 def parse_report(
@@ -115,7 +123,14 @@ def parse_report(
     meta, front = parse_front_matter(lines[:start], lang)
     if sha256 is None:
         sha256 = sha256_bytes(text.encode("utf-8"))
-    return ReportParser(lines, path, lang, front).parse(start, meta, sha256)
+    corpus = ReportParser(lines, path, lang, front).parse(start, meta, sha256)
+    if len(corpus.paragraphs) > MAX_PARAGRAPHS:
+        raise IngestError(
+            path,
+            1,
+            f"{len(corpus.paragraphs):,} numbered paragraphs; reports of at most {MAX_PARAGRAPHS:,} are read",
+        )
+    return corpus
 
 
 class ReportParser:
@@ -252,7 +267,8 @@ class ReportParser:
         self.unit = _Unit("heading", title, lineno, sec, self.lang)
 
     def _annex(self, s: str, lineno: int) -> bool:
-        """An annex heading "附件二" / "Annex II" (level 0); its first paragraph will tell its numbering part."""
+        """An annex heading "附件二" / "Annex II" (level 0); its first paragraph
+        will tell its numbering part."""
         annex = annex_part(s, self.lang)
         if annex is None:
             return False
@@ -322,7 +338,7 @@ class ReportParser:
         inside a section when it reads as a heading block, else a numbering error ("N." alone is one too)."""
         if m := RE_NUMBER_ONLY.match(s):
             raise IngestError(self.path, lineno, f"paragraph {m.group(1)} has no text")
-        m = RE_NUMBERED.match(s)
+        m = RE_NUMBERED.match(s) or RE_NUMBERED_LONG.match(s)
         if m is None:
             return False
         n = int(m.group(1))
@@ -330,6 +346,8 @@ class ReportParser:
         if part is not None:
             self._open_paragraph(part, n, m.group(2), lineno)
             return True
+        if n >= 1000:  # "2012. …" opening a line is text unless the numbering expects that paragraph
+            return False
         if n == self.sub_count + 1 and self.path_stack and is_heading_block(self.lines, idx, self.lang):
             self.sub_count = n
             self._open_heading(m.group(1), m.group(2), 3, lineno)

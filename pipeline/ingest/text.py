@@ -5,6 +5,7 @@ Readers of other formats (PDF, Word) belong beside this one and produce the same
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from pipeline.corpus import Corpus
@@ -13,7 +14,41 @@ from pipeline.ingest.language import lang_from_name, settle_language
 from pipeline.ingest.parser import parse_report
 from pipeline.store import sha256_bytes
 
-__all__ = ["decode_report", "ingest_file"]
+__all__ = ["MAX_REPORT_BYTES", "decode_report", "ingest_file", "read_report_bytes"]
+
+#: The largest report file read (a UN report's text is rarely above 2 MB; 16 MiB leaves room for the
+#: longest compilations while a wrong file — a disk image, /dev/zero — is refused before it is read).
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+
+
+def read_report_bytes(path: str | Path) -> bytes:
+    """A report file's bytes, refusing before anything is read what cannot be a report: a folder, a named
+    pipe, a device or socket (reading one could wait forever), a file over :data:`MAX_REPORT_BYTES`.
+
+    Raises:
+        IngestError: the file is missing, unreadable or refused (file named; line 0).
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise IngestError(path, 0, "no such file") from None
+    except OSError as e:
+        raise IngestError(path, 0, f"cannot read the file: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IngestError(path, 0, "is a directory; give the report files")
+    if not stat.S_ISREG(st.st_mode):
+        raise IngestError(path, 0, "is not a regular file (a pipe, device or socket); give a report file")
+    if st.st_size > MAX_REPORT_BYTES:
+        raise IngestError(
+            path,
+            0,
+            f"is {st.st_size:,} bytes; reports of at most {MAX_REPORT_BYTES // (1024 * 1024)} MiB are read",
+        )
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise IngestError(path, 0, f"cannot read the file: {e.strerror or e}") from None
 
 
 def decode_report(raw: bytes, path: str | Path) -> str:
@@ -57,17 +92,14 @@ def ingest_file(path: str | Path, lang: str | None = None) -> Corpus:
             or structurally broken input (file and line named).
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    if not path.exists():
         raise IngestError(
             path,
             0,
             "no such report; set PIPELINE_HOME to a folder holding corpus/ (with the report) "
             "and indexes/, or run from such a folder",
-        ) from None
-    except OSError as e:
-        raise IngestError(path, 0, f"cannot read the file: {e.strerror or e}") from None
+        )
+    raw = read_report_bytes(path)
     hint = lang or lang_from_name(path)
     if hint is not None:
         settle_language(path, hint, None)  # an unknown language or one not parsed yet fails before decoding
