@@ -65,7 +65,44 @@ _EXPORTS = {
     "ModelError": "pipeline.errors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "__version__",
+    "add_reports",
+    "Answer",
+    "BadLine",
+    "BatchInputError",
+    "BatchQuery",
+    "build_all",
+    "build_missing",
+    "Config",
+    "ConfigError",
+    "Corpus",
+    "CorruptIndexError",
+    "document_manifests",
+    "EXIT_INDEX",
+    "EXIT_OK",
+    "Hit",
+    "index_manifests",
+    "Library",
+    "LibraryError",
+    "load_corpus",
+    "load_library",
+    "MAX_K",
+    "MissingIndexError",
+    "Mode",
+    "model_id",
+    "ModelError",
+    "MODES",
+    "Paragraph",
+    "parse_queries",
+    "PipelineError",
+    "QueryError",
+    "QueryPlan",
+    "remove_documents",
+    "Retriever",
+    "StaleIndexError",
+    "UserError",
+]  # every name of _EXPORTS, and the version (tests/test_retrieve.py checks they agree)
 
 if TYPE_CHECKING:
     from pipeline.answer import Answer, Hit

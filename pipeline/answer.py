@@ -60,8 +60,15 @@ class Hit:
         return cite_paragraph(self.document, self.paragraph, self.lang, self.part)
 
     @classmethod
-    def of(cls, p: Paragraph, score: float, scores: dict[str, float], span: tuple[int, int] | None = None,
-           answer: str | None = None, match: list[dict[str, Any]] | None = None) -> Hit:
+    def of(
+        cls,
+        p: Paragraph,
+        score: float,
+        scores: dict[str, float],
+        span: tuple[int, int] | None = None,
+        answer: str | None = None,
+        match: list[dict[str, Any]] | None = None,
+    ) -> Hit:
         """A hit on paragraph ``p``; the answer is the text at ``span`` unless given."""
         text = p.full_text
         span = span if span is not None else (0, len(text))
@@ -134,7 +141,11 @@ class Answer:
         """The JSON shape shared by every mode and command (and the server)."""
         if self.error is not None:
             return {"query": self.query, "error": self.error}
-        out: dict[str, Any] = {"query": self.query, "route": self.route, "results": [h.to_dict() for h in self.hits]}
+        out: dict[str, Any] = {
+            "query": self.query,
+            "route": self.route,
+            "results": [h.to_dict() for h in self.hits],
+        }
         if self.terms:
             out["terms"] = list(self.terms)
         if self.warnings:

@@ -11,15 +11,25 @@ from typing import Any
 
 from pipeline.text import normalize
 
-
-_ROMAN_ZH = {"I": "一", "II": "二", "III": "三", "IV": "四", "V": "五", "VI": "六", "VII": "七", "VIII": "八",
-             "IX": "九", "X": "十"}
+_ROMAN_ZH = {
+    "I": "一",
+    "II": "二",
+    "III": "三",
+    "IV": "四",
+    "V": "五",
+    "VI": "六",
+    "VII": "七",
+    "VIII": "八",
+    "IX": "九",
+    "X": "十",
+}
 
 
 def cite_paragraph(symbol: str, number: int, lang: str, part: str = "") -> str:
-    """A UN-style paragraph citation: ``CTOC/COP/2012/7, para. 23`` in English (and every language but Chinese),
-    ``CTOC/COP/2012/7，第23段`` in Chinese; an annex paragraph names its annex (``…, annex, para. 3`` /
-    ``…，附件，第3段``). Without a symbol the paragraph alone ("para. 23" / "第23段")."""
+    """A UN-style paragraph citation: ``CTOC/COP/2012/7, para. 23`` in English (and every language but
+    Chinese), ``CTOC/COP/2012/7，第23段`` in Chinese; an annex paragraph names its annex
+    (``…, annex, para. 3`` / ``…，附件，第3段``). Without a symbol the paragraph alone
+    ("para. 23" / "第23段")."""
     if lang == "zh":
         where = ""
         if part:
@@ -115,8 +125,8 @@ class Paragraph:
 
     @property
     def key(self) -> tuple[str, int]:
-        """The paragraph's place inside its document: ``(part, number)``; ``part`` is "" for the body and names an
-        annex ("annex", "annex II") whose numbering restarts."""
+        """The paragraph's place inside its document: ``(part, number)``; ``part`` is "" for the body and
+        names an annex ("annex", "annex II") whose numbering restarts."""
         return (self.part, self.number)
 
     @property
@@ -146,7 +156,9 @@ class Paragraph:
             "section": list(self.section),
             "text": self.text,
             "items": [{"label": it.label, "text": it.text} for it in self.items],
-            "footnotes": [{"marker": fn.marker, "text": fn.text, "offset": fn.offset} for fn in self.footnotes],
+            "footnotes": [
+                {"marker": fn.marker, "text": fn.text, "offset": fn.offset} for fn in self.footnotes
+            ],
             "sentences": [s.text for s in self.sentences],
         }
 
@@ -202,7 +214,9 @@ class Corpus:
         where = f"the {part} of " if part else ""
         if not nums:
             raise KeyError(f"no {part} in {self.label}")
-        raise KeyError(f"no paragraph {number} in {where}{self.label}: it has paragraphs {nums[0]}-{nums[-1]}")
+        raise KeyError(
+            f"no paragraph {number} in {where}{self.label}: it has paragraphs {nums[0]}-{nums[-1]}"
+        )
 
     @property
     def symbol(self) -> str:

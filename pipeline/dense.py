@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.ranking import top_k
 from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError
 from pipeline.layout import corpus_key, dense_dir
+from pipeline.ranking import top_k
 from pipeline.store import Artifact
 
 if TYPE_CHECKING:
@@ -156,7 +155,11 @@ class DenseIndex:
         if len(owner) and np.any(np.diff(owner) < 0):
             raise ValueError("sentence rows must be grouped by paragraph, in paragraph order")
         self._owner = owner
-        counts = np.bincount(owner, minlength=len(self.numbers)) if len(owner) else np.zeros(len(self.numbers), int)
+        counts = (
+            np.bincount(owner, minlength=len(self.numbers))
+            if len(owner)
+            else np.zeros(len(self.numbers), int)
+        )
         self._first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._count = counts.astype(np.int64)
         self._nonempty = np.nonzero(self._count)[0]
@@ -190,16 +193,28 @@ class DenseIndex:
         if todo:
             vectors.update(zip(todo.keys(), embedder.encode(list(todo.values())), strict=True))
         dim = next(iter(vectors.values())).shape[0] if vectors else embedder.dims
-        P = np.stack([vectors[k] for k in pkeys]).astype(np.float32) if pkeys else np.zeros((0, dim), np.float32)
-        S = np.stack([vectors[k] for k in skeys]).astype(np.float32) if skeys else np.zeros((0, dim), np.float32)
+        P = (
+            np.stack([vectors[k] for k in pkeys]).astype(np.float32)
+            if pkeys
+            else np.zeros((0, dim), np.float32)
+        )
+        S = (
+            np.stack([vectors[k] for k in skeys]).astype(np.float32)
+            if skeys
+            else np.zeros((0, dim), np.float32)
+        )
         info = {"dims": int(dim), "n_paragraphs": len(pkeys), "n_sentences": len(skeys), "dtype": "float32"}
         return cls(P, S, numbers, records, info, pkeys, skeys, embedded=len(todo))
 
     def save(self, directory: str | Path, inputs: dict[str, Any]) -> None:
         """Write the index as one artifact (staged, hashed, swapped into place; see :mod:`pipeline.store`)."""
         smap = {
-            "paragraphs": [{"number": n, "key": k} for n, k in zip(self.numbers, self.paragraph_keys, strict=True)],
-            "sentences": [{**r, "key": k} for r, k in zip(self.sentence_map, self.sentence_keys, strict=True)],
+            "paragraphs": [
+                {"number": n, "key": k} for n, k in zip(self.numbers, self.paragraph_keys, strict=True)
+            ],
+            "sentences": [
+                {**r, "key": k} for r, k in zip(self.sentence_map, self.sentence_keys, strict=True)
+            ],
         }
         with dense_artifact(directory).write(inputs, info=self.manifest) as stage:
             stage.save_npy(PARAGRAPHS, np.ascontiguousarray(self.paragraphs, dtype=np.float32))
@@ -223,13 +238,19 @@ class DenseIndex:
         """
         directory = Path(directory)
         art = dense_artifact(directory)
-        manifest = art.read_manifest() if inputs is None else art.check(inputs, verify="none" if not mmap else "full")
+        manifest = (
+            art.read_manifest()
+            if inputs is None
+            else art.check(inputs, verify="none" if not mmap else "full")
+        )
         # memory-mapped: the files were hashed above and are mapped; else each file is read once, hashed and
         # parsed from the same bytes
         files = art.read_files(manifest) if not mmap else None
 
         def damaged(why: str) -> CorruptIndexError:
-            return CorruptIndexError(f"the dense index at {directory} is damaged ({why}); run `pipeline build`")
+            return CorruptIndexError(
+                f"the dense index at {directory} is damaged ({why}); run `pipeline build`"
+            )
 
         def array(name: str) -> np.ndarray:
             if files is None:
@@ -241,21 +262,37 @@ class DenseIndex:
                 art.verify_files(manifest)
             P = array(PARAGRAPHS)
             S = array(SENTENCES)
-            smap = json.loads(files[SENTENCE_MAP] if files is not None else (directory / SENTENCE_MAP).read_bytes())
-            records = [{k: int(r[k]) for k in ("paragraph", "index", "start", "end")} for r in smap["sentences"]]
+            smap = json.loads(
+                files[SENTENCE_MAP] if files is not None else (directory / SENTENCE_MAP).read_bytes()
+            )
+            records = [
+                {k: int(r[k]) for k in ("paragraph", "index", "start", "end")} for r in smap["sentences"]
+            ]
             numbers = [int(p["number"]) for p in smap["paragraphs"]]
             pkeys = [str(p["key"]) for p in smap["paragraphs"]]
             skeys = [str(r["key"]) for r in smap["sentences"]]
         except (OSError, ValueError, EOFError, KeyError, TypeError) as e:
             raise damaged(str(e)) from None
-        if P.ndim != 2 or S.ndim != 2 or P.shape[0] != len(numbers) or S.shape[0] != len(records) or (
-            len(records) and S.shape[1] != P.shape[1]
+        if (
+            P.ndim != 2
+            or S.ndim != 2
+            or P.shape[0] != len(numbers)
+            or S.shape[0] != len(records)
+            or (len(records) and S.shape[1] != P.shape[1])
         ):
             raise damaged("array shapes disagree with the sentence map")
         if not np.all(np.isfinite(P)) or (len(records) and not np.all(np.isfinite(S))):
             raise damaged("vectors that are not numbers")
         try:
-            return cls(P, S, numbers, records, {**manifest.get("info", {}), "inputs": manifest["inputs"]}, pkeys, skeys)
+            return cls(
+                P,
+                S,
+                numbers,
+                records,
+                {**manifest.get("info", {}), "inputs": manifest["inputs"]},
+                pkeys,
+                skeys,
+            )
         except (KeyError, ValueError) as e:
             raise damaged(str(e)) from None
 
@@ -265,7 +302,9 @@ class DenseIndex:
     def dims(self) -> int:
         return int(self.paragraphs.shape[1])
 
-    def scores(self, query_vec: np.ndarray, sentence_weight: float = DEFAULT_SENTENCE_WEIGHT) -> dict[str, np.ndarray]:
+    def scores(
+        self, query_vec: np.ndarray, sentence_weight: float = DEFAULT_SENTENCE_WEIGHT
+    ) -> dict[str, np.ndarray]:
         """All paragraph scores for one query vector.
 
         Args:
@@ -282,13 +321,17 @@ class DenseIndex:
         if q.shape[0] != self.dims:
             raise ValueError(f"query vector has {q.shape[0]} dims, the index has {self.dims}")
         para = np.asarray(self.paragraphs, dtype=np.float32) @ q
-        sent_all = np.asarray(self.sentences, dtype=np.float32) @ q if len(self.sentence_map) else np.zeros(0, np.float32)
+        sent_all = (
+            np.asarray(self.sentences, dtype=np.float32) @ q
+            if len(self.sentence_map)
+            else np.zeros(0, np.float32)
+        )
         para64 = para.astype(np.float64)
         best = para64.copy()
         arg = np.full(len(self.numbers), -1, dtype=np.int64)
         if len(self._nonempty):
-            # Segmented max over the contiguous sentence rows of each paragraph, then the first row that reaches
-            # it (ties: the earlier sentence), all vectorised: O(sentences) with no Python loop.
+            # Segmented max over the contiguous sentence rows of each paragraph, then the first row that
+            # reaches it (ties: the earlier sentence), all vectorised: O(sentences) with no Python loop.
             seg_max = np.maximum.reduceat(sent_all, self._first[self._nonempty])
             best[self._nonempty] = seg_max
             peak = np.full(len(self.numbers), np.inf, dtype=np.float32)
@@ -366,11 +409,16 @@ def cached_vectors(directory: str | Path, embedder: dict[str, Any]) -> dict[str,
     return cache
 
 
-def load_dense_index(cfg: Config, corpus: Corpus, embedder: dict[str, Any], key: str | None = None) -> DenseIndex:
-    """Load one report's dense index for ``corpus`` and the embedder's identity; see :meth:`DenseIndex.load`."""
+def load_dense_index(
+    cfg: Config, corpus: Corpus, embedder: dict[str, Any], key: str | None = None
+) -> DenseIndex:
+    """Load one report's dense index for ``corpus`` and the embedder's identity;
+    see :meth:`DenseIndex.load`."""
     index = DenseIndex.load(dense_dir(cfg, _key(corpus, key)), dense_inputs(corpus, embedder))
     if len(index.numbers) != len(corpus.paragraphs):
-        raise CorruptIndexError(f"the dense index of {corpus.label} does not match its paragraphs; run `pipeline build`")
+        raise CorruptIndexError(
+            f"the dense index of {corpus.label} does not match its paragraphs; run `pipeline build`"
+        )
     return index
 
 
@@ -390,8 +438,14 @@ def library_cache(cfg: Config, embedder: dict[str, Any]) -> dict[str, np.ndarray
     return cache
 
 
-def build_dense_index(cfg: Config, corpus: Corpus, embedder: PassageEmbedder, force: bool = False,
-                      key: str | None = None, cache: dict[str, np.ndarray] | None = None) -> DenseIndex:
+def build_dense_index(
+    cfg: Config,
+    corpus: Corpus,
+    embedder: PassageEmbedder,
+    force: bool = False,
+    key: str | None = None,
+    cache: dict[str, np.ndarray] | None = None,
+) -> DenseIndex:
     """Embed what the cache does not have (everything with ``force``) and save one report's index.
 
     ``cache`` defaults to the vectors of every verified dense index of the home with the same embedder, so
@@ -411,13 +465,26 @@ def concat(parts: list[DenseIndex]) -> DenseIndex:
     offsets = np.cumsum([0] + [len(p.numbers) for p in parts]).tolist()
     P = np.concatenate([np.asarray(p.paragraphs, dtype=np.float32) for p in parts])
     S = np.concatenate([np.asarray(p.sentences, dtype=np.float32) for p in parts])
-    records = [{**r, "paragraph": r["paragraph"] + off} for p, off in zip(parts, offsets, strict=False) for r in p.sentence_map]
+    records = [
+        {**r, "paragraph": r["paragraph"] + off}
+        for p, off in zip(parts, offsets, strict=False)
+        for r in p.sentence_map
+    ]
     info = {**parts[0].manifest, "n_paragraphs": int(P.shape[0]), "n_sentences": int(S.shape[0])}
-    return DenseIndex(P, S, list(range(offsets[-1])), records, info,
-                      [k for p in parts for k in p.paragraph_keys], [k for p in parts for k in p.sentence_keys])
+    return DenseIndex(
+        P,
+        S,
+        list(range(offsets[-1])),
+        records,
+        info,
+        [k for p in parts for k in p.paragraph_keys],
+        [k for p in parts for k in p.sentence_keys],
+    )
 
 
-def load_dense_indexes(cfg: Config, documents: Sequence[tuple[Corpus, str]], embedder: dict[str, Any]) -> DenseIndex:
+def load_dense_indexes(
+    cfg: Config, documents: Sequence[tuple[Corpus, str]], embedder: dict[str, Any]
+) -> DenseIndex:
     """The dense index of several reports: each one's verified vectors, concatenated in row order.
 
     Args:
@@ -431,5 +498,7 @@ def load_dense_indexes(cfg: Config, documents: Sequence[tuple[Corpus, str]], emb
     """
     parts = [load_dense_index(cfg, doc, embedder, key) for doc, key in documents]
     if len({p.dims for p in parts}) > 1:
-        raise StaleIndexError("the reports' dense indexes have different dimensions; run `pipeline build --force`")
+        raise StaleIndexError(
+            "the reports' dense indexes have different dimensions; run `pipeline build --force`"
+        )
     return concat(parts)

@@ -85,8 +85,9 @@ def model_path(cfg: Config) -> Path:
         from pipeline.models.location import default_dest, model_artifact
 
         if not model_artifact(cfg).exists():
-            raise MissingIndexError(f"the embedding model is not converted yet ({default_dest(cfg)}); "
-                                    "run `pipeline build`")
+            raise MissingIndexError(
+                f"the embedding model is not converted yet ({default_dest(cfg)}); run `pipeline build`"
+            )
         return default_dest(cfg)
     p = Path(cfg.model).expanduser()
     if not p.is_dir():
@@ -95,7 +96,9 @@ def model_path(cfg: Config) -> Path:
             "nothing is downloaded)"
         )
     if not (p / "modules.json").is_file() and not (p / "config.json").is_file():
-        raise ConfigError(f"--model {cfg.model}: not a sentence-transformers model (no modules.json or config.json)")
+        raise ConfigError(
+            f"--model {cfg.model}: not a sentence-transformers model (no modules.json or config.json)"
+        )
     if _weights(p) is None:
         raise ConfigError(f"--model {cfg.model}: no weights ({' or '.join(_WEIGHT_FILES)})")
     return p.resolve()
@@ -176,7 +179,10 @@ class PassageEmbedder:
 
     @property
     def dims(self) -> int:
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         return int(get_dim())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -203,7 +209,9 @@ class QueryEncoder:
         self._model = model
         path = model_path(cfg)  # located (verified when the dense index was loaded); never converted here
         if cfg.model is None and not (path / "model.safetensors").is_file():
-            raise MissingIndexError(f"the embedding model is not converted yet ({path}); run `pipeline build`")
+            raise MissingIndexError(
+                f"the embedding model is not converted yet ({path}); run `pipeline build`"
+            )
         if cfg.query_encoder in ("auto", "numpy"):
             from pipeline.models.numpy_encoder import load_numpy_encoder
 
@@ -259,7 +267,9 @@ def model_dtype(model: Any) -> str:
     return "bfloat16" if p.dtype == torch.bfloat16 else "float32"
 
 
-def _batches(lengths: Sequence[int], budget: int = BATCH_TOKENS, max_batch: int = MAX_BATCH) -> list[list[int]]:
+def _batches(
+    lengths: Sequence[int], budget: int = BATCH_TOKENS, max_batch: int = MAX_BATCH
+) -> list[list[int]]:
     """Group indices by token length (longest first) so each batch's padded size stays under ``budget``."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     out: list[list[int]] = []
@@ -304,8 +314,14 @@ def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
     out = np.empty((len(full), dim), dtype=np.float32)
     from tqdm import tqdm
 
-    bar = tqdm(total=len(full), desc="embedding", unit="text", file=sys.stderr, leave=False,
-               disable=None if len(full) >= 100 else True)  # None: shown on a terminal only
+    bar = tqdm(
+        total=len(full),
+        desc="embedding",
+        unit="text",
+        file=sys.stderr,
+        leave=False,
+        disable=None if len(full) >= 100 else True,
+    )  # None: shown on a terminal only
     with torch.inference_mode(), bar:
         for batch in _batches(lengths):
             emb = model.encode(

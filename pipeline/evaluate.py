@@ -35,7 +35,9 @@ class Qrel:
     document: str = ""
 
 
-def _valid_numbers(valid: Collection[int] | Mapping[str, Collection[int]] | None, document: str) -> Collection[int] | None:
+def _valid_numbers(
+    valid: Collection[int] | Mapping[str, Collection[int]] | None, document: str
+) -> Collection[int] | None:
     if valid is None or not isinstance(valid, Mapping):
         return valid
     if document not in valid:
@@ -43,10 +45,13 @@ def _valid_numbers(valid: Collection[int] | Mapping[str, Collection[int]] | None
     return valid[document]
 
 
-def load_qrels(path: str | Path, valid: Collection[int] | Mapping[str, Collection[int]] | None = None,
-               default_document: str = "") -> list[Qrel]:
-    """Read a qrels JSONL file: ``{"id", "query", "relevant": [int], "lang": "zh"|"en", "kind"}`` per line, with
-    an optional ``"document"`` (a symbol) that the relevant paragraph numbers belong to.
+def load_qrels(
+    path: str | Path,
+    valid: Collection[int] | Mapping[str, Collection[int]] | None = None,
+    default_document: str = "",
+) -> list[Qrel]:
+    """Read a qrels JSONL file: ``{"id", "query", "relevant": [int], "lang": "zh"|"en", "kind"}`` per line,
+    with an optional ``"document"`` (a symbol) that the relevant paragraph numbers belong to.
 
     Args:
         path: the file.
@@ -79,17 +84,32 @@ def load_qrels(path: str | Path, valid: Collection[int] | Mapping[str, Collectio
             if not isinstance(d, dict):
                 raise ValueError("expected a JSON object")
             rel = d["relevant"]
-            if not isinstance(rel, list) or not rel or not all(isinstance(x, int) and not isinstance(x, bool) for x in rel):
+            if (
+                not isinstance(rel, list)
+                or not rel
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in rel)
+            ):
                 raise ValueError("'relevant' must be a non-empty list of paragraph numbers")
             document = d.get("document", default_document)
             if not isinstance(document, str):
                 raise ValueError("'document' must be a document symbol")
             numbers = _valid_numbers(valid, document)
             if numbers is not None and (missing := [x for x in rel if x not in numbers]):
-                raise ValueError(f"'relevant' names paragraph(s) {missing} that {document or 'the report'} does not have")
+                raise ValueError(
+                    f"'relevant' names paragraph(s) {missing} that {document or 'the report'} does not have"
+                )
             if not isinstance(d["query"], str) or not d["query"].strip():
                 raise ValueError("empty query")
-            out.append(Qrel(str(d["id"]), d["query"], tuple(rel), str(d.get("lang", "")), str(d.get("kind", "")), document))
+            out.append(
+                Qrel(
+                    str(d["id"]),
+                    d["query"],
+                    tuple(rel),
+                    str(d.get("lang", "")),
+                    str(d.get("kind", "")),
+                    document,
+                )
+            )
         except (json.JSONDecodeError, KeyError, ValueError, TypeError, RecursionError) as e:
             what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
             raise QrelsError(f"{path}:{n}: {what}") from None
@@ -117,9 +137,7 @@ def query_metrics(ranked: Sequence[int], relevant: Sequence[int]) -> dict[str, f
     return m
 
 
-def evaluate(
-    qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]]
-) -> dict[str, dict[str, float]]:
+def evaluate(qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]]) -> dict[str, dict[str, float]]:
     """Average the metrics per group: "all", each language, each kind, and each language×kind.
 
     Returns:
@@ -149,9 +167,13 @@ def ranked_keys(qrel: Qrel, hits: Sequence[tuple[str, int]]) -> list[object]:
     return out
 
 
-def failures(qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]], k: int = 1) -> list[tuple[Qrel, list[int]]]:
+def failures(
+    qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]], k: int = 1
+) -> list[tuple[Qrel, list[int]]]:
     """Queries whose top ``k`` holds none of their relevant paragraphs (for error analysis)."""
-    return [(q, list(r[:5])) for q, r in zip(qrels, ranked_lists, strict=True) if not set(q.relevant) & set(r[:k])]
+    return [
+        (q, list(r[:5])) for q, r in zip(qrels, ranked_lists, strict=True) if not set(q.relevant) & set(r[:k])
+    ]
 
 
 def _order(groups: dict[str, dict[str, float]]) -> list[str]:
@@ -176,13 +198,13 @@ def format_table(groups: dict[str, dict[str, float]], title: str | None = None) 
     return "\n".join(lines)
 
 
-
 # --- answer sentences -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class AnswerItem:
-    """One answer-sentence judgement: the paragraph that answers ``query`` and a clause the answer must contain."""
+    """One answer-sentence judgement: the paragraph that answers ``query`` and a
+    clause the answer must contain."""
 
     id: str
     query: str
@@ -192,8 +214,11 @@ class AnswerItem:
     document: str = ""
 
 
-def load_answer_set(path: str | Path, valid: Collection[int] | Mapping[str, Collection[int]] | None = None,
-                    default_document: str = "") -> list[AnswerItem]:
+def load_answer_set(
+    path: str | Path,
+    valid: Collection[int] | Mapping[str, Collection[int]] | None = None,
+    default_document: str = "",
+) -> list[AnswerItem]:
     """Read an answer-sentence set: ``{"id", "query", "lang", "paragraph", "answer"}`` per line.
 
     Raises:
@@ -205,14 +230,26 @@ def load_answer_set(path: str | Path, valid: Collection[int] | Mapping[str, Coll
             continue
         try:
             d = json.loads(line)
-            if not isinstance(d, dict) or not isinstance(d.get("paragraph"), int) or not str(d.get("answer", "")).strip():
+            if (
+                not isinstance(d, dict)
+                or not isinstance(d.get("paragraph"), int)
+                or not str(d.get("answer", "")).strip()
+            ):
                 raise ValueError("expected {id, query, lang, paragraph: int, answer: text}")
             document = str(d.get("document", default_document))
             numbers = _valid_numbers(valid, document)
             if numbers is not None and d["paragraph"] not in numbers:
                 raise ValueError(f"paragraph {d['paragraph']} is not in {document or 'the report'}")
-            items.append(AnswerItem(str(d["id"]), str(d["query"]), str(d.get("lang", "")), d["paragraph"],
-                                    str(d["answer"]), document))
+            items.append(
+                AnswerItem(
+                    str(d["id"]),
+                    str(d["query"]),
+                    str(d.get("lang", "")),
+                    d["paragraph"],
+                    str(d["answer"]),
+                    document,
+                )
+            )
         except (json.JSONDecodeError, KeyError, ValueError, TypeError) as e:
             raise QrelsError(f"{path}:{n}: {e}") from None
     if not items:
@@ -226,7 +263,9 @@ def _squash(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
 
-def answer_accuracy(items: Sequence[AnswerItem], hits: Sequence[Sequence[tuple[int, str]]]) -> dict[str, dict[str, float]]:
+def answer_accuracy(
+    items: Sequence[AnswerItem], hits: Sequence[Sequence[tuple[int, str]]]
+) -> dict[str, dict[str, float]]:
     """How often the answer sentence shown for the right paragraph contains the expected clause.
 
     Args:
@@ -247,6 +286,11 @@ def answer_accuracy(items: Sequence[AnswerItem], hits: Sequence[Sequence[tuple[i
     for g, rows in groups.items():
         retrieved = sum(r for r, _ in rows)
         correct = sum(c for _, c in rows)
-        out[g] = {"n": len(rows), "retrieved": retrieved, "correct": correct,
-                  "accuracy": correct / retrieved if retrieved else 0.0, "accuracy_all": correct / len(rows)}
+        out[g] = {
+            "n": len(rows),
+            "retrieved": retrieved,
+            "correct": correct,
+            "accuracy": correct / retrieved if retrieved else 0.0,
+            "accuracy_all": correct / len(rows),
+        }
     return out

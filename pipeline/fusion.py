@@ -42,7 +42,8 @@ def _rrf(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def lexical_weight(lang: str, weight_zh: float, weight_en: float, coverage: float = 1.0) -> float:
-    """The lexical channel's share for a query: ``weight_zh`` scaled by coverage for Chinese, else ``weight_en``.
+    """The lexical channel's share for a query: ``weight_zh`` scaled by coverage
+    for Chinese, else ``weight_en``.
 
     ``coverage`` (0–1) is the share of a Chinese query's IDF mass that the index vocabulary knows. A
     paraphrase in everyday words ("假药", "海匪") has little of it, and BM25's few weak matches should then

@@ -94,9 +94,7 @@ _RES_PART = (
     r"|[ ](?P<p2>[A-H])(?=[ \t]*(?:号|[,，;；.。)）、]|$|和|及|以及|\s+(?:and|or|of|on|in)\b)))"
 )
 _RESOLUTION = re.compile(rf"{_RES_SLASH}(?:{_RES_PART})?", re.MULTILINE)
-_RES_SC = re.compile(
-    rf"(?<![0-9/.,])(?P<n>\d{{3,4}}){_WS}\({_WS}(?P<y>(?:19[4-9]|20\d)\d){_WS}\)"
-)
+_RES_SC = re.compile(rf"(?<![0-9/.,])(?P<n>\d{{3,4}}){_WS}\({_WS}(?P<y>(?:19[4-9]|20\d)\d){_WS}\)")
 
 # Articles, Chinese: 第 5 条 / 第 5、6 和 8 条 / 第 2 条(b)款 (the 款 part is not part of the match).
 _ART_ZH = re.compile(rf"第{_WS}(?P<list>\d{{1,3}}(?:{_SEP_ZH}第?{_WS}\d{{1,3}})*){_WS}条")
@@ -117,7 +115,12 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 
-_ZH_UNIT = {"万": Decimal(10) ** 4, "百万": Decimal(10) ** 6, "千万": Decimal(10) ** 7, "亿": Decimal(10) ** 8}
+_ZH_UNIT = {
+    "万": Decimal(10) ** 4,
+    "百万": Decimal(10) ** 6,
+    "千万": Decimal(10) ** 7,
+    "亿": Decimal(10) ** 8,
+}
 _EN_UNIT = {
     "thousand": Decimal(10) ** 3,
     "million": Decimal(10) ** 6,

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.ranking import top_k
 from pipeline.errors import CorruptIndexError
 from pipeline.layout import corpus_key, lexical_dir
+from pipeline.ranking import top_k
 from pipeline.store import Artifact, Staging
 
 if TYPE_CHECKING:
@@ -296,7 +296,9 @@ class BM25Index:
             directory: target directory.
             inputs: what the index was built from (see :func:`lexical_inputs`); ``{}`` for tools and tests.
         """
-        with lexical_artifact(directory).write(dict(inputs or {}), info={"n_docs": self.n_docs, "n_terms": len(self.vocab)}) as stage:
+        with lexical_artifact(directory).write(
+            dict(inputs or {}), info={"n_docs": self.n_docs, "n_terms": len(self.vocab)}
+        ) as stage:
             self.write_to(stage)
 
     @classmethod
@@ -333,20 +335,38 @@ class BM25Index:
             arr = {name: np.load(d / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
         except (OSError, ValueError, EOFError) as e:
             raise damaged(str(e)) from None
-        if not isinstance(params, dict) or not isinstance(vocab, list) or params.get("format_version") != FORMAT_VERSION:
+        if (
+            not isinstance(params, dict)
+            or not isinstance(vocab, list)
+            or params.get("format_version") != FORMAT_VERSION
+        ):
             raise damaged("params.json or vocab.json has the wrong shape")
         n_terms, n_docs = len(vocab), int(arr["doc_len"].size)
         indptr = arr["tf_indptr"]
         if (
-            indptr.ndim != 1 or indptr.size != n_terms + 1 or arr["tf_indices"].size != arr["tf_data"].size
-            or int(indptr[-1]) != arr["tf_data"].size or arr["doc_ids"].size != n_docs or n_docs == 0
+            indptr.ndim != 1
+            or indptr.size != n_terms + 1
+            or arr["tf_indices"].size != arr["tf_data"].size
+            or int(indptr[-1]) != arr["tf_data"].size
+            or arr["doc_ids"].size != n_docs
+            or n_docs == 0
             or (arr["tf_indices"].size and int(arr["tf_indices"].max()) >= n_docs)
         ):
             raise damaged("array sizes disagree")
         try:
-            tf = sparse.csr_matrix((arr["tf_data"], arr["tf_indices"], indptr), shape=(n_terms, n_docs), copy=False)
-            return cls(vocab, tf, arr["doc_len"], arr["doc_ids"].tolist(), k1=params["k1"], b=params["b"],
-                       idf=params["idf"], epsilon=params.get("epsilon", 0.25))
+            tf = sparse.csr_matrix(
+                (arr["tf_data"], arr["tf_indices"], indptr), shape=(n_terms, n_docs), copy=False
+            )
+            return cls(
+                vocab,
+                tf,
+                arr["doc_len"],
+                arr["doc_ids"].tolist(),
+                k1=params["k1"],
+                b=params["b"],
+                idf=params["idf"],
+                epsilon=params.get("epsilon", 0.25),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise damaged(str(e)) from None
 
@@ -377,8 +397,9 @@ def lexical_inputs(cfg: Config, corpus: Corpus, analyzer: Analyzer) -> dict[str,
     return m
 
 
-def build_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer, save: bool = True,
-                        key: str | None = None) -> BM25Index:
+def build_lexical_index(
+    cfg: Config, corpus: Corpus, analyzer: Analyzer, save: bool = True, key: str | None = None
+) -> BM25Index:
     """Tokenize one report's paragraphs and build (and by default save) its BM25 index.
 
     Args:
@@ -394,8 +415,15 @@ def build_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer, save: b
     t0 = time.perf_counter()
     paragraphs = list(corpus.paragraphs)
     tokens = [analyzer.tokenize(p.index_text) for p in paragraphs]
-    index = BM25Index.build(tokens, list(range(len(paragraphs))), k1=cfg.bm25_k1, b=cfg.bm25_b, idf=cfg.bm25_idf)
-    log.info("lexical index: %d paragraphs, %d terms in %.2fs", index.n_docs, len(index.vocab), time.perf_counter() - t0)
+    index = BM25Index.build(
+        tokens, list(range(len(paragraphs))), k1=cfg.bm25_k1, b=cfg.bm25_b, idf=cfg.bm25_idf
+    )
+    log.info(
+        "lexical index: %d paragraphs, %d terms in %.2fs",
+        index.n_docs,
+        len(index.vocab),
+        time.perf_counter() - t0,
+    )
     if save:
         index.save(lexical_dir(cfg, _key(corpus, key)), lexical_inputs(cfg, corpus, analyzer))
     return index
@@ -411,14 +439,18 @@ def load_lexical_index(cfg: Config, corpus: Corpus, analyzer: Analyzer, key: str
     """
     index = BM25Index.load(lexical_dir(cfg, _key(corpus, key)), lexical_inputs(cfg, corpus, analyzer))
     if index.n_docs != len(corpus.paragraphs):
-        raise CorruptIndexError(f"the lexical index of {corpus.label} has {index.n_docs} paragraphs, the report "
-                                 f"{len(corpus.paragraphs)}; run `pipeline build`")
+        raise CorruptIndexError(
+            f"the lexical index of {corpus.label} has {index.n_docs} paragraphs, the report "
+            f"{len(corpus.paragraphs)}; run `pipeline build`"
+        )
     return index
 
 
 def lexical_is_current(cfg: Config, corpus: Corpus, analyzer: Analyzer, key: str | None = None) -> bool:
     """True when the report's saved index matches the current inputs and every file verifies."""
-    return lexical_artifact(lexical_dir(cfg, _key(corpus, key))).is_current(lexical_inputs(cfg, corpus, analyzer))
+    return lexical_artifact(lexical_dir(cfg, _key(corpus, key))).is_current(
+        lexical_inputs(cfg, corpus, analyzer)
+    )
 
 
 def merge(parts: Sequence[BM25Index], k1: float, b: float, idf: str, epsilon: float = 0.25) -> BM25Index:
@@ -433,12 +465,16 @@ def merge(parts: Sequence[BM25Index], k1: float, b: float, idf: str, epsilon: fl
         raise ValueError("cannot merge no indexes")
     if len(parts) == 1:
         p = parts[0]
-        return BM25Index(p.vocab, p.tf, p.doc_len, list(range(p.n_docs)), k1=k1, b=b, idf=idf, epsilon=epsilon)
+        return BM25Index(
+            p.vocab, p.tf, p.doc_len, list(range(p.n_docs)), k1=k1, b=b, idf=idf, epsilon=epsilon
+        )
     vocab: dict[str, int] = {}
     blocks = []
     offset = 0
     for p in parts:
-        remap = np.fromiter((vocab.setdefault(t, len(vocab)) for t in p.vocab), dtype=np.int64, count=len(p.vocab))
+        remap = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in p.vocab), dtype=np.int64, count=len(p.vocab)
+        )
         coo = p.tf.tocoo()
         blocks.append((remap[coo.row], coo.col.astype(np.int64) + offset, coo.data))
         offset += p.n_docs
@@ -451,12 +487,16 @@ def merge(parts: Sequence[BM25Index], k1: float, b: float, idf: str, epsilon: fl
     return BM25Index(list(vocab), tf, doc_len, list(range(offset)), k1=k1, b=b, idf=idf, epsilon=epsilon)
 
 
-def load_lexical_indexes(cfg: Config, documents: Sequence[tuple[Corpus, str]], analyzer: Analyzer) -> BM25Index:
-    """The BM25 index of several reports: each one's verified term frequencies, merged with ``cfg``'s parameters.
+def load_lexical_indexes(
+    cfg: Config, documents: Sequence[tuple[Corpus, str]], analyzer: Analyzer
+) -> BM25Index:
+    """The BM25 index of several reports: each one's verified term frequencies,
+    merged with ``cfg``'s parameters.
 
     Args:
         cfg: settings (BM25 parameters).
-        documents: each report with its index folder key, in row order (:meth:`pipeline.library.Library.keyed`).
+        documents: each report with its index folder key, in row order
+            (:meth:`pipeline.library.Library.keyed`).
         analyzer: the analyzer whose fingerprint the indexes must carry.
 
     Raises:

@@ -99,11 +99,14 @@ def clean_query(query: object, max_chars: int) -> tuple[str, list[str]]:
     return q, warnings
 
 
-def route_query(text: str, citations: CitationIndex, warnings: list[str], symbols: list[str] | None = None) -> QueryPlan:
+def route_query(
+    text: str, citations: CitationIndex, warnings: list[str], symbols: list[str] | None = None
+) -> QueryPlan:
     """A plan that only routes: enough for paragraph and citation lookups (no analysis). ``symbols``: the
     library's documents, which a paragraph reference may name."""
-    return QueryPlan(text=text, lang=query_language(text), route=route(text, citations, symbols),
-                     warnings=tuple(warnings))
+    return QueryPlan(
+        text=text, lang=query_language(text), route=route(text, citations, symbols), warnings=tuple(warnings)
+    )
 
 
 class Planner:

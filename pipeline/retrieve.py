@@ -59,8 +59,9 @@ class Retriever:
         citations: where the library cites what (built from the library when left out).
         channels: the question channels (default: in process, or Qdrant when ``cfg.backend`` says so).
 
-    It never builds: a missing, stale or damaged index is refused (:class:`~pipeline.errors.MissingIndexError`,
-    :class:`~pipeline.errors.StaleIndexError`), and ``pipeline build`` (:mod:`pipeline.build`) makes it.
+    It never builds: a missing, stale or damaged index is refused
+    (:class:`~pipeline.errors.MissingIndexError`, :class:`~pipeline.errors.StaleIndexError`), and
+    ``pipeline build`` (:mod:`pipeline.build`) makes it.
     """
 
     def __init__(
@@ -144,7 +145,9 @@ class Retriever:
 
             self._dense = load_dense_indexes(self.cfg, self.library.keyed(), embedder_identity(self.cfg))
             if len(self._dense.numbers) != len(self.library.paragraphs):
-                raise MissingIndexError("the dense index does not match the library's paragraphs; run `pipeline build`")
+                raise MissingIndexError(
+                    "the dense index does not match the library's paragraphs; run `pipeline build`"
+                )
         return self._dense
 
     @property
@@ -192,8 +195,16 @@ class Retriever:
             return base
         return self._get_planner().plan(base)
 
-    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid", *, docs: Sequence[str] | None = None,
-               lang: str | None = None, parallel: bool = False) -> Answer:
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: Mode = "hybrid",
+        *,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+        parallel: bool = False,
+    ) -> Answer:
         """Answer one query: paragraph and citation references are looked up, questions retrieved.
 
         Args:
@@ -257,7 +268,9 @@ class Retriever:
                 if plan.route.kind != "question":
                     answers[i] = self._lookup(plan, selected, rows)
             except QueryError as e:
-                answers[i] = Answer(q if isinstance(q, str) else repr(q), "error", "en", [], error=str(e), exception=e)
+                answers[i] = Answer(
+                    q if isinstance(q, str) else repr(q), "error", "en", [], error=str(e), exception=e
+                )
             if answers[i] is not None:
                 if progress:
                     progress(1)
@@ -266,7 +279,9 @@ class Retriever:
         bs = max(1, self.cfg.batch_size)
         for start in range(0, len(questions), bs):
             chunk = questions[start : start + bs]
-            for (i, _), ans in zip(chunk, self._questions([p for _, p in chunk], k, mode, rows, docs, lang), strict=True):
+            for (i, _), ans in zip(
+                chunk, self._questions([p for _, p in chunk], k, mode, rows, docs, lang), strict=True
+            ):
                 answers[i] = ans
             if progress:
                 progress(len(chunk))
@@ -275,8 +290,14 @@ class Retriever:
             self._decorate(a, parallel)
         return out
 
-    def lookup(self, reference: str, *, docs: Sequence[str] | None = None, lang: str | None = None,
-               parallel: bool = False) -> Answer:
+    def lookup(
+        self,
+        reference: str,
+        *,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+        parallel: bool = False,
+    ) -> Answer:
         """Answer a paragraph or citation reference exactly (``pipeline cite``).
 
         Raises:
@@ -297,8 +318,14 @@ class Retriever:
         answer = self._lookup(plan, self.library.select(docs, lang), self.library.rows(docs, lang))
         return self._decorate(answer, parallel)
 
-    def paragraphs(self, numbers: Sequence[int] | None = None, *, docs: Sequence[str] | None = None,
-                   lang: str | None = None, part: str = "") -> list[Paragraph]:
+    def paragraphs(
+        self,
+        numbers: Sequence[int] | None = None,
+        *,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+        part: str = "",
+    ) -> list[Paragraph]:
         """Paragraphs by number (all when None) of the selected documents, in library order.
 
         Raises:
@@ -315,38 +342,64 @@ class Retriever:
             out += found
         return out
 
-    def paragraph_records(self, numbers: Sequence[int] | None = None, *, docs: Sequence[str] | None = None,
-                          lang: str | None = None, part: str = "") -> list[dict[str, Any]]:
-        """Paragraphs as JSON records (``pipeline paragraphs --json``, the server): each paragraph's fields, its
-        UN-style citation, and every citation it contains (resolution, document symbol, article) with its key,
-        text and place — ``in_library`` marks a cited document that is itself in the library.
+    def paragraph_records(
+        self,
+        numbers: Sequence[int] | None = None,
+        *,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+        part: str = "",
+    ) -> list[dict[str, Any]]:
+        """Paragraphs as JSON records (``pipeline paragraphs --json``, the server): each paragraph's fields,
+        its UN-style citation, and every citation it contains (resolution, document symbol, article) with its
+        key, text and place — ``in_library`` marks a cited document that is itself in the library.
 
         Raises:
             QueryError: a number none of the selected documents has.
         """
         symbols = set(self.library.symbols)
         return [
-            {**p.to_dict(), "citation": p.citation, "citations": [
-                {"key": c.key, "kind": c.kind, "text": c.text, "where": c.where, "start": c.start, "end": c.end,
-                 **({"in_library": True} if c.kind == "symbol" and c.key in symbols and c.key != p.document else {})}
-                for c in self.citations.in_paragraph(self.library.row(p))
-            ]}
+            {
+                **p.to_dict(),
+                "citation": p.citation,
+                "citations": [
+                    {
+                        "key": c.key,
+                        "kind": c.kind,
+                        "text": c.text,
+                        "where": c.where,
+                        "start": c.start,
+                        "end": c.end,
+                        **(
+                            {"in_library": True}
+                            if c.kind == "symbol" and c.key in symbols and c.key != p.document
+                            else {}
+                        ),
+                    }
+                    for c in self.citations.in_paragraph(self.library.row(p))
+                ],
+            }
             for p in self.paragraphs(numbers, docs=docs, lang=lang, part=part)
         ]
 
     def _links(self, p: Paragraph) -> list[str]:
         """Document symbols ``p`` cites that are in the library (other than its own), in reading order."""
         symbols = set(self.library.symbols)
-        out = [c.key for c in self.citations.in_paragraph(self.library.row(p))
-               if c.kind == "symbol" and c.key in symbols and c.key != p.document]
+        out = [
+            c.key
+            for c in self.citations.in_paragraph(self.library.row(p))
+            if c.kind == "symbol" and c.key in symbols and c.key != p.document
+        ]
         return list(dict.fromkeys(out))
 
     def gloss(self, text: str) -> list[tuple[str, list[str]]]:
         """``text`` cut into words (as the analyzer's segmenter cuts it) with the CC-CEDICT English glosses of
         each Chinese word ([] for others): so a reader who does not read Chinese can read an answer."""
         translator = self.analyzer.translator
-        return [(w, translator.glosses(w) if translator is not None and _CJK_WORD.match(w) else [])
-                for w in self.analyzer.words(text)]
+        return [
+            (w, translator.glosses(w) if translator is not None and _CJK_WORD.match(w) else [])
+            for w in self.analyzer.words(text)
+        ]
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -360,10 +413,14 @@ class Retriever:
                 continue
             h.links = self._links(p)
             if parallel:
-                h.parallel = [{"lang": q.lang, "citation": q.citation, "text": q.full_text}
-                              for q in self.library.parallel(p)]
-                answer.warnings += [f"{h.citation}: the {x} version has no paragraph {h.paragraph}"
-                                    for x in self.library.missing_versions(p)]
+                h.parallel = [
+                    {"lang": q.lang, "citation": q.citation, "text": q.full_text}
+                    for q in self.library.parallel(p)
+                ]
+                answer.warnings += [
+                    f"{h.citation}: the {x} version has no paragraph {h.paragraph}"
+                    for x in self.library.missing_versions(p)
+                ]
         return answer
 
     def _matched(self, plan: QueryPlan) -> list[str]:
@@ -393,12 +450,20 @@ class Retriever:
             hits, more = lookup_paragraphs(self.library, route.paragraphs, route.part, docs)
             warnings += more
         else:
-            hits = lookup_citations(self.library, self.citations, route.identifiers,
-                                    None if rows is None else set(rows.tolist()))
+            hits = lookup_citations(
+                self.library, self.citations, route.identifiers, None if rows is None else set(rows.tolist())
+            )
         return Answer(plan.text, route.kind, plan.lang, hits, warnings)
 
-    def _questions(self, plans: list[QueryPlan], k: int, mode: Mode, rows: np.ndarray | None = None,
-                   docs: Sequence[str] | None = None, lang: str | None = None) -> list[Answer]:
+    def _questions(
+        self,
+        plans: list[QueryPlan],
+        k: int,
+        mode: Mode,
+        rows: np.ndarray | None = None,
+        docs: Sequence[str] | None = None,
+        lang: str | None = None,
+    ) -> list[Answer]:
         """Questions, one path for every backend: encode (a batch), then per question the channels' fused top
         ``k``, each row a hit with its answer sentence."""
         cfg = self.cfg
@@ -408,14 +473,28 @@ class Retriever:
         out: list[Answer] = []
         for qi, plan in enumerate(plans):
             w = lexical_weight(plan.lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, plan.coverage)
-            results, any_term = channels.search(plan, None if qv is None else qv[qi], k, w,
-                                                lexical=mode != "dense", rows=rows, docs=docs, lang=lang)
+            results, any_term = channels.search(
+                plan,
+                None if qv is None else qv[qi],
+                k,
+                w,
+                lexical=mode != "dense",
+                rows=rows,
+                docs=docs,
+                lang=lang,
+            )
             warnings = list(plan.warnings)
             if mode != "dense" and not any_term:
                 where = "the library" if len(self.library.documents) > 1 else "the report"
-                warnings.append(f"no word of the query occurs in {where}" + ("" if qv is not None else "; no results"))
-            hits = [Hit.of(paragraphs[s.row], s.fused, s.scores, answer_span(paragraphs[s.row], plan, s.sentence_cos))
-                    for s in results]
+                warnings.append(
+                    f"no word of the query occurs in {where}" + ("" if qv is not None else "; no results")
+                )
+            hits = [
+                Hit.of(
+                    paragraphs[s.row], s.fused, s.scores, answer_span(paragraphs[s.row], plan, s.sentence_cos)
+                )
+                for s in results
+            ]
             out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
         return out
 
@@ -434,7 +513,11 @@ def answer_span(p: Paragraph, plan: QueryPlan, sentence_cos: np.ndarray | None) 
         for i, s in enumerate(p.sentences):
             st = normalize(s.text).lower()
             overlap[i] = sum(w for t, w in terms if t in st) / total
-    score = overlap if sentence_cos is None else np.asarray(sentence_cos, dtype=np.float64) + OVERLAP_WEIGHT * overlap
+    score = (
+        overlap
+        if sentence_cos is None
+        else np.asarray(sentence_cos, dtype=np.float64) + OVERLAP_WEIGHT * overlap
+    )
     best = p.sentences[int(np.argmax(score))]
     return (best.start, best.end)
 
@@ -442,4 +525,3 @@ def answer_span(p: Paragraph, plan: QueryPlan, sentence_cos: np.ndarray | None) 
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise QueryError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
-

@@ -92,14 +92,18 @@ def file_mode(directory: bool = False) -> int:
 
 def _disk_error(path: Path, e: OSError) -> UserError:
     if e.errno == errno.ENOSPC:
-        return UserError(f"{path}: no space left on the device; nothing was replaced (free some space and retry)")
+        return UserError(
+            f"{path}: no space left on the device; nothing was replaced (free some space and retry)"
+        )
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return UserError(f"{path}: cannot write here ({e.strerror}); nothing was replaced")
     return UserError(f"{path}: cannot write ({e.strerror or e}); nothing was replaced")
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[io.IOBase]:
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None
+) -> Iterator[io.IOBase]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
     On an exception the temporary file is removed and ``path`` is left as it was. An existing file keeps its
@@ -122,7 +126,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | 
         except OSError:
             keep = file_mode()
         os.fchmod(fd, keep)
-        f = os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding=encoding or "utf-8", newline="")
+        f = (
+            os.fdopen(fd, mode)
+            if "b" in mode
+            else os.fdopen(fd, mode, encoding=encoding or "utf-8", newline="")
+        )
         with f:
             yield f
             f.flush()
@@ -266,7 +274,9 @@ class Artifact:
         try:
             m = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            raise CorruptIndexError(f"{path} is damaged (not JSON); run `pipeline build` to rebuild the {self.what}") from None
+            raise CorruptIndexError(
+                f"{path} is damaged (not JSON); run `pipeline build` to rebuild the {self.what}"
+            ) from None
         if (
             not isinstance(m, dict)
             or not isinstance(m.get("inputs"), dict)
@@ -274,7 +284,8 @@ class Artifact:
             or not all(isinstance(v, dict) for v in m["files"].values())
         ):
             raise CorruptIndexError(
-                f"{path} is not a manifest of this version of pipeline; run `pipeline build` to rebuild the {self.what}"
+                f"{path} is not a manifest of this version of pipeline; "
+                f"run `pipeline build` to rebuild the {self.what}"
             )
         return m
 
@@ -292,13 +303,16 @@ class Artifact:
         m = self.read_manifest()
         if m.get("kind") != self.kind or str(m.get("format_version")) != self.format_version:
             raise StaleIndexError(
-                f"the {self.what} at {self.directory} has format {m.get('kind')!r} v{m.get('format_version')}, "
+                f"the {self.what} at {self.directory} has format "
+                f"{m.get('kind')!r} v{m.get('format_version')}, "
                 f"this pipeline reads {self.kind!r} v{self.format_version}; run `pipeline build`"
             )
         stored = m["inputs"]
         diffs = [k for k in sorted(set(stored) | set(inputs)) if stored.get(k) != inputs.get(k)]
         if diffs:
-            lines = [f"  {k}: index has {_short(stored.get(k))}, current is {_short(inputs.get(k))}" for k in diffs]
+            lines = [
+                f"  {k}: index has {_short(stored.get(k))}, current is {_short(inputs.get(k))}" for k in diffs
+            ]
             raise StaleIndexError(
                 f"the {self.what} at {self.directory} is stale (built from other data or settings):\n"
                 + "\n".join(lines)
@@ -342,8 +356,8 @@ class Artifact:
                 write_json_atomic(self.directory / _VERIFIED, cache)
 
     def read_files(self, manifest: dict[str, Any]) -> dict[str, bytes]:
-        """Every file the manifest lists, each read once and checked (size and sha256) from the bytes read: for
-        loaders that parse the bytes instead of reading the file again (see :meth:`verify_files`).
+        """Every file the manifest lists, each read once and checked (size and sha256) from the bytes read:
+        for loaders that parse the bytes instead of reading the file again (see :meth:`verify_files`).
 
         Raises:
             CorruptIndexError: a file is missing or does not match its manifest (the message names it).
@@ -520,7 +534,9 @@ def build_lock(index_dir: str | os.PathLike[str], wait: bool = True, log: Any = 
             except BlockingIOError:
                 if not wait:
                     os.close(fd)
-                    raise BusyError(f"another `pipeline build` is writing {d}; try again when it has finished") from None
+                    raise BusyError(
+                        f"another `pipeline build` is writing {d}; try again when it has finished"
+                    ) from None
                 if log:
                     log(f"pipeline: waiting for another build of {d} to finish …")
                 fcntl.flock(fd, fcntl.LOCK_EX)

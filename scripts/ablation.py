@@ -35,8 +35,14 @@ ROWS: list[tuple[str, str, dict[str, object]]] = [
 ]
 
 COLUMNS = [
-    ("zh/question", "R@1"), ("zh/question", "R@5"), ("zh/paraphrase", "R@1"), ("zh/paraphrase", "R@5"),
-    ("en/question", "R@1"), ("en/question", "R@5"), ("en/question", "MRR@10"), ("reference", "exact"),
+    ("zh/question", "R@1"),
+    ("zh/question", "R@5"),
+    ("zh/paraphrase", "R@1"),
+    ("zh/paraphrase", "R@5"),
+    ("en/question", "R@1"),
+    ("en/question", "R@5"),
+    ("en/question", "MRR@10"),
+    ("reference", "exact"),
     ("paragraph", "exact"),
 ]
 
@@ -48,7 +54,12 @@ def main() -> int:
     args = ap.parse_args()
     qrels = load_qrels(args.qrels)
     base = Retriever.from_config(Config())
-    shared = {"analyzer": base.analyzer, "lexical": base.lexical, "dense": base.dense, "encoder": base.encoder}
+    shared = {
+        "analyzer": base.analyzer,
+        "lexical": base.lexical,
+        "dense": base.dense,
+        "encoder": base.encoder,
+    }
     out = {}
     header = "| configuration | " + " | ".join(f"{g} {m}" for g, m in COLUMNS) + " |"
     lines = [header, "|---|" + "---:|" * len(COLUMNS)]

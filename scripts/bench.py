@@ -128,7 +128,8 @@ def child_env(**extra: str) -> dict[str, str]:
 
 _GNU_TIME = "/usr/bin/time"
 RSS_SOURCE = (
-    "GNU `time` (`%M`) around each command" if Path(_GNU_TIME).is_file()
+    "GNU `time` (`%M`) around each command"
+    if Path(_GNU_TIME).is_file()
     else "`os.wait4` (no /usr/bin/time here: may over-report, a child's peak starts at its parent's RSS)"
 )
 
@@ -148,7 +149,9 @@ def run_measured(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[
         with open(Path(d) / "stderr", "w+b") as err:
             launch = time.time()
             t0 = time.perf_counter()
-            p = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=err, env=env or child_env(), cwd=ROOT)
+            p = subprocess.Popen(
+                full, stdout=subprocess.DEVNULL, stderr=err, env=env or child_env(), cwd=ROOT
+            )
             _, status, ru = os.wait4(p.pid, 0)
             wall = time.perf_counter() - t0
             exited = time.time()
@@ -158,11 +161,19 @@ def run_measured(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[
         if p.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{stderr[-2000:]}")
         rss_kib = int(rss_file.read_text().split()[-1]) if gnu_time else ru.ru_maxrss
-    return {"wall_s": wall, "rss_mb": rss_kib / 1024, "rss_source": "GNU time" if gnu_time else "wait4",
-            "stderr": stderr, "launch": launch, "exited": exited}
+    return {
+        "wall_s": wall,
+        "rss_mb": rss_kib / 1024,
+        "rss_source": "GNU time" if gnu_time else "wait4",
+        "stderr": stderr,
+        "launch": launch,
+        "exited": exited,
+    }
 
 
-def run_probe(script: str, args: Sequence[str], env: dict[str, str] | None = None) -> tuple[dict[str, Any], Any]:
+def run_probe(
+    script: str, args: Sequence[str], env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], Any]:
     """Run a ``python -c`` probe that writes JSON to the path given as its first argument."""
     with tempfile.TemporaryDirectory(prefix="bench-probe-") as d:
         out = Path(d) / "out.json"
@@ -170,12 +181,24 @@ def run_probe(script: str, args: Sequence[str], env: dict[str, str] | None = Non
         return m, json.loads(out.read_text(encoding="utf-8"))
 
 
-def run_worker(kind: str, args: Sequence[str], env: dict[str, str] | None = None) -> tuple[dict[str, Any], Any]:
+def run_worker(
+    kind: str, args: Sequence[str], env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], Any]:
     """Run ``bench.py --worker KIND`` in a child process (torch never enters this process)."""
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:
         out = Path(d) / "out.json"
-        m = run_measured([sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--worker-out", str(out),
-                          *args], env)
+        m = run_measured(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                kind,
+                "--worker-out",
+                str(out),
+                *args,
+            ],
+            env,
+        )
         return m, json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -224,8 +247,17 @@ def bench_cold(runs: int) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for label, args, target in COLD_COMMANDS:
         _, modules = run_probe(_MODULE_PROBE, args)
-        rows.append({"label": label, "command": ["pipeline", *args], "target_s": target, "modules": modules,
-                     "torch": "torch" in modules, "walls": [], "rss": []})
+        rows.append(
+            {
+                "label": label,
+                "command": ["pipeline", *args],
+                "target_s": target,
+                "modules": modules,
+                "torch": "torch" in modules,
+                "walls": [],
+                "rss": [],
+            }
+        )
     for _ in range(runs):
         for row, (_, args, _) in zip(rows, COLD_COMMANDS, strict=True):
             m = run_measured([exe, *args])
@@ -296,11 +328,18 @@ def bench_warm(retriever: Any, runs: int, limit: int | None = None) -> dict[str,
             for lang in ("zh", "en"):
                 sel = [i for i, g in enumerate(langs) if g == lang]
                 if sel:
-                    rows.append({"route": f"question ({lang})", "mode": mode, **summarize_latencies(passes, sel)})
+                    rows.append(
+                        {"route": f"question ({lang})", "mode": mode, **summarize_latencies(passes, sel)}
+                    )
     for kind in ("paragraph", "citation"):
         if groups[kind]:
-            rows.append({"route": kind, "mode": "lookup",
-                         **query_latencies(lambda q: retriever.search(q), groups[kind], runs)})
+            rows.append(
+                {
+                    "route": kind,
+                    "mode": "lookup",
+                    **query_latencies(lambda q: retriever.search(q), groups[kind], runs),
+                }
+            )
     return {"rows": rows}
 
 
@@ -340,7 +379,8 @@ def bench_batch(n: int, runs: int) -> dict[str, Any]:
 
 
 def build_worker() -> dict[str, Any]:
-    """A from-scratch build of ``PIPELINE_HOME`` stage by stage, with the functions ``pipeline build`` uses."""
+    """A from-scratch build of ``PIPELINE_HOME`` stage by stage, with the functions ``pipeline build``
+    uses."""
     stages: list[tuple[str, float]] = []
     t = time.perf_counter()
 
@@ -365,8 +405,9 @@ def build_worker() -> dict[str, Any]:
     texts = [p.index_text for p in corpus.paragraphs]
     tokens = [analyzer.tokenize(x) for x in texts]
     mark("analyzer tokenization")
-    index = lexical.BM25Index.build(tokens, list(range(len(corpus.paragraphs))), k1=cfg.bm25_k1, b=cfg.bm25_b,
-                                    idf=cfg.bm25_idf)
+    index = lexical.BM25Index.build(
+        tokens, list(range(len(corpus.paragraphs))), k1=cfg.bm25_k1, b=cfg.bm25_b, idf=cfg.bm25_idf
+    )
     mark("BM25 build")
     key = lexical._key(corpus, None)
     index.save(lexical.lexical_dir(cfg, key), lexical.lexical_inputs(cfg, corpus, analyzer))
@@ -415,9 +456,17 @@ def bench_build(runs: int, cli_runs: int) -> dict[str, Any]:
         for _ in range(cli_runs):
             home = temp_home(Path(tmp))
             m = run_measured([pipeline_exe(), "build"], child_env(PIPELINE_HOME=str(home)))
-            cli.append({"wall_s": m["wall_s"], "rss_mb": m["rss_mb"],
-                        "log": [ln.replace(str(home), "$PIPELINE_HOME") for ln in m["stderr"].splitlines()
-                                if ln.strip()]})
+            cli.append(
+                {
+                    "wall_s": m["wall_s"],
+                    "rss_mb": m["rss_mb"],
+                    "log": [
+                        ln.replace(str(home), "$PIPELINE_HOME")
+                        for ln in m["stderr"].splitlines()
+                        if ln.strip()
+                    ],
+                }
+            )
             shutil.rmtree(home)
     return {
         **info,
@@ -437,7 +486,9 @@ def bench_build(runs: int, cli_runs: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ 5. scale
 
 
-def synthetic_dense(base: Any, layout: list[list[int]], seed: int, noise: float = NOISE) -> tuple[Any, Any, Any]:
+def synthetic_dense(
+    base: Any, layout: list[list[int]], seed: int, noise: float = NOISE
+) -> tuple[Any, Any, Any]:
     """Unit vectors for a synthetic corpus: each sentence row is its real report-sentence embedding plus
     Gaussian noise; each paragraph row is the sum of its sentence rows plus noise; all re-normalised.
 
@@ -455,7 +506,9 @@ def synthetic_dense(base: Any, layout: list[list[int]], seed: int, noise: float 
     S = np.empty((flat.size, dim), dtype=np.float32)
     step = 1 << 16
     for a in range(0, flat.size, step):
-        x = base[flat[a : a + step]] + scale * rng.standard_normal((min(step, flat.size - a), dim), dtype=np.float32)
+        x = base[flat[a : a + step]] + scale * rng.standard_normal(
+            (min(step, flat.size - a), dim), dtype=np.float32
+        )
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         S[a : a + step] = x
     first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -481,9 +534,16 @@ def synthetic_corpus_object(corpus: Any, layout: list[list[int]]) -> tuple[Any, 
             out.append(Sentence(t, pos, pos + len(t)))
             records.append({"paragraph": n, "index": j, "start": pos, "end": pos + len(t)})
             pos += len(t)
-        paras.append(Paragraph(number=n, section=["synthetic"], text="".join(sents[i] for i in doc), sentences=out))
-    return Corpus(path="synthetic", sha256=f"synthetic-{len(layout)}", metadata=Metadata(), sections=[],
-                  paragraphs=paras), records
+        paras.append(
+            Paragraph(number=n, section=["synthetic"], text="".join(sents[i] for i in doc), sentences=out)
+        )
+    return Corpus(
+        path="synthetic",
+        sha256=f"synthetic-{len(layout)}",
+        metadata=Metadata(),
+        sections=[],
+        paragraphs=paras,
+    ), records
 
 
 def numpy_topk(P: Any, q: Any, k: int = 10) -> Any:
@@ -526,19 +586,33 @@ def bench_scale(n: int, runs: int, ctx: dict[str, Any], quick: bool) -> dict[str
     gen_s = time.perf_counter() - t
     syn, records = synthetic_corpus_object(corpus, layout)
     t = time.perf_counter()
-    dindex = DenseIndex(paragraphs=P, sentences=S, numbers=[p.number for p in syn.paragraphs], sentence_map=records,
-                        manifest={"kind": "dense", "synthetic": True})
+    dindex = DenseIndex(
+        paragraphs=P,
+        sentences=S,
+        numbers=[p.number for p in syn.paragraphs],
+        sentence_map=records,
+        manifest={"kind": "dense", "synthetic": True},
+    )
     index_init_s = time.perf_counter() - t
     m = max(10, min(30 if quick else 100, 2_000_000 // n))  # dense / hybrid queries per pass
     qv = ctx["question_vectors"][:m]
     dense_ours = query_latencies(lambda q: dindex.search(q, 10), qv, runs)
     dense_np = query_latencies(lambda q: numpy_topk(P, q, 10), qv, runs)
-    dense_np_sent = query_latencies(lambda q: numpy_topk_sentences(P, S, first, q, cfg.sentence_weight, 10), qv, runs)
+    dense_np_sent = query_latencies(
+        lambda q: numpy_topk_sentences(P, S, first, q, cfg.sentence_weight, 10), qv, runs
+    )
 
     # hybrid end to end: the retriever with the synthetic indexes in place of the report's (routing still
     # uses the report's citation index; the synthetic paragraphs cite nothing)
-    r = Retriever(syn, cfg=cfg, analyzer=analyzer, lexical=idx, dense=dindex, encoder=ctx["encoder"],
-                  citations=ctx["citations"])
+    r = Retriever(
+        syn,
+        cfg=cfg,
+        analyzer=analyzer,
+        lexical=idx,
+        dense=dindex,
+        encoder=ctx["encoder"],
+        citations=ctx["citations"],
+    )
     questions = ctx["questions"][: len(qv)]
     hybrid = query_latencies(lambda q: r.search(q, mode="hybrid"), questions, runs)
     res = {
@@ -559,7 +633,9 @@ def bench_scale(n: int, runs: int, ctx: dict[str, Any], quick: bool) -> dict[str
     return res
 
 
-def scale_context(cfg: Any, retriever: Any, n_questions: int = 100, analyzer_seconds: float = 2.0) -> dict[str, Any]:
+def scale_context(
+    cfg: Any, retriever: Any, n_questions: int = 100, analyzer_seconds: float = 2.0
+) -> dict[str, Any]:
     """What every synthetic size shares: the report's sentence vectors, dev questions and their vectors (as
     the retriever embeds them), the analyzer's warm throughput (for extrapolating tokenization)."""
     import numpy as np
@@ -619,17 +695,23 @@ def machine_info() -> dict[str, Any]:
 
 def _git_rev() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return rev + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def verdict(value: float, target: float, at_most: bool = True) -> str:
-    """"pass", or "MISS" with by how much."""
+    """ "pass", or "MISS" with by how much."""
     if at_most:
         if value <= target:
             return "pass"
@@ -653,19 +735,37 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for row in res.get("cold", {}).get("commands", []):
         if row["target_s"] is not None:
             v = row["wall_s"]["median"]
-            out.append((f"cold `{' '.join(row['command'][:2])}` — {row['label']}", f"≤ {row['target_s']:g} s",
-                        f"{v:.2f} s", verdict(v, row["target_s"])))
+            out.append(
+                (
+                    f"cold `{' '.join(row['command'][:2])}` — {row['label']}",
+                    f"≤ {row['target_s']:g} s",
+                    f"{v:.2f} s",
+                    verdict(v, row["target_s"]),
+                )
+            )
         if row["label"] == "paragraph lookup":
-            out.append(("cold paragraph lookup does not import torch", "torch absent",
-                        "torch imported" if row["torch"] else "torch absent", "MISS" if row["torch"] else "pass"))
+            out.append(
+                (
+                    "cold paragraph lookup does not import torch",
+                    "torch absent",
+                    "torch imported" if row["torch"] else "torch absent",
+                    "MISS" if row["torch"] else "pass",
+                )
+            )
     for row in res.get("warm", {}).get("rows", []):
         if row["route"] == "question" and row["mode"] == "hybrid":
             v = row["p50_ms"]["median"]
             out.append(("warm hybrid question p50", "≤ 50 ms", f"{v:.1f} ms", verdict(v, 50)))
     if "batch" in res:
         v = res["batch"]["warm_qps"]["median"]
-        out.append((f"batch of {res['batch']['queries']:,} questions, warm", "≥ 40 q/s", f"{v:.1f} q/s",
-                    verdict(v, 40, at_most=False)))
+        out.append(
+            (
+                f"batch of {res['batch']['queries']:,} questions, warm",
+                "≥ 40 q/s",
+                f"{v:.1f} q/s",
+                verdict(v, 40, at_most=False),
+            )
+        )
     for s in res.get("scale", []):
         if s["paragraphs"] == 100_000:
             v = s["hybrid"]["p50_ms"]["median"]
@@ -673,7 +773,9 @@ def targets(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             v = s["lexical"]["ours_search"]["p50_ms"]["median"]
             out.append(("100k paragraphs: lexical p50", "≤ 20 ms", f"{v:.2f} ms", verdict(v, 20)))
             v = s["lexical"]["speedup_p50"]
-            out.append(("100k paragraphs: lexical vs rank-bm25", "≥ 50×", f"{v:.0f}×", verdict(v, 50, at_most=False)))
+            out.append(
+                ("100k paragraphs: lexical vs rank-bm25", "≥ 50×", f"{v:.0f}×", verdict(v, 50, at_most=False))
+            )
     return out
 
 
@@ -695,16 +797,26 @@ def render(res: dict[str, Any]) -> str:
     L: list[str] = [
         "# Benchmark",
         "",
-        (f"Generated by `scripts/bench{' --quick' if res['quick'] else ''}` on {mi['date']} "
-        f"(commit {mi['git']}); total run time {res['elapsed_s']:.0f} s."),
+        (
+            f"Generated by `scripts/bench{' --quick' if res['quick'] else ''}` on {mi['date']} "
+            f"(commit {mi['git']}); total run time {res['elapsed_s']:.0f} s."
+        ),
         "",
-        f"Machine: {mi['cpu']}, {mi['cores']} cores; Python {mi['python']}, numpy {mi['numpy']}, scipy {mi['scipy']}, "
-        f"torch {mi['torch']}, sentence-transformers {mi['sentence-transformers']}, rank-bm25 {mi['rank-bm25']}"
-        + (f"; {', '.join(f'{k}={v}' for k, v in sorted(mi['openblas_env'].items()))}" if mi["openblas_env"] else "")
+        f"Machine: {mi['cpu']}, {mi['cores']} cores; Python {mi['python']}, numpy {mi['numpy']}, "
+        f"scipy {mi['scipy']}, torch {mi['torch']}, sentence-transformers {mi['sentence-transformers']}, "
+        f"rank-bm25 {mi['rank-bm25']}"
+        + (
+            f"; {', '.join(f'{k}={v}' for k, v in sorted(mi['openblas_env'].items()))}"
+            if mi["openblas_env"]
+            else ""
+        )
         + f". Load average before / after: {res['load_before']} / {res['load_after']}.",
         "",
-        (f"Timings: median of {res['repeat']} repetitions after a warm-up, with (min–max) over the repetitions; "
-        "latency percentiles are taken within each pass over the queries, then summarised over the passes."),
+        (
+            f"Timings: median of {res['repeat']} repetitions after a warm-up, with (min–max) over the "
+            "repetitions; latency percentiles are taken within each pass over the queries, then summarised "
+            "over the passes."
+        ),
         "",
         "## Targets",
         "",
@@ -712,26 +824,54 @@ def render(res: dict[str, Any]) -> str:
     L += _table(["target", "limit", "measured (median)", "result"], targets(res), "llrl")
 
     if "cold" in res:
-        L += ["", "## 1. Cold start (fresh process per command)", "",
-              ("Each command once untimed (page cache warm, imported modules recorded), then timed rounds with "
-              f"the commands interleaved. Peak RSS: {res['rss_source']}."), ""]
+        L += [
+            "",
+            "## 1. Cold start (fresh process per command)",
+            "",
+            (
+                "Each command once untimed (page cache warm, imported modules recorded), then timed rounds "
+                f"with the commands interleaved. Peak RSS: {res['rss_source']}."
+            ),
+            "",
+        ]
         rows = []
         for r in res["cold"]["commands"]:
-            cmd = "`pipeline " + " ".join(r["command"][1:2]) + f" \"{r['command'][2]}\"`"
+            cmd = "`pipeline " + " ".join(r["command"][1:2]) + f' "{r["command"][2]}"`'
             tgt = f"≤ {r['target_s']:g} s" if r["target_s"] is not None else "—"
             ok = verdict(r["wall_s"]["median"], r["target_s"]) if r["target_s"] is not None else "—"
-            heavy = ", ".join(m for m in r["modules"] if m in ("torch", "sentence_transformers", "jieba", "scipy"))
-            rows.append([f"{r['label']}: {cmd}", _s(r["wall_s"]), f"{r['rss_mb']['median']:.0f}", heavy or "none",
-                         tgt, ok])
-        L += _table(["command", "wall s", "peak RSS MiB", "heavy modules imported", "target", "result"], rows,
-                    "lrrlll")
+            heavy = ", ".join(
+                m for m in r["modules"] if m in ("torch", "sentence_transformers", "jieba", "scipy")
+            )
+            rows.append(
+                [
+                    f"{r['label']}: {cmd}",
+                    _s(r["wall_s"]),
+                    f"{r['rss_mb']['median']:.0f}",
+                    heavy or "none",
+                    tgt,
+                    ok,
+                ]
+            )
+        L += _table(
+            ["command", "wall s", "peak RSS MiB", "heavy modules imported", "target", "result"],
+            rows,
+            "lrrlll",
+        )
     if "breakdown" in res:
         b = res["breakdown"]
         names = list(b["zh"]["stages_s"])
-        L += ["", "### Where a cold question's time goes (inside one fresh process)", "",
-              ("A child script does what `pipeline search` does, stage by stage (each stage loads what it names; "
-              "nothing before it did). Start-up (launch to the script's first line) and shutdown (last line to "
-              "process exit; the probe ends with `os._exit`, as the CLI does) are taken with the wall clock on both sides."), ""]
+        L += [
+            "",
+            "### Where a cold question's time goes (inside one fresh process)",
+            "",
+            (
+                "A child script does what `pipeline search` does, stage by stage (each stage loads what it "
+                "names; nothing before it did). Start-up (launch to the script's first line) and shutdown "
+                "(last line to process exit; the probe ends with `os._exit`, as the CLI does) are taken with "
+                "the wall clock on both sides."
+            ),
+            "",
+        ]
 
         def both(key: str) -> list[str]:
             return [_ms(b["zh"][key], 0, 1e3), _ms(b["en"][key], 0, 1e3)]
@@ -740,49 +880,112 @@ def render(res: dict[str, Any]) -> str:
         rows += [[n, _ms(b["zh"]["stages_s"][n], 0, 1e3), _ms(b["en"]["stages_s"][n], 0, 1e3)] for n in names]
         rows.append(["shutdown (`os._exit`, as the CLI)", *both("shutdown_s")])
         rows.append(["**sum of the in-process stages**", *both("sum_s")])
-        rows.append(["**process wall** (measured by the parent; = start-up + stages + shutdown)", *both("wall_s")])
-        rows.append(["peak RSS MiB", f"{b['zh']['rss_mb']['median']:.0f}", f"{b['en']['rss_mb']['median']:.0f}"])
-        rows.append(["torch imported", "yes" if "torch" in b["zh"]["modules"] else "no",
-                     "yes" if "torch" in b["en"]["modules"] else "no"])
-        L += _table(["stage", f"Chinese question, ms — “{b['zh']['query']}”", f"English question, ms — “{b['en']['query']}”"],
-                    rows)
+        rows.append(
+            ["**process wall** (measured by the parent; = start-up + stages + shutdown)", *both("wall_s")]
+        )
+        rows.append(
+            ["peak RSS MiB", f"{b['zh']['rss_mb']['median']:.0f}", f"{b['en']['rss_mb']['median']:.0f}"]
+        )
+        rows.append(
+            [
+                "torch imported",
+                "yes" if "torch" in b["zh"]["modules"] else "no",
+                "yes" if "torch" in b["en"]["modules"] else "no",
+            ]
+        )
+        L += _table(
+            [
+                "stage",
+                f"Chinese question, ms — “{b['zh']['query']}”",
+                f"English question, ms — “{b['en']['query']}”",
+            ],
+            rows,
+        )
     if "warm" in res:
-        L += ["", "## 2. Warm queries (one process, everything loaded, after a warm-up)", "",
-              (f"`Retriever.search` one query at a time over `corpus/eval/dev.jsonl`, split by route "
-              f"({res['warm']['note']})."), ""]
+        L += [
+            "",
+            "## 2. Warm queries (one process, everything loaded, after a warm-up)",
+            "",
+            (
+                f"`Retriever.search` one query at a time over `corpus/eval/dev.jsonl`, split by route "
+                f"({res['warm']['note']})."
+            ),
+            "",
+        ]
         rows = []
         for r in res["warm"]["rows"]:
             tgt = ok = "—"
             if r["route"] == "question" and r["mode"] == "hybrid":
                 tgt, ok = "p50 ≤ 50 ms", verdict(r["p50_ms"]["median"], 50)
-            rows.append([r["route"], r["mode"], r["queries"], _ms(r["p50_ms"], 2), _ms(r["p95_ms"], 2), tgt, ok])
+            rows.append(
+                [r["route"], r["mode"], r["queries"], _ms(r["p50_ms"], 2), _ms(r["p95_ms"], 2), tgt, ok]
+            )
         L += _table(["route", "mode", "queries", "p50 ms", "p95 ms", "target", "result"], rows, "llrrrll")
     if "batch" in res:
         b = res["batch"]
-        seq = next((r for r in res.get("warm", {}).get("rows", []) if r["route"] == "question" and r["mode"] == "hybrid"),
-                   None)
-        L += ["", "## 3. Batch throughput", "",
-              (f"{b['queries']:,} dev questions (cycled) through `Retriever.search_many` in a fresh child process "
-              f"(embedding in batches of {b['batch_size']} with {b['encoder']}). *Including load* is the first call: "
-              "imports, index and model loads, and the answers."), ""]
+        seq = next(
+            (
+                r
+                for r in res.get("warm", {}).get("rows", [])
+                if r["route"] == "question" and r["mode"] == "hybrid"
+            ),
+            None,
+        )
+        L += [
+            "",
+            "## 3. Batch throughput",
+            "",
+            (
+                f"{b['queries']:,} dev questions (cycled) through `Retriever.search_many` in a fresh child "
+                f"process (embedding in batches of {b['batch_size']} with {b['encoder']}). *Including load* "
+                "is the first call: imports, index and model loads, and the answers."
+            ),
+            "",
+        ]
         rows = [
-            ["warm (model loaded)", f"{b['warm_qps']['median']:.1f} ({b['warm_qps']['min']:.1f}–{b['warm_qps']['max']:.1f})",
-             _s(b["warm_s"], 1), "≥ 40 q/s", verdict(b["warm_qps"]["median"], 40, at_most=False)],
-            ["including imports and model load (first call)", f"{b['cold_qps']:.1f}", f"{b['cold_s']:.1f}", "—", "—"],
+            [
+                "warm (model loaded)",
+                f"{b['warm_qps']['median']:.1f} ({b['warm_qps']['min']:.1f}–{b['warm_qps']['max']:.1f})",
+                _s(b["warm_s"], 1),
+                "≥ 40 q/s",
+                verdict(b["warm_qps"]["median"], 40, at_most=False),
+            ],
+            [
+                "including imports and model load (first call)",
+                f"{b['cold_qps']:.1f}",
+                f"{b['cold_s']:.1f}",
+                "—",
+                "—",
+            ],
         ]
         if seq:
             qps = 1e3 / seq["mean_ms"]["median"]
-            rows.append(["reference: one at a time, `Retriever.search` (NumPy encoder), from §2",
-                         f"{qps:.1f}", f"{b['queries'] / qps:.1f} (projected)", "—", "—"])
+            rows.append(
+                [
+                    "reference: one at a time, `Retriever.search` (NumPy encoder), from §2",
+                    f"{qps:.1f}",
+                    f"{b['queries'] / qps:.1f} (projected)",
+                    "—",
+                    "—",
+                ]
+            )
         L += _table(["", "questions/s", "wall s", "target", "result"], rows, "lrrll")
         L += ["", f"Peak RSS of the batch process: {b['process_rss_mb']:.0f} MiB."]
     if "build" in res:
         b = res["build"]
-        L += ["", "## 4. Build from scratch", "",
-              (f"A fresh temporary `PIPELINE_HOME` per run: a copy of `corpus/`, the converted model linked in "
-              f"(so it is not reconverted) and no jieba cache or indexes. Stages timed in a child process with the "
-              f"functions `pipeline build` calls; {b['paragraphs']} paragraphs ({b['chars']:,} characters), "
-              f"{b['embedded']} texts embedded (paragraphs + sentences, nothing reused)."), ""]
+        L += [
+            "",
+            "## 4. Build from scratch",
+            "",
+            (
+                f"A fresh temporary `PIPELINE_HOME` per run: a copy of `corpus/`, the converted model linked "
+                f"in (so it is not reconverted) and no jieba cache or indexes. Stages timed in a child "
+                f"process with the functions `pipeline build` calls; {b['paragraphs']} paragraphs "
+                f"({b['chars']:,} characters), {b['embedded']} texts embedded (paragraphs + sentences, "
+                "nothing reused)."
+            ),
+            "",
+        ]
         total = b["sum_s"]["median"]
         rows = [[n, _s(v), f"{v['median'] / total:.0%}"] for n, v in b["stages_s"].items()]
         rows.append(["**sum of stages**", _s(b["sum_s"]), "100%"])
@@ -792,12 +995,18 @@ def render(res: dict[str, Any]) -> str:
         L += _table(["stage", "s", "share"], rows)
         c = b["cli"]
         if c["runs"]:
-            L += ["", f"`pipeline build` in a fresh home (what a user runs; `--force` is not used because it also "
-                      f"reconverts the model): wall {_s(c['wall_s'], 1)} s, peak RSS {c['rss_mb']['median']:.0f} "
-                      f"({c['rss_mb']['min']:.0f}–{c['rss_mb']['max']:.0f}) MiB over {len(c['runs'])} run(s). "
-                      "Its own log: " + "; ".join(f"`{ln}`" for ln in c["runs"][-1]["log"]) + "."]
+            L += [
+                "",
+                f"`pipeline build` in a fresh home (what a user runs; `--force` is not used because it also "
+                f"reconverts the model): wall {_s(c['wall_s'], 1)} s, peak RSS {c['rss_mb']['median']:.0f} "
+                f"({c['rss_mb']['min']:.0f}–{c['rss_mb']['max']:.0f}) MiB over {len(c['runs'])} run(s). "
+                "Its own log: " + "; ".join(f"`{ln}`" for ln in c["runs"][-1]["log"]) + ".",
+            ]
         else:
-            L += ["", "`pipeline build` (CLI) was not run (`--quick`); the peak RSS above is the stage process's."]
+            L += [
+                "",
+                "`pipeline build` (CLI) was not run (`--quick`); the peak RSS above is the stage process's.",
+            ]
     if res.get("scale"):
         L += render_scale(res)
     return "\n".join(L) + "\n"
@@ -807,32 +1016,76 @@ def render_scale(res: dict[str, Any]) -> list[str]:
     sc = res["scale"]
     thr = res.get("analyzer_chars_per_s")
     rate = res.get("build", {}).get("texts_per_s", {}).get("median")
-    L = ["", "## 5. Scale: synthetic corpora", "",
-         ("Paragraphs of 2–8 report sentences drawn at random (seed = size); the vocabulary is the report's. "
-         "**Dense vectors are synthetic**: embedding 100k paragraphs and their sentences with the model is "
-         "infeasible on 2 cores, so each sentence row is the real embedding of its report sentence plus Gaussian "
-         f"noise (norm {NOISE}), each paragraph row the normalised sum of its sentence rows plus noise — the same "
-         "shapes and dtype as the real index, so the same cost."), "",
-         "Query latency p50 in ms, median (min–max) over passes:", "",
-         ("- *BM25 ours*: `BM25Index.search` top 10 (Okapi IDF for parity); *rank-bm25*: `BM25Okapi.get_scores` "
-         "(scores only, no ranking), on a tenth of the queries at 100k, a quarter below;"),
-         ("- *dense ours*: `DenseIndex.search` top 10 for a query vector (paragraph cosine + best-sentence cosine, as "
-         "the retriever scores); *NumPy*: `P @ q` + `argpartition` over paragraph vectors only; *NumPy, same "
-         "scoring*: paragraph + best-sentence cosine vectorised with `np.maximum.reduceat`;"),
-         ("- *hybrid*: `Retriever.search(question)` end to end with the synthetic indexes in place — analysis and "
-         "translation, BM25, NumPy query encoding, dense scores, z-score fusion, answer sentence."), ""]
+    L = [
+        "",
+        "## 5. Scale: synthetic corpora",
+        "",
+        (
+            "Paragraphs of 2–8 report sentences drawn at random (seed = size); the vocabulary is the "
+            "report's. **Dense vectors are synthetic**: embedding 100k paragraphs and their sentences with "
+            "the model is infeasible on 2 cores, so each sentence row is the real embedding of its report "
+            f"sentence plus Gaussian noise (norm {NOISE}), each paragraph row the normalised sum of its "
+            "sentence rows plus noise — the same shapes and dtype as the real index, so the same cost."
+        ),
+        "",
+        "Query latency p50 in ms, median (min–max) over passes:",
+        "",
+        (
+            "- *BM25 ours*: `BM25Index.search` top 10 (Okapi IDF for parity); *rank-bm25*: "
+            "`BM25Okapi.get_scores` (scores only, no ranking), on a tenth of the queries at 100k, a quarter "
+            "below;"
+        ),
+        (
+            "- *dense ours*: `DenseIndex.search` top 10 for a query vector (paragraph cosine + best-sentence "
+            "cosine, as the retriever scores); *NumPy*: `P @ q` + `argpartition` over paragraph vectors "
+            "only; *NumPy, same scoring*: paragraph + best-sentence cosine vectorised with "
+            "`np.maximum.reduceat`;"
+        ),
+        (
+            "- *hybrid*: `Retriever.search(question)` end to end with the synthetic indexes in place — "
+            "analysis and translation, BM25, NumPy query encoding, dense scores, z-score fusion, answer "
+            "sentence."
+        ),
+        "",
+    ]
     rows = []
     for s in sc:
         lx = s["lexical"]
-        rows.append([f"{s['paragraphs']:,}", f"{s['sentences']:,}", _ms(lx["ours_search"]["p50_ms"], 3),
-                     _ms(lx["rank_bm25_get_scores"]["p50_ms"], 1), f"{lx['speedup_p50']:.0f}×",
-                     _ms(s["dense_ours"]["p50_ms"], 2), _ms(s["dense_numpy"]["p50_ms"], 2),
-                     _ms(s["dense_numpy_sentences"]["p50_ms"], 2), _ms(s["hybrid"]["p50_ms"], 1),
-                     _ms(s["hybrid"]["p95_ms"], 1)])
-    L += _table(["paragraphs", "sentences", "BM25 ours", "rank-bm25", "speed-up", "dense ours", "NumPy (paragraphs)",
-                 "NumPy, same scoring", "hybrid p50", "hybrid p95"], rows)
-    L += ["", f"Queries per pass: BM25 {sc[0]['lexical']['ours_search']['queries']}; dense and hybrid "
-              + ", ".join(f"{s['dense_queries']} at {s['paragraphs']:,}" for s in sc) + "."]
+        rows.append(
+            [
+                f"{s['paragraphs']:,}",
+                f"{s['sentences']:,}",
+                _ms(lx["ours_search"]["p50_ms"], 3),
+                _ms(lx["rank_bm25_get_scores"]["p50_ms"], 1),
+                f"{lx['speedup_p50']:.0f}×",
+                _ms(s["dense_ours"]["p50_ms"], 2),
+                _ms(s["dense_numpy"]["p50_ms"], 2),
+                _ms(s["dense_numpy_sentences"]["p50_ms"], 2),
+                _ms(s["hybrid"]["p50_ms"], 1),
+                _ms(s["hybrid"]["p95_ms"], 1),
+            ]
+        )
+    L += _table(
+        [
+            "paragraphs",
+            "sentences",
+            "BM25 ours",
+            "rank-bm25",
+            "speed-up",
+            "dense ours",
+            "NumPy (paragraphs)",
+            "NumPy, same scoring",
+            "hybrid p50",
+            "hybrid p95",
+        ],
+        rows,
+    )
+    L += [
+        "",
+        f"Queries per pass: BM25 {sc[0]['lexical']['ours_search']['queries']}; dense and hybrid "
+        + ", ".join(f"{s['dense_queries']} at {s['paragraphs']:,}" for s in sc)
+        + ".",
+    ]
     L += ["", "Build and size:", ""]
     rows = []
     for s in sc:
@@ -842,40 +1095,94 @@ def render_scale(res: dict[str, Any]) -> list[str]:
             est.append(f"tokenize {s['chars'] / thr['chars_per_s']['median']:.0f} s")
         if rate:
             est.append(f"embed {(s['paragraphs'] + s['sentences']) / rate / 3600:.1f} h")
-        rows.append([f"{s['paragraphs']:,}", f"{lx['tokens']:,}", f"{lx['vocab']:,}", _ms(lx["ours_build_s"], 3),
-                     _ms(lx["rank_bm25_build_s"], 2), _mb(lx["ours_index_bytes"]), _ms(lx["ours_load_s"], 3),
-                     _mb(s["dense_bytes_paragraphs"]), _mb(s["dense_bytes_total"]), ", ".join(est) or "—"])
-    L += _table(["paragraphs", "tokens", "terms", "BM25 build s", "rank-bm25 build s", "BM25 on disk MiB",
-                 "BM25 load s", "dense MiB (paragraphs)", "dense MiB (+ sentences)", "estimated full build"], rows)
-    L += ["", "*Estimated full build* extrapolates this run's measured rates — analyzer throughput "
-              + (f"{thr['chars_per_s']['median']:,.0f} chars/s (warm, `bench_lexical.bench_analyzer`)" if thr else "n/a")
-              + " and embedding throughput "
-              + (f"{rate:.1f} texts/s (§4)" if rate else "n/a (§4 not run)")
-              + " — to the synthetic corpus's characters and its paragraphs + sentences; it was not run. "
-              "Dense sizes are n × 384 float32 (+ sentence rows, which the pipeline also stores)."]
+        rows.append(
+            [
+                f"{s['paragraphs']:,}",
+                f"{lx['tokens']:,}",
+                f"{lx['vocab']:,}",
+                _ms(lx["ours_build_s"], 3),
+                _ms(lx["rank_bm25_build_s"], 2),
+                _mb(lx["ours_index_bytes"]),
+                _ms(lx["ours_load_s"], 3),
+                _mb(s["dense_bytes_paragraphs"]),
+                _mb(s["dense_bytes_total"]),
+                ", ".join(est) or "—",
+            ]
+        )
+    L += _table(
+        [
+            "paragraphs",
+            "tokens",
+            "terms",
+            "BM25 build s",
+            "rank-bm25 build s",
+            "BM25 on disk MiB",
+            "BM25 load s",
+            "dense MiB (paragraphs)",
+            "dense MiB (+ sentences)",
+            "estimated full build",
+        ],
+        rows,
+    )
+    L += [
+        "",
+        "*Estimated full build* extrapolates this run's measured rates — analyzer throughput "
+        + (
+            f"{thr['chars_per_s']['median']:,.0f} chars/s (warm, `bench_lexical.bench_analyzer`)"
+            if thr
+            else "n/a"
+        )
+        + " and embedding throughput "
+        + (f"{rate:.1f} texts/s (§4)" if rate else "n/a (§4 not run)")
+        + " — to the synthetic corpus's characters and its paragraphs + sentences; it was not run. "
+        "Dense sizes are n × 384 float32 (+ sentence rows, which the pipeline also stores).",
+    ]
     s = sc[-1]
-    h, d, v = (s["hybrid"]["p50_ms"]["median"], s["dense_ours"]["p50_ms"]["median"],
-               s["dense_numpy_sentences"]["p50_ms"]["median"])
-    where = (f"Where the hybrid time goes at {s['paragraphs']:,} paragraphs: the dense channel "
-             f"(`DenseIndex.search` for one vector, top 10 included) takes {d:.1f} ms of the {h:.1f} ms p50, "
-             f"against {v:.1f} ms for the same scoring written as plain NumPy; the rest ({h - d:.1f} ms) is query "
-             f"analysis, NumPy query encoding, BM25, fusion and the answer sentence.")
+    h, d, v = (
+        s["hybrid"]["p50_ms"]["median"],
+        s["dense_ours"]["p50_ms"]["median"],
+        s["dense_numpy_sentences"]["p50_ms"]["median"],
+    )
+    where = (
+        f"Where the hybrid time goes at {s['paragraphs']:,} paragraphs: the dense channel "
+        f"(`DenseIndex.search` for one vector, top 10 included) takes {d:.1f} ms of the {h:.1f} ms p50, "
+        f"against {v:.1f} ms for the same scoring written as plain NumPy; the rest ({h - d:.1f} ms) is query "
+        f"analysis, NumPy query encoding, BM25, fusion and the answer sentence."
+    )
     if d > 1.25 * v:
-        where += (f" Scored as fast as the plain NumPy version, the hybrid p50 would be about {h - d + v:.0f} ms "
-                  "(an estimate from these two measurements, not a run).")
+        where += (
+            f" Scored as fast as the plain NumPy version, the hybrid p50 would be about {h - d + v:.0f} ms "
+            "(an estimate from these two measurements, not a run)."
+        )
     L += ["", where]
     big = [s for s in sc if s["paragraphs"] == 100_000]
     if big:
         s = big[0]
         L += ["", "At 100k paragraphs:", ""]
-        L += _table(["target", "limit", "measured", "result"], [
-            ("hybrid query p50", "≤ 100 ms", f"{s['hybrid']['p50_ms']['median']:.1f} ms",
-             verdict(s["hybrid"]["p50_ms"]["median"], 100)),
-            ("lexical query p50", "≤ 20 ms", f"{s['lexical']['ours_search']['p50_ms']['median']:.2f} ms",
-             verdict(s["lexical"]["ours_search"]["p50_ms"]["median"], 20)),
-            ("lexical speed-up over rank-bm25", "≥ 50×", f"{s['lexical']['speedup_p50']:.0f}×",
-             verdict(s["lexical"]["speedup_p50"], 50, at_most=False)),
-        ], "llll")
+        L += _table(
+            ["target", "limit", "measured", "result"],
+            [
+                (
+                    "hybrid query p50",
+                    "≤ 100 ms",
+                    f"{s['hybrid']['p50_ms']['median']:.1f} ms",
+                    verdict(s["hybrid"]["p50_ms"]["median"], 100),
+                ),
+                (
+                    "lexical query p50",
+                    "≤ 20 ms",
+                    f"{s['lexical']['ours_search']['p50_ms']['median']:.2f} ms",
+                    verdict(s["lexical"]["ours_search"]["p50_ms"]["median"], 20),
+                ),
+                (
+                    "lexical speed-up over rank-bm25",
+                    "≥ 50×",
+                    f"{s['lexical']['speedup_p50']:.0f}×",
+                    verdict(s["lexical"]["speedup_p50"], 50, at_most=False),
+                ),
+            ],
+            "llll",
+        )
     return L
 
 
@@ -910,29 +1217,56 @@ def chart(res: dict[str, Any], path: Path) -> None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
     ax = axes[1]
-    ax.plot(n, [s["lexical"]["ours_build_s"]["median"] for s in sc], "o-", color="C0", label="ours: BM25 build")
-    ax.plot(n, [s["lexical"]["rank_bm25_build_s"]["median"] for s in sc], "o-", color="C1", label="rank-bm25 build")
+    ax.plot(
+        n, [s["lexical"]["ours_build_s"]["median"] for s in sc], "o-", color="C0", label="ours: BM25 build"
+    )
+    ax.plot(
+        n,
+        [s["lexical"]["rank_bm25_build_s"]["median"] for s in sc],
+        "o-",
+        color="C1",
+        label="rank-bm25 build",
+    )
     thr = res.get("analyzer_chars_per_s")
     rate = res.get("build", {}).get("texts_per_s", {}).get("median")
     if thr:
-        ax.plot(n, [s["chars"] / thr["chars_per_s"]["median"] for s in sc], "o--", color="C5",
-                label="tokenization (extrapolated)")
+        ax.plot(
+            n,
+            [s["chars"] / thr["chars_per_s"]["median"] for s in sc],
+            "o--",
+            color="C5",
+            label="tokenization (extrapolated)",
+        )
     if rate:
-        ax.plot(n, [(s["paragraphs"] + s["sentences"]) / rate for s in sc], "o--", color="C2",
-                label="embedding (extrapolated)")
+        ax.plot(
+            n,
+            [(s["paragraphs"] + s["sentences"]) / rate for s in sc],
+            "o--",
+            color="C2",
+            label="embedding (extrapolated)",
+        )
     ax.set(xscale="log", yscale="log", xlabel="paragraphs", ylabel="seconds", title="Build time")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
 
     ax = axes[2]
     ax.plot(n, [s["lexical"]["ours_index_bytes"] / 2**20 for s in sc], "o-", color="C0", label="BM25 on disk")
-    ax.plot(n, [s["dense_bytes_paragraphs"] / 2**20 for s in sc], "o-", color="C3", label="dense, paragraphs (float32)")
+    ax.plot(
+        n,
+        [s["dense_bytes_paragraphs"] / 2**20 for s in sc],
+        "o-",
+        color="C3",
+        label="dense, paragraphs (float32)",
+    )
     ax.plot(n, [s["dense_bytes_total"] / 2**20 for s in sc], "o:", color="C2", label="dense, + sentences")
     ax.set(xscale="log", yscale="log", xlabel="paragraphs", ylabel="MiB", title="Index size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
-    fig.suptitle(f"pipeline benchmark — {res['machine']['cpu']}, {res['machine']['cores']} cores, {res['machine']['date']}"
-                 + (" (quick)" if res["quick"] else ""), fontsize=10)
+    fig.suptitle(
+        f"pipeline benchmark — {res['machine']['cpu']}, {res['machine']['cores']} cores, "
+        f"{res['machine']['date']}" + (" (quick)" if res["quick"] else ""),
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -961,12 +1295,19 @@ def _json_default(o: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="under a minute: fewer repetitions, sizes 1k and 10k, a 200-query batch")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="under a minute: fewer repetitions, sizes 1k and 10k, a 200-query batch",
+    )
     ap.add_argument("--sizes", type=int, nargs="+", help="synthetic corpus sizes (default 1000 10000 100000)")
     ap.add_argument("--repeat", type=int, help="repetitions per measurement (default 3, --quick 2)")
-    ap.add_argument("--batch", type=int, help="questions in the batch measurement (default 1000, --quick 200)")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs", help="directory for bench.md and bench.png (default docs/)")
+    ap.add_argument(
+        "--batch", type=int, help="questions in the batch measurement (default 1000, --quick 200)"
+    )
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "docs", help="directory for bench.md and bench.png (default docs/)"
+    )
     ap.add_argument("--json", type=Path, help="also write every number as JSON")
     ap.add_argument("--worker", choices=("batch", "build"), help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
@@ -981,8 +1322,14 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = args.sizes or ([1000, 10_000] if args.quick else [1000, 10_000, 100_000])
     t_start = time.perf_counter()
-    res: dict[str, Any] = {"quick": args.quick, "repeat": runs, "sizes": sizes, "machine": machine_info(),
-                           "load_before": _load(), "rss_source": RSS_SOURCE}
+    res: dict[str, Any] = {
+        "quick": args.quick,
+        "repeat": runs,
+        "sizes": sizes,
+        "machine": machine_info(),
+        "load_before": _load(),
+        "rss_source": RSS_SOURCE,
+    }
 
     _log("checking the indexes (`pipeline build`, untimed)")
     run_measured([pipeline_exe(), "build"])
@@ -999,8 +1346,9 @@ def main(argv: list[str] | None = None) -> int:
     _log("2. warm queries")
     limit = 40 if args.quick else None
     res["warm"] = bench_warm(retriever, runs, limit)
-    res["warm"]["note"] = (f"--quick: an even sample of at most {limit} queries per route" if limit
-                           else "all dev queries")
+    res["warm"]["note"] = (
+        f"--quick: an even sample of at most {limit} queries per route" if limit else "all dev queries"
+    )
 
     _log("5. scale (synthetic corpora)")
     ctx = scale_context(cfg, retriever, 30 if args.quick else 100, 0.5 if args.quick else 2.0)
@@ -1027,8 +1375,9 @@ def main(argv: list[str] | None = None) -> int:
         chart(res, args.out / "bench.png")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=_json_default) + "\n",
-                             encoding="utf-8")
+        args.json.write_text(
+            json.dumps(res, indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8"
+        )
     _log(f"done in {res['elapsed_s']:.0f} s: {args.out / 'bench.md'}")
     return 0
 

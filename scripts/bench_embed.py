@@ -130,7 +130,16 @@ def run_engine_worker(threads: int, runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "engine.npz"
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        cmd = [sys.executable, __file__, "--engine-worker", str(out), "--threads", str(threads), "--runs", str(runs)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--engine-worker",
+            str(out),
+            "--threads",
+            str(threads),
+            "--runs",
+            str(runs),
+        ]
         subprocess.run(cmd, check=True, env=env)
         with np.load(out) as z:
             return {
@@ -161,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.models import convert
 
     cfg = Config()
-    res: dict[str, Any] = {"threads": args.threads, "runs": runs, "machine": platform.processor() or platform.machine()}
+    res: dict[str, Any] = {
+        "threads": args.threads,
+        "runs": runs,
+        "machine": platform.processor() or platform.machine(),
+    }
 
     # conversion, into a throw-away directory
     with tempfile.TemporaryDirectory() as tmp:
@@ -238,8 +251,16 @@ def main(argv: list[str] | None = None) -> int:
             "{:.5f} / {:.5f}".format(*res["cosine_passages"]),
             "bound >= 0.995 / 0.99",
         ),
-        ("cosine to engine, passages (float32) mean / min", "{:.5f} / {:.5f}".format(*res["cosine_passages_float32"]), ""),
-        (f"cosine to engine, queries ({res['dtype']}) mean / min", "{:.5f} / {:.5f}".format(*res["cosine_queries"]), ""),
+        (
+            "cosine to engine, passages (float32) mean / min",
+            "{:.5f} / {:.5f}".format(*res["cosine_passages_float32"]),
+            "",
+        ),
+        (
+            f"cosine to engine, queries ({res['dtype']}) mean / min",
+            "{:.5f} / {:.5f}".format(*res["cosine_queries"]),
+            "",
+        ),
     ]
     print(f"machine: {res['machine']}, {os.cpu_count()} CPUs, threads={args.threads}, runs={runs}\n")
     print("| measurement | value | spread / note |")

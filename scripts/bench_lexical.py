@@ -86,12 +86,18 @@ def bench_jieba_startup(runs: int) -> dict[str, Any]:
     warm: list[float] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="bench-jieba-") as d:
-            out = subprocess.run([sys.executable, "-c", _JIEBA_PROBE, d], capture_output=True, text=True,
-                                 check=True, env=env).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", _JIEBA_PROBE, d], capture_output=True, text=True, check=True, env=env
+            ).stdout
             cold.append(float(out.strip().splitlines()[-1]))
             for _ in range(2):
-                out = subprocess.run([sys.executable, "-c", _JIEBA_PROBE, d], capture_output=True, text=True,
-                                     check=True, env=env).stdout
+                out = subprocess.run(
+                    [sys.executable, "-c", _JIEBA_PROBE, d],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=env,
+                ).stdout
                 warm.append(float(out.strip().splitlines()[-1]))
     return {"no_cache_s": median_spread(cold), "with_cache_s": median_spread(warm)}
 
@@ -167,8 +173,12 @@ def bench_report(analyzer: Any, corpus: Any, runs: int) -> dict[str, Any]:
     # end to end: query analysis (with translation for English text) + search
     sentences = [s for t in texts for s in re.split(r"[。；]", t) if len(s) > 8]
     texts_q = [s[:30] for s in rng.sample(sentences, 60)] + [
-        "resolution 65/230", "ransom paid to pirates", "trafficking in cultural property",
-        "technical assistance", "article 28", "第 65/230 号决议",
+        "resolution 65/230",
+        "ransom paid to pirates",
+        "trafficking in cultural property",
+        "technical assistance",
+        "article 28",
+        "第 65/230 号决议",
     ]
     analyzer.analyze_query("warm up the translator")
     e2e_lat: list[float] = []
@@ -200,8 +210,9 @@ def synthetic_layout(n_sentences: int, n_docs: int, seed: int) -> list[list[int]
     return [rng.choices(range(n_sentences), k=rng.randint(2, 8)) for _ in range(n_docs)]
 
 
-def synthetic_corpus(analyzer: Any, corpus: Any, n_docs: int, seed: int,
-                     layout: list[list[int]] | None = None) -> list[list[str]]:
+def synthetic_corpus(
+    analyzer: Any, corpus: Any, n_docs: int, seed: int, layout: list[list[int]] | None = None
+) -> list[list[str]]:
     """``n_docs`` paragraphs of 2-8 report sentences drawn at random (fixed seed), as token lists.
 
     Each report sentence is tokenized once; a synthetic paragraph's tokens are its sentences' tokens.
@@ -218,8 +229,9 @@ def sample_queries(docs: list[list[str]], n: int, seed: int) -> list[list[tuple[
     return _sample_queries(random.Random(seed), docs, n)
 
 
-def bench_bm25(docs: list[list[str]], queries: list[list[tuple[str, float]]], runs: int,
-               ref_runs: int) -> tuple[dict[str, Any], Any]:
+def bench_bm25(
+    docs: list[list[str]], queries: list[list[tuple[str, float]]], runs: int, ref_runs: int
+) -> tuple[dict[str, Any], Any]:
     """Build and query one tokenized corpus with :class:`pipeline.lexical.BM25Index` (Okapi IDF, for parity)
     and with ``rank_bm25.BM25Okapi`` in the same run.
 
@@ -273,8 +285,9 @@ def bench_bm25(docs: list[list[str]], queries: list[list[tuple[str, float]]], ru
     return res, idx
 
 
-def bench_synthetic(analyzer: Any, corpus: Any, n_docs: int, runs: int, n_queries: int,
-                    ref_runs: int) -> dict[str, Any]:
+def bench_synthetic(
+    analyzer: Any, corpus: Any, n_docs: int, runs: int, n_queries: int, ref_runs: int
+) -> dict[str, Any]:
     """Build and query one synthetic corpus with this implementation and with rank_bm25."""
     docs = synthetic_corpus(analyzer, corpus, n_docs, seed=n_docs)
     queries = sample_queries(docs, n_queries, seed=n_docs + 1)
@@ -356,8 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         print(f"synthetic {n:,} ...", file=sys.stderr)
         res["synthetic"].append(
-            bench_synthetic(analyzer, corpus, n, runs=runs, n_queries=100 if args.quick else 200,
-                            ref_runs=2 if (args.quick or n >= 100_000) else 3)
+            bench_synthetic(
+                analyzer,
+                corpus,
+                n,
+                runs=runs,
+                n_queries=100 if args.quick else 200,
+                ref_runs=2 if (args.quick or n >= 100_000) else 3,
+            )
         )
     print(render(res))
     if args.json:

@@ -42,11 +42,20 @@ sys.path.insert(0, str(ROOT))
 
 
 def synthetic_report(sentences: list[str], seed: int, n_paragraphs: int = 65) -> str:
-    """A report in the UN Chinese layout (its symbol is given at ``add``): front matter, two chapters, ``n_paragraphs``
-    numbered paragraphs of 2–6 of the real report's sentences each (drawn with ``seed``)."""
+    """A report in the UN Chinese layout (its symbol is given at ``add``): front matter, two chapters,
+    ``n_paragraphs`` numbered paragraphs of 2–6 of the real report's sentences each (drawn with ``seed``)."""
     rng = random.Random(seed)
-    lines = [" 第九届会议 ", "2030 年 3 月 4 日至 8 日，维也纳 ", "临时议程*项目 3 ",
-             f"基准测试报告第 {seed} 号 ", "", "秘书处的报告 ", "", "一. 导言 ", ""]
+    lines = [
+        " 第九届会议 ",
+        "2030 年 3 月 4 日至 8 日，维也纳 ",
+        "临时议程*项目 3 ",
+        f"基准测试报告第 {seed} 号 ",
+        "",
+        "秘书处的报告 ",
+        "",
+        "一. 导言 ",
+        "",
+    ]
     for n in range(1, n_paragraphs + 1):
         if n == n_paragraphs // 2:
             lines += ["二. 技术援助 ", ""]
@@ -89,31 +98,42 @@ def latencies(retriever: Any, questions: list[str], runs: int) -> dict[str, floa
         times.sort()
         p50s.append(times[len(times) // 2])
         p95s.append(times[int(len(times) * 0.95)])
-    return {"p50": statistics.median(p50s), "p50_min": min(p50s), "p50_max": max(p50s), "p95": statistics.median(p95s)}
+    return {
+        "p50": statistics.median(p50s),
+        "p50_min": min(p50s),
+        "p50_max": max(p50s),
+        "p95": statistics.median(p95s),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--reports", type=int, default=20, help="reports in the library before the timed add (default 20)")
+    ap.add_argument(
+        "--reports", type=int, default=20, help="reports in the library before the timed add (default 20)"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="repetitions per timing (default 3)")
     ap.add_argument("--questions", type=int, default=100, help="dev questions timed per run (default 100)")
     ap.add_argument("--json", type=Path, help="write every number as JSON")
     args = ap.parse_args(argv)
 
+    from pipeline.analyze import Analyzer
     from pipeline.build import build_all
+    from pipeline.changes import add_reports, remove_documents
     from pipeline.config import Config
     from pipeline.dense import build_dense_index
     from pipeline.embed import PassageEmbedder
     from pipeline.ingest import parse_report, settle_identity
-    from pipeline.library import load_corpus
     from pipeline.lexical import build_lexical_index
-    from pipeline.changes import add_reports, remove_documents
-    from pipeline.analyze import Analyzer
+    from pipeline.library import load_corpus
     from pipeline.retrieve import Retriever
 
     real = load_corpus(Config(root=ROOT))
     sentences = [s.text for p in real.paragraphs for s in p.sentences if s.text.endswith("。")]
-    dev = [json.loads(x) for x in (ROOT / "corpus" / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    dev = [
+        json.loads(x)
+        for x in (ROOT / "corpus" / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+        if x.strip()
+    ]
     questions = [d["query"] for d in dev if d["kind"] in ("question", "paraphrase")][: args.questions]
     res: dict[str, Any] = {"reports": args.reports, "repeat": args.repeat, "questions": len(questions)}
 
@@ -139,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         for i, path in enumerate(files[: args.reports]):
             add_reports(cfg, [path], symbol=f"BENCH/LIB/2030/{i}", embedder=embedder)
         res["fill_seconds"] = time.perf_counter() - t
-        print(f"filled the library with {args.reports} reports in {res['fill_seconds']:.1f} s", file=sys.stderr)
+        print(
+            f"filled the library with {args.reports} reports in {res['fill_seconds']:.1f} s", file=sys.stderr
+        )
 
         analyzer = Analyzer(cfg)
         analyzer.tokenize("预热 warm-up")  # jieba's dictionary is loaded once per process, before any timing
@@ -163,16 +185,22 @@ def main(argv: list[str] | None = None) -> int:
         res["index_alone"] = median_spread(alone)
         res["add"] = median_spread(added)
         res["add_ratio"] = res["add"]["median"] / res["index_alone"]["median"]
-        print(f"index alone {res['index_alone']['median']:.2f} s, add {res['add']['median']:.2f} s "
-              f"({res['add_ratio']:.2f}×)", file=sys.stderr)
+        print(
+            f"index alone {res['index_alone']['median']:.2f} s, add {res['add']['median']:.2f} s "
+            f"({res['add_ratio']:.2f}×)",
+            file=sys.stderr,
+        )
 
         add_reports(cfg, [files[args.reports]], symbol=f"BENCH/LIB/2030/{args.reports}", embedder=embedder)
         many = Retriever.from_config(cfg)
         res["library_paragraphs"] = len(many.library.paragraphs)
         res["hybrid_n"] = latencies(many, questions, args.repeat)
         res["latency_ratio"] = res["hybrid_n"]["p50"] / res["hybrid_1"]["p50"]
-        print(f"{len(many.library.documents)} reports: hybrid p50 {res['hybrid_n']['p50']:.1f} ms "
-              f"({res['latency_ratio']:.2f}×)", file=sys.stderr)
+        print(
+            f"{len(many.library.documents)} reports: hybrid p50 {res['hybrid_n']['p50']:.1f} ms "
+            f"({res['latency_ratio']:.2f}×)",
+            file=sys.stderr,
+        )
         t = time.perf_counter()
         list(build_all(cfg, force=False))
         res["build_verify_seconds"] = time.perf_counter() - t
@@ -181,27 +209,44 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             for doc in many.library.documents:
                 build_lexical_index(cfg, doc, analyzer, save=False)
-            embedder.encode([p.index_text for p in many.library.paragraphs] +
-                            [s.text for p in many.library.paragraphs for s in p.sentences])
+            embedder.encode(
+                [p.index_text for p in many.library.paragraphs]
+                + [s.text for p in many.library.paragraphs for s in p.sentences]
+            )
             rebuild.append(time.perf_counter() - t)
         res["full_rebuild"] = median_spread(rebuild)
 
     n = args.reports
-    print(f"\n**Library benchmark** — {n} synthetic 65-paragraph reports + the real one; medians of {args.repeat} "
-          f"(min–max); model loaded once\n")
+    print(
+        f"\n**Library benchmark** — {n} synthetic 65-paragraph reports + the real one; medians of "
+        f"{args.repeat} (min–max); model loaded once\n"
+    )
     print("| measurement | value | target |")
     print("|---|---:|---|")
     ia, ad = res["index_alone"], res["add"]
-    print(f"| index one report alone (BM25 + embeddings) | {ia['median']:.2f} s ({ia['min']:.2f}–{ia['max']:.2f}) | |")
-    print(f"| `add` it to the library of {n + 1} | {ad['median']:.2f} s ({ad['min']:.2f}–{ad['max']:.2f}) | "
-          f"≤ 2 × alone: {res['add_ratio']:.2f} × {'✓' if res['add_ratio'] <= 2 else '✗'} |")
-    print(f"| full rebuild of {n + 2} reports (tokenize + embed all) | {res['full_rebuild']['median']:.1f} s | |")
+    print(
+        f"| index one report alone (BM25 + embeddings) | {ia['median']:.2f} s "
+        f"({ia['min']:.2f}–{ia['max']:.2f}) | |"
+    )
+    print(
+        f"| `add` it to the library of {n + 1} | {ad['median']:.2f} s ({ad['min']:.2f}–{ad['max']:.2f}) | "
+        f"≤ 2 × alone: {res['add_ratio']:.2f} × {'✓' if res['add_ratio'] <= 2 else '✗'} |"
+    )
+    print(
+        f"| full rebuild of {n + 2} reports (tokenize + embed all) | "
+        f"{res['full_rebuild']['median']:.1f} s | |"
+    )
     print(f"| `build` that finds all {n + 2} current (verify only) | {res['build_verify_seconds']:.2f} s | |")
     h1, hn = res["hybrid_1"], res["hybrid_n"]
-    print(f"| hybrid warm p50, 1 report (65 ¶) | {h1['p50']:.1f} ms ({h1['p50_min']:.1f}–{h1['p50_max']:.1f}), p95 {h1['p95']:.1f} | |")
-    print(f"| hybrid warm p50, {n + 2} reports ({res['library_paragraphs']} ¶) | {hn['p50']:.1f} ms "
-          f"({hn['p50_min']:.1f}–{hn['p50_max']:.1f}), p95 {hn['p95']:.1f} | ≤ 1.5 ×: {res['latency_ratio']:.2f} × "
-          f"{'✓' if res['latency_ratio'] <= 1.5 else '✗'} |")
+    print(
+        f"| hybrid warm p50, 1 report (65 ¶) | {h1['p50']:.1f} ms ({h1['p50_min']:.1f}–{h1['p50_max']:.1f}), "
+        f"p95 {h1['p95']:.1f} | |"
+    )
+    print(
+        f"| hybrid warm p50, {n + 2} reports ({res['library_paragraphs']} ¶) | {hn['p50']:.1f} ms "
+        f"({hn['p50_min']:.1f}–{hn['p50_max']:.1f}), p95 {hn['p95']:.1f} | "
+        f"≤ 1.5 ×: {res['latency_ratio']:.2f} × {'✓' if res['latency_ratio'] <= 1.5 else '✗'} |"
+    )
     if args.json:
         args.json.write_text(json.dumps(res, indent=2), encoding="utf-8")
     return 0

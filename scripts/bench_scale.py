@@ -19,15 +19,15 @@ What is measured, in one run (each engine in its own process, so each peak RSS i
   scanned as contiguous blocks, the best candidates rescored exactly; the lexical channel exact.
 * ``local`` -- the same backend on qdrant-client's local mode (pure Python), at ``--local-n`` only.
 
-Synthetic data (fixed seed): each paragraph is 2-6 (mean 4) sentences drawn from one window of 8
-consecutive report sentences (so a paragraph keeps to one topic, as real ones do); a sentence is a random
-contiguous 50-100 % span of a real report sentence's tokens (the project's Analyzer tokenizes each real sentence once),
+Synthetic data (fixed seed): each paragraph is 2-6 (mean 4) sentences drawn from one window of 8 consecutive
+report sentences (so a paragraph keeps to one topic, as real ones do); a sentence is a random contiguous
+50-100 % span of a real report sentence's tokens (the project's Analyzer tokenizes each real sentence once),
 its vector a mix of that sentence's real embedding with another one's from the window (weight 0.6-1) plus
 Gaussian noise, L2-normalised; a paragraph's vector is the normalised mean of its sentences' plus noise
 (noise levels chosen so that sentence-sentence and paragraph-sentence cosines resemble the real index's).
 Real embeddings come from the dense index in ``indexes/`` (built by ``pipeline build``). Queries are the
-development set's questions, planned by the project's Planner against the synthetic vocabulary and
-encoded by the project's QueryEncoder (real query vectors).
+development set's questions, planned by the project's Planner against the synthetic vocabulary and encoded
+by the project's QueryEncoder (real query vectors).
 
 Outputs a markdown table on stdout and JSON (``--json``, default docs/scale.json is NOT written unless
 asked). ``--chart PATH`` draws latency and recall.
@@ -105,7 +105,10 @@ class MemorySampler:
     def result(self) -> dict[str, float]:
         self._read()
         self._stop.set()
-        return {"peak_anon_gb": round(self.peak["RssAnon"] / 1024**3, 2), "peak_file_gb": round(self.peak["RssFile"] / 1024**3, 2)}
+        return {
+            "peak_anon_gb": round(self.peak["RssAnon"] / 1024**3, 2),
+            "peak_file_gb": round(self.peak["RssFile"] / 1024**3, 2),
+        }
 
 
 def disk_gb(path: Path) -> float:
@@ -170,8 +173,13 @@ def real_material(cfg: Any, analyzer: Any) -> dict[str, Any]:
         aligned = False
         S = S[np.random.default_rng(7).integers(0, len(S), len(keys))]
     keep = [i for i, t in enumerate(toks) if t]
-    return {"tokens": [toks[i] for i in keep], "vectors": S[keep], "aligned": aligned, "dense_dir": str(d),
-            "texts": [texts[i] for i in keep]}
+    return {
+        "tokens": [toks[i] for i in keep],
+        "vectors": S[keep],
+        "aligned": aligned,
+        "dense_dir": str(d),
+        "texts": [texts[i] for i in keep],
+    }
 
 
 def synthesize(n: int, seed: int, data: Path, n_queries: int) -> dict[str, Any]:
@@ -222,7 +230,9 @@ def synthesize(n: int, seed: int, data: Path, n_queries: int) -> dict[str, Any]:
         tok = flat[np.repeat(start, span) + within]
         para_of_sent = np.repeat(np.arange(a, b, dtype=np.int64), ns[a:b])
         doc = np.repeat(para_of_sent - a, span)
-        c = sparse.csr_matrix((np.ones(tot, dtype=np.int32), (doc.astype(np.int32), tok)), shape=(b - a, len(vocab)))
+        c = sparse.csr_matrix(
+            (np.ones(tot, dtype=np.int32), (doc.astype(np.int32), tok)), shape=(b - a, len(vocab))
+        )
         c.sum_duplicates()
         c.sort_indices()
         chunks.append(c)
@@ -254,24 +264,39 @@ def synthesize(n: int, seed: int, data: Path, n_queries: int) -> dict[str, Any]:
     queries = make_queries(cfg, analyzer, {t: i for i, t in enumerate(terms)}, idf, n_queries, real)
     np.save(data / "Q.npy", queries.pop("vectors"))
     meta = {
-        "version": GEN_VERSION, "n": n, "n_sentences": m, "seed": seed, "vocab": terms, "nnz": int(docs.nnz),
-        "gen_seconds": round(gen_s, 1), "real_sentences": R, "real_aligned": real["aligned"],
-        "dense_source": real["dense_dir"], **queries,
+        "version": GEN_VERSION,
+        "n": n,
+        "n_sentences": m,
+        "seed": seed,
+        "vocab": terms,
+        "nnz": int(docs.nnz),
+        "gen_seconds": round(gen_s, 1),
+        "real_sentences": R,
+        "real_aligned": real["aligned"],
+        "dense_source": real["dense_dir"],
+        **queries,
     }
     meta_file.write_text(json.dumps(meta, ensure_ascii=False))
     log(f"synthesized {n} paragraphs, {m} sentences, {docs.nnz} postings in {gen_s:.0f}s")
     return meta
 
 
-def make_queries(cfg: Any, analyzer: Any, term_id: dict[str, int], idf: np.ndarray, n_queries: int,
-                 real: dict[str, Any]) -> dict[str, Any]:
+def make_queries(
+    cfg: Any, analyzer: Any, term_id: dict[str, int], idf: np.ndarray, n_queries: int, real: dict[str, Any]
+) -> dict[str, Any]:
     """The dev set's questions planned against the synthetic vocabulary, and their real query vectors."""
     from pipeline.fusion import lexical_weight
     from pipeline.plan import Planner, QueryPlan
     from pipeline.text import query_language
 
-    rows = [json.loads(line) for line in (ROOT / "corpus" / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("kind", "question") in ("question", "paraphrase")][:n_queries]  # not lookups
+    rows = [
+        json.loads(line)
+        for line in (ROOT / "corpus" / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    rows = [r for r in rows if r.get("kind", "question") in ("question", "paraphrase")][
+        :n_queries
+    ]  # not lookups
     planner = Planner(cfg, analyzer, term_id, idf)
     plans = []
     for r in rows:
@@ -292,13 +317,23 @@ def make_queries(cfg: Any, analyzer: Any, term_id: dict[str, int], idf: np.ndarr
         log(f"query encoder unavailable ({e!r}); queries are perturbed real sentence vectors")
         rng = np.random.default_rng(11)
         base = real["vectors"][rng.integers(0, len(real["vectors"]), len(plans))]
-        vecs = norm_rows(base + rng.standard_normal(base.shape).astype(np.float32) * 0.3 / math.sqrt(DIM)).astype(np.float32)
+        vecs = norm_rows(
+            base + rng.standard_normal(base.shape).astype(np.float32) * 0.3 / math.sqrt(DIM)
+        ).astype(np.float32)
         source = "perturbed real sentence vectors (no query encoder)"
-    weights = [lexical_weight(lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, cov) for _, lang, _, cov, _ in plans]
+    weights = [
+        lexical_weight(lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, cov)
+        for _, lang, _, cov, _ in plans
+    ]
     return {
-        "queries": [{"text": t, "lang": lang, "terms": [[a, float(b)] for a, b in terms], "weight": w}
-                    for (t, lang, terms, _, _), w in zip(plans, weights, strict=True)],
-        "query_source": source, "sentence_weight": cfg.sentence_weight, "fusion": cfg.fusion, "vectors": vecs,
+        "queries": [
+            {"text": t, "lang": lang, "terms": [[a, float(b)] for a, b in terms], "weight": w}
+            for (t, lang, terms, _, _), w in zip(plans, weights, strict=True)
+        ],
+        "query_source": source,
+        "sentence_weight": cfg.sentence_weight,
+        "fusion": cfg.fusion,
+        "vectors": vecs,
     }
 
 
@@ -322,7 +357,8 @@ class SynthDense:
 
 
 def load_bm25(data: Path, meta: dict[str, Any]) -> Any:
-    """The project's BM25Index over the synthetic term frequencies (term-major, as BM25Index.build makes it)."""
+    """The project's BM25Index over the synthetic term frequencies (term-major, as BM25Index.build makes
+    it)."""
     from scipy import sparse
 
     from pipeline.config import Config
@@ -337,12 +373,20 @@ def load_bm25(data: Path, meta: dict[str, Any]) -> Any:
     tf = docs.T.tocsr()
     del docs
     tf.sort_indices()
-    return BM25Index(meta["vocab"], tf, np.load(data / "doc_len.npy"), np.arange(n), k1=cfg.bm25_k1, b=cfg.bm25_b,
-                     idf=cfg.bm25_idf)
+    return BM25Index(
+        meta["vocab"],
+        tf,
+        np.load(data / "doc_len.npy"),
+        np.arange(n),
+        k1=cfg.bm25_k1,
+        b=cfg.bm25_b,
+        idf=cfg.bm25_idf,
+    )
 
 
-def dense_scores_batch(P: np.ndarray, S: np.ndarray, first: np.ndarray, Q: np.ndarray, w: float,
-                       a: int, b: int) -> np.ndarray:
+def dense_scores_batch(
+    P: np.ndarray, S: np.ndarray, first: np.ndarray, Q: np.ndarray, w: float, a: int, b: int
+) -> np.ndarray:
     """Combined dense scores of paragraphs a..b for every query: DenseIndex.scores' arithmetic."""
     sa, sb = int(first[a]), int(first[b])
     para = (np.asarray(P[a:b], dtype=np.float32) @ Q.T).T.astype(np.float64)  # (nq, b-a)
@@ -378,8 +422,13 @@ def phase_exact(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     w = meta["sentence_weight"]
     check_dense_index(P, S, first, Q[0], w)
     nq = len(queries)
-    truth = {"hybrid": np.full((nq, 10), -1, np.int64), "dense": np.full((nq, 10), -1, np.int64),
-             "lexical": np.full((nq, 10), -1, np.int64), "hybrid_kth": np.zeros(nq), "hybrid_11th": np.zeros(nq)}
+    truth = {
+        "hybrid": np.full((nq, 10), -1, np.int64),
+        "dense": np.full((nq, 10), -1, np.int64),
+        "lexical": np.full((nq, 10), -1, np.int64),
+        "hybrid_kth": np.zeros(nq),
+        "hybrid_11th": np.zeros(nq),
+    }
     t1 = time.perf_counter()
     qb = 50
     for qa in range(0, nq, qb):
@@ -420,12 +469,26 @@ def phase_exact(data: Path, args: argparse.Namespace) -> dict[str, Any]:
             lat_dense.append(tc - tb)
     near_ties = int(np.sum(truth["hybrid_kth"] - truth["hybrid_11th"] < 1e-6))
     return {
-        "engine": "exact", "n": n, "build_s": round(build_s, 1), "peak_rss_gb": round(peak_rss_gb(), 2),
-        "disk_gb": round(sum((data / f).stat().st_size for f in ("P.npy", "S.npy", "tf_data.npy", "tf_indices.npy",
-                                                                  "tf_indptr.npy", "doc_len.npy")) / 1024**3, 2),
-        "p50_ms": round(pct(lat, 50) * 1e3, 1), "p95_ms": round(pct(lat, 95) * 1e3, 1),
-        "lexical_p50_ms": round(pct(lat_lex, 50) * 1e3, 1), "dense_p50_ms": round(pct(lat_dense, 50) * 1e3, 1),
-        "latency_queries": len(lat), "recall@10": 1.0, "truth_s": round(truth_s, 1), "near_ties_at_10": near_ties,
+        "engine": "exact",
+        "n": n,
+        "build_s": round(build_s, 1),
+        "peak_rss_gb": round(peak_rss_gb(), 2),
+        "disk_gb": round(
+            sum(
+                (data / f).stat().st_size
+                for f in ("P.npy", "S.npy", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy", "doc_len.npy")
+            )
+            / 1024**3,
+            2,
+        ),
+        "p50_ms": round(pct(lat, 50) * 1e3, 1),
+        "p95_ms": round(pct(lat, 95) * 1e3, 1),
+        "lexical_p50_ms": round(pct(lat_lex, 50) * 1e3, 1),
+        "dense_p50_ms": round(pct(lat_dense, 50) * 1e3, 1),
+        "latency_queries": len(lat),
+        "recall@10": 1.0,
+        "truth_s": round(truth_s, 1),
+        "near_ties_at_10": near_ties,
     }
 
 
@@ -435,8 +498,11 @@ def check_dense_index(P: np.ndarray, S: np.ndarray, first: np.ndarray, q: np.nda
 
     k = min(2000, len(P))
     sb = int(first[k])
-    smap = [{"paragraph": int(p), "index": int(j), "start": -1, "end": -1}
-            for p in range(k) for j in range(int(first[p + 1] - first[p]))]
+    smap = [
+        {"paragraph": int(p), "index": int(j), "start": -1, "end": -1}
+        for p in range(k)
+        for j in range(int(first[p + 1] - first[p]))
+    ]
     di = DenseIndex(np.asarray(P[:k]), np.asarray(S[:sb]), list(range(k)), smap, {})
     ref = di.scores(q, w)["combined"]
     got = dense_scores_one(np.asarray(P[:k]), np.asarray(S[:sb]), first[: k + 1], q, w)
@@ -462,8 +528,14 @@ def _partitions(args: argparse.Namespace, n_sentences: int) -> int:
 
 
 def _payloads(n: int) -> list[dict[str, Any]]:
-    return [{"document": f"SYN/{r // DOC_SIZE:05d}", "lang": "en" if (r // DOC_SIZE) % 4 == 3 else "zh",
-             "paragraph": r % DOC_SIZE + 1} for r in range(n)]
+    return [
+        {
+            "document": f"SYN/{r // DOC_SIZE:05d}",
+            "lang": "en" if (r // DOC_SIZE) % 4 == 3 else "zh",
+            "paragraph": r % DOC_SIZE + 1,
+        }
+        for r in range(n)
+    ]
 
 
 def phase_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -480,22 +552,32 @@ def phase_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     dense = SynthDense(data)
     payloads = _payloads(n)
     parts = _partitions(args, meta["n_sentences"]) if args.kind == "edgep" else 0
-    backend = QdrantBackend(_location(args.kind, work, n), hnsw_m=args.m, ef_construct=args.ef_construct,
-                            partitions=parts)
+    backend = QdrantBackend(
+        _location(args.kind, work, n), hnsw_m=args.m, ef_construct=args.ef_construct, partitions=parts
+    )
     t1 = time.perf_counter()
     counts = backend.upload(payloads, bm25, dense, batch_size=args.batch, progress=not args.quiet)
     up_s = time.perf_counter() - t1
     backend.close()
-    return {"engine": args.kind, "n": n, "bm25_build_s": round(bm25_s, 1), "build_s": round(up_s, 1),
-            "partitions": parts, "counts": counts, "build_peak_rss_gb": round(peak_rss_gb(), 2),
-            "disk_gb": round(disk_gb(_dir(args.kind, work, n)), 2)}
+    return {
+        "engine": args.kind,
+        "n": n,
+        "bm25_build_s": round(bm25_s, 1),
+        "build_s": round(up_s, 1),
+        "partitions": parts,
+        "counts": counts,
+        "build_peak_rss_gb": round(peak_rss_gb(), 2),
+        "disk_gb": round(disk_gb(_dir(args.kind, work, n)), 2),
+    }
 
 
 class SampleStats:
     """Each channel's mean and standard deviation over all paragraphs, estimated per query on a fixed random
     sample of paragraphs scored client-side (exact scores, the same expressions as the channels)."""
 
-    def __init__(self, data: Path, meta: dict[str, Any], state: dict[str, Any], size: int, seed: int = 5) -> None:
+    def __init__(
+        self, data: Path, meta: dict[str, Any], state: dict[str, Any], size: int, seed: int = 5
+    ) -> None:
         from scipy import sparse
 
         n = meta["n"]
@@ -517,19 +599,23 @@ class SampleStats:
             r_ind.append(tid_to_slot[np.asarray(indices[s:e])])
             r_val.append(tf * (k1 + 1.0) / (tf + norm))
             r_ptr.append(r_ptr[-1] + (e - s))
-        self.lex = sparse.csr_matrix((np.concatenate(r_val), np.concatenate(r_ind), np.array(r_ptr)),
-                                     shape=(len(rows), len(state["vocab"])))
+        self.lex = sparse.csr_matrix(
+            (np.concatenate(r_val), np.concatenate(r_ind), np.array(r_ptr)),
+            shape=(len(rows), len(state["vocab"])),
+        )
         self.idf = np.asarray([0.0 if v is None else v for v in state["idf"]])
         self.slot = slot
         P = np.load(data / "P.npy", mmap_mode="r")
         S = np.load(data / "S.npy", mmap_mode="r")
         first = np.load(data / "first.npy")
         self.P = np.ascontiguousarray(P[rows])
-        sl = [np.asarray(S[first[r]: first[r + 1]]) for r in rows]
+        sl = [np.asarray(S[first[r] : first[r + 1]]) for r in rows]
         self.S = np.ascontiguousarray(np.concatenate(sl))
         self.first = np.concatenate([[0], np.cumsum([len(x) for x in sl])]).astype(np.int64)
 
-    def stats(self, terms: list[tuple[str, float]], q: np.ndarray, w: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    def stats(
+        self, terms: list[tuple[str, float]], q: np.ndarray, w: float
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
         qv = np.zeros(self.lex.shape[1])
         for t, wt in terms:
             d = self.slot.get(t)
@@ -542,13 +628,20 @@ class SampleStats:
 
 def summarize(per_run: list[dict[str, float]]) -> dict[str, Any]:
     """One configuration's numbers over its query passes: medians (p50 also its range across passes)."""
+
     def med(key: str, scale: float = 1e3, digits: int = 1) -> float:
         return round(statistics.median(r[key] for r in per_run) * scale, digits)
 
     p50s = [r["p50"] for r in per_run]
-    return {"p50_ms": med("p50"), "p50_spread_ms": [round(min(p50s) * 1e3, 1), round(max(p50s) * 1e3, 1)],
-            "p95_ms": med("p95"), "lexical_p50_ms": med("lex_p50"), "dense_p50_ms": med("dense_p50"),
-            "recall@10": med("recall", 1, 4), "dense_recall@10": med("recall_dense", 1, 4)}
+    return {
+        "p50_ms": med("p50"),
+        "p50_spread_ms": [round(min(p50s) * 1e3, 1), round(max(p50s) * 1e3, 1)],
+        "p95_ms": med("p95"),
+        "lexical_p50_ms": med("lex_p50"),
+        "dense_p50_ms": med("dense_p50"),
+        "recall@10": med("recall", 1, 4),
+        "dense_recall@10": med("recall_dense", 1, 4),
+    }
 
 
 def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -595,11 +688,15 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 miss_l = [r for r in dd if r not in lx]
                 miss_d = [r for r in lx if r not in dd]
                 lx.update(backend.lexical_scores(terms, miss_l, detail=False))
-                dd.update({r: d.combined for r, d in backend.dense_scores(q, miss_d, w, detail=False).items()})
+                dd.update(
+                    {r: d.combined for r, d in backend.dense_scores(q, miss_d, w, detail=False).items()}
+                )
                 ls, ds = stats.stats(terms, q, w)
                 fused = fuse_candidates(lx, dd, queries[i]["weight"], ls, ds)[:10]
                 top = [r for r, _ in fused]
-                backend.dense_scores(q, top, w)  # the hits' exact cosines and best sentences, as an answer shows
+                backend.dense_scores(
+                    q, top, w
+                )  # the hits' exact cosines and best sentences, as an answer shows
                 backend.lexical_scores(terms, top)  # ... and their exact BM25
                 td = time.perf_counter()
                 if i or run:  # the very first query warms caches
@@ -609,23 +706,48 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 rec.append(len({r for r, _ in fused} & set(truth["hybrid"][i].tolist())) / 10)
                 tl = [r for r in truth["lexical"][i].tolist() if r >= 0]
                 if tl:
-                    rec_lex.append(len({r for r, _ in lex[:10]} & set(tl)) / len(tl))  # engine order (float32)
+                    rec_lex.append(
+                        len({r for r, _ in lex[:10]} & set(tl)) / len(tl)
+                    )  # engine order (float32)
                 rec_dense.append(len({d.row for d in dn[:10]} & set(truth["dense"][i].tolist())) / 10)
-            per_run.append({"p50": pct(lat, 50), "p95": pct(lat, 95), "lex_p50": pct(lat_lex, 50),
-                            "dense_p50": pct(lat_dense, 50), "recall": float(np.mean(rec)),
-                            "recall_lex": float(np.mean(rec_lex)) if rec_lex else float("nan"),
-                            "recall_dense": float(np.mean(rec_dense))})
-            log(f"{args.kind} n={n} K=({k_lex},{k_dense},{cand}) probe {probe} run {run}: p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
-                f"recall@10 {per_run[-1]['recall']:.3f}")
-        results.append({
-            **({"label": f"{k_lex}:{k_dense}:{cand}, probe {probe}", "probe": probe} if probe else {}),
-            "k_lexical": k_lex, "k_dense": k_dense, "dense_candidates": cand, "runs": runs, "queries": nq,
-            **summarize(per_run),
-            "lexical_recall@10": round(statistics.median(r["recall_lex"] for r in per_run), 4),
-        })
+            per_run.append(
+                {
+                    "p50": pct(lat, 50),
+                    "p95": pct(lat, 95),
+                    "lex_p50": pct(lat_lex, 50),
+                    "dense_p50": pct(lat_dense, 50),
+                    "recall": float(np.mean(rec)),
+                    "recall_lex": float(np.mean(rec_lex)) if rec_lex else float("nan"),
+                    "recall_dense": float(np.mean(rec_dense)),
+                }
+            )
+            log(
+                f"{args.kind} n={n} K=({k_lex},{k_dense},{cand}) probe {probe} run {run}: "
+                f"p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
+                f"recall@10 {per_run[-1]['recall']:.3f}"
+            )
+        results.append(
+            {
+                **({"label": f"{k_lex}:{k_dense}:{cand}, probe {probe}", "probe": probe} if probe else {}),
+                "k_lexical": k_lex,
+                "k_dense": k_dense,
+                "dense_candidates": cand,
+                "runs": runs,
+                "queries": nq,
+                **summarize(per_run),
+                "lexical_recall@10": round(statistics.median(r["recall_lex"] for r in per_run), 4),
+            }
+        )
     backend.close()
-    return {"engine": args.kind, "n": n, "open_s": round(open_s, 1), "hnsw_ef": args.ef, "sample": args.sample,
-            "serve_peak_rss_gb": round(peak_rss_gb(), 2), "configs": results}
+    return {
+        "engine": args.kind,
+        "n": n,
+        "open_s": round(open_s, 1),
+        "hnsw_ef": args.ef,
+        "sample": args.sample,
+        "serve_peak_rss_gb": round(peak_rss_gb(), 2),
+        "configs": results,
+    }
 
 
 def phase_grouping(data: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -644,9 +766,13 @@ def phase_grouping(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     first = np.load(data / "first.npy")
     m = len(S)
     hnsw = qe.HnswIndexConfig(m=args.m, ef_construct=args.ef_construct, full_scan_threshold=10000)
-    cfg = qe.EdgeConfig(vectors={"s": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Dot, hnsw_config=hnsw),
-                                 "p": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Dot, hnsw_config=hnsw)},
-                        wal_enabled=False)
+    cfg = qe.EdgeConfig(
+        vectors={
+            "s": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Dot, hnsw_config=hnsw),
+            "p": qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Dot, hnsw_config=hnsw),
+        },
+        wal_enabled=False,
+    )
     t0 = time.perf_counter()
     shard = qe.EdgeShard.create(str(path), cfg)
     owner = np.repeat(np.arange(n), np.diff(first))
@@ -654,12 +780,19 @@ def phase_grouping(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     for a in range(0, m, B):
         b = min(m, a + B)
         Sb = np.asarray(S[a:b])
-        shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(n + i, {"s": Sb[i - a]}, {"_row": int(owner[i])}) for i in range(a, b)]))
+        shard.update(
+            qe.UpdateOperation.upsert_points(
+                [qe.Point(n + i, {"s": Sb[i - a]}, {"_row": int(owner[i])}) for i in range(a, b)]
+            )
+        )
     for a in range(0, n, B):
         b = min(n, a + B)
         Pb = np.asarray(P[a:b])
-        shard.update(qe.UpdateOperation.upsert_points([qe.Point(i, {"p": Pb[i - a]}, {"_row": i}) for i in range(a, b)]))
+        shard.update(
+            qe.UpdateOperation.upsert_points(
+                [qe.Point(i, {"p": Pb[i - a]}, {"_row": i}) for i in range(a, b)]
+            )
+        )
     shard.optimize()
     shard.flush()
     build_s = time.perf_counter() - t0
@@ -669,26 +802,43 @@ def phase_grouping(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     for i in range(len(Q)):
         qv = Q[i].tolist()
         ta = time.perf_counter()
-        hits = shard.query(qe.QueryRequest(limit=args.group_limit, query=qe.Query.Nearest(qv, using="s"),
-                                           params=qe.SearchParams(hnsw_ef=max(args.ef or 0, args.group_limit)),
-                                           with_payload=True))
+        hits = shard.query(
+            qe.QueryRequest(
+                limit=args.group_limit,
+                query=qe.Query.Nearest(qv, using="s"),
+                params=qe.SearchParams(hnsw_ef=max(args.ef or 0, args.group_limit)),
+                with_payload=True,
+            )
+        )
         best: dict[int, float] = {}
         for h in hits:
             r = int(h.payload["_row"])
             best[r] = max(best.get(r, -2.0), h.score)
         cand = sorted(best, key=lambda r: -best[r])[: args.group_paragraphs]
-        ph = shard.query(qe.QueryRequest(limit=len(cand), query=qe.Query.Nearest(qv, using="p"),
-                                         filter=qe.Filter(must=[qe.HasIdCondition(set(cand))])))
+        ph = shard.query(
+            qe.QueryRequest(
+                limit=len(cand),
+                query=qe.Query.Nearest(qv, using="p"),
+                filter=qe.Filter(must=[qe.HasIdCondition(set(cand))]),
+            )
+        )
         comb = sorted(((1 - w) * h.score + w * best[int(h.id)], int(h.id)) for h in ph)[::-1][:10]
         tb = time.perf_counter()
         if i:
             lat.append(tb - ta)
         rec.append(len({r for _, r in comb} & set(truth["dense"][i].tolist())) / 10)
     shard.close()
-    return {"engine": "edge-grouping", "n": n, "build_s": round(build_s, 1), "disk_gb": round(disk_gb(path), 2),
-            "dense_p50_ms": round(pct(lat, 50) * 1e3, 1), "dense_p95_ms": round(pct(lat, 95) * 1e3, 1),
-            "dense_recall@10": round(float(np.mean(rec)), 4), "sentence_hits": args.group_limit,
-            "peak_rss_gb": round(peak_rss_gb(), 2)}
+    return {
+        "engine": "edge-grouping",
+        "n": n,
+        "build_s": round(build_s, 1),
+        "disk_gb": round(disk_gb(path), 2),
+        "dense_p50_ms": round(pct(lat, 50) * 1e3, 1),
+        "dense_p95_ms": round(pct(lat, 95) * 1e3, 1),
+        "dense_recall@10": round(float(np.mean(rec)), 4),
+        "sentence_hits": args.group_limit,
+        "peak_rss_gb": round(peak_rss_gb(), 2),
+    }
 
 
 def _ivf_dir(work: Path, n: int) -> Path:
@@ -715,10 +865,12 @@ def phase_ivf_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     with threadpool_limits(os.cpu_count() or 1):  # the build may use every core
         X = np.ascontiguousarray(S[np.sort(rng.choice(m, min(m, 32 * C), replace=False))])
         cent = X[rng.choice(len(X), C, replace=False)].copy()
-        for _ in range(10):  # spherical k-means (centroids renormalised); an empty cluster takes a random point
+        for _ in range(
+            10
+        ):  # spherical k-means (centroids renormalised); an empty cluster takes a random point
             a = np.empty(len(X), dtype=np.int64)
             for i in range(0, len(X), 65536):
-                a[i:i + 65536] = np.argmax(X[i:i + 65536] @ cent.T, axis=1)
+                a[i : i + 65536] = np.argmax(X[i : i + 65536] @ cent.T, axis=1)
             sums = np.zeros_like(cent)
             np.add.at(sums, a, X)
             empty = np.bincount(a, minlength=C) == 0
@@ -728,13 +880,13 @@ def phase_ivf_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
         assign = np.empty(m, dtype=np.int32)
         step = 131072
         for i in range(0, m, step):
-            assign[i:i + step] = np.argmax(np.asarray(S[i:i + step]) @ cent.T, axis=1)
+            assign[i : i + step] = np.argmax(np.asarray(S[i : i + step]) @ cent.T, axis=1)
     order = np.argsort(assign, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(assign, minlength=C))]).astype(np.int64)
     para_of = np.repeat(np.arange(n, dtype=np.int32), np.diff(first))
     Ss = np.lib.format.open_memmap(out / "S_by_partition.npy", mode="w+", dtype=np.float32, shape=(m, DIM))
     for i in range(0, m, step):
-        Ss[i:i + step] = S[np.sort(order[i:i + step])][np.argsort(np.argsort(order[i:i + step]))]
+        Ss[i : i + step] = S[np.sort(order[i : i + step])][np.argsort(np.argsort(order[i : i + step]))]
     Ss.flush()
     del Ss
     np.save(out / "rows_by_partition.npy", para_of[order])
@@ -742,9 +894,17 @@ def phase_ivf_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     np.save(out / "offsets.npy", offsets)
     build_s = time.perf_counter() - t0
     sizes = np.diff(offsets)
-    return {"engine": "ivf", "n": n, "clusters": C, "bm25_build_s": 0.0, "build_s": round(build_s, 1),
-            "train_s": round(train_s, 1), "partition_sizes": [int(sizes.min()), int(np.median(sizes)), int(sizes.max())],
-            "build_peak_rss_gb": round(peak_rss_gb(), 2), "disk_gb": round(disk_gb(out), 2)}
+    return {
+        "engine": "ivf",
+        "n": n,
+        "clusters": C,
+        "bm25_build_s": 0.0,
+        "build_s": round(build_s, 1),
+        "train_s": round(train_s, 1),
+        "partition_sizes": [int(sizes.min()), int(np.median(sizes)), int(sizes.max())],
+        "build_peak_rss_gb": round(peak_rss_gb(), 2),
+        "disk_gb": round(disk_gb(out), 2),
+    }
 
 
 class IVFDense:
@@ -820,9 +980,12 @@ def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
         if size not in samples:
             rng = np.random.default_rng(5)
             rows = np.sort(rng.choice(n, size=min(size, n), replace=False))
-            sl = [np.asarray(ivf.S[ivf.first[r]: ivf.first[r + 1]]) for r in rows]
-            samples[size] = (np.ascontiguousarray(ivf.P[rows]), np.ascontiguousarray(np.concatenate(sl)),
-                             np.concatenate([[0], np.cumsum([len(x) for x in sl])]).astype(np.int64))
+            sl = [np.asarray(ivf.S[ivf.first[r] : ivf.first[r + 1]]) for r in rows]
+            samples[size] = (
+                np.ascontiguousarray(ivf.P[rows]),
+                np.ascontiguousarray(np.concatenate(sl)),
+                np.concatenate([[0], np.cumsum([len(x) for x in sl])]).astype(np.int64),
+            )
     open_s = time.perf_counter() - t0
     nq = len(queries)
     results = []
@@ -847,7 +1010,9 @@ def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 dd.update(ivf.exact(q, w, [r for r in lex_rows.tolist() if r not in dd]))
                 lx = {r: float(lx_all[r]) for r in dd}
                 dn = dense_scores_one(sP, sS, sfirst, q, w)
-                fused = fuse_candidates(lx, dd, queries[i]["weight"], ls, (float(dn.mean()), float(dn.std())))[:10]
+                fused = fuse_candidates(
+                    lx, dd, queries[i]["weight"], ls, (float(dn.mean()), float(dn.std()))
+                )[:10]
                 td = time.perf_counter()
                 if i or run:
                     lat.append(td - ta)
@@ -856,25 +1021,54 @@ def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 scanned.append(ns)
                 rec.append(len({r for r, _ in fused} & set(truth["hybrid"][i].tolist())) / 10)
                 rec_dense.append(len(set(dense_top10) & set(truth["dense"][i].tolist())) / 10)
-            per_run.append({"p50": pct(lat, 50), "p95": pct(lat, 95), "lex_p50": pct(lat_lex, 50),
-                            "dense_p50": pct(lat_dense, 50), "recall": float(np.mean(rec)),
-                            "recall_dense": float(np.mean(rec_dense)), "scanned": float(np.mean(scanned))})
-            log(f"ivf n={n} nprobe={nprobe} cand={cand} sample={size} run {run}: p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
-                f"recall@10 {per_run[-1]['recall']:.4f}")
-        results.append({
-            "label": f"{k_lex}:{k_dense}:{cand}, nprobe {nprobe}, sample {size}",
-            "k_lexical": k_lex, "k_dense": k_dense, "dense_candidates": cand, "nprobe": nprobe, "sample": size,
-            "runs": runs, "queries": nq,
-            "sentences_scanned": round(statistics.median(r["scanned"] for r in per_run)),
-            **summarize(per_run),
-            "lexical_recall@10": 1.0,
-        })
-    return {"engine": "ivf", "n": n, "open_s": round(open_s, 1), "serve_peak_rss_gb": round(peak_rss_gb(), 2),
-            "configs": results}
+            per_run.append(
+                {
+                    "p50": pct(lat, 50),
+                    "p95": pct(lat, 95),
+                    "lex_p50": pct(lat_lex, 50),
+                    "dense_p50": pct(lat_dense, 50),
+                    "recall": float(np.mean(rec)),
+                    "recall_dense": float(np.mean(rec_dense)),
+                    "scanned": float(np.mean(scanned)),
+                }
+            )
+            log(
+                f"ivf n={n} nprobe={nprobe} cand={cand} sample={size} run {run}: "
+                f"p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
+                f"recall@10 {per_run[-1]['recall']:.4f}"
+            )
+        results.append(
+            {
+                "label": f"{k_lex}:{k_dense}:{cand}, nprobe {nprobe}, sample {size}",
+                "k_lexical": k_lex,
+                "k_dense": k_dense,
+                "dense_candidates": cand,
+                "nprobe": nprobe,
+                "sample": size,
+                "runs": runs,
+                "queries": nq,
+                "sentences_scanned": round(statistics.median(r["scanned"] for r in per_run)),
+                **summarize(per_run),
+                "lexical_recall@10": 1.0,
+            }
+        )
+    return {
+        "engine": "ivf",
+        "n": n,
+        "open_s": round(open_s, 1),
+        "serve_peak_rss_gb": round(peak_rss_gb(), 2),
+        "configs": results,
+    }
 
 
-PHASES = {"exact": phase_exact, "build": phase_build, "query": phase_query, "grouping": phase_grouping,
-          "ivf_build": phase_ivf_build, "ivf_query": phase_ivf_query}
+PHASES = {
+    "exact": phase_exact,
+    "build": phase_build,
+    "query": phase_query,
+    "grouping": phase_grouping,
+    "ivf_build": phase_ivf_build,
+    "ivf_query": phase_ivf_query,
+}
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -885,7 +1079,11 @@ def run_phase(name: str, data: Path, args: argparse.Namespace, **over: Any) -> d
     out = Path(args.work) / f"result-{name}-{over.get('kind', '')}-{data.name}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", name, "--data", str(data)]
     for k, v in {**vars(args), **over}.items():
-        if k in ("phase", "data", "json", "chart", "n", "local_n", "engines", "variant_n") or v is None or v is False:
+        if (
+            k in ("phase", "data", "json", "chart", "n", "local_n", "engines", "variant_n")
+            or v is None
+            or v is False
+        ):
             continue
         cmd += [f"--{k.replace('_', '-')}"] + ([] if v is True else [str(v)])
     cmd += ["--out", str(out)]
@@ -898,25 +1096,46 @@ def run_phase(name: str, data: Path, args: argparse.Namespace, **over: Any) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=1_000_000, help="paragraphs for exact and edge (default 1,000,000)")
-    ap.add_argument("--local-n", type=int, default=5000, help="paragraphs for qdrant-client local mode (0: skip)")
-    ap.add_argument("--variant-n", type=int, default=0, help="also compare multivector vs grouping at this size")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--n", type=int, default=1_000_000, help="paragraphs for exact and edge (default 1,000,000)"
+    )
+    ap.add_argument(
+        "--local-n", type=int, default=5000, help="paragraphs for qdrant-client local mode (0: skip)"
+    )
+    ap.add_argument(
+        "--variant-n", type=int, default=0, help="also compare multivector vs grouping at this size"
+    )
     ap.add_argument("--engines", default="exact,edge,local")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--exact-queries", type=int, default=30, help="queries timed for the exact path")
     ap.add_argument("--local-queries", type=int, default=50, help="queries timed for local mode")
     ap.add_argument("--runs", type=int, default=3, help="query passes (the main config); medians reported")
-    ap.add_argument("--configs", default="100:200:300,100:200:600,50:100:300,200:400:600",
-                    help="K_lexical:K_dense:dense_candidates per hybrid config; the first is the main one")
+    ap.add_argument(
+        "--configs",
+        default="100:200:300,100:200:600,50:100:300,200:400:600",
+        help="K_lexical:K_dense:dense_candidates per hybrid config; the first is the main one",
+    )
     ap.add_argument("--ivf-clusters", type=int, default=0, help="ivf: partitions (default: sentences / 1000)")
-    ap.add_argument("--ivf-configs", default="32:1000:8192,16:1000:8192,64:1000:8192,32:1000:2048",
-                    help="ivf: nprobe:candidates:statistics-sample[:K_lexical[:K_dense]] per config (K: 100, 200); "
-                    "the first is the main one")
-    ap.add_argument("--partitions", type=int, default=0, help="edgep: sentence partitions (default: sentences / 1000)")
-    ap.add_argument("--edgep-configs", default="100:200:1000:16,100:200:1000:8,100:200:1000:32,100:200:300:16",
-                    help="edgep: K_lexical:K_dense:candidates:probe per config; the first is the main one")
-    ap.add_argument("--ef", type=int, default=64, help="HNSW search beam (the engine uses at least the limit)")
+    ap.add_argument(
+        "--ivf-configs",
+        default="32:1000:8192,16:1000:8192,64:1000:8192,32:1000:2048",
+        help="ivf: nprobe:candidates:statistics-sample[:K_lexical[:K_dense]] per config (K: 100, 200); "
+        "the first is the main one",
+    )
+    ap.add_argument(
+        "--partitions", type=int, default=0, help="edgep: sentence partitions (default: sentences / 1000)"
+    )
+    ap.add_argument(
+        "--edgep-configs",
+        default="100:200:1000:16,100:200:1000:8,100:200:1000:32,100:200:300:16",
+        help="edgep: K_lexical:K_dense:candidates:probe per config; the first is the main one",
+    )
+    ap.add_argument(
+        "--ef", type=int, default=64, help="HNSW search beam (the engine uses at least the limit)"
+    )
     ap.add_argument("--m", type=int, default=16, help="HNSW degree")
     ap.add_argument("--ef-construct", type=int, default=100)
     ap.add_argument("--batch", type=int, default=512, help="points per upload batch")
@@ -929,7 +1148,9 @@ def main() -> None:
     ap.add_argument("--chart", help="draw a PNG chart here")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     ap.add_argument("--keep", action="store_true", help="reuse collections already built (resume)")
-    ap.add_argument("--render", nargs="+", metavar="JSON", help="only merge these results files and print them")
+    ap.add_argument(
+        "--render", nargs="+", metavar="JSON", help="only merge these results files and print them"
+    )
     # internal
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -951,8 +1172,11 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     engines = args.engines.split(",")
     t_all = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine(), "args": {k: v for k, v in vars(args).items() if k not in ("phase", "data", "kind", "out")},
-                               "runs": []}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "args": {k: v for k, v in vars(args).items() if k not in ("phase", "data", "kind", "out")},
+        "runs": [],
+    }
     sizes: dict[int, list[str]] = {args.n: [e for e in engines if e in ("exact", "ivf", "edgep", "edge")]}
     if args.local_n and "local" in engines:
         sizes.setdefault(args.local_n, ["exact", "edge"])
@@ -964,15 +1188,22 @@ def main() -> None:
         data = work / f"data-{n}-s{args.seed}"
         t0 = time.perf_counter()
         meta = synthesize(n, args.seed, data, args.queries)
-        entry: dict[str, Any] = {"n": n, "n_sentences": meta["n_sentences"], "postings": meta["nnz"],
-                                 "gen_s": meta["gen_seconds"], "query_source": meta["query_source"],
-                                 "queries": len(meta["queries"]), "engines": {}}
+        entry: dict[str, Any] = {
+            "n": n,
+            "n_sentences": meta["n_sentences"],
+            "postings": meta["nnz"],
+            "gen_s": meta["gen_seconds"],
+            "query_source": meta["query_source"],
+            "queries": len(meta["queries"]),
+            "engines": {},
+        }
         log(f"data for n={n} ready in {time.perf_counter() - t0:.0f}s")
         if not (data / "truth.npz").is_file() or "exact" in engs:
             entry["engines"]["exact"] = run_phase("exact", data, args)
         if "ivf" in engs:
-            entry["engines"]["ivf"] = merge_build_query(run_phase("ivf_build", data, args),
-                                                        run_phase("ivf_query", data, args))
+            entry["engines"]["ivf"] = merge_build_query(
+                run_phase("ivf_build", data, args), run_phase("ivf_query", data, args)
+            )
         for kind in ("edgep", "edge", "local"):
             if kind in engs:
                 b = run_phase("build", data, args, kind=kind)
@@ -1016,7 +1247,9 @@ def rerender(paths: list[str], out_json: str | None, chart_path: str | None) -> 
                     f = work / f"result-build-{kind}-data-{run['n']}-s{res['args'].get('seed', 1)}.json"
                     q = work / f"result-query-{kind}-data-{run['n']}-s{res['args'].get('seed', 1)}.json"
                     if f.is_file() and q.is_file():
-                        run["engines"][kind] = merge_build_query(json.loads(f.read_text()), json.loads(q.read_text()))
+                        run["engines"][kind] = merge_build_query(
+                            json.loads(f.read_text()), json.loads(q.read_text())
+                        )
             merged["runs"].append(run)
     merged["runs"].sort(key=lambda r: -r["n"])
     print(render(merged))
@@ -1041,41 +1274,62 @@ def machine() -> dict[str, Any]:
             cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "qdrant_client": qdrant_client.__version__ if hasattr(qdrant_client, "__version__") else None,
-            "qdrant_edge_py": edge, "nice": os.nice(0)}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "qdrant_client": qdrant_client.__version__ if hasattr(qdrant_client, "__version__") else None,
+        "qdrant_edge_py": edge,
+        "nice": os.nice(0),
+    }
 
 
 def render(results: dict[str, Any]) -> str:
     """The results as a markdown table (build memory: peak RSS, of which anonymous / file-backed pages)."""
+
     def mem(e: dict[str, Any], pre: str = "") -> str:
         anon, file = e.get(f"{pre}peak_anon_gb"), e.get(f"{pre}peak_file_gb")
         return f"{anon} + {file}" if anon is not None else "?"
 
-    lines = [("| N | engine | K_lex:K_dense:cand | build s | build mem GB (anon + file) | serve mem GB (anon + file) | "
-              "disk GB | hybrid p50 ms [runs' range] | p95 ms | lexical p50 | dense p50 | hybrid recall@10 | "
-              "lexical / dense recall@10 |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        (
+            "| N | engine | K_lex:K_dense:cand | build s | build mem GB (anon + file) | "
+            "serve mem GB (anon + file) | disk GB | hybrid p50 ms [runs' range] | p95 ms | lexical p50 | "
+            "dense p50 | hybrid recall@10 | lexical / dense recall@10 |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for run in results["runs"]:
         n = f"{run['n']:,}"
         for name, e in run["engines"].items():
             if name == "exact":
-                lines.append(f"| {n} | exact in-process (BM25Index + numpy) | all | {e['build_s']} | – | {mem(e)} | {e['disk_gb']} | "
-                             f"{e['p50_ms']} | {e['p95_ms']} | {e['lexical_p50_ms']} | {e['dense_p50_ms']} | 1 | 1 / 1 |")
+                lines.append(
+                    f"| {n} | exact in-process (BM25Index + numpy) | all | {e['build_s']} | – | {mem(e)} | "
+                    f"{e['disk_gb']} | {e['p50_ms']} | {e['p95_ms']} | {e['lexical_p50_ms']} | "
+                    f"{e['dense_p50_ms']} | 1 | 1 / 1 |"
+                )
             elif name == "edge-grouping":
-                lines.append(f"| {n} | edge, sentence points + grouping (dense only) | {e['sentence_hits']} sentence hits | "
-                             f"{e['build_s']} | {mem(e)} | – | {e['disk_gb']} | – | – | – | {e['dense_p50_ms']} | – | – / {e['dense_recall@10']} |")
+                lines.append(
+                    f"| {n} | edge, sentence points + grouping (dense only) | {e['sentence_hits']} "
+                    f"sentence hits | {e['build_s']} | {mem(e)} | – | {e['disk_gb']} | – | – | – | "
+                    f"{e['dense_p50_ms']} | – | – / {e['dense_recall@10']} |"
+                )
             else:
                 for c in e["configs"]:
                     conf = c.get("label") or f"{c['k_lexical']}:{c['k_dense']}:{c['dense_candidates']}"
-                    shown = {"edgep": f"edge, {e.get('partitions', '?')} sentence partitions",
-                             "ivf": f"in-process IVF, {e.get('clusters', '?')} partitions"}.get(name, name)
+                    shown = {
+                        "edgep": f"edge, {e.get('partitions', '?')} sentence partitions",
+                        "ivf": f"in-process IVF, {e.get('clusters', '?')} partitions",
+                    }.get(name, name)
                     lines.append(
                         f"| {n} | {shown} | {conf} | {e['build_s']} "
-                        f"(+{e['bm25_build_s']} BM25) | {mem(e, 'build_')} | {mem(e, 'serve_')} | {e['disk_gb']} | "
+                        f"(+{e['bm25_build_s']} BM25) | {mem(e, 'build_')} | {mem(e, 'serve_')} | "
+                        f"{e['disk_gb']} | "
                         f"{c['p50_ms']} [{c['p50_spread_ms'][0]}–{c['p50_spread_ms'][1]}] | "
                         f"{c['p95_ms']} | {c['lexical_p50_ms']} | {c['dense_p50_ms']} | {c['recall@10']} | "
-                        f"{c['lexical_recall@10']} / {c['dense_recall@10']} |")
+                        f"{c['lexical_recall@10']} / {c['dense_recall@10']} |"
+                    )
     return "\n".join(lines)
 
 
@@ -1087,7 +1341,13 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     labels, p50, p95, rec, colors = [], [], [], [], []
-    palette = {"exact": "#777777", "edge": "#dc244c", "local": "#2f6fb0", "ivf": "#3a9a5b", "edgep": "#8a3ab9"}
+    palette = {
+        "exact": "#777777",
+        "edge": "#dc244c",
+        "local": "#2f6fb0",
+        "ivf": "#3a9a5b",
+        "edgep": "#8a3ab9",
+    }
     for run in results["runs"]:
         for name, e in run["engines"].items():
             if name == "edge-grouping":
@@ -1119,14 +1379,29 @@ def chart(results: dict[str, Any], path: Path) -> None:
             if name in ("exact", "edge-grouping"):
                 continue
             pts = sorted((c["p50_ms"], c["recall@10"]) for c in e["configs"])
-            ax2.plot([p for p, _ in pts], [r for _, r in pts], ls="none", marker="o" if run["n"] == sizes[0] else "s",
-                     color=palette.get(name, "#999999"), alpha=0.85, label=f"{name} {run['n']:,}")
+            ax2.plot(
+                [p for p, _ in pts],
+                [r for _, r in pts],
+                ls="none",
+                marker="o" if run["n"] == sizes[0] else "s",
+                color=palette.get(name, "#999999"),
+                alpha=0.85,
+                label=f"{name} {run['n']:,}",
+            )
     ax2.axhline(0.98, color="#dc244c", ls="--", lw=1)
     ax2.axvline(50, color="#dc244c", ls="--", lw=1)
     ax2.fill_between([1, 50], 0.98, 1.01, color="#dc244c", alpha=0.08, label="goal (≤ 50 ms, ≥ 0.98)")
     ax2.set_xscale("log")
-    lowest = min((c["recall@10"] for run in results["runs"] for name, e in run["engines"].items()
-                  if name not in ("exact", "edge-grouping") for c in e["configs"]), default=0.9)
+    lowest = min(
+        (
+            c["recall@10"]
+            for run in results["runs"]
+            for name, e in run["engines"].items()
+            if name not in ("exact", "edge-grouping")
+            for c in e["configs"]
+        ),
+        default=0.9,
+    )
     ax2.set_ylim(max(0.0, lowest - 0.03), 1.01)
     ax2.set_xlabel("hybrid p50 (ms, log) — one point per K_lex:K_dense:candidates")
     ax2.set_ylabel("hybrid recall@10 vs exact")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Load test of `pipeline serve`: many concurrent clients on loopback, bounded in time and count.
 
-Starts the server (``python -m pipeline serve`` on a free 127.0.0.1 port, or uses ``--url``), then runs phases,
-each with N concurrent closed-loop keep-alive clients (``pipeline.server.loadtest``: plain asyncio, so the
-client costs little of the two cores it shares with the server):
+Starts the server (``python -m pipeline serve`` on a free 127.0.0.1 port, or uses ``--url``), then runs
+phases, each with N concurrent closed-loop keep-alive clients (``pipeline.server.loadtest``: plain asyncio,
+so the client costs little of the two cores it shares with the server):
 
 * ``hybrid``   — the development set's questions, hybrid mode;
 * ``lexical``  — the same questions, lexical mode;
@@ -56,8 +56,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run_phase(url: str, paths: list[str], clients: int, count: int, seconds: float,
-                    sample: Any = None) -> dict[str, Any]:
+async def run_phase(
+    url: str, paths: list[str], clients: int, count: int, seconds: float, sample: Any = None
+) -> dict[str, Any]:
     """At most ``count`` requests (cycling ``paths``) from ``clients`` closed-loop connections, at most
     ``seconds``, measured by :func:`pipeline.server.loadtest.measure`; ``sample`` runs alongside."""
     from pipeline.server.loadtest import measure
@@ -68,8 +69,16 @@ async def run_phase(url: str, paths: list[str], clients: int, count: int, second
     finally:
         if sampler:
             sampler.cancel()
-    return {"requests": r.requests, "failures": r.errors, "seconds": r.seconds, "qps": r.per_second,
-            "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "clients": clients}
+    return {
+        "requests": r.requests,
+        "failures": r.errors,
+        "seconds": r.seconds,
+        "qps": r.per_second,
+        "p50_ms": r.p50_ms,
+        "p95_ms": r.p95_ms,
+        "p99_ms": r.p99_ms,
+        "clients": clients,
+    }
 
 
 def query_paths(mode: str | None, queries: list[str]) -> list[str]:
@@ -93,12 +102,18 @@ def workloads(seed: int = 0) -> dict[str, list[str]]:
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the server exited: {proc.stderr.read().decode(errors='replace') if proc.stderr else ''}")
+            raise SystemExit(
+                f"the server exited: {proc.stderr.read().decode(errors='replace') if proc.stderr else ''}"
+            )
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
                 if r.status == 200:
@@ -113,9 +128,10 @@ def render(res: dict[str, Any]) -> str:
     lines = [
         "# Load test of `pipeline serve`",
         "",
-        f"Measured with `scripts/load.py{' --quick' if res['quick'] else ''}` on {res['machine']}, {res['date']}: "
-        f"{res['clients']} concurrent keep-alive clients on loopback, client and server on the same 2 cores. "
-        "Latency is per request, seen by the client; failures are responses other than HTTP 200 and connection errors.",
+        f"Measured with `scripts/load.py{' --quick' if res['quick'] else ''}` on {res['machine']}, "
+        f"{res['date']}: {res['clients']} concurrent keep-alive clients on loopback, client and server on "
+        "the same 2 cores. Latency is per request, seen by the client; failures are responses other than "
+        "HTTP 200 and connection errors.",
         "",
         "| phase | requests | failures | q/s | p50 ms | p95 ms | p99 ms | target |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
@@ -127,14 +143,20 @@ def render(res: dict[str, Any]) -> str:
             ok = p["qps"] >= t["qps"] and p["p95_ms"] <= t.get("p95_ms", float("inf")) and p["failures"] == 0
             target = f"≥ {t['qps']:.0f} q/s" + (f", p95 ≤ {t['p95_ms']:.0f} ms" if "p95_ms" in t else "")
             target += " ✓" if ok else " ✗"
-        lines.append(f"| {name} | {p['requests']} | {p['failures']} | {p['qps']:.0f} | {p['p50_ms']:.1f} | "
-                     f"{p['p95_ms']:.1f} | {p['p99_ms']:.1f} | {target} |")
+        lines.append(
+            f"| {name} | {p['requests']} | {p['failures']} | {p['qps']:.0f} | {p['p50_ms']:.1f} | "
+            f"{p['p95_ms']:.1f} | {p['p99_ms']:.1f} | {target} |"
+        )
     m = res.get("memory")
     if m:
-        lines += ["", f"Resident memory of the server over the soak phase ({res['phases']['soak']['requests']} requests, "
-                  f"sampled every 0.5 s): first {m['first_mb']:.0f} MiB, last {m['last_mb']:.0f} MiB, "
-                  f"min {m['min_mb']:.0f}, max {m['max_mb']:.0f} MiB — spread {m['spread_pct']:.1f} % of the first "
-                  f"(target: within 10 %{' ✓' if m['spread_pct'] <= 10 else ' ✗'})."]
+        lines += [
+            "",
+            "Resident memory of the server over the soak phase "
+            f"({res['phases']['soak']['requests']} requests, sampled every 0.5 s): "
+            f"first {m['first_mb']:.0f} MiB, last {m['last_mb']:.0f} MiB, "
+            f"min {m['min_mb']:.0f}, max {m['max_mb']:.0f} MiB — spread {m['spread_pct']:.1f} % of the first "
+            f"(target: within 10 %{' ✓' if m['spread_pct'] <= 10 else ' ✗'}).",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +165,9 @@ def main() -> int:
     ap.add_argument("--url", help="an already running server (default: start one on a free loopback port)")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--quick", action="store_true", help="small counts (a smoke run, ~30 s)")
-    ap.add_argument("--max-seconds", type=float, default=600.0, help="stop every phase after this much in all")
+    ap.add_argument(
+        "--max-seconds", type=float, default=600.0, help="stop every phase after this much in all"
+    )
     ap.add_argument("--out", default=str(ROOT / "docs"), help="where load.md and load.json go ('' for none)")
     args = ap.parse_args()
     if args.url:
@@ -155,8 +179,11 @@ def main() -> int:
         port = free_port()
         url, proc = f"http://127.0.0.1:{port}/", start_server(port)
     started = time.perf_counter()
-    counts = {"hybrid": 300, "lexical": 300, "paragraph": 2000, "citation": 500, "soak": 2000} if args.quick else \
-             {"hybrid": 3000, "lexical": 3000, "paragraph": 20000, "citation": 5000, "soak": 20000}
+    counts = (
+        {"hybrid": 300, "lexical": 300, "paragraph": 2000, "citation": 500, "soak": 2000}
+        if args.quick
+        else {"hybrid": 3000, "lexical": 3000, "paragraph": 20000, "citation": 5000, "soak": 20000}
+    )
     w = workloads()
     soak = [p for i in range(20) for p in (w["paragraph"][i * 9 : i * 9 + 9] + [w["hybrid"][i]])]
     w["soak"] = soak
@@ -174,11 +201,22 @@ def main() -> int:
             left = args.max_seconds - (time.perf_counter() - started)
             if left <= 1:
                 break
-            phases[name] = asyncio.run(run_phase(url, w[name], args.clients, counts[name], min(left, 300),
-                                                 sample if name == "soak" else None))
+            phases[name] = asyncio.run(
+                run_phase(
+                    url,
+                    w[name],
+                    args.clients,
+                    counts[name],
+                    min(left, 300),
+                    sample if name == "soak" else None,
+                )
+            )
             p = phases[name]
-            print(f"{name:10s} {p['requests']:6d} req  {p['failures']} failed  {p['qps']:7.1f} q/s  "
-                  f"p50 {p['p50_ms']:6.1f}  p95 {p['p95_ms']:6.1f}  p99 {p['p99_ms']:6.1f} ms", file=sys.stderr)
+            print(
+                f"{name:10s} {p['requests']:6d} req  {p['failures']} failed  {p['qps']:7.1f} q/s  "
+                f"p50 {p['p50_ms']:6.1f}  p95 {p['p95_ms']:6.1f}  p99 {p['p99_ms']:6.1f} ms",
+                file=sys.stderr,
+            )
     finally:
         if proc is not None:
             proc.terminate()
@@ -193,11 +231,22 @@ def main() -> int:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    res: dict[str, Any] = {"quick": args.quick, "clients": args.clients, "phases": phases,
-                           "machine": f"{cpu}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
+    res: dict[str, Any] = {
+        "quick": args.quick,
+        "clients": args.clients,
+        "phases": phases,
+        "machine": f"{cpu}, {os.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d"),
+    }
     if rss:
-        res["memory"] = {"first_mb": rss[0], "last_mb": rss[-1], "min_mb": min(rss), "max_mb": max(rss),
-                         "spread_pct": (max(rss) - min(rss)) / rss[0] * 100, "samples": len(rss)}
+        res["memory"] = {
+            "first_mb": rss[0],
+            "last_mb": rss[-1],
+            "min_mb": min(rss),
+            "max_mb": max(rss),
+            "spread_pct": (max(rss) - min(rss)) / rss[0] * 100,
+            "samples": len(rss),
+        }
     md = render(res)
     print(md)
     if args.out:

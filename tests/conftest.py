@@ -1,6 +1,7 @@
-"""Session fixtures: a temporary home (never the working tree), the corpus, the analyzer, a lexical index, a fake
-embedder for fast dense tests, a fast retriever built on it, and the real retriever for slow tests; per test, a
-scratch home with the real report indexed (``lib``); per module, the dev questions planned (``dev_plans``).
+"""Session fixtures: a temporary home (never the working tree), the corpus, the analyzer, a lexical index, a
+fake embedder for fast dense tests, a fast retriever built on it, and the real retriever for slow tests; per
+test, a scratch home with the real report indexed (``lib``); per module, the dev questions planned
+(``dev_plans``).
 
 Every test process runs with ``PIPELINE_HOME`` pointing at the session's temporary home, so the CLI run in a
 subprocess reads and writes there too. The home's ``indexes/`` is seeded from the checkout's caches where
@@ -115,8 +116,14 @@ def fast_retriever(cfg: Any, corpus: Any, analyzer: Any, lexical_index: Any) -> 
     from pipeline.retrieve import Retriever
 
     dense = DenseIndex.build(corpus, FakeEmbedder())
-    return Retriever(corpus, cfg=cfg, analyzer=analyzer, lexical=lexical_index, dense=dense,
-                     encoder=FakeEmbedder(prompt="query: "))
+    return Retriever(
+        corpus,
+        cfg=cfg,
+        analyzer=analyzer,
+        lexical=lexical_index,
+        dense=dense,
+        encoder=FakeEmbedder(prompt="query: "),
+    )
 
 
 @pytest.fixture(scope="module")

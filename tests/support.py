@@ -53,8 +53,11 @@ class FakeEmbedder:
 
     def __init__(self, prompt: str = "passage: ", name: str = "fake-v1") -> None:
         self.prompt = prompt
-        self.identity = {"model": name, "model_sha256": hashlib.sha256(name.encode()).hexdigest(),
-                         "passage_prompt": prompt}
+        self.identity = {
+            "model": name,
+            "model_sha256": hashlib.sha256(name.encode()).hexdigest(),
+            "passage_prompt": prompt,
+        }
         self.dims = FAKE_DIM
         self.calls: list[str] = []
 
@@ -149,25 +152,98 @@ def open_library(cfg: Config, analyzer: Any) -> Any:
     from pipeline.retrieve import Retriever
 
     library = load_library(cfg)
-    return Retriever(library, cfg=cfg, analyzer=analyzer,
-                     lexical=load_lexical_indexes(cfg, library.keyed(), analyzer),
-                     dense=load_dense_indexes(cfg, library.keyed(), FakeEmbedder().identity),
-                     encoder=FakeEmbedder(prompt="query: "))
+    return Retriever(
+        library,
+        cfg=cfg,
+        analyzer=analyzer,
+        lexical=load_lexical_indexes(cfg, library.keyed(), analyzer),
+        dense=load_dense_indexes(cfg, library.keyed(), FakeEmbedder().identity),
+        encoder=FakeEmbedder(prompt="query: "),
+    )
 
 
 #: Bad queries: the command line and the server answer or refuse each cleanly (no traceback, nothing raw).
 BAD_QUERIES = [
-    "", " ", "\t\n", "\u200b", "\ufeff", "\u200b\u200c\u200d", "😀", "😀😀😀", "？", "。。。", "!!!", "...", "-",
-    "--", "—", "\ue000", "\U000f0000", "\u202e", "\u202epirates", "\u200fransom\u200e",
-    "\x1b[31mpirates\x1b[0m", "\x1b]0;title\x07",
-    "\x00", "pirates\x00ransom", "\x07\x08", "\udcff\udcfe", "pirates \udcff ransom", "\ud800", "\udfff 海盗",
-    "海盗" * 60_000, "a" * 100_001, "paragraph 17-15", "第 17 至 15 段", "para 65(z)", "para 64(a)", "第 0 段",
-    "paragraph 999", "¶0", "§ 66", "第一百段", "paragraph ９９", "resolution 99/999", "S/1999/1", "article 999",
-    "第 65/230 号决议" * 200, "１２３", "0", "00000000000000000000000001", "-1", "1e9", "NaN", "None", "null", "[]",
-    "{}", "<script>alert(1)</script>", "' OR 1=1 --", "../../etc/passwd", "%s%s%s%n", "\\x00", "\r\n\r\n",
+    "",
+    " ",
+    "\t\n",
+    "\u200b",
+    "\ufeff",
+    "\u200b\u200c\u200d",
+    "😀",
+    "😀😀😀",
+    "？",
+    "。。。",
+    "!!!",
+    "...",
+    "-",
+    "--",
+    "—",
+    "\ue000",
+    "\U000f0000",
+    "\u202e",
+    "\u202epirates",
+    "\u200fransom\u200e",
+    "\x1b[31mpirates\x1b[0m",
+    "\x1b]0;title\x07",
+    "\x00",
+    "pirates\x00ransom",
+    "\x07\x08",
+    "\udcff\udcfe",
+    "pirates \udcff ransom",
+    "\ud800",
+    "\udfff 海盗",
+    "海盗" * 60_000,
+    "a" * 100_001,
+    "paragraph 17-15",
+    "第 17 至 15 段",
+    "para 65(z)",
+    "para 64(a)",
+    "第 0 段",
+    "paragraph 999",
+    "¶0",
+    "§ 66",
+    "第一百段",
+    "paragraph ９９",
+    "resolution 99/999",
+    "S/1999/1",
+    "article 999",
+    "第 65/230 号决议" * 200,
+    "１２３",
+    "0",
+    "00000000000000000000000001",
+    "-1",
+    "1e9",
+    "NaN",
+    "None",
+    "null",
+    "[]",
+    "{}",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "%s%s%s%n",
+    "\\x00",
+    "\r\n\r\n",
     "\u2028",
-    "\u2029", "\x0c", "\x0b", "ｐａｒａｇｒａｐｈ　４１", "ＲＥＳＯＬＵＴＩＯＮ　６５／２３０", "\u3000\u3000", "·",
-    "（）", "《》", "第段", "号决议", "paragraph", "resolution", "article", "S/", "CTOC/COP/", "65/", "/230",
+    "\u2029",
+    "\x0c",
+    "\x0b",
+    "ｐａｒａｇｒａｐｈ　４１",
+    "ＲＥＳＯＬＵＴＩＯＮ　６５／２３０",
+    "\u3000\u3000",
+    "·",
+    "（）",
+    "《》",
+    "第段",
+    "号决议",
+    "paragraph",
+    "resolution",
+    "article",
+    "S/",
+    "CTOC/COP/",
+    "65/",
+    "/230",
 ]
 
 
@@ -287,8 +363,14 @@ def library_retriever(h: Path) -> Any:
     build_missing(cfg, library, dense=True, embedder=FakeEmbedder())
     lexical = load_lexical_indexes(cfg, library.keyed(), analyzer)
     dense = load_dense_indexes(cfg, library.keyed(), FakeEmbedder().identity)
-    return Retriever(library, cfg=cfg, analyzer=analyzer, lexical=lexical, dense=dense,
-                     encoder=FakeEmbedder(prompt="query: "))
+    return Retriever(
+        library,
+        cfg=cfg,
+        analyzer=analyzer,
+        lexical=lexical,
+        dense=dense,
+        encoder=FakeEmbedder(prompt="query: "),
+    )
 
 
 # --- the Qdrant backend ----------------------------------------------------------------------------------
@@ -306,8 +388,11 @@ def _edge_available() -> bool:
 
 LOCATIONS = [
     pytest.param("memory", id="memory"),
-    pytest.param("edge", id="edge",
-                 marks=pytest.mark.skipif(not _edge_available(), reason="qdrant-edge-py is not installed")),
+    pytest.param(
+        "edge",
+        id="edge",
+        marks=pytest.mark.skipif(not _edge_available(), reason="qdrant-edge-py is not installed"),
+    ),
 ]
 
 
@@ -323,12 +408,19 @@ def _location(kind: str, tmp: Path) -> str:
 
 def _payloads(index: Any) -> list[dict[str, Any]]:
     """Rows split over three documents and both languages, so that filters select something uneven."""
-    return [{"document": f"DOC/{i % 3}", "lang": "zh" if i % 4 else "en", "paragraph": int(n)}
-            for i, n in enumerate(index.doc_ids)]
+    return [
+        {"document": f"DOC/{i % 3}", "lang": "zh" if i % 4 else "en", "paragraph": int(n)}
+        for i, n in enumerate(index.doc_ids)
+    ]
 
 
-def assert_same_top(ref: Sequence[tuple[int, float]], got: Sequence[tuple[int, float]], full: np.ndarray,
-                    tol: float, label: str) -> None:
+def assert_same_top(
+    ref: Sequence[tuple[int, float]],
+    got: Sequence[tuple[int, float]],
+    full: np.ndarray,
+    tol: float,
+    label: str,
+) -> None:
     """Same ids and scores rank by rank, except that tied ids (scores within ``tol``) may swap (the order of
     ties is checked by ``test_tied_scores_come_out_in_the_references_row_order``). ``full`` is the reference
     score of every row."""
@@ -338,8 +430,9 @@ def assert_same_top(ref: Sequence[tuple[int, float]], got: Sequence[tuple[int, f
         assert abs(full[r2] - s2) <= tol, f"{label}: row {r2} scored {s2}, its reference score is {full[r2]}"
 
 
-def _dense_parity(backend: Any, dense: Any, vectors: np.ndarray, labels: list[str],
-                  weights: Sequence[float]) -> None:
+def _dense_parity(
+    backend: Any, dense: Any, vectors: np.ndarray, labels: list[str], weights: Sequence[float]
+) -> None:
     from pipeline.ranking import top_k
 
     for label, q in zip(labels, vectors, strict=True):
@@ -347,16 +440,22 @@ def _dense_parity(backend: Any, dense: Any, vectors: np.ndarray, labels: list[st
             sc = dense.scores(q, w)
             ref = [(int(r), float(sc["combined"][r])) for r in top_k(sc["combined"], 10)]
             got = backend.dense(q, 10, w)
-            assert_same_top(ref, [(d.row, d.combined) for d in got], sc["combined"], DENSE_TOL,
-                            f"{backend.kind} dense {label} w={w}")
+            assert_same_top(
+                ref,
+                [(d.row, d.combined) for d in got],
+                sc["combined"],
+                DENSE_TOL,
+                f"{backend.kind} dense {label} w={w}",
+            )
             for d in got:
                 assert abs(d.paragraph - sc["paragraph"][d.row]) <= DENSE_TOL
                 assert abs(d.sentence - sc["sentence"][d.row]) <= DENSE_TOL
                 assert d.best_sentence == int(sc["best_sentence"][d.row]), (label, d)
 
 
-def interrupted_upload(b: Any, monkeypatch: pytest.MonkeyPatch, payloads: Any, index: Any,
-                       dense: Any) -> None:
+def interrupted_upload(
+    b: Any, monkeypatch: pytest.MonkeyPatch, payloads: Any, index: Any, dense: Any
+) -> None:
     """An upload in batches of 16 interrupted (KeyboardInterrupt) after its first two batches were written."""
     real_upsert, calls = b.engine.upsert, []
 

@@ -196,8 +196,7 @@ def test_no_work_at_import() -> None:
     import sys
 
     code = (
-        "import sys, pipeline.analyze, pipeline.lexical, pipeline.identifiers; "
-        "print('jieba' in sys.modules)"
+        "import sys, pipeline.analyze, pipeline.lexical, pipeline.identifiers; print('jieba' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -13,7 +13,11 @@ from pipeline.batch import read_queries, write_results
 
 def test_jsonl_with_bad_lines(tmp_path):
     p = tmp_path / "q.jsonl"
-    p.write_text('{"id": "a", "query": "paragraph 3"}\nnot json\n{"id": "b", "query": "  "}\n{"id": "a", "query": "x"}\n\n{"query": "第 41 段"}\n', encoding="utf-8")
+    p.write_text(
+        '{"id": "a", "query": "paragraph 3"}\nnot json\n{"id": "b", "query": "  "}\n'
+        '{"id": "a", "query": "x"}\n\n{"query": "第 41 段"}\n',
+        encoding="utf-8",
+    )
     good, bad = read_queries(p)
     assert [(q.line, q.id) for q in good] == [(1, "a"), (6, "6")]
     assert [b.line for b in bad] == [2, 3, 4]
@@ -47,14 +51,27 @@ def test_output_is_atomic(tmp_path):
 
 def test_batch_command_answers_good_lines_and_fails_bad_ones(tmp_path):
     p = tmp_path / "q.jsonl"
-    p.write_text('{"id": "r", "query": "resolution 65/230"}\n{oops\n{"id": "p", "query": "第 17 段"}\n', encoding="utf-8")
+    p.write_text(
+        '{"id": "r", "query": "resolution 65/230"}\n{oops\n{"id": "p", "query": "第 17 段"}\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "a.jsonl"
-    r = subprocess.run([sys.executable, "-m", "pipeline", "batch", str(p), "-o", str(out)], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", "batch", str(p), "-o", str(out)], capture_output=True, text=True
+    )
     assert r.returncode == 1
     assert f"{p}:2:" in r.stderr
     recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(x["id"], x["route"], [h["paragraph"] for h in x["results"]]) for x in recs] == [
-        ("r", "citation", [10, 12]), ("p", "paragraph", [17])]
+        ("r", "citation", [10, 12]),
+        ("p", "paragraph", [17]),
+    ]
     csv_out = tmp_path / "a.csv"
-    r = subprocess.run([sys.executable, "-m", "pipeline", "batch", str(p), "-o", str(csv_out), "--format", "csv"], capture_output=True, text=True)
-    assert r.returncode == 1 and csv_out.read_text(encoding="utf-8").splitlines()[0].startswith("id,query,route,rank,document,lang,paragraph,citation")
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", "batch", str(p), "-o", str(csv_out), "--format", "csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 1 and csv_out.read_text(encoding="utf-8").splitlines()[0].startswith(
+        "id,query,route,rank,document,lang,paragraph,citation"
+    )

@@ -23,7 +23,10 @@ from pipeline import batch
 
 def run(*args: object, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", "batch", *map(str, args)], capture_output=True, text=True, **kw  # type: ignore[call-overload]
+        [sys.executable, "-m", "pipeline", "batch", *map(str, args)],
+        capture_output=True,
+        text=True,
+        **kw,  # type: ignore[call-overload]
     )
 
 
@@ -94,7 +97,11 @@ def test_unreadable_input_is_refused(shared_dir):
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 def test_utf8_with_or_without_bom_is_read(tmp_path, bom):
-    for name, text in (("q.txt", "第 12 段\nparagraph 7\n"), ("q.jsonl", '{"id": "a", "query": "第 12 段"}\n'), ("q.csv", "id,query\na,第 12 段\n")):
+    for name, text in (
+        ("q.txt", "第 12 段\nparagraph 7\n"),
+        ("q.jsonl", '{"id": "a", "query": "第 12 段"}\n'),
+        ("q.csv", "id,query\na,第 12 段\n"),
+    ):
         p = tmp_path / name
         p.write_bytes(bom + text.encode("utf-8"))
         good, bad = batch.read_queries(p)
@@ -140,7 +147,9 @@ def test_a_stray_byte_in_an_ascii_file_is_a_bad_line_not_a_gbk_file(tmp_path):
     p = tmp_path / "q.txt"
     p.write_bytes(b"paragraph 7\npara\xb5graph 8\nparagraph 9\n")
     good, bad = batch.read_queries(p)
-    assert [q.id for q in good] == ["1", "3"] and [b.line for b in bad] == [2] and "not UTF-8" in bad[0].message
+    assert (
+        [q.id for q in good] == ["1", "3"] and [b.line for b in bad] == [2] and "not UTF-8" in bad[0].message
+    )
 
 
 # --- 3. JSONL ----------------------------------------------------------------------------------------
@@ -164,7 +173,9 @@ def test_jsonl_lines_that_crashed_the_batch_are_bad_lines(tmp_path):
     good, bad = batch.read_queries(p)
     assert [q.id for q in good] == ["a", "z"]
     assert [b.line for b in bad] == [2, 3, 4]
-    assert "surrogate" in bad[0].message and "nested too deeply" in bad[1].message and "digits" in bad[2].message
+    assert (
+        "surrogate" in bad[0].message and "nested too deeply" in bad[1].message and "digits" in bad[2].message
+    )
 
 
 def test_batch_command_survives_jsonl_that_crashed_it(tmp_path):
@@ -183,15 +194,20 @@ def test_lines_are_split_on_newline_only(tmp_path):
     or vertical tab must not shift a text file's ids; CRLF is a line end."""
     p = tmp_path / "q.jsonl"
     p.write_text(
-        json.dumps({"id": "a", "query": "paragraph 7\u2028"}, ensure_ascii=False) + "\r\n"
-        + json.dumps({"id": "b", "query": "第\u202912 段"}, ensure_ascii=False) + "\n"
+        json.dumps({"id": "a", "query": "paragraph 7\u2028"}, ensure_ascii=False)
+        + "\r\n"
+        + json.dumps({"id": "b", "query": "第\u202912 段"}, ensure_ascii=False)
+        + "\n"
         + '{"id": "c", "query": "paragraph 9"}\n',
         encoding="utf-8",
     )
     good, bad = batch.read_queries(p)
     assert not bad and [(q.line, q.id) for q in good] == [(1, "a"), (2, "b"), (3, "c")]
     t = tmp_path / "q.txt"
-    t.write_text("paragraph 1\n\x0c\nparagraph 3\x0bstill line 3\nparagraph 4\x1c\u0085\nparagraph 5\r\n", encoding="utf-8")
+    t.write_text(
+        "paragraph 1\n\x0c\nparagraph 3\x0bstill line 3\nparagraph 4\x1c\u0085\nparagraph 5\r\n",
+        encoding="utf-8",
+    )
     good, bad = batch.read_queries(t)
     assert not bad and [q.id for q in good] == ["1", "3", "4", "5"]
     assert good[1].query == "paragraph 3\x0bstill line 3"
@@ -205,7 +221,11 @@ def test_csv_field_longer_than_the_csv_module_limit_is_accepted(tmp_path):
     long_query = "paragraph 7 " + "x" * 200_000
     p.write_text(f'id,query\na,"{long_query}"\nb,paragraph 8\n', encoding="utf-8")
     good, bad = batch.read_queries(p)
-    assert not bad and [(q.line, q.id) for q in good] == [(2, "a"), (3, "b")] and good[0].query == long_query.strip()
+    assert (
+        not bad
+        and [(q.line, q.id) for q in good] == [(2, "a"), (3, "b")]
+        and good[0].query == long_query.strip()
+    )
     # through the command, with the long field in a column that is not the query
     c = tmp_path / "notes.csv"
     c.write_text("id,query,note\na,paragraph 7," + "n" * 200_000 + "\nb,第 12 段,short\n", encoding="utf-8")
@@ -231,7 +251,11 @@ def test_csv_quoted_fields_still_work(tmp_path):
     p = tmp_path / "q.csv"
     p.write_text('id,query\na,"paragraph\n7"\nb,"say ""paragraph 8"""\nc,He said "hi"\n', encoding="utf-8")
     good, bad = batch.read_queries(p)
-    assert not bad and [(q.line, q.query) for q in good] == [(2, "paragraph\n7"), (4, 'say "paragraph 8"'), (5, 'He said "hi"')]
+    assert not bad and [(q.line, q.query) for q in good] == [
+        (2, "paragraph\n7"),
+        (4, 'say "paragraph 8"'),
+        (5, 'He said "hi"'),
+    ]
 
 
 def test_csv_header_with_a_duplicate_column_is_refused(tmp_path):
@@ -255,11 +279,14 @@ def test_mode_bits_of_the_input_are_irrelevant(tmp_path):
 
 def test_csv_from_spreadsheets_semicolons_tabs_and_old_mac_line_ends(tmp_path):
     for name, data in (
-        ("semi.csv", b"id;query\r\na;paragraph 7\r\nb;\"x; y\"\r\n"),
+        ("semi.csv", b'id;query\r\na;paragraph 7\r\nb;"x; y"\r\n'),
         ("tab.csv", b"id\tquery\na\tparagraph 7\nb\tx; y\n"),
         ("mac.csv", b"id,query\ra,paragraph 7\rb,x; y\r"),
     ):
         p = tmp_path / name
         p.write_bytes(data)
         good, bad = batch.read_queries(p)
-        assert not bad and [(q.line, q.id, q.query) for q in good] == [(2, "a", "paragraph 7"), (3, "b", "x; y")], name
+        assert not bad and [(q.line, q.id, q.query) for q in good] == [
+            (2, "a", "paragraph 7"),
+            (3, "b", "x; y"),
+        ], name

@@ -23,7 +23,10 @@ INPUT = "第 12 段\nparagraph \xff 7\nresolution 65/230\n".encode("utf-8", "sur
 
 def run(*args: object, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", "batch", *map(str, args)], capture_output=True, text=True, **kw  # type: ignore[call-overload]
+        [sys.executable, "-m", "pipeline", "batch", *map(str, args)],
+        capture_output=True,
+        text=True,
+        **kw,  # type: ignore[call-overload]
     )
 
 
@@ -58,7 +61,15 @@ def _cases(tmp_path, inp):
 
 
 @pytest.mark.parametrize(
-    "case", ["missing directory", "existing directory", "parent is a file", "same path", "same inode", "symlink to the input"]
+    "case",
+    [
+        "missing directory",
+        "existing directory",
+        "parent is a file",
+        "same path",
+        "same inode",
+        "symlink to the input",
+    ],
 )
 def test_bad_output_is_refused_before_any_work(tmp_path, case):
     inp = tmp_path / "q.txt"
@@ -89,7 +100,11 @@ def test_read_only_output_directory_is_refused_before_any_work():
         os.chmod(ro, 0o555)
         prefix = unprivileged_prefix()  # root writes anywhere: run as nobody
         out = os.path.join(ro, "o.jsonl")
-        r = subprocess.run([*prefix, sys.executable, "-m", "pipeline", "batch", inp, "-o", out], capture_output=True, text=True)
+        r = subprocess.run(
+            [*prefix, sys.executable, "-m", "pipeline", "batch", inp, "-o", out],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 2, r.stderr
         assert "Traceback" not in r.stderr and out in r.stderr and "no permission" in r.stderr
         assert f"{inp}:2" not in r.stderr and os.listdir(ro) == []
@@ -138,7 +153,9 @@ def test_fifo_output_is_streamed_not_replaced(tmp_path, query_file):
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "batch", str(query_file), "-o", str(fifo)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         data = _read_fifo_while(proc, fd)
         _, err = proc.communicate()
@@ -190,7 +207,11 @@ def test_text_format_is_written_to_the_output_file(tmp_path, query_file):
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("[1] Q: 第 12 段") and "[3] Q: resolution 65/230" in text and "CTOC/COP/2012/7，第12段" in text
+    assert (
+        text.startswith("[1] Q: 第 12 段")
+        and "[3] Q: resolution 65/230" in text
+        and "CTOC/COP/2012/7，第12段" in text
+    )
 
 
 # --- 8. -k must be at least 1 -------------------------------------------------------------------------
@@ -214,8 +235,13 @@ def fake_answer(queries: list[str]) -> list[dict]:
         if "boom" in q:
             out.append({"query": q, "error": f"cannot answer {q!r}"})
         else:
-            out.append({"query": q, "route": "paragraph", "results": [
-                {"paragraph": 1, "score": 1.0, "section": ["A"], "text": "t", "answer": "t"}]})
+            out.append(
+                {
+                    "query": q,
+                    "route": "paragraph",
+                    "results": [{"paragraph": 1, "score": 1.0, "section": ["A"], "text": "t", "answer": "t"}],
+                }
+            )
     return out
 
 
@@ -232,5 +258,15 @@ def test_run_batch_reports_failed_queries_and_leaves_them_out(tmp_path):
 def test_run_batch_csv_keeps_a_query_without_results(tmp_path):
     qs = [batch.BatchQuery(1, "a", "x")]
     out = tmp_path / "o.csv"
-    batch.run_batch(qs, lambda q: [{"query": "x", "route": "question", "results": []}], str(out), "csv", resume=False, options={})
-    assert out.read_text(encoding="utf-8").splitlines() == [",".join(batch.CSV_COLUMNS), "a,x,question" + "," * (len(batch.CSV_COLUMNS) - 3)]
+    batch.run_batch(
+        qs,
+        lambda q: [{"query": "x", "route": "question", "results": []}],
+        str(out),
+        "csv",
+        resume=False,
+        options={},
+    )
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        ",".join(batch.CSV_COLUMNS),
+        "a,x,question" + "," * (len(batch.CSV_COLUMNS) - 3),
+    ]

@@ -33,7 +33,9 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_file(tmp_path):
     out = tmp_path / "out.jsonl"
     partial = tmp_path / "out.jsonl.partial"
     for _attempt in range(3):  # each answer is fsync'd: 400 of them take far longer than reaching 5
-        proc = subprocess.Popen(cli(inp, "-o", out, "--chunk", "1", "-q"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cli(inp, "-o", out, "--chunk", "1", "-q"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             if partial.exists() and partial.read_bytes().count(b'"committed"') >= 5:
@@ -64,11 +66,24 @@ def fake_answer(calls: list[list[str]]):
     def answer(queries: list[str]) -> list[dict]:
         calls.append(list(queries))
         return [
-            {"query": q, "error": "no"} if q == "bad" else
-            {"query": q, "route": "paragraph", "results": [
-                {"paragraph": len(q), "score": 0.1 * len(q), "section": ["S", "T"], "text": f"text of {q}", "answer": q}]}
+            {"query": q, "error": "no"}
+            if q == "bad"
+            else {
+                "query": q,
+                "route": "paragraph",
+                "results": [
+                    {
+                        "paragraph": len(q),
+                        "score": 0.1 * len(q),
+                        "section": ["S", "T"],
+                        "text": f"text of {q}",
+                        "answer": q,
+                    }
+                ],
+            }
             for q in queries
         ]
+
     return answer
 
 
@@ -86,6 +101,7 @@ def interrupted_after(chunks: int, calls: list[list[str]]):
         if len(calls) == chunks:
             raise Interrupt
         return inner(queries)
+
     return answer
 
 
@@ -97,7 +113,9 @@ def test_resume_drops_a_torn_line_and_answers_only_what_is_missing(tmp_path, fmt
     partial = tmp_path / f"out.{fmt}.partial"
     calls: list[list[str]] = []
     with pytest.raises(Interrupt):
-        batch.run_batch(QUERIES, interrupted_after(2, calls), str(out), fmt, resume=False, options={"k": 5}, chunk=3)
+        batch.run_batch(
+            QUERIES, interrupted_after(2, calls), str(out), fmt, resume=False, options={"k": 5}, chunk=3
+        )
     assert not out.exists() and partial.exists()
     with open(partial, "ab") as f:  # a torn line: the run was killed while writing
         f.write(b'{"id": "q6", "query": "query 6xxx')
@@ -107,7 +125,16 @@ def test_resume_drops_a_torn_line_and_answers_only_what_is_missing(tmp_path, fmt
 
     calls = []
     seen: list[int] = []
-    report = batch.run_batch(QUERIES, fake_answer(calls), str(out), fmt, resume=True, options={"k": 5}, chunk=3, progress=seen.append)
+    report = batch.run_batch(
+        QUERIES,
+        fake_answer(calls),
+        str(out),
+        fmt,
+        resume=True,
+        options={"k": 5},
+        chunk=3,
+        progress=seen.append,
+    )
     assert calls == [[q.query for q in QUERIES[6:9]], [q.query for q in QUERIES[9:]]]
     assert report.resumed == 6 and report.answered == 10 and report.bad == [batch.BadLine(4, "no")]
     assert seen == [6, 3, 2]
@@ -127,11 +154,21 @@ def test_resume_drops_a_torn_line_and_answers_only_what_is_missing(tmp_path, fmt
 def test_resume_refuses_other_input_or_options(tmp_path, change, says):
     out = tmp_path / "out.jsonl"
     with pytest.raises(Interrupt):
-        batch.run_batch(QUERIES, interrupted_after(1, []), str(out), "jsonl", resume=False, options={"k": 5}, chunk=3)
+        batch.run_batch(
+            QUERIES, interrupted_after(1, []), str(out), "jsonl", resume=False, options={"k": 5}, chunk=3
+        )
     before = (tmp_path / "out.jsonl.partial").read_bytes()
     kw = {"queries": QUERIES, "fmt": "jsonl", "options": {"k": 5}, "chunk": 3} | change
     with pytest.raises(batch.BatchOutputError, match="cannot resume") as e:
-        batch.run_batch(kw["queries"], fake_answer([]), str(out), kw["fmt"], resume=True, options=kw["options"], chunk=kw["chunk"])
+        batch.run_batch(
+            kw["queries"],
+            fake_answer([]),
+            str(out),
+            kw["fmt"],
+            resume=True,
+            options=kw["options"],
+            chunk=kw["chunk"],
+        )
     assert says in str(e.value) and "out.jsonl.partial" in str(e.value)
     assert (tmp_path / "out.jsonl.partial").read_bytes() == before and not out.exists()
 
@@ -139,7 +176,11 @@ def test_resume_refuses_other_input_or_options(tmp_path, change, says):
 def test_resume_without_a_side_file_starts_afresh(tmp_path):
     out = tmp_path / "out.jsonl"
     report = batch.run_batch(QUERIES, fake_answer([]), str(out), "jsonl", resume=True, options={}, chunk=3)
-    assert report.answered == 10 and report.resumed == 0 and len(out.read_text(encoding="utf-8").splitlines()) == 10
+    assert (
+        report.answered == 10
+        and report.resumed == 0
+        and len(out.read_text(encoding="utf-8").splitlines()) == 10
+    )
 
 
 def test_resume_needs_an_output_file(tmp_path):
@@ -163,7 +204,9 @@ def test_another_run_holding_the_side_file_is_refused(tmp_path):
     out = tmp_path / "out.jsonl"
     partial = tmp_path / "out.jsonl.partial"
     with pytest.raises(Interrupt):
-        batch.run_batch(QUERIES, interrupted_after(1, []), str(out), "jsonl", resume=False, options={}, chunk=3)
+        batch.run_batch(
+            QUERIES, interrupted_after(1, []), str(out), "jsonl", resume=False, options={}, chunk=3
+        )
     fd = os.open(partial, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -191,7 +234,9 @@ def test_a_damaged_side_file_is_refused_not_trusted(tmp_path):
     out = tmp_path / "out.jsonl"
     partial = tmp_path / "out.jsonl.partial"
     with pytest.raises(Interrupt):
-        batch.run_batch(QUERIES, interrupted_after(2, []), str(out), "jsonl", resume=False, options={}, chunk=3)
+        batch.run_batch(
+            QUERIES, interrupted_after(2, []), str(out), "jsonl", resume=False, options={}, chunk=3
+        )
     lines = partial.read_bytes().split(b"\n")
     lines[2] = b"garbage"  # inside the first committed chunk
     partial.write_bytes(b"\n".join(lines))

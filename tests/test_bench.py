@@ -25,7 +25,11 @@ def _check_tables(md: str) -> int:
     tables = 0
     lines = md.splitlines()
     for i, line in enumerate(lines):
-        if i + 1 < len(lines) and line.startswith("| ") and re.match(r"^\| (-{3,}:?|:?-{3,}) \|", lines[i + 1]):
+        if (
+            i + 1 < len(lines)
+            and line.startswith("| ")
+            and re.match(r"^\| (-{3,}:?|:?-{3,}) \|", lines[i + 1])
+        ):
             tables += 1
             width = line.count(" | ") + 1
             j = i + 1
@@ -73,8 +77,17 @@ def test_smallest_pieces_render(retriever, tmp_path):
     assert s["lexical"]["ours_index_bytes"] > 0 and s["lexical"]["max_abs_score_diff"] < 1e-6
     for key in ("dense_ours", "dense_numpy", "dense_numpy_sentences", "hybrid"):
         assert s[key]["p50_ms"]["median"] > 0 and s[key]["queries"] == 10
-    res = {"quick": True, "repeat": 1, "machine": bench.machine_info(), "load_before": "0", "load_after": "0",
-           "elapsed_s": 1.0, "warm": warm, "scale": [s], "analyzer_chars_per_s": ctx["analyzer_throughput"]}
+    res = {
+        "quick": True,
+        "repeat": 1,
+        "machine": bench.machine_info(),
+        "load_before": "0",
+        "load_after": "0",
+        "elapsed_s": 1.0,
+        "warm": warm,
+        "scale": [s],
+        "analyzer_chars_per_s": ctx["analyzer_throughput"],
+    }
     md = bench.render(res)
     assert "## 2. Warm queries" in md and "## 5. Scale" in md and "warm hybrid question p50" in md
     assert _check_tables(md) >= 4

@@ -25,7 +25,9 @@ def _data(tmp: Path, n: int = 1500, topics: int = 12, seed: int = 3) -> Path:
     ns = rng.integers(1, 6, n)
     first = np.concatenate([[0], np.cumsum(ns)]).astype(np.int64)
     topic = np.repeat(rng.integers(0, topics, n), ns)
-    S = scale.norm_rows(centres[topic] + 0.6 * rng.standard_normal((len(topic), dim)).astype(np.float32) / np.sqrt(dim) * 4)
+    S = scale.norm_rows(
+        centres[topic] + 0.6 * rng.standard_normal((len(topic), dim)).astype(np.float32) / np.sqrt(dim) * 4
+    )
     P = scale.norm_rows(np.add.reduceat(S, first[:-1], axis=0))
     d = tmp / "data"
     d.mkdir()
@@ -51,7 +53,7 @@ def test_partitions_hold_every_sentence_once_with_its_paragraph(tmp_path: Path) 
     assert np.array_equal(a[key(a)], b[key(b)])
     # each sentence sits in the partition of its nearest centroid
     for c in range(len(ivf.cent)):
-        block = np.asarray(ivf.Ss[ivf.offsets[c]: ivf.offsets[c + 1]])
+        block = np.asarray(ivf.Ss[ivf.offsets[c] : ivf.offsets[c + 1]])
         if len(block):
             assert np.all(np.argmax(block @ ivf.cent.T, axis=1) == c)
 

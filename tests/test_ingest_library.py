@@ -82,13 +82,23 @@ def _labels(p) -> list[str]:
 def test_every_library_file_is_named_by_language_and_described():
     readme = (LIB / "README.md").read_text(encoding="utf-8")
     files = sorted(LIB.glob("*.txt"))
-    assert set(files) == {ZH, EN, ZH_EN, GAP, ANNEX_GAP, MISALIGNED, HELD_EN, HELD_ZH, LIB / "ctoc-cop-2018-4.en.txt"}
+    assert set(files) == {
+        ZH,
+        EN,
+        ZH_EN,
+        GAP,
+        ANNEX_GAP,
+        MISALIGNED,
+        HELD_EN,
+        HELD_ZH,
+        LIB / "ctoc-cop-2018-4.en.txt",
+    }
     for f in files:
         assert lang_from_name(f) in ("zh", "en"), f.name
         assert f"`{f.name}`" in readme, f"{f.name} is not described in README.md"
 
 
-# --- (a) a Chinese report with its symbol, sections, footnotes and an annex ------------------------------------
+# --- (a) a Chinese report with its symbol, sections, footnotes and an annex ---------------------------------
 
 
 def test_chinese_report_structure_and_annex_numbering_restarts(zh):
@@ -158,8 +168,8 @@ def test_english_front_matter(en):
     assert (m.session, m.dates, m.place) == ("Seventh session", "6-10 October 2014", "Vienna")
     assert (m.agenda_item, m.agenda_title) == ("4 (b)", "Implementation of the Firearms Protocol")
     assert m.title == (
-        "Technical assistance provided to States to implement the Protocol against the Illicit Manufacturing of "
-        "and Trafficking in Firearms, Their Parts and Components and Ammunition"
+        "Technical assistance provided to States to implement the Protocol against the Illicit "
+        "Manufacturing of and Trafficking in Firearms, Their Parts and Components and Ammunition"
     )
     assert m.report_type == "Report of the Secretariat"
     assert en.front_matter[-1] == "* CTOC/COP/2014/1."
@@ -228,7 +238,8 @@ def test_english_footnote_markers_are_told_from_identifiers(en):
         == "Available from www.unodc.org/documents/firearms/Training_Material_2012.pdf."
     )
     assert en.paragraph(2).footnotes[0].text == (
-        "See the status of ratification at www.unodc.org/unodc/en/treaties/CTOC/countrylist-firearmsprotocol.html."
+        "See the status of ratification at "
+        "www.unodc.org/unodc/en/treaties/CTOC/countrylist-firearmsprotocol.html."
     )
     assert en.paragraph(1).footnotes[0].text == "United Nations, Treaty Series, vol. 2326, No. 39574."
 
@@ -274,7 +285,7 @@ def test_english_item_ending_in_and_stays_one_sentence(en):
     assert all(s.text != "and" for s in en.paragraph(8).sentences)
 
 
-# --- (c) an aligned English version of (a), (e) a misaligned one ------------------------------------------------
+# --- (c) an aligned English version of (a), (e) a misaligned one --------------------------------------------
 
 
 def test_language_versions_align_by_number_part_and_structure(zh, zh_en):
@@ -303,7 +314,7 @@ def test_misaligned_version_parses_but_lacks_a_paragraph(zh):
     assert set(_keys(c)) <= set(_keys(zh))
 
 
-# --- (d) numbering errors -------------------------------------------------------------------------------------
+# --- (d) numbering errors -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -323,7 +334,7 @@ def test_numbering_gap_names_file_and_line(path, line, message):
     assert path.read_text(encoding="utf-8").splitlines()[line - 1].strip().startswith("4. ")
 
 
-# --- properties of every parseable report of the library, and of the real report --------------------------------
+# --- properties of every parseable report of the library, and of the real report ----------------------------
 
 
 def _nonspace(s: str) -> str:
@@ -367,7 +378,8 @@ def test_every_character_is_placed_exactly_once(path):
 @pytest.mark.parametrize("path", [*PARSEABLE, REPORT], ids=lambda p: p.name)
 def test_each_paragraph_is_its_own_source_lines_in_order(path):
     """A paragraph's text is read, in order, from the lines between its number and the next unit; what else
-    stands there is exactly footnote markers, footnotes, rules and front-matter notes printed on a page break."""
+    stands there is exactly footnote markers, footnotes, rules and front-matter notes printed on a page
+    break."""
     c = ingest_file(path)
     src = path.read_text(encoding="utf-8").splitlines()
     starts = _unit_starts(c) + [len(src) + 1]
@@ -424,7 +436,7 @@ def test_identity_numbering_and_language(path):
             assert b == a + 1 or (str(a + 1) in deleted and b == deleted[str(a + 1)] + 1), (part, a, b)
 
 
-# --- held-out reports: each rule on a report it was not written against --------------------------------------------
+# --- held-out reports: each rule on a report it was not written against -------------------------------------
 
 
 def test_held_out_english_report(held_en):
@@ -542,7 +554,7 @@ def test_chinese_citation_of_a_numbered_annex(held_zh):
     assert held_zh.paragraph(2, "annex I").citation == "CTOC/COP/WG.7/2017/2，附件一，第2段"
 
 
-# --- language detection and hints -----------------------------------------------------------------------------
+# --- language detection and hints ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -623,7 +635,7 @@ def test_given_language_is_a_hint(tmp_path):
         ingest_file(f, lang="zh")
 
 
-# --- identity -------------------------------------------------------------------------------------------------
+# --- identity -----------------------------------------------------------------------------------------------
 
 
 def test_settle_identity_needs_a_symbol():
@@ -658,7 +670,7 @@ def test_settle_identity_checks_the_printed_symbol_and_the_language(zh):
         settle_identity(ingest_file(ZH_EN), lang="xx")
 
 
-# --- annex and deletion rules on small texts ---------------------------------------------------------------------
+# --- annex and deletion rules on small texts ----------------------------------------------------------------
 
 HEAD_EN = " I. Introduction\n\n1. First paragraph.\n\n2. Second paragraph.\n\n"
 HEAD_ZH = "一. 导言\n1. 第一段。\n2. 第二段。\n"
@@ -732,7 +744,7 @@ def test_printed_deletions():
     assert e.line == 5 and "duplicate paragraph number 4 (first at line 4)" in e.message
 
 
-# --- English marker and block rules on small texts -----------------------------------------------------------------
+# --- English marker and block rules on small texts ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -777,8 +789,8 @@ def test_english_block_rules():
     assert c.numbers == [1] and c.paragraph(1).text == "As stated in A/67/100, para. 12. The text goes on."
     # a chapter title longer than a heading block may be is still a chapter heading
     title = (
-        "Use of the United Nations Convention against Transnational Organized Crime and the Protocols thereto to "
-        "combat new and emerging forms of crime"
+        "Use of the United Nations Convention against Transnational Organized Crime and the Protocols "
+        "thereto to combat new and emerging forms of crime"
     )
     c = parse_report(f" I. {title}\n\n1. Text.\n")
     assert len(title) > 120 and [s.heading for s in c.sections] == [f"I. {title}"]

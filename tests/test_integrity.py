@@ -1,5 +1,6 @@
-"""Regression tests for reported integrity failures: damaged, garbage or half-written files under ``indexes/``,
-bad corpus files, leftovers of interrupted writes, ``build --force``, file modes, and first-search builds.
+"""Regression tests for reported integrity failures: damaged, garbage or half-written files under
+``indexes/``, bad corpus files, leftovers of interrupted writes, ``build --force``, file modes, and
+first-search builds.
 
 Each test is named after the item of the report it covers (``test_itemNN_…``). User-level checks run the CLI
 in a subprocess on a scratch home of its own (``PIPELINE_HOME``): no test writes into the checkout or into a
@@ -39,20 +40,33 @@ from support import PROBE_QUERIES as QUERIES  # noqa: E402
 from support import scratch_home as seed_home  # noqa: E402
 
 Q = QUERIES[0]
-LEXICAL_FILES = ("doc_ids.npy", "doc_len.npy", "params.json", "tf_data.npy", "tf_indices.npy", "tf_indptr.npy",
-                 "vocab.json")
+LEXICAL_FILES = (
+    "doc_ids.npy",
+    "doc_len.npy",
+    "params.json",
+    "tf_data.npy",
+    "tf_indices.npy",
+    "tf_indptr.npy",
+    "vocab.json",
+)
 DENSE_FILES = ("paragraphs.npy", "sentences.npy", "sentence_map.json")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def cli(home: Path, *args: str, umask: int | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def cli(
+    home: Path, *args: str, umask: int | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """``python -m pipeline ARGS`` with ``PIPELINE_HOME=home``; a traceback fails the test."""
     r = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PIPELINE_HOME": str(home)},
-        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None, check=False,
+        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
+        check=False,
     )
     assert "Traceback" not in r.stderr, r.stderr
     return r
@@ -61,8 +75,13 @@ def cli(home: Path, *args: str, umask: int | None = None, timeout: float = 600) 
 def cli_many(jobs: list[tuple[Path, tuple[str, ...]]]) -> list[subprocess.CompletedProcess[str]]:
     """Run several CLI commands at once (each on its own home); results in order."""
     procs = [
-        subprocess.Popen([sys.executable, "-m", "pipeline", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env={**os.environ, "PIPELINE_HOME": str(h)})
+        subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PIPELINE_HOME": str(h)},
+        )
         for h, args in jobs
     ]
     out = []
@@ -87,25 +106,32 @@ def answers_of(stdout: str) -> list[Any]:
     out = []
     for line in stdout.splitlines():
         a = json.loads(line)
-        out.append((a.get("query"), a.get("route"), [(h["paragraph"], h["score"], h.get("scores")) for h in a["results"]]))
+        out.append(
+            (
+                a.get("query"),
+                a.get("route"),
+                [(h["paragraph"], h["score"], h.get("scores")) for h in a["results"]],
+            )
+        )
     return out
 
 
 def batch(home: Path, mode: str = "lexical", *pre: str) -> list[Any]:
     """Answers of :data:`QUERIES` through ``pipeline batch`` (one process)."""
     qfile = home / "queries.jsonl"
-    qfile.write_text("".join(json.dumps({"id": i, "query": q}, ensure_ascii=False) + "\n"
-                             for i, q in enumerate(QUERIES)), encoding="utf-8")
+    qfile.write_text(
+        "".join(json.dumps({"id": i, "query": q}, ensure_ascii=False) + "\n" for i, q in enumerate(QUERIES)),
+        encoding="utf-8",
+    )
     r = cli(home, *pre, "batch", str(qfile), "--mode", mode, "-q")
     assert r.returncode == 0, r.stderr
     return answers_of(r.stdout)
 
 
-
-
 def clone(src: Path, dest: Path, link_models: bool = True) -> Path:
     """A copy of a scratch home; the (large) converted model is hard-linked, never written in place by any
     test that uses this (a rebuild writes new files and only unlinks the old ones)."""
+
     def copy(s: str, d: str) -> Any:
         if link_models and f"{os.sep}indexes{os.sep}models{os.sep}" in s and not Path(s).name.startswith("."):
             try:
@@ -135,7 +161,8 @@ def flip(path: Path, offsets: list[int], mask: int = 0x20) -> None:
 def leftovers(index_dir: Path) -> list[str]:
     """Staging directories, ``.old`` directories and temporary files anywhere under ``indexes/``."""
     return sorted(
-        str(p.relative_to(index_dir)) for p in index_dir.rglob(".*")
+        str(p.relative_to(index_dir))
+        for p in index_dir.rglob(".*")
         if p.name.endswith(".tmp") or ".old" in p.name
     )
 
@@ -190,8 +217,10 @@ def hybrid_answers(cfg: Config) -> list[Any]:
     from pipeline.retrieve import Retriever
 
     r = Retriever(cfg=cfg, encoder=FakeEmbedder(prompt="query: "))
-    return [(a.query, a.route, [(h.paragraph, h.score, dict(h.scores)) for h in a.hits])
-            for a in r.search_many(QUERIES, mode="hybrid")]
+    return [
+        (a.query, a.route, [(h.paragraph, h.score, dict(h.scores)) for h in a.hits])
+        for a in r.search_many(QUERIES, mode="hybrid")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +239,16 @@ def dense_home(lexical_home: LexicalHome, tmp_path_factory: pytest.TempPathFacto
     index = dense.build_dense_index(cfg, corpus, emb)
     _, ptexts, _, stexts = dense.corpus_texts(corpus)
     assert index.embedded == len(set(ptexts) | set(stexts))
-    return DenseHome(h, model, cfg, corpus, emb.identity, data_files(index_dir_of(h, "dense"), DENSE_FILES),
-                     hybrid_answers(cfg), index.embedded)
+    return DenseHome(
+        h,
+        model,
+        cfg,
+        corpus,
+        emb.identity,
+        data_files(index_dir_of(h, "dense"), DENSE_FILES),
+        hybrid_answers(cfg),
+        index.embedded,
+    )
 
 
 def dense_copy(dh: DenseHome, dest: Path) -> tuple[Path, Config]:
@@ -248,8 +285,9 @@ def build_inprocess(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
 # ---------------------------------------------------------------------------------------------- item 1
 
 
-def test_item01_damaged_dense_vectors_refused_and_repaired(dense_home: DenseHome, tmp_path: Path,
-                                                           build_inprocess: Any) -> None:
+def test_item01_damaged_dense_vectors_refused_and_repaired(
+    dense_home: DenseHome, tmp_path: Path, build_inprocess: Any
+) -> None:
     """2,000 overwritten bytes of paragraphs.npy: search refuses naming the file; the embedding cache does
     not hand the damaged vectors back; `build` re-embeds (not "up to date") and answers are those of a clean
     build; `build --force` repairs too; negated (valid) vectors are caught by their hash."""
@@ -310,7 +348,9 @@ LEXICAL_DAMAGE = {
 }
 
 
-def test_item02_damaged_lexical_files_detected_and_repaired(lexical_home: LexicalHome, tmp_path: Path) -> None:
+def test_item02_damaged_lexical_files_detected_and_repaired(
+    lexical_home: LexicalHome, tmp_path: Path
+) -> None:
     """Each damage is refused on load (exit 3, the file named, no traceback) and repaired by `pipeline build`
     (which rebuilds instead of calling the index up to date) to the bytes of a clean build."""
     homes = {}
@@ -353,8 +393,9 @@ def test_item03_garbage_lexical_manifest(lexical_home: LexicalHome, tmp_path: Pa
 
 
 @pytest.mark.parametrize("garbage", list(GARBAGE_MANIFESTS))
-def test_item03_garbage_dense_manifest(dense_home: DenseHome, tmp_path: Path, garbage: str,
-                                       build_inprocess: Any) -> None:
+def test_item03_garbage_dense_manifest(
+    dense_home: DenseHome, tmp_path: Path, garbage: str, build_inprocess: Any
+) -> None:
     h, cfg = dense_copy(dense_home, tmp_path / "home")
     m = index_dir_of(h, "dense") / "manifest.json"
     for flags in ((), ("--force",)):
@@ -371,11 +412,15 @@ def test_item03_garbage_dense_manifest(dense_home: DenseHome, tmp_path: Path, ga
 
 @pytest.mark.parametrize(
     ("content", "where"),
-    [(b'{\n  "ctoc-cop-2012-7.zh.txt": {\n    symbol: "CTOC/COP/2012/7"\n  }\n}\n', "documents.json:3:"),
-     (b"\xff\xfe\x00\x01 not text", "documents.json:1:")],
+    [
+        (b'{\n  "ctoc-cop-2012-7.zh.txt": {\n    symbol: "CTOC/COP/2012/7"\n  }\n}\n', "documents.json:3:"),
+        (b"\xff\xfe\x00\x01 not text", "documents.json:1:"),
+    ],
     ids=["bad-json", "not-utf8"],
 )
-def test_item04_garbage_documents_json(lexical_home: LexicalHome, tmp_path: Path, content: bytes, where: str) -> None:
+def test_item04_garbage_documents_json(
+    lexical_home: LexicalHome, tmp_path: Path, content: bytes, where: str
+) -> None:
     h = clone(lexical_home.path, tmp_path / "home")
     (h / "corpus" / "documents.json").write_bytes(content)
     for args in (("search", "--mode", "lexical", Q), ("build", "--lexical-only"), ("paragraphs", "1")):
@@ -417,8 +462,11 @@ def test_item06_leftovers_removed_by_next_build(dense_home: DenseHome, tmp_path:
         (d / "model.safetensors").write_bytes(b"half a file")
         (d / "sub").mkdir()
         (d / "sub" / "x.json").write_text("{")
-    files = [lx / ".vocab.json.x1y2z3.tmp", dn / ".paragraphs.npy.abc123.tmp",
-             ix / "translate" / ".reverse.pkl.u7i8o9.tmp"]
+    files = [
+        lx / ".vocab.json.x1y2z3.tmp",
+        dn / ".paragraphs.npy.abc123.tmp",
+        ix / "translate" / ".reverse.pkl.u7i8o9.tmp",
+    ]
     for f in files:
         f.write_bytes(b"partial")
     assert len(leftovers(ix)) == len(planted) + len(files)
@@ -441,8 +489,11 @@ def test_item06_leftovers_removed_by_next_build(dense_home: DenseHome, tmp_path:
 # ---------------------------------------------------------------------------------------------- item 25
 
 
-def test_item25_build_force_reembeds_every_text(dense_home: DenseHome, tmp_path: Path, build_inprocess: Any) -> None:
-    """`build --force` says it re-embeds every text and does: the count is every distinct text, none reused."""
+def test_item25_build_force_reembeds_every_text(
+    dense_home: DenseHome, tmp_path: Path, build_inprocess: Any
+) -> None:
+    """`build --force` says it re-embeds every text and does: the count is every distinct text, none
+    reused."""
     h, _ = dense_copy(dense_home, tmp_path / "home")
     code, err, emb = build_inprocess(h, dense_home.model)
     assert code == 0 and "dense: up to date" in err and emb.calls == [], err
@@ -462,9 +513,11 @@ _SAVE_DENSE = """
 import numpy as np, sys
 from pipeline.dense import DenseIndex
 P = np.eye(2, 8, dtype=np.float32); S = np.eye(3, 8, dtype=np.float32)
-smap = [{"paragraph": 1, "index": 0, "start": 0, "end": 1}, {"paragraph": 2, "index": 0, "start": 0, "end": 1},
+smap = [{"paragraph": 1, "index": 0, "start": 0, "end": 1}, \
+{"paragraph": 2, "index": 0, "start": 0, "end": 1},
         {"paragraph": 2, "index": 1, "start": 1, "end": 2}]
-DenseIndex(P, S, [1, 2], smap, {"dims": 8}, ["a", "b"], ["c", "d", "e"]).save(sys.argv[1], {"texts_sha256": "x"})
+DenseIndex(P, S, [1, 2], smap, {"dims": 8}, ["a", "b"], ["c", "d", "e"]).save(\
+sys.argv[1], {"texts_sha256": "x"})
 """
 
 
@@ -490,7 +543,9 @@ def test_item28_files_get_the_umask_mode(seeded: Path, tmp_path: Path, umask: in
     r = cli(h, "build", "--lexical-only", "--force", umask=umask)
     assert r.returncode == 0 and all(stat.S_IMODE(p.stat().st_mode) == want_file for p in lex.iterdir())
     d = index_dir_of(h, "dense")
-    subprocess.run([sys.executable, "-c", _SAVE_DENSE, str(d)], check=True, preexec_fn=lambda: os.umask(umask))
+    subprocess.run(
+        [sys.executable, "-c", _SAVE_DENSE, str(d)], check=True, preexec_fn=lambda: os.umask(umask)
+    )
     assert sorted(p.name for p in d.iterdir()) == sorted([*DENSE_FILES, "manifest.json"])
     for p in d.iterdir():
         assert stat.S_IMODE(p.stat().st_mode) == want_file, (p.name, oct(p.stat().st_mode))
@@ -500,8 +555,9 @@ def test_item28_files_get_the_umask_mode(seeded: Path, tmp_path: Path, umask: in
 # ---------------------------------------------------------------------------------------------- item 29
 
 
-def test_item29_first_search_builds_the_lexical_index_and_scores_like_later_searches(seeded: Path,
-                                                                                     tmp_path: Path) -> None:
+def test_item29_first_search_builds_the_lexical_index_and_scores_like_later_searches(
+    seeded: Path, tmp_path: Path
+) -> None:
     h = seed_home(seeded, tmp_path / "home")
     first = cli(h, "search", "--mode", "lexical", "--json", Q)
     assert first.returncode == 0 and "building it" in first.stderr, first.stderr
@@ -514,7 +570,7 @@ def test_item29_first_search_builds_the_lexical_index_and_scores_like_later_sear
     assert batch(h2) == batch(h)
 
 
-# ---------------------------------------------------------------------------------------------- slow: real model
+# ------------------------------------------------------------------------------------------- slow: real model
 
 
 @dataclass

@@ -110,11 +110,27 @@ def test_the_checker_sees_imports_inside_functions() -> None:
     assert "pipeline.library" in GRAPH["pipeline.changes"]
 
 
-@pytest.mark.parametrize("low", ["pipeline.lexical", "pipeline.dense", "pipeline.ingest", "pipeline.layout",
-                                 "pipeline.catalog", "pipeline.corpus"])
+@pytest.mark.parametrize(
+    "low",
+    [
+        "pipeline.lexical",
+        "pipeline.dense",
+        "pipeline.ingest",
+        "pipeline.layout",
+        "pipeline.catalog",
+        "pipeline.corpus",
+    ],
+)
 def test_lower_layers_know_nothing_of_the_catalog_or_above(low: str) -> None:
-    above = {"pipeline", "pipeline.library", "pipeline.changes", "pipeline.build", "pipeline.retrieve",
-             "pipeline.cli", "pipeline.server"}
+    above = {
+        "pipeline",
+        "pipeline.library",
+        "pipeline.changes",
+        "pipeline.build",
+        "pipeline.retrieve",
+        "pipeline.cli",
+        "pipeline.server",
+    }
     if low != "pipeline.catalog":
         above.add("pipeline.catalog")
     reached = {m for m in _reaches(low) if m in above or m.startswith(("pipeline.cli.", "pipeline.server."))}
@@ -128,8 +144,11 @@ def test_ingest_modules_reach_no_configuration_or_catalog() -> None:
 
 def test_the_server_uses_only_the_public_api() -> None:
     for m in [m for m in MODULES if m.startswith("pipeline.server")]:
-        outside = {t for t in GRAPH[m] if not t.startswith("pipeline.server") and t not in ("pipeline",
-                                                                                          "pipeline.version")}
+        outside = {
+            t
+            for t in GRAPH[m]
+            if not t.startswith("pipeline.server") and t not in ("pipeline", "pipeline.version")
+        }
         assert outside == set(), f"{m} imports {sorted(outside)}"
 
 
@@ -161,9 +180,14 @@ def test_the_retriever_never_builds() -> None:
 
 def test_no_test_imports_from_conftest() -> None:
     tests = Path(__file__).resolve().parent
-    offenders = [f.name for f in tests.glob("test_*.py")
-                 if any(isinstance(n, ast.ImportFrom) and n.module == "conftest"
-                        for n in ast.walk(ast.parse(f.read_text(encoding="utf-8"))))]
+    offenders = [
+        f.name
+        for f in tests.glob("test_*.py")
+        if any(
+            isinstance(n, ast.ImportFrom) and n.module == "conftest"
+            for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
+        )
+    ]
     assert offenders == []
 
 
@@ -173,8 +197,20 @@ def test_graph_is_not_empty() -> None:
 
 #: The layers of README's "How it works", lowest first: a module may import its own layer and those below.
 LAYERS: list[tuple[str, list[str]]] = [
-    ("foundations", ["pipeline.errors", "pipeline.version", "pipeline.config", "pipeline.text", "pipeline.store",
-                     "pipeline.layout", "pipeline.corpus", "pipeline.ranking", "pipeline.fusion"]),
+    (
+        "foundations",
+        [
+            "pipeline.errors",
+            "pipeline.version",
+            "pipeline.config",
+            "pipeline.text",
+            "pipeline.store",
+            "pipeline.layout",
+            "pipeline.corpus",
+            "pipeline.ranking",
+            "pipeline.fusion",
+        ],
+    ),
     ("readers", ["pipeline.ingest"]),
     ("analysis", ["pipeline.identifiers", "pipeline.analyze", "pipeline.translate"]),
     ("indexes", ["pipeline.lexical", "pipeline.dense", "pipeline.embed", "pipeline.models"]),
@@ -183,8 +219,19 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("channels", ["pipeline.backends"]),
     ("coordinator", ["pipeline.retrieve"]),
     ("writers", ["pipeline.build", "pipeline.changes", "pipeline.status"]),
-    ("shells", ["pipeline", "pipeline.__main__", "pipeline.cli", "pipeline.server", "pipeline.batch",
-                "pipeline.evaluate", "pipeline.render", "pipeline.web"]),
+    (
+        "shells",
+        [
+            "pipeline",
+            "pipeline.__main__",
+            "pipeline.cli",
+            "pipeline.server",
+            "pipeline.batch",
+            "pipeline.evaluate",
+            "pipeline.render",
+            "pipeline.web",
+        ],
+    ),
 ]
 
 
@@ -200,13 +247,17 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_imports_point_down_the_layers() -> None:
-    upward = [f"{m} ({LAYERS[_layer(m) or 0][0]}) imports {w} ({LAYERS[_layer(w) or 0][0]})"
-              for m in sorted(GRAPH) for w in sorted(GRAPH[m]) if (_layer(w) or 0) > (_layer(m) or 0)]
+    upward = [
+        f"{m} ({LAYERS[_layer(m) or 0][0]}) imports {w} ({LAYERS[_layer(w) or 0][0]})"
+        for m in sorted(GRAPH)
+        for w in sorted(GRAPH[m])
+        if (_layer(w) or 0) > (_layer(m) or 0)
+    ]
     assert upward == []
 
 
 def test_readme_names_the_layers() -> None:
     readme = (PKG.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## How it works"):readme.index("## Evaluation")]
+    section = readme[readme.index("## How it works") : readme.index("## Evaluation")]
     for name, _ in LAYERS:
         assert f"| {name} |" in section, name

@@ -19,16 +19,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rank_bm25 import BM25Okapi
 from support import index_dir_of
 from support import scratch_home as _scratch_home
-
-from pipeline.layout import corpus_key
-from rank_bm25 import BM25Okapi
 
 from pipeline import lexical
 from pipeline.analyze import Analyzer
 from pipeline.config import Config
 from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError, UserError
+from pipeline.layout import corpus_key
 from pipeline.lexical import BM25Index, build_lexical_index, lexical_inputs, lexical_is_current
 from pipeline.store import Staging
 
@@ -165,25 +164,34 @@ def test_english_query_reaches_chinese_paragraph(docs: Any, analyzer: Analyzer) 
     assert 29 in [h[0] for h in idx.search(q, k=3)]
 
 
-
-
 # --- persistence ------------------------------------------------------------------------------------
 
-FILES = ("tf_data.npy", "tf_indices.npy", "tf_indptr.npy", "doc_len.npy", "doc_ids.npy", "vocab.json", "params.json")
+FILES = (
+    "tf_data.npy",
+    "tf_indices.npy",
+    "tf_indptr.npy",
+    "doc_len.npy",
+    "doc_ids.npy",
+    "vocab.json",
+    "params.json",
+)
 
 
 def _only(parent: Path, *names: str) -> None:
     """``parent`` holds exactly ``names``: no staging directory, no ``.old`` directory, no temp file (the
     writers' lock file, ``.lock``, is allowed)."""
-    assert sorted(p.name for p in parent.iterdir() if p.name != ".lock") == sorted(n for n in names if n != ".lock")
+    assert sorted(p.name for p in parent.iterdir() if p.name != ".lock") == sorted(
+        n for n in names if n != ".lock"
+    )
 
 
 def _snapshot(d: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
 
 
-def test_save_load_roundtrip(tmp_path: Path, docs: Any, queries: list[list[str]], cfg: Config, corpus: Any,
-                             analyzer: Analyzer) -> None:
+def test_save_load_roundtrip(
+    tmp_path: Path, docs: Any, queries: list[list[str]], cfg: Config, corpus: Any, analyzer: Analyzer
+) -> None:
     tokens, ids = docs
     idx = BM25Index.build(tokens, ids, k1=cfg.bm25_k1, b=cfg.bm25_b)
     inputs = lexical_inputs(cfg, corpus, analyzer)
@@ -205,8 +213,13 @@ def test_inputs_are_what_changes_the_index(cfg: Config, corpus: Any, analyzer: A
     not BM25's parameters either: the index keeps raw term frequencies and the library applies k1, b and the
     IDF variant when it merges the reports' indexes."""
     inputs = lexical_inputs(cfg, corpus, analyzer)
-    for key in ("corpus_sha256", "lang", "analyzer.analyzer_version", "analyzer.userdict_sha256",
-                "analyzer.stopwords_sha256"):
+    for key in (
+        "corpus_sha256",
+        "lang",
+        "analyzer.analyzer_version",
+        "analyzer.userdict_sha256",
+        "analyzer.stopwords_sha256",
+    ):
         assert key in inputs
     assert not [k for k in inputs if re.search(r"gloss|translat|cedict|prompt|bm25", k)], inputs
     assert json.loads(json.dumps(inputs)) == inputs  # compared with a manifest read back from JSON
@@ -214,11 +227,17 @@ def test_inputs_are_what_changes_the_index(cfg: Config, corpus: Any, analyzer: A
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("lang", "en"), ("corpus_sha256", "0" * 64),
-     ("analyzer.analyzer_version", "0"), ("analyzer.userdict_sha256", "f" * 64), ("new_key", 1)],
+    [
+        ("lang", "en"),
+        ("corpus_sha256", "0" * 64),
+        ("analyzer.analyzer_version", "0"),
+        ("analyzer.userdict_sha256", "f" * 64),
+        ("new_key", 1),
+    ],
 )
-def test_stale_index_refused(tmp_path: Path, docs: Any, cfg: Config, corpus: Any, analyzer: Analyzer,
-                             key: str, value: Any) -> None:
+def test_stale_index_refused(
+    tmp_path: Path, docs: Any, cfg: Config, corpus: Any, analyzer: Analyzer, key: str, value: Any
+) -> None:
     tokens, ids = docs
     inputs = lexical_inputs(cfg, corpus, analyzer)
     BM25Index.build(tokens, ids, k1=cfg.bm25_k1, b=cfg.bm25_b).save(tmp_path, inputs)
@@ -230,8 +249,13 @@ def test_stale_index_refused(tmp_path: Path, docs: Any, cfg: Config, corpus: Any
 
 @pytest.mark.parametrize(
     ("damage", "named"),
-    [("truncate tf_data.npy", "tf_data.npy"), ("flip vocab.json", "vocab.json"), ("delete doc_len.npy", "doc_len.npy"),
-     ("garbage manifest.json", "manifest.json"), ("list manifest.json", "manifest.json")],
+    [
+        ("truncate tf_data.npy", "tf_data.npy"),
+        ("flip vocab.json", "vocab.json"),
+        ("delete doc_len.npy", "doc_len.npy"),
+        ("garbage manifest.json", "manifest.json"),
+        ("list manifest.json", "manifest.json"),
+    ],
 )
 def test_damaged_index_refused(tmp_path: Path, docs: Any, damage: str, named: str) -> None:
     """Every file is checked against the manifest, with or without inputs to compare."""
@@ -265,8 +289,8 @@ def test_missing_index(tmp_path: Path) -> None:
 
 
 def test_failed_save_keeps_the_old_index(tmp_path: Path, docs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A save that dies half-way (here: the disk fills while params.json is written) replaces nothing and leaves
-    no staging directory behind."""
+    """A save that dies half-way (here: the disk fills while params.json is written) replaces nothing and
+    leaves no staging directory behind."""
     import errno
 
     tokens, ids = docs
@@ -290,8 +314,9 @@ def test_failed_save_keeps_the_old_index(tmp_path: Path, docs: Any, monkeypatch:
         BM25Index.load(d, {"corpus_sha256": "y"})
 
 
-def test_build_rebuilds_only_when_inputs_differ(tmp_path: Path, corpus: Any, analyzer: Analyzer,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_rebuilds_only_when_inputs_differ(
+    tmp_path: Path, corpus: Any, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pipeline.build import ensure_lexical
 
     calls: list[int] = []
@@ -336,17 +361,23 @@ def test_build_lexical_index_ids_are_rows(tmp_path: Path, corpus: Any, analyzer:
 # --- the glossary is query-time data ------------------------------------------------------------------
 
 
-
-
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PIPELINE_HOME": str(home)}, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PIPELINE_HOME": str(home)},
+        check=False,
+    )
     assert "Traceback" not in r.stderr, r.stderr
     return r
 
 
 @pytest.mark.slow  # several CLI processes in a scratch home (~10 s)
-def test_glossary_edit_does_not_make_the_lexical_index_stale(tmp_path: Path, home: Path, analyzer: Analyzer) -> None:
+def test_glossary_edit_does_not_make_the_lexical_index_stale(
+    tmp_path: Path, home: Path, analyzer: Analyzer
+) -> None:
     """Editing corpus/glossary.tsv changes how English queries are translated, not the index: the index stays
     current (no rebuild, no refusal) and the new glossary line is used by the very next search."""
     assert analyzer.translator is not None  # the session home's translator cache is current: copy that one
@@ -364,12 +395,15 @@ def test_glossary_edit_does_not_make_the_lexical_index_stale(tmp_path: Path, hom
 
     after = _cli(h, *query)
     assert after.returncode == 0, after.stderr
-    assert [r["paragraph"] for r in json.loads(after.stdout)["results"]] == \
-        [r["paragraph"] for r in json.loads(before.stdout)["results"]]
+    assert [r["paragraph"] for r in json.loads(after.stdout)["results"]] == [
+        r["paragraph"] for r in json.loads(before.stdout)["results"]
+    ]
     new_word = _cli(h, "search", "--mode", "lexical", "--json", "zzqbuccaneer")
     assert new_word.returncode == 0, new_word.stderr
     hits = json.loads(new_word.stdout)["results"]
-    assert hits and all(r["score"] > 0 and "海盗" in r["text"] for r in hits)  # the new line is in use at once
+    assert hits and all(
+        r["score"] > 0 and "海盗" in r["text"] for r in hits
+    )  # the new line is in use at once
     b = _cli(h, "build", "--lexical-only")
     assert b.returncode == 0 and "lexical: up to date" in b.stderr, b.stderr
     assert (index_dir_of(h, "lexical") / "manifest.json").read_bytes() == manifest

@@ -27,12 +27,18 @@ from typing import Any
 import pytest
 from support import WG2, WG2_EN, WG2_ZH, open_library
 
-from pipeline.config import Config
 from pipeline.catalog import read_catalog
+from pipeline.config import Config
 
 FILES = [WG2_ZH, WG2_EN]
 SYMBOL = WG2
-QUERIES = ["伪造药品贩运的技术援助", "technical assistance for cybercrime", "第2段", "resolution 6/1", f"{SYMBOL} ¶3"]
+QUERIES = [
+    "伪造药品贩运的技术援助",
+    "technical assistance for cybercrime",
+    "第2段",
+    "resolution 6/1",
+    f"{SYMBOL} ¶3",
+]
 KILLS = 24
 
 DRIVER = """
@@ -53,8 +59,13 @@ print("done", flush=True)
 def run_op(home: Path, op: str) -> subprocess.Popen[str]:
     args = [str(f) for f in FILES] if op == "add" else [SYMBOL]
     code = DRIVER.format(tests=str(Path(__file__).parent))
-    return subprocess.Popen([sys.executable, "-c", code, op, str(home), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PIPELINE_HOME": str(home)})
+    return subprocess.Popen(
+        [sys.executable, "-c", code, op, str(home), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PIPELINE_HOME": str(home)},
+    )
 
 
 def state(cfg: Config) -> tuple[tuple[str, str, str], ...]:
@@ -131,7 +142,10 @@ def test_kill_add_and_remove_at_random_moments(lib: Config, analyzer: Any) -> No
         elif landed == "new" and delay < c:
             commit[op] = delay
     assert sum(outcomes.values()) == KILLS >= 20
-    assert outcomes["old"] and outcomes["new"], (outcomes, kills)  # the kills landed before and after the commit
+    assert outcomes["old"] and outcomes["new"], (
+        outcomes,
+        kills,
+    )  # the kills landed before and after the commit
     # a last uninterrupted operation works on whatever the kills left
     p = run_op(h, "add" if not any(s == SYMBOL for s, _, _ in state(cfg)) else "remove")
     assert p.wait(timeout=120) == 0

@@ -14,12 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 def test_ruff_is_clean() -> None:
     done = _run("ruff", "check", "--no-cache", "pipeline", "tests", "scripts")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_ruff_format_leaves_the_code_as_it_is() -> None:
+    done = _run("ruff", "format", "--check", "--no-cache", "pipeline", "tests", "scripts")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 

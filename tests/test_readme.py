@@ -1,5 +1,5 @@
-"""README and indexes/README.md say what is true: files they name exist, examples name real files, and the home
-(PIPELINE_HOME) is documented where a user looks."""
+"""README and indexes/README.md say what is true: files they name exist, examples name real files, and the
+home (PIPELINE_HOME) is documented where a user looks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_corpus_and_docs_path_in_readme_exists():
-    paths = set(re.findall(r"(?<![\w/])((?:corpus|docs|scripts|tests)/[\w./-]+\.(?:jsonl|txt|tsv|json|md|png|py))", README))
+    paths = set(
+        re.findall(
+            r"(?<![\w/])((?:corpus|docs|scripts|tests)/[\w./-]+\.(?:jsonl|txt|tsv|json|md|png|py))", README
+        )
+    )
     assert paths, "README names no files?"
     missing = sorted(p for p in paths if not (ROOT / p).exists())
     assert not missing, missing
@@ -30,7 +34,9 @@ def test_home_is_documented_in_readme_and_help():
     assert "PIPELINE_HOME" in README
     out = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True).stdout
     assert "PIPELINE_HOME" in out and "corpus/" in out and "indexes/" in out
-    out = subprocess.run([sys.executable, "-m", "pipeline", "build", "--help"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "build", "--help"], capture_output=True, text=True
+    ).stdout
     assert "PIPELINE_HOME" in " ".join(out.split())
 
 

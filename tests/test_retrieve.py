@@ -1,4 +1,5 @@
-"""Retrieval: the query plan, fusion, answer sentences, bad queries, the public API, and quality floors on dev."""
+"""Retrieval: the query plan, fusion, answer sentences, bad queries, the public API, and quality floors on
+dev."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from support import DEV
 
 from pipeline.errors import QueryError
 from pipeline.evaluate import evaluate, load_qrels
 from pipeline.fusion import fuse, lexical_weight
 from pipeline.text import query_language
-
-from support import DEV
 
 
 def test_query_language():
@@ -107,7 +107,16 @@ def test_answer_sentence_is_a_sentence_of_the_paragraph(fast_retriever):
 def test_hits_carry_what_a_citation_needs(fast_retriever):
     d = fast_retriever.search("第 65/230 号决议").to_dict()
     assert d["route"] == "citation" and [r["paragraph"] for r in d["results"]] == [10, 12]
-    assert set(d["results"][0]) >= {"paragraph", "score", "section", "text", "answer", "scores", "footnotes", "match"}
+    assert set(d["results"][0]) >= {
+        "paragraph",
+        "score",
+        "section",
+        "text",
+        "answer",
+        "scores",
+        "footnotes",
+        "match",
+    }
     p = fast_retriever.library.paragraph(10)
     assert d["results"][0]["section"] == list(p.section) and d["results"][0]["text"] == p.full_text
     json.dumps(d, ensure_ascii=False)
@@ -198,7 +207,8 @@ def test_lexical_query_with_no_known_word_says_so(fast_retriever):
 
 @pytest.mark.slow
 def test_query_encoder_does_not_rehash_the_model(retriever, monkeypatch):
-    """A cold search verifies the 450 MB model by size and mtime (the dense index load did), never by a full hash."""
+    """A cold search verifies the 450 MB model by size and mtime (the dense index load did), never by a full
+    hash."""
     import pipeline.store
     from pipeline.embed import QueryEncoder, embedder_identity
 
@@ -211,3 +221,12 @@ def test_query_encoder_does_not_rehash_the_model(retriever, monkeypatch):
     monkeypatch.setattr(pipeline.store, "sha256_file", no_hashing)
     embedder_identity(retriever.cfg)
     assert QueryEncoder(retriever.cfg).kind == "numpy"
+
+
+def test_the_public_names_are_listed_once_and_all_import() -> None:
+    import pipeline
+
+    assert sorted(pipeline.__all__) == sorted([*pipeline._EXPORTS, "__version__"])
+    assert len(set(pipeline.__all__)) == len(pipeline.__all__)
+    for name in pipeline._EXPORTS:
+        assert getattr(pipeline, name) is not None, name

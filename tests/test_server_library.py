@@ -60,13 +60,15 @@ def cli(lib_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
 # --- the library -------------------------------------------------------------------------------------------
 
 
-def test_documents_lists_the_library_as_the_cli_does(library_client: Any, cli: Any,
-                                                      lib_retriever: Any) -> None:
+def test_documents_lists_the_library_as_the_cli_does(
+    library_client: Any, cli: Any, lib_retriever: Any
+) -> None:
     body = library_client.get("/api/documents").json()
     rows = body["documents"]
     assert {(r["symbol"], r["lang"]) for r in rows} == {(CTOC, "zh"), (TEST, "zh"), (TEST, "en")}
-    assert [(r["symbol"], r["lang"]) for r in rows] == [(d.symbol, d.lang)
-                                                         for d in lib_retriever.library.documents]
+    assert [(r["symbol"], r["lang"]) for r in rows] == [
+        (d.symbol, d.lang) for d in lib_retriever.library.documents
+    ]
     listed = cli("documents", "--json")["documents"]
     assert len(listed) == len(rows)
     for api_row, cli_row in zip(rows, listed, strict=True):
@@ -75,8 +77,13 @@ def test_documents_lists_the_library_as_the_cli_does(library_client: Any, cli: A
         assert {k: api_row[k] for k in common} == {k: cli_row[k] for k in common}
     by = {(r["symbol"], r["lang"]): r for r in rows}
     assert by[TEST, "en"]["parts"] == ["annex"] and by[TEST, "en"]["paragraphs"] == 10
-    assert by[TEST, "en"]["ranges"] == [{"part": "", "first": 1, "last": 8}, {"part": "annex", "first": 1, "last": 2}]
-    assert by[CTOC, "zh"]["ranges"] == [{"part": "", "first": 1, "last": 65}] and by[CTOC, "zh"]["parts"] == []
+    assert by[TEST, "en"]["ranges"] == [
+        {"part": "", "first": 1, "last": 8},
+        {"part": "annex", "first": 1, "last": 2},
+    ]
+    assert (
+        by[CTOC, "zh"]["ranges"] == [{"part": "", "first": 1, "last": 65}] and by[CTOC, "zh"]["parts"] == []
+    )
     assert by[TEST, "zh"]["title"] == "加强执法合作以打击网络诈骗和野生动物贩运的进展情况"
 
 
@@ -154,8 +161,9 @@ def test_parallel_versions_and_citations(library_client: Any) -> None:
     assert zh_of_en["lang"] == "zh" and zh_of_en["citation"] == f"{TEST}，第3段"
     assert zh_of_en["text"] == hits["zh"]["text"]
     # a paragraph the other version lacks: no parallel, and a warning says so
-    annex = library_client.get("/api/search",
-                               params={"q": f"{TEST}, annex, para. 1", "parallel": "true"}).json()
+    annex = library_client.get(
+        "/api/search", params={"q": f"{TEST}, annex, para. 1", "parallel": "true"}
+    ).json()
     [hit] = annex["results"]
     assert hit["part"] == "annex" and hit["citation"] == f"{TEST}, annex, para. 1" and hit["parallel"] == []
     assert any("zh version has no paragraph 1" in w for w in annex["warnings"])
@@ -184,8 +192,12 @@ def test_bare_paragraph_reference_answers_each_document(library_client: Any, cli
 
 
 def test_cite_filters_equal_cli_json(library_client: Any, cli: Any) -> None:
-    for ref, filters in (("resolution 80/12", []), ("resolution 80/12", ["--lang", "zh"]),
-                         (CTOC, ["--doc", TEST]), ("resolution 65/230", ["--doc", CTOC, "--parallel"])):
+    for ref, filters in (
+        ("resolution 80/12", []),
+        ("resolution 80/12", ["--lang", "zh"]),
+        (CTOC, ["--doc", TEST]),
+        ("resolution 65/230", ["--doc", CTOC, "--parallel"]),
+    ):
         params: dict[str, Any] = {"q": ref}
         if "--doc" in filters:
             params["doc"] = filters[filters.index("--doc") + 1]
@@ -199,20 +211,43 @@ def test_cite_filters_equal_cli_json(library_client: Any, cli: Any) -> None:
         assert resp.json()["results"]
 
 
-def test_batch_filters_equal_cli_batch(library_client: Any, lib_home: Path, tmp_path: Path, monkeypatch: Any,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_filters_equal_cli_batch(
+    library_client: Any, lib_home: Path, tmp_path: Path, monkeypatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     queries = ["online fraud", "第 3 段", "resolution 80/12", "野生动物", "海盗"]
     src = tmp_path / "in.txt"
     src.write_text("\n".join(queries) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     monkeypatch.setenv("PIPELINE_HOME", str(lib_home))
-    assert main(["batch", str(src), "-o", str(out), "-q", "--mode", "lexical", "-k", "2", "--doc", TEST,
-                 "--lang", "en", "--parallel"]) == 0
+    assert (
+        main(
+            [
+                "batch",
+                str(src),
+                "-o",
+                str(out),
+                "-q",
+                "--mode",
+                "lexical",
+                "-k",
+                "2",
+                "--doc",
+                TEST,
+                "--lang",
+                "en",
+                "--parallel",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     expected = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    resp = library_client.post("/api/batch",
-                               params={"mode": "lexical", "k": 2, "doc": TEST, "lang": "en", "parallel": "true"},
-                               content="\n".join(queries).encode(), headers={"content-type": "text/plain"})
+    resp = library_client.post(
+        "/api/batch",
+        params={"mode": "lexical", "k": 2, "doc": TEST, "lang": "en", "parallel": "true"},
+        content="\n".join(queries).encode(),
+        headers={"content-type": "text/plain"},
+    )
     assert resp.status_code == 200, resp.text
     got = [json.loads(line) for line in resp.text.splitlines()]
     assert [r.pop("line") for r in got] == [1, 2, 3, 4, 5]  # the API says where each record came from
@@ -223,18 +258,34 @@ def test_batch_filters_equal_cli_batch(library_client: Any, lib_home: Path, tmp_
 def test_unknown_documents_and_languages_are_400_naming_the_library(library_client: Any) -> None:
     library = f"{TEST} (en)"
     for path in ("/api/search", "/api/cite"):
-        assert_error(library_client.get(path, params={"q": "第 3 段", "doc": "X/NONE/1"}), 400,
-                     "no document X/NONE/1 in the library", library, f"{CTOC} (zh)")
+        assert_error(
+            library_client.get(path, params={"q": "第 3 段", "doc": "X/NONE/1"}),
+            400,
+            "no document X/NONE/1 in the library",
+            library,
+            f"{CTOC} (zh)",
+        )
         assert_error(library_client.get(path, params={"q": "第 3 段", "lang": "fr"}), 400, "fr", library)
-        assert_error(library_client.get(path, params={"q": "第 3 段", "lang": "xx"}), 422,
-                     "query parameter 'lang'")
+        assert_error(
+            library_client.get(path, params={"q": "第 3 段", "lang": "xx"}), 422, "query parameter 'lang'"
+        )
     # a question is refused before it reaches the coalescer
-    assert_error(library_client.get("/api/search", params={"q": "pirates", "doc": "X/NONE/1"}), 400,
-                 "X/NONE/1")
-    assert_error(library_client.get("/api/search", params={"q": "第 3 段", "doc": CTOC, "lang": "en"}), 400,
-                 "matches")
-    assert_error(library_client.post("/api/batch", params={"doc": "X/NONE/1"}, content=b"pirates\n",
-                                     headers={"content-type": "text/plain"}), 400, "no document X/NONE/1")
+    assert_error(
+        library_client.get("/api/search", params={"q": "pirates", "doc": "X/NONE/1"}), 400, "X/NONE/1"
+    )
+    assert_error(
+        library_client.get("/api/search", params={"q": "第 3 段", "doc": CTOC, "lang": "en"}), 400, "matches"
+    )
+    assert_error(
+        library_client.post(
+            "/api/batch",
+            params={"doc": "X/NONE/1"},
+            content=b"pirates\n",
+            headers={"content-type": "text/plain"},
+        ),
+        400,
+        "no document X/NONE/1",
+    )
     for path in ("/api/paragraphs", "/api/paragraphs/3"):
         assert_error(library_client.get(path, params={"doc": "X/NONE/1"}), 400, "no document X/NONE/1")
     # symbols are matched as the command line matches them: case and spaces do not matter
@@ -249,8 +300,13 @@ def test_coalescer_never_mixes_filters(lib_retriever: Any) -> None:
     asks = [
         (q, docs, lang, parallel)
         for q in ("online fraud", "野生动物贩运", "trained investigators", "海盗赎金")
-        for docs, lang, parallel in ((None, None, False), ([TEST], None, True), ([TEST], "en", False),
-                                     ([CTOC], None, False), (None, "zh", True))
+        for docs, lang, parallel in (
+            (None, None, False),
+            ([TEST], None, True),
+            ([TEST], "en", False),
+            ([CTOC], None, False),
+            (None, "zh", True),
+        )
     ]
     with TestClient(app) as c:
         start = threading.Barrier(len(asks))
@@ -270,8 +326,11 @@ def test_coalescer_never_mixes_filters(lib_retriever: Any) -> None:
         stats = c.get("/api/health").json()["coalescer"]
     for (q, docs, lang, parallel), resp in zip(asks, responses, strict=True):
         assert resp.status_code == 200, resp.text
-        assert resp.json() == lib_retriever.search(q, docs=docs, lang=lang,
-                                                   parallel=parallel).to_dict(), (q, docs, lang)
+        assert resp.json() == lib_retriever.search(q, docs=docs, lang=lang, parallel=parallel).to_dict(), (
+            q,
+            docs,
+            lang,
+        )
     assert stats["questions"] == len(asks) and stats["largest"] > 1  # grouped, yet each answered as asked
 
 
@@ -279,8 +338,12 @@ def test_coalescer_never_mixes_filters(lib_retriever: Any) -> None:
 
 
 def test_document_qualified_paragraphs_equal_cli_json(library_client: Any, cli: Any) -> None:
-    for n, filters in ((3, ["--doc", TEST, "--lang", "en"]), (3, ["--doc", TEST, "--lang", "zh"]),
-                       (17, ["--doc", CTOC]), (2, ["--doc", TEST, "--lang", "en", "--annex"])):
+    for n, filters in (
+        (3, ["--doc", TEST, "--lang", "en"]),
+        (3, ["--doc", TEST, "--lang", "zh"]),
+        (17, ["--doc", CTOC]),
+        (2, ["--doc", TEST, "--lang", "en", "--annex"]),
+    ):
         params: dict[str, Any] = {"doc": filters[1]}
         if "--lang" in filters:
             params["lang"] = filters[3]
@@ -299,7 +362,12 @@ def test_paragraph_lists_equal_cli_json(library_client: Any, cli: Any) -> None:
     everything = library_client.get("/api/paragraphs").json()
     assert everything == cli("paragraphs", "--json")
     assert len(everything) == 83
-    for filters in (["--doc", TEST], ["--doc", TEST, "--lang", "en"], ["--lang", "zh"], ["--doc", CTOC, "--doc", TEST]):
+    for filters in (
+        ["--doc", TEST],
+        ["--doc", TEST, "--lang", "en"],
+        ["--lang", "zh"],
+        ["--doc", CTOC, "--doc", TEST],
+    ):
         params: dict[str, Any] = {"doc": [filters[i + 1] for i, a in enumerate(filters) if a == "--doc"]}
         if "--lang" in filters:
             params["lang"] = filters[filters.index("--lang") + 1]
@@ -310,17 +378,30 @@ def test_paragraph_lists_equal_cli_json(library_client: Any, cli: Any) -> None:
 
 
 def test_paragraph_errors(library_client: Any) -> None:
-    body = assert_error(library_client.get("/api/paragraphs/3"), 400, "paragraph 3 is in 3 document versions",
-                        "doc=")
+    body = assert_error(
+        library_client.get("/api/paragraphs/3"), 400, "paragraph 3 is in 3 document versions", "doc="
+    )
     assert f"{TEST} (en)" in body["error"] and f"{CTOC} (zh)" in body["error"]
     assert_error(library_client.get("/api/paragraphs/3", params={"doc": TEST}), 400, "2 document versions")
-    assert_error(library_client.get("/api/paragraphs/9", params={"doc": TEST, "lang": "en"}), 404,
-                 f"no paragraph 9 in {TEST} (en): it has paragraphs 1-8")
-    assert_error(library_client.get("/api/paragraphs/66"), 404,
-                 f"no paragraph 66 in {CTOC} (zh): it has paragraphs 1-65")
-    assert_error(library_client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "zh", "part": "annex"}),
-                 404, f"no annex in {TEST} (zh)")
+    assert_error(
+        library_client.get("/api/paragraphs/9", params={"doc": TEST, "lang": "en"}),
+        404,
+        f"no paragraph 9 in {TEST} (en): it has paragraphs 1-8",
+    )
+    assert_error(
+        library_client.get("/api/paragraphs/66"),
+        404,
+        f"no paragraph 66 in {CTOC} (zh): it has paragraphs 1-65",
+    )
+    assert_error(
+        library_client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "zh", "part": "annex"}),
+        404,
+        f"no annex in {TEST} (zh)",
+    )
     preamble = {"doc": TEST, "lang": "en", "part": "preamble"}
     assert_error(library_client.get("/api/paragraphs/1", params=preamble), 400, "query parameter 'part'")
-    assert_error(library_client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "de"}), 422,
-                 "query parameter 'lang'")
+    assert_error(
+        library_client.get("/api/paragraphs/1", params={"doc": TEST, "lang": "de"}),
+        422,
+        "query parameter 'lang'",
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 import logging
 import pickle
 import shutil
@@ -126,7 +125,8 @@ def test_cedict_fallback_weights(tr: Translator) -> None:
 def test_cedict_phrase_before_words(tr: Translator) -> None:
     # "credit card" is a CC-CEDICT gloss phrase (信用卡, which paragraph 7 of the report uses) and not a
     # glossary term, so only the reverse index's phrase lookup can produce 信用卡: translated one by one,
-    # "credit" gives 信贷/信用/荣誉 and "cards" 名片/卡片/帖子. The plural also checks the phrase key is lemmatised.
+    # "credit" gives 信贷/信用/荣誉 and "cards" 名片/卡片/帖子. The plural also checks the phrase key is
+    # lemmatised.
     assert "credit card" not in (REPO / "corpus" / "glossary.tsv").read_text(encoding="utf-8").lower()
     word_by_word = {t for w in ("credit", "cards") for t, _ in tr.translate(w)}
     assert word_by_word and "信用卡" not in word_by_word

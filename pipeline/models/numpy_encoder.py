@@ -74,14 +74,21 @@ class NumpyEncoder:
             cfg = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
             modules = json.loads((self.path / "modules.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as e:
-            raise UnsupportedModel(f"not a local sentence-transformers directory: {self.path} ({e})") from None
+            raise UnsupportedModel(
+                f"not a local sentence-transformers directory: {self.path} ({e})"
+            ) from None
         mtype = cfg.get("model_type")
         if mtype not in ("bert", "xlm-roberta"):
             raise UnsupportedModel(f"model_type {mtype!r} is not supported")
-        if cfg.get("hidden_act", "gelu") != "gelu" or cfg.get("position_embedding_type", "absolute") != "absolute":
+        if (
+            cfg.get("hidden_act", "gelu") != "gelu"
+            or cfg.get("position_embedding_type", "absolute") != "absolute"
+        ):
             raise UnsupportedModel("only gelu activation and absolute positions are supported")
         kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
-        if kinds[:2] != ["Transformer", "Pooling"] or any(k not in ("Transformer", "Pooling", "Normalize") for k in kinds):
+        if kinds[:2] != ["Transformer", "Pooling"] or any(
+            k not in ("Transformer", "Pooling", "Normalize") for k in kinds
+        ):
             raise UnsupportedModel(f"modules {kinds} are not Transformer -> Pooling [-> Normalize]")
         pool_dir = self.path / next(m["path"] for m in modules if m["type"].endswith("Pooling"))
         pool = json.loads((pool_dir / "config.json").read_text(encoding="utf-8"))
@@ -105,7 +112,9 @@ class NumpyEncoder:
         self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_len)
         self.w = mmap_safetensors(weights)
-        prefix = next((p for p in ("", "roberta.", "bert.") if f"{p}embeddings.word_embeddings.weight" in self.w), None)
+        prefix = next(
+            (p for p in ("", "roberta.", "bert.") if f"{p}embeddings.word_embeddings.weight" in self.w), None
+        )
         if prefix is None:
             raise UnsupportedModel("no embeddings.word_embeddings.weight in the weights")
         self.prefix = prefix
@@ -135,7 +144,9 @@ class NumpyEncoder:
             + self._p("embeddings.position_embeddings.weight")[pos]
             + self._p("embeddings.token_type_embeddings.weight")[0]
         )
-        x = _layer_norm(x, self._p("embeddings.LayerNorm.weight"), self._p("embeddings.LayerNorm.bias"), self.eps)
+        x = _layer_norm(
+            x, self._p("embeddings.LayerNorm.weight"), self._p("embeddings.LayerNorm.bias"), self.eps
+        )
         h = self.heads
         d = x.shape[-1] // h
         bias = np.where(mask, 0.0, np.finfo(np.float32).min).astype(np.float32)[:, None, None, :]
@@ -145,7 +156,9 @@ class NumpyEncoder:
 
             def lin(v: np.ndarray, name: str, p: str = p) -> np.ndarray:
                 # one 2-D GEMM over every token of the batch (a 3-D matmul would run one small GEMM per text)
-                flat = v.reshape(-1, v.shape[-1]) @ self._p(p + name + ".weight").T + self._p(p + name + ".bias")
+                flat = v.reshape(-1, v.shape[-1]) @ self._p(p + name + ".weight").T + self._p(
+                    p + name + ".bias"
+                )
                 return flat.reshape(*v.shape[:-1], flat.shape[-1])
 
             q = lin(x, "attention.self.query").reshape(n, t, h, d).transpose(0, 2, 1, 3)
@@ -157,12 +170,17 @@ class NumpyEncoder:
             ctx = (s @ v).transpose(0, 2, 1, 3).reshape(n, t, h * d)
             x = _layer_norm(
                 lin(ctx, "attention.output.dense") + x,
-                self._p(p + "attention.output.LayerNorm.weight"), self._p(p + "attention.output.LayerNorm.bias"), self.eps,
+                self._p(p + "attention.output.LayerNorm.weight"),
+                self._p(p + "attention.output.LayerNorm.bias"),
+                self.eps,
             )
             u = lin(x, "intermediate.dense")
             u = 0.5 * u * (1.0 + erf(u * np.float32(1 / np.sqrt(2))))
             x = _layer_norm(
-                lin(u, "output.dense") + x, self._p(p + "output.LayerNorm.weight"), self._p(p + "output.LayerNorm.bias"), self.eps
+                lin(u, "output.dense") + x,
+                self._p(p + "output.LayerNorm.weight"),
+                self._p(p + "output.LayerNorm.bias"),
+                self.eps,
             )
         m = mask[:, :, None].astype(np.float32)
         return (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)

@@ -319,7 +319,9 @@ def load_reverse_index(cache_dir: Path, stopwords: frozenset[str]) -> ReverseInd
         t0 = time.perf_counter()
         data = build_reverse_index(cedict, jieba_dict, stopwords)
         data["meta"] = meta
-        log.info("built CC-CEDICT reverse index (%d keys) in %.1fs", len(data["index"]), time.perf_counter() - t0)
+        log.info(
+            "built CC-CEDICT reverse index (%d keys) in %.1fs", len(data["index"]), time.perf_counter() - t0
+        )
         try:
             info = {"keys": len(data["index"]), "licence": "derived from CC-CEDICT: CC BY-SA 4.0"}
             with art.write(meta, info) as stage:

@@ -163,7 +163,8 @@ class Translator:
         return list(out.items())
 
     def glosses(self, word: str) -> list[str]:
-        """The first CC-CEDICT English senses of a Chinese word (up to three; [] when the dictionary lacks it)."""
+        """The first CC-CEDICT English senses of a Chinese word (up to three; []
+        when the dictionary lacks it)."""
         return list(self._forward.get(word, ()))
 
     def synonyms(self, word: str) -> list[tuple[str, float]]:
