@@ -27,20 +27,30 @@ Rules:
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
-import io
 import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError, UserError
+from pipeline.errors import CorruptIndexError, MissingIndexError, StaleIndexError
+from pipeline.fileio import (
+    atomic_open,
+    disk_error,
+    file_mode,
+    fsync_dir,
+    json_bytes,
+    package_version,
+    sha256_bytes,
+    sha256_file,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+from pipeline.locking import build_lock
 
 __all__ = [
     "MANIFEST",
@@ -50,6 +60,7 @@ __all__ = [
     "StaleIndexError",
     "Staging",
     "atomic_open",
+    "build_lock",
     "file_mode",
     "fsync_dir",
     "package_version",
@@ -62,124 +73,6 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 _VERIFIED = ".verified.json"
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Return the hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-_UMASK: int | None = None
-
-
-def file_mode(directory: bool = False) -> int:
-    """The mode a new file (or directory) gets under the process umask: 0666 (0777) minus the umask."""
-    global _UMASK
-    if _UMASK is None:
-        _UMASK = os.umask(0o022)
-        os.umask(_UMASK)
-    return (0o777 if directory else 0o666) & ~_UMASK
-
-
-def _disk_error(path: Path, e: OSError) -> UserError:
-    if e.errno == errno.ENOSPC:
-        return UserError(
-            f"{path}: no space left on the device; nothing was replaced (free some space and retry)"
-        )
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return UserError(f"{path}: cannot write here ({e.strerror}); nothing was replaced")
-    return UserError(f"{path}: cannot write ({e.strerror or e}); nothing was replaced")
-
-
-@contextlib.contextmanager
-def atomic_open(
-    path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None
-) -> Iterator[io.IOBase]:
-    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
-
-    On an exception the temporary file is removed and ``path`` is left as it was. An existing file keeps its
-    permission bits; a new one gets the umask's.
-
-    Args:
-        path: final destination.
-        mode: ``"wb"`` or ``"w"``.
-        encoding: text encoding for ``"w"`` (default utf-8).
-
-    Yields:
-        The open temporary file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        try:
-            keep = os.stat(path).st_mode & 0o7777
-        except OSError:
-            keep = file_mode()
-        os.fchmod(fd, keep)
-        f = (
-            os.fdopen(fd, mode)
-            if "b" in mode
-            else os.fdopen(fd, mode, encoding=encoding or "utf-8", newline="")
-        )
-        with f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as f:
-        f.write(data)
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` (utf-8) to ``path`` atomically."""
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as pretty UTF-8 JSON to ``path`` atomically."""
-    write_bytes_atomic(path, _json_bytes(obj))
-
-
-def package_version(name: str) -> str | None:
-    """Installed version of a distribution, or None."""
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Flush a directory's entries (a rename or unlink in it) to disk; a failure is ignored."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class Staging:
@@ -207,7 +100,7 @@ class Staging:
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write one JSON file of the artifact."""
-        return self.write_bytes(name, _json_bytes(obj))
+        return self.write_bytes(name, json_bytes(obj))
 
     def save_npy(self, name: str, array: Any) -> Path:
         """Write one ``.npy`` array of the artifact."""
@@ -433,7 +326,7 @@ class Artifact:
                 self.clean_leftovers()
                 tmp = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.", suffix=".tmp", dir=parent))
             except OSError as e:
-                raise _disk_error(parent, e) from None
+                raise disk_error(parent, e) from None
             with self._staged(tmp, inputs, info) as stage:
                 yield stage
 
@@ -453,7 +346,7 @@ class Artifact:
                 "files": files,
                 "info": {**(info or {}), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
             }
-            (tmp / MANIFEST).write_bytes(_json_bytes(manifest))
+            (tmp / MANIFEST).write_bytes(json_bytes(manifest))
             for p in sorted(tmp.rglob("*"), reverse=True):
                 p.chmod(file_mode(directory=p.is_dir()))
                 if p.is_file():
@@ -467,7 +360,7 @@ class Artifact:
             self._swap(tmp)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise _disk_error(self.directory, e) from None
+            raise disk_error(self.directory, e) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -491,61 +384,3 @@ class Artifact:
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_LOCKS: dict[str, tuple[threading.RLock, list[Any]]] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-@contextlib.contextmanager
-def build_lock(index_dir: str | os.PathLike[str], wait: bool = True, log: Any = None) -> Iterator[None]:
-    """Hold the build lock of a folder of artifacts (``indexes/.lock``): two writers never interleave.
-
-    The lock is an ``flock`` on ``.lock`` in ``index_dir``, so it serialises processes; within a process it
-    is re-entrant (a build that holds it can save artifacts, which take it too) and serialises threads.
-
-    Args:
-        index_dir: the folder whose artifacts are written (``indexes/``, ``indexes/models/``).
-        wait: wait for another holder (saying so through ``log``) instead of refusing.
-        log: called with a message when waiting.
-
-    Raises:
-        BusyError: ``wait`` is False and another process holds the lock.
-    """
-    import fcntl
-
-    from pipeline.errors import BusyError
-
-    d = Path(index_dir)
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _disk_error(d, e) from None
-    with _LOCKS_GUARD:
-        rlock, state = _LOCKS.setdefault(str(d.resolve()), (threading.RLock(), [None, 0]))
-    with rlock:
-        if state[1] == 0:
-            try:
-                fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, file_mode())
-            except OSError as e:
-                raise _disk_error(d, e) from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if not wait:
-                    os.close(fd)
-                    raise BusyError(
-                        f"another `pipeline build` is writing {d}; try again when it has finished"
-                    ) from None
-                if log:
-                    log(f"pipeline: waiting for another build of {d} to finish …")
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            state[0] = fd
-        state[1] += 1
-        try:
-            yield
-        finally:
-            state[1] -= 1
-            if state[1] == 0:
-                os.close(state[0])
-                state[0] = None

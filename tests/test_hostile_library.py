@@ -306,3 +306,33 @@ def test_leftovers_of_killed_catalog_and_report_writes_are_removed(lib: Config) 
     r = cli(lib, "build", "--lexical-only")
     assert r.returncode == 0, r.stderr
     assert not any(p.exists() for p in leftovers)
+
+
+def test_a_writer_waits_for_the_lock_a_stated_time_and_names_the_holder(tmp_path: Path) -> None:
+    """Waiting on the home's lock used to have no limit and no word of who held it (issue 26, item 1)."""
+    import time
+
+    from pipeline.errors import BusyError
+    from pipeline.store import build_lock
+
+    hold = (
+        "import sys, time\nfrom pipeline.store import build_lock\n"
+        "with build_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(tmp_path / "indexes")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        said: list[str] = []
+        t0 = time.monotonic()
+        with pytest.raises(
+            BusyError, match=rf"pid {holder.pid} \(`python -c .*`, since .*\) is still writing"
+        ):
+            with build_lock(tmp_path / "indexes", log=said.append, timeout=1.0):
+                pass
+        assert time.monotonic() - t0 < 10
+        assert said and f"waiting for pid {holder.pid}" in said[0] and "at most 1 s" in said[0]
+    finally:
+        holder.kill()
+        holder.wait()

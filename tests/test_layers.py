@@ -204,6 +204,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.version",
             "pipeline.config",
             "pipeline.text",
+            "pipeline.fileio",
+            "pipeline.locking",
             "pipeline.store",
             "pipeline.layout",
             "pipeline.corpus",
