@@ -239,11 +239,15 @@ def build_all(
 def _build_dense(cfg: Config, library: Library, force: bool) -> Iterator[str]:
     """The model (converted or verified) and every report's dense index; one progress line each."""
     if cfg.model is None:
-        from pipeline.models.convert import ensure_model
+        from pipeline.models.convert import ensure_model, model_artifact
 
         t = time.perf_counter()
+        manifest = model_artifact(cfg).path(MANIFEST)
+        before = _identity(manifest)
         path = ensure_model(cfg, force=force)
-        yield f"model: {path} (verified, {time.perf_counter() - t:.2f} s)"
+        after = _identity(manifest)  # a conversion swaps in a new folder: a new manifest file
+        what = "converted" if before is None else "verified" if before == after else "reconverted"
+        yield f"model: {path} ({what}, {time.perf_counter() - t:.2f} s)"
     t = time.perf_counter()
     from pipeline.embed import PassageEmbedder
 
@@ -258,6 +262,15 @@ def _build_dense(cfg: Config, library: Library, force: bool) -> Iterator[str]:
     if rebuilt:
         what = f"embedded {embedded} texts" + (" (all: --force)" if force else ", reused the rest")
     yield f"dense: {what}, {shape[0]} paragraphs × {shape[1]} dims ({time.perf_counter() - t:.2f} s)"
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """A file's inode and modification time, or None when it is missing."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
 
 
 def _upload(cfg: Config, library: Library, analyzer: Analyzer, lexical_only: bool) -> str:

@@ -642,6 +642,7 @@ def test_item05_damaged_converted_model_reconverted_by_build(real_home: RealHome
     r = cli(h, "build", umask=0o027)
     assert r.returncode == 0, r.stderr
     assert "dense: up to date" in r.stderr, r.stderr  # same source, same weights: the vectors stay valid
+    assert "(reconverted," in r.stderr and "(verified," not in r.stderr, r.stderr  # said as it happened
     assert weights.stat().st_size == size
     for p in [mdir, *mdir.rglob("*")]:  # item 28: the reconverted model gets the umask's modes too
         if p.name != ".verified.json":
