@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -139,7 +140,8 @@ class CatchAll:
     Every response also gets ``X-Content-Type-Options: nosniff``.
 
     When the response has already begun (a stream), nothing can be sent any more: the error is logged and
-    the connection ends.
+    the connection ends. A client gone before its body arrived (it hung up, or sent a body the HTTP layer
+    refused) is no bug: there is nobody to answer, nothing is logged.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -160,6 +162,8 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracked)
+        except ClientDisconnect:
+            return
         except Exception:
             log.exception("bug while answering %s %s", scope.get("method"), scope.get("path"))
             if not started:
@@ -169,7 +173,8 @@ class CatchAll:
 
 
 class HostCheck:
-    """ASGI middleware: refuse (400) a request whose ``Host`` header names none of ``allowed`` hosts.
+    """ASGI middleware: refuse (400) a request whose ``Host`` header names none of ``allowed`` hosts, or that
+    has more than one.
 
     A server on the loopback address without a token is open to any web page the user visits through DNS
     rebinding (a name that resolves to 127.0.0.1); such a request carries that name in its ``Host`` header.
@@ -185,7 +190,12 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+            hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
+            if len(hosts) > 1:  # h11 refuses these itself; another HTTP layer might pass them on
+                message = f"{len(hosts)} Host headers: a request names one host"
+                await error_response(400, message)(scope, receive, send)
+                return
+            host = hosts[0] if hosts else ""
             if host.startswith("[") and "]" in host:
                 name = host[1 : host.index("]")]
             else:

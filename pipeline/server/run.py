@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 #: Longest request line and header block uvicorn reads (h11's default is 16 KiB): a query just over the
 #: server's ``max_query_chars`` (100,000) in percent-encoded Chinese characters, 9 bytes each, must reach the
-#: app to be refused with a 413 JSON. Beyond this the HTTP layer answers a plain-text 400 itself.
+#: app to be refused with a 413 JSON. Beyond this the HTTP layer answers a 431 JSON error itself
+#: (:class:`~pipeline.server.protocol.JsonErrorH11Protocol`).
 MAX_HEAD_BYTES = 2 << 20
 
 
@@ -73,16 +74,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def uvicorn_config(app: FastAPI, options: ServerOptions) -> uvicorn.Config:
-    """uvicorn's settings for the app: one worker, h11, no access log unless asked for, headers up to
-    :data:`MAX_HEAD_BYTES`, at most 10 s to finish open requests at shutdown."""
+    """uvicorn's settings for the app: one worker, h11 (answering what it cannot parse with the JSON error:
+    :mod:`pipeline.server.protocol`), no access log unless asked for, headers up to :data:`MAX_HEAD_BYTES`,
+    at most 10 s to finish open requests at shutdown."""
     import uvicorn
+
+    from pipeline.server.protocol import JsonErrorH11Protocol
 
     return uvicorn.Config(
         app,
         host=options.host,
         port=options.port,
         workers=1,
-        http="h11",
+        http=JsonErrorH11Protocol,
         loop="asyncio",
         lifespan="on",
         access_log=options.access_log,
