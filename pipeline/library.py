@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -188,6 +188,32 @@ class Library:
     def keyed(self) -> list[tuple[Corpus, str]]:
         """Each document with its index folder key, in library order (what the indexes load from)."""
         return [(d, self.key(d)) for d in self.documents]
+
+    def listing(self) -> list[dict[str, Any]]:
+        """One row per document version, in library order (``pipeline documents --json``,
+        ``/api/documents``): symbol, lang, title, paragraphs, parts, date added, file, sha256, whether the
+        text is the one it was added with (``current``) and each numbering part's first and last number."""
+        rows = []
+        for d, e in zip(self.documents, self.entries, strict=True):
+            ranges: dict[str, list[int]] = {}
+            for p in d.paragraphs:
+                r = ranges.setdefault(p.part, [p.number, p.number])
+                r[0], r[1] = min(r[0], p.number), max(r[1], p.number)
+            rows.append(
+                {
+                    "symbol": d.symbol,
+                    "lang": d.lang,
+                    "title": e.title or (d.metadata.title or ""),
+                    "paragraphs": len(d.paragraphs),
+                    "parts": [x for x in d.parts if x],
+                    "added": e.added,
+                    "file": e.file,
+                    "sha256": d.sha256,
+                    "current": not e.sha256 or e.sha256 == d.sha256,
+                    "ranges": [{"part": part, "first": a, "last": b} for part, (a, b) in ranges.items()],
+                }
+            )
+        return rows
 
     @property
     def sha256(self) -> str:

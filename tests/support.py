@@ -469,3 +469,45 @@ def interrupted_upload(
     with pytest.raises(KeyboardInterrupt):
         b.upload(payloads, index, dense, batch_size=16, progress=False)
     monkeypatch.setattr(b.engine, "upsert", real_upsert)
+
+
+def run_pipeline(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``python -m pipeline ARGS`` with ``PIPELINE_HOME=home``, its output captured (never raises on a
+    non-zero exit: the caller checks the code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PIPELINE_HOME": str(home)},
+        check=False,
+    )
+
+
+#: The files of a saved lexical (BM25) index and of a dense index.
+LEXICAL_FILES = (
+    "doc_ids.npy",
+    "doc_len.npy",
+    "params.json",
+    "tf_data.npy",
+    "tf_indices.npy",
+    "tf_indptr.npy",
+    "vocab.json",
+)
+DENSE_FILES = ("paragraphs.npy", "sentences.npy", "sentence_map.json")
+
+
+@contextmanager
+def lock_held_elsewhere(index_dir: Path, seconds: float = 60) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding ``index_dir``'s build lock (for at most ``seconds``) while the block runs."""
+    hold = (
+        "import sys, time\nfrom pipeline.store import build_lock\n"
+        f"with build_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep({seconds})\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(index_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

@@ -37,19 +37,10 @@ import pytest
 # fast suite
 pytestmark = pytest.mark.slow
 
+from support import LEXICAL_FILES, index_dir_of, lock_held_elsewhere  # noqa: E402
 from support import PROBE_QUERIES as QUERIES  # noqa: E402
-from support import index_dir_of  # noqa: E402
 from support import scratch_home as seed_home  # noqa: E402
 
-LEXICAL_FILES = (
-    "doc_ids.npy",
-    "doc_len.npy",
-    "params.json",
-    "tf_data.npy",
-    "tf_indices.npy",
-    "tf_indptr.npy",
-    "vocab.json",
-)
 SEED = 20261201
 
 
@@ -586,24 +577,11 @@ def test_build_lock_never_lets_two_processes_in(tmp_path: Path) -> None:
         assert float(events[i][2]) <= float(events[i + 1][2])
     assert len({e[1] for e in events}) == 3
     # held by another process: wait=False refuses with a clear message
-    hold = (
-        "import sys, time\nfrom pipeline.store import build_lock\n"
-        "with build_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(30)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", hold, str(tmp_path / "indexes")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with (
-            pytest.raises(BusyError, match=r"pid \d+ \(`python -c .*`, since .*\) is writing"),
-            build_lock(tmp_path / "indexes", wait=False),
-        ):
-            pass
-    finally:
-        holder.kill()
-        holder.wait()
-        if holder.stdout:
-            holder.stdout.close()
+    with (
+        lock_held_elsewhere(tmp_path / "indexes", seconds=30) as holder,
+        pytest.raises(BusyError, match=rf"pid {holder.pid} \(`python -c .*`, since .*\) is writing"),
+        build_lock(tmp_path / "indexes", wait=False),
+    ):
+        pass
     with build_lock(tmp_path / "indexes", wait=False):  # released when its holder died
         pass

@@ -9,13 +9,12 @@ import errno
 import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import NO_SYMBOL, REAL, FakeEmbedder
+from support import NO_SYMBOL, REAL, FakeEmbedder, lock_held_elsewhere, run_pipeline
 
 from pipeline.catalog import LibraryError, read_catalog
 from pipeline.changes import add_reports, remove_documents
@@ -24,16 +23,8 @@ from pipeline.ingest import IngestError, parse_report
 from pipeline.library import load_library
 
 
-def cli(cfg: Config, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PIPELINE_HOME": str(cfg.root)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+def cli(cfg: Config, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_pipeline(cfg.root, *args, timeout=120)
 
 
 def catalog_bytes(cfg: Config) -> bytes:
@@ -315,24 +306,14 @@ def test_a_writer_waits_for_the_lock_a_stated_time_and_names_the_holder(tmp_path
     from pipeline.errors import BusyError
     from pipeline.store import build_lock
 
-    hold = (
-        "import sys, time\nfrom pipeline.store import build_lock\n"
-        "with build_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", hold, str(tmp_path / "indexes")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(tmp_path / "indexes") as holder:
         said: list[str] = []
         t0 = time.monotonic()
-        with pytest.raises(
-            BusyError, match=rf"pid {holder.pid} \(`python -c .*`, since .*\) is still writing"
+        held = rf"pid {holder.pid} \(`python -c .*`, since .*\) is still writing"
+        with (
+            pytest.raises(BusyError, match=held),
+            build_lock(tmp_path / "indexes", log=said.append, timeout=1.0),
         ):
-            with build_lock(tmp_path / "indexes", log=said.append, timeout=1.0):
-                pass
+            pass
         assert time.monotonic() - t0 < 10
         assert said and f"waiting for pid {holder.pid}" in said[0] and "at most 1 s" in said[0]
-    finally:
-        holder.kill()
-        holder.wait()

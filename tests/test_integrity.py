@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import FakeEmbedder, index_dir_of
+from support import DENSE_FILES, LEXICAL_FILES, FakeEmbedder, index_dir_of
 
 from pipeline import dense
 from pipeline.config import Config
@@ -40,16 +40,6 @@ from support import PROBE_QUERIES as QUERIES  # noqa: E402
 from support import scratch_home as seed_home  # noqa: E402
 
 Q = QUERIES[0]
-LEXICAL_FILES = (
-    "doc_ids.npy",
-    "doc_len.npy",
-    "params.json",
-    "tf_data.npy",
-    "tf_indices.npy",
-    "tf_indptr.npy",
-    "vocab.json",
-)
-DENSE_FILES = ("paragraphs.npy", "sentences.npy", "sentence_map.json")
 
 
 # ---------------------------------------------------------------------------------------------- helpers

@@ -27,6 +27,7 @@ from support import (
     WG2_ZH,
     FakeEmbedder,
     open_library,
+    run_pipeline,
     scratch_home,
 )
 
@@ -352,7 +353,6 @@ def test_catalog_errors_name_the_file(lib: Config) -> None:
 def test_cli_add_search_cite_remove(home: Path, tmp_path: Path, retriever: Any) -> None:
     import os
     import subprocess
-    import sys
 
     retriever.dense  # noqa: B018 - the real report's dense index, built once in the session home
     h = scratch_home(home, tmp_path / "home")
@@ -360,13 +360,7 @@ def test_cli_add_search_cite_remove(home: Path, tmp_path: Path, retriever: Any) 
     os.symlink(home / "indexes" / "models", h / "indexes" / "models")
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run(
-            [sys.executable, "-m", "pipeline", *args],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "PIPELINE_HOME": str(h)},
-        )
+        r = run_pipeline(h, *args)
         assert "Traceback" not in r.stderr, r.stderr
         return r
 

@@ -28,6 +28,7 @@ from support import (  # noqa: E402
     WG2_ZH,
     FakeEmbedder,
     open_library,
+    run_pipeline,
     scratch_home,
 )
 
@@ -194,7 +195,6 @@ def test_cli_moves_the_library_onto_qdrant(home: Path, tmp_path: Path, retriever
     import os
     import shutil
     import subprocess
-    import sys
 
     retriever.dense  # noqa: B018 - the real report's dense index in the session home
     h = scratch_home(home, tmp_path / "home")
@@ -203,13 +203,7 @@ def test_cli_moves_the_library_onto_qdrant(home: Path, tmp_path: Path, retriever
     where = ["--backend", "qdrant", "--qdrant-url", str(tmp_path / "qdrant")]
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run(
-            [sys.executable, "-m", "pipeline", *args],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "PIPELINE_HOME": str(h)},
-        )
+        r = run_pipeline(h, *args)
         assert "Traceback" not in r.stderr, r.stderr
         return r
 

@@ -64,20 +64,7 @@ def cmd_documents(args: argparse.Namespace, cfg: Config) -> int:
     from pipeline.library import load_library
 
     library = load_library(cfg)
-    rows = [
-        {
-            "symbol": d.symbol,
-            "lang": d.lang,
-            "title": e.title or (d.metadata.title or ""),
-            "paragraphs": len(d.paragraphs),
-            "parts": [x for x in d.parts if x],
-            "added": e.added,
-            "file": e.file,
-            "sha256": d.sha256,
-            "current": not e.sha256 or e.sha256 == d.sha256,
-        }
-        for d, e in zip(library.documents, library.entries, strict=True)
-    ]
+    rows = [{k: v for k, v in row.items() if k != "ranges"} for row in library.listing()]
     stray = [str(p) for p in stray_files(cfg, library.entries)]
     if args.json:
         _print_json({"documents": rows, "not_in_library": stray})

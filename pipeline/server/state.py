@@ -47,26 +47,11 @@ def load_retriever(cfg: Config, log: Callable[[str], None] | None = None) -> Ret
 
 
 def document_rows(library: Library) -> list[dict[str, Any]]:
-    """The library's listing (``/api/documents``): the rows of ``pipeline documents --json`` without the file
-    and hash, plus each numbering part's first and last paragraph number."""
-    rows = []
-    for d, e in zip(library.documents, library.entries, strict=True):
-        ranges: dict[str, list[int]] = {}
-        for p in d.paragraphs:
-            r = ranges.setdefault(p.part, [p.number, p.number])
-            r[0], r[1] = min(r[0], p.number), max(r[1], p.number)
-        rows.append(
-            {
-                "symbol": d.symbol,
-                "lang": d.lang,
-                "title": e.title or (d.metadata.title or ""),
-                "paragraphs": len(d.paragraphs),
-                "parts": [x for x in d.parts if x],
-                "added": e.added,
-                "ranges": [{"part": part, "first": a, "last": b} for part, (a, b) in ranges.items()],
-            }
-        )
-    return rows
+    """The library's listing (``/api/documents``): the rows of ``pipeline documents --json`` without the file,
+    hash and ``current``, plus each numbering part's first and last paragraph number."""
+    return [
+        {k: v for k, v in row.items() if k not in ("file", "sha256", "current")} for row in library.listing()
+    ]
 
 
 #: A paragraph's place in the library: (symbol, lang, part, number).
