@@ -32,6 +32,11 @@ def _wait_for_lock(fd: int, d: Path, wait: bool, log: Any, timeout: float) -> No
     import fcntl
 
     holder = _holder(fd)
+    for _ in range(10):  # the holder writes its name right after taking the lock: give it a moment
+        if holder != "another process":
+            break
+        time.sleep(0.05)
+        holder = _holder(fd)
     if not wait:
         os.close(fd)
         raise BusyError(f"{holder} is writing {d}; try again when it has finished")

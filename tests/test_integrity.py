@@ -411,12 +411,20 @@ def test_item03_garbage_dense_manifest(
 def test_item04_garbage_documents_json(
     lexical_home: LexicalHome, tmp_path: Path, content: bytes, where: str
 ) -> None:
+    """A garbage catalog is refused naming file and line by every command that reads it; `build` restores
+    the catalog from its backup (which `build` writes when it is missing) and says so."""
     h = clone(lexical_home.path, tmp_path / "home")
+    assert cli(h, "build", "--lexical-only").returncode == 0  # the backup and the reports' entries
+    good = (h / "corpus" / "documents.json").read_bytes()
     (h / "corpus" / "documents.json").write_bytes(content)
-    for args in (("search", "--mode", "lexical", Q), ("build", "--lexical-only"), ("paragraphs", "1")):
+    for args in (("search", "--mode", "lexical", Q), ("paragraphs", "1"), ("documents",)):
         r = cli(h, *args)
         assert r.returncode == 2, (args, r.stderr)
-        assert where in r.stderr and r.stderr.count("\n") <= 2, (args, r.stderr)
+        assert where in r.stderr and "`pipeline build` restores it" in r.stderr, (args, r.stderr)
+        assert r.stderr.count("\n") <= 2, (args, r.stderr)
+    r = cli(h, "build", "--lexical-only")
+    assert r.returncode == 0 and "restored from documents.json.bak" in r.stderr, r.stderr
+    assert (h / "corpus" / "documents.json").read_bytes() == good
 
 
 def test_item04_userdict_not_utf8(lexical_home: LexicalHome, tmp_path: Path) -> None:
