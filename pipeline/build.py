@@ -252,16 +252,21 @@ def _build_dense(cfg: Config, library: Library, force: bool) -> Iterator[str]:
     from pipeline.embed import PassageEmbedder
 
     embedder = PassageEmbedder(cfg, verify="full")  # the model's files hashed once, not per report
-    embedded, rebuilt, shape = 0, 0, [0, 0]
+    from pipeline.models.embedcache import EmbeddingStore
+
+    embedded, rebuilt, shape, in_use = 0, 0, [0, 0], set()
     for doc, key in library.keyed():
         index, was_built = ensure_dense(cfg, doc, key, embedder, force, cache={} if force else None)
         embedded += index.embedded
         rebuilt += was_built
         shape = [shape[0] + index.paragraphs.shape[0], index.paragraphs.shape[1]]
+        in_use.update(index.paragraph_keys, index.sentence_keys)
     what = "up to date (verified)"
     if rebuilt:
         what = f"embedded {embedded} texts" + (" (all: --force)" if force else ", reused the rest")
     yield f"dense: {what}, {shape[0]} paragraphs × {shape[1]} dims ({time.perf_counter() - t:.2f} s)"
+    if dropped := EmbeddingStore(cfg.index_dir, embedder.identity).collect(in_use):
+        yield f"embedding cache: removed {len(dropped)} unused, damaged or leftover segment(s)"
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

