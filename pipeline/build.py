@@ -254,7 +254,8 @@ def _build_dense(cfg: Config, library: Library, force: bool) -> Iterator[str]:
     embedder = PassageEmbedder(cfg, verify="full")  # the model's files hashed once, not per report
     from pipeline.models.embedcache import EmbeddingStore
 
-    embedded, rebuilt, shape, in_use = 0, 0, [0, 0], set()
+    embedded, rebuilt, shape = 0, 0, [0, 0]
+    in_use: set[str] = set()
     for doc, key in library.keyed():
         index, was_built = ensure_dense(cfg, doc, key, embedder, force, cache={} if force else None)
         embedded += index.embedded

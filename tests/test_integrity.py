@@ -134,6 +134,12 @@ def clone(src: Path, dest: Path, link_models: bool = True) -> Path:
     return dest
 
 
+def drop_store(home: Path) -> None:
+    """Remove the home's content-addressed embedding store (indexes/embeddings/), so that a rebuild has no
+    verified vectors to reuse and must re-embed whatever the damaged index held."""
+    shutil.rmtree(home / "indexes" / "embeddings", ignore_errors=True)
+
+
 def overwrite(path: Path, offset: int, data: bytes) -> None:
     """Overwrite bytes in place (the size does not change)."""
     with open(path, "r+b") as f:
@@ -288,6 +294,11 @@ def test_item01_damaged_dense_vectors_refused_and_repaired(
     overwrite(d / "paragraphs.npy", 300, os.urandom(2000))
     refused(cli(h, "--model", str(dense_home.model), "search", Q), "paragraphs.npy")
     assert dense.cached_vectors(d, dense_home.identity) == {}
+    code, err, emb = build_inprocess(h, dense_home.model)  # the verified embedding store serves every text
+    assert code == 0 and "dense: up to date" not in err and "dense: embedded 0 texts" in err, err
+    assert data_files(d, DENSE_FILES) == dense_home.files
+    overwrite(d / "paragraphs.npy", 300, os.urandom(2000))
+    drop_store(h)  # without it, only the damaged index could serve: nothing of it is reused
     code, err, emb = build_inprocess(h, dense_home.model)
     assert code == 0, err
     assert "dense: up to date" not in err and f"dense: embedded {n} texts" in err, err
@@ -309,6 +320,7 @@ def test_item01_damaged_dense_vectors_refused_and_repaired(
     refused(r, "paragraphs.npy")
     assert "does not match" in r.stderr
     assert dense.cached_vectors(d, dense_home.identity) == {}
+    drop_store(h)
     code, err, emb = build_inprocess(h, dense_home.model)
     assert code == 0 and f"dense: embedded {n} texts" in err, err
     assert data_files(d, DENSE_FILES) == dense_home.files
@@ -391,6 +403,7 @@ def test_item03_garbage_dense_manifest(
     for flags in ((), ("--force",)):
         m.write_bytes(GARBAGE_MANIFESTS[garbage])
         refused(cli(h, "--model", str(dense_home.model), "search", Q), "manifest.json", "dense index")
+        drop_store(h)  # the damaged index is the only cache left: nothing of it is reused
         code, err, _ = build_inprocess(h, dense_home.model, *flags)
         assert code == 0 and f"dense: embedded {dense_home.n_texts} texts" in err, (flags, err)
         assert data_files(index_dir_of(h, "dense"), DENSE_FILES) == dense_home.files
@@ -607,6 +620,7 @@ def test_item01_damaged_dense_vectors_with_the_real_model(real_home: RealHome, t
     clean = batch(h, "hybrid")
     overwrite(d / "paragraphs.npy", 500, os.urandom(2000))
     refused(cli(h, "search", Q), "paragraphs.npy")
+    drop_store(h)  # the damaged index is the only cache left: nothing of it is reused
     r = cli(h, "build")
     assert r.returncode == 0 and "dense: up to date" not in r.stderr, r.stderr
     from pipeline.library import load_corpus
