@@ -8,6 +8,7 @@ sent to the terminal.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,17 @@ if TYPE_CHECKING:
     from pipeline.corpus import Paragraph
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+_JSON_RAW_CONTROL = re.compile(r"[\x7f-\x9f]")
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """``obj`` as JSON with non-ASCII characters as they are and every control character escaped (JSON
+    escapes C0 itself; DEL and C1 — a one-byte CSI among them — are escaped here), so report text written as
+    JSON can never drive a terminal; ``json.loads`` gives the same object back."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent)
+    return _JSON_RAW_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def safe(text: str) -> str:

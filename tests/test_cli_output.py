@@ -232,6 +232,20 @@ def test_report_escape_sequences_in_a_text_batch(
     assert not TERMINAL_CONTROL.search(out) and "\\x1b" in out
 
 
+def test_report_escape_sequences_in_a_jsonl_batch_are_escaped(
+    hostile_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSONL batch written to a terminal: ESC is escaped by JSON, DEL and C1 (a one-byte CSI) by the writer;
+    every line parses back to the report's text."""
+    q = tmp_path / "q.txt"
+    q.write_text("CTOC/COP/2014/5 paragraph 3\n", encoding="utf-8")
+    code, out, err = _run(capsys, ["batch", "--mode", "lexical", "--format", "jsonl", str(q)])
+    assert code == 0, err
+    assert not TERMINAL_CONTROL.search(out.replace("\n", ""))
+    [record] = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert "\x9b2J" in record["results"][0]["text"]
+
+
 @pytest.mark.parametrize("argv", [["paragraphs", "--json", *DOC, "3"], ["search", "--json", *DOC, "¶3"]])
 def test_json_escapes_report_controls_and_keeps_them(
     hostile_home: Path, capsys: pytest.CaptureFixture[str], argv: list[str]

@@ -28,6 +28,7 @@ from pipeline.batch.output import (
 )
 from pipeline.batch.read import BadLine, BatchQuery
 from pipeline.batch.resume import SideFile, side_file_header
+from pipeline.render import json_text
 
 Answerer = Callable[[list[str]], list[dict[str, Any]]]
 
@@ -69,7 +70,7 @@ def _answer_chunk(answer: Answerer, part: Sequence[BatchQuery]) -> list[tuple[Ba
             continue
         body = {"id": q.id, **{k: v for k, v in rec.items() if k != "id"}}
         try:
-            line = json.dumps(body, ensure_ascii=False)
+            line = json_text(body)  # DEL and C1 escaped too: a JSONL batch on a terminal cannot drive it
             line.encode("utf-8")
         except (UnicodeEncodeError, TypeError, ValueError) as e:
             msg = f"the answer cannot be written as UTF-8 JSON ({type(e).__name__})"

@@ -8,8 +8,6 @@ itself. Only light modules are imported here: a paragraph lookup must start with
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
@@ -18,7 +16,7 @@ from pipeline.config import Config, parse_overrides
 from pipeline.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PipelineError
 from pipeline.layout import LANGS
 from pipeline.plan import MODES
-from pipeline.render import safe
+from pipeline.render import json_text, safe
 
 if TYPE_CHECKING:
     from pipeline.retrieve import Retriever
@@ -38,17 +36,11 @@ HOME_HELP = (
 # --------------------------------------------------------------------------- output
 
 
-_JSON_RAW_CONTROL = re.compile(r"[\x7f-\x9f]")
-"""What ``json.dumps(ensure_ascii=False)`` leaves raw that a terminal obeys: DEL and the C1 controls (CSI is
-``\\x9b``). They can only occur inside JSON strings, where ``\\u009b`` means the same."""
-
-
 def _print_json(obj: object) -> None:
     """Print ``obj`` as indented JSON on standard output: non-ASCII characters as they are, every control
     character escaped (JSON escapes C0 itself; DEL and C1 are escaped here), so no report text can drive
     the terminal."""
-    text = json.dumps(obj, ensure_ascii=False, indent=2)
-    sys.stdout.write(_JSON_RAW_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+    sys.stdout.write(json_text(obj, indent=2) + "\n")
 
 
 def _warn(message: str) -> None:
