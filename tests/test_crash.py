@@ -527,18 +527,21 @@ def test_two_builds_at_once_are_serialised(seeded: Path, tmp_path: Path) -> None
     h = seed_home(seeded, tmp_path / "home")
     clean = Clean(h)
     args = [sys.executable, "-m", "pipeline", "build", "--lexical-only", "--force"]
-    procs = [
-        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(h))
-        for _ in range(2)
-    ]
+    # a third process holds the lock while both builds start, so both must wait (deterministically), then
+    # they take it one after the other
+    with lock_held_elsewhere(h / "indexes") as holder:
+        procs = [
+            subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(h))
+            for _ in range(2)
+        ]
+        lock = h / "indexes" / ".lock"
+        time.sleep(8)  # long enough for both to import and reach the lock on a loaded machine
+        assert f'"pid": {holder.pid}' in lock.read_text()
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0 and "Traceback" not in err, err
         assert "lexical: built" in err
-    waited = [
-        err for _, err in outs if re.search(r"waiting for pid \d+ \(`pipeline build --lexical-only", err)
-    ]
-    assert len(waited) == 1, [e for _, e in outs]
+        assert re.search(rf"waiting for pid {holder.pid} \(`python -c .*`, since ", err), err
     assert leftovers(h / "indexes") == []
     clean.check_repaired(h, answers=True)
 
