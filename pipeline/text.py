@@ -87,7 +87,9 @@ def join_fragment(left: str, right: str) -> str:
     * CJK next to CJK (ideograph or punctuation): no space — Chinese has none.
     * An ideograph next to a Latin letter or digit: one space, the convention of UN Chinese texts
       ("第 28 条", "2010 年 10 月", "意大利 carabinieri"), so a reference broken over lines reads as printed.
-    * CJK punctuation next to anything: no space ("。2011 年", "（S/2012/50）").
+    * CJK punctuation next to anything: no space ("。2011 年", "（S/2012/50）"); curly quotes count as CJK
+      punctuation except in English, where an opening quote starting the next fragment or a closing quote
+      ending this one is spaced from the word beside it ("called" + "“boat migration”").
     * Latin next to Latin: one space ("de lutte contre" + "la criminalité"), except inside a URL or a
       document symbol broken after ``.``, ``_``, ``/`` or ``-`` ("www.unodc." + "org/…", "UNODC/CCPCJ/" +
       "EG.1/…"), which is re-joined without a space.
@@ -106,7 +108,11 @@ def join_fragment(left: str, right: str) -> str:
     if not right:
         return left
     a, b = left[-1], right[0]
-    if _CJK_PUNCT.match(a) or _CJK_PUNCT.match(b):
+    if (b in "“‘" and not is_ideograph(right[1:2]) and not _CJK_PUNCT.match(a) and not is_ideograph(a)) or (
+        a in "”’" and not is_ideograph(left[-2:-1]) and not _CJK_PUNCT.match(b) and not is_ideograph(b)
+    ):
+        sep = " "  # an English quotation opening the next line, or closing this one: 'called' + '“boat'
+    elif _CJK_PUNCT.match(a) or _CJK_PUNCT.match(b):
         sep = ""
     elif is_ideograph(a) and is_ideograph(b):
         sep = ""
@@ -131,13 +137,67 @@ class Span:
 
 
 # Sentence ends: CJK terminal punctuation, then any closing quotes/brackets; Latin ";" anywhere, Latin "."
-# "!" "?" only before white space + an upper-case letter or a non-Latin character, or at the end.
+# "!" "?" only before white space not followed by a lower-case letter, or at the end (see split_sentences).
 _CJK_END = "。；！？"
 _CLOSERS = "”’」』）)]》〉\"'"
 
 
+#: English abbreviations whose "." does not end a sentence: citations ("para. 59", "vol. 2326", "No. 39574",
+#: "pp. 10-12", "art. 5", "chap. 3"), "e.g." / "i.e." / "cf." / "viz.", "v." in case names, and titles
+#: ("Mr. Smith"). Each is matched as a whole word in the case listed; one in lower case of two letters or more
+#: is also matched with a capital first letter, as printed opening a sentence ("Para. 5", "E.g. the"), while
+#: "No" is matched only with its capital (so "… the answer was no." ends its sentence) and "p", "v" only in
+#: lower case ("chapter V." ends one). The one list for sentences (:func:`split_sentences`) and for line ends
+#: (:mod:`pipeline.ingest.layout`).
+ABBREVIATIONS_EN = (
+    "para",
+    "paras",
+    "subpara",
+    "subparas",
+    "art",
+    "arts",
+    "No",
+    "Nos",
+    "vol",
+    "vols",
+    "p",
+    "pp",
+    "chap",
+    "sect",
+    "e.g",
+    "i.e",
+    "cf",
+    "viz",
+    "v",
+    "vs",
+    "Mr",
+    "Ms",
+    "Mrs",
+    "Messrs",
+    "Dr",
+    "Prof",
+)
+_ABBREVIATION_FORMS = sorted(
+    set(ABBREVIATIONS_EN) | {a[0].upper() + a[1:] for a in ABBREVIATIONS_EN if a[0].islower() and len(a) > 1},
+    key=len,
+    reverse=True,
+)
+_RE_ABBREVIATION_END = re.compile(rf"(?<![\w.])(?:{'|'.join(map(re.escape, _ABBREVIATION_FORMS))})\.\Z")
+_LONGEST_ABBREVIATION = len(_ABBREVIATION_FORMS[0]) + 1
+
+
+def ends_in_abbreviation(text: str, end: int | None = None) -> bool:
+    """True when ``text[:end]`` ends, white space aside, in one of :data:`ABBREVIATIONS_EN` and its "."
+    ("see A/67/100, para.", "e.g.", "Mr."), taken as a whole word (not "xpara." nor "U.S.p.")."""
+    stop = len(text) if end is None else end
+    while stop > 0 and text[stop - 1].isspace():
+        stop -= 1
+    return bool(_RE_ABBREVIATION_END.search(text, max(0, stop - _LONGEST_ABBREVIATION), stop))
+
+
 _RE_ITEM_JOINER = re.compile(r"[ \t]*(?:and|or)[ \t]*(?:\n|$)")
 _RE_NEXT_CAPITAL = re.compile(r"\s+[A-Z]")
+_RE_NEXT_LOWER = re.compile(r"[ \t]+[a-z\u00df-\u00f6\u00f8-\u00ff]")
 
 
 def split_sentences(text: str) -> list[Span]:
@@ -146,7 +206,11 @@ def split_sentences(text: str) -> list[Span]:
     Splits at line breaks, after 。；！？ (and any closing quotes or brackets that follow them), after a Latin
     ";" (but not the "; and" / "; or" that closes a list item), and after a Latin ".", "!" or "?" followed by
     white space (so "www.unodc.org", "1.7 亿" and "EG.1/2012/4" are not cut); after a number only before a
-    capital letter and not when the number opens a line (an enumerator, "1. ").
+    capital letter and not when the number opens a line (an enumerator, "1. "). A Latin "." "!" "?" after a
+    letter does not cut before a lower-case letter (an English sentence never opens with one: "etc. and"),
+    after an initial ("A." in headings), nor a "." ending one of :data:`ABBREVIATIONS_EN` ("(S/2009/146,
+    para. 59).", "e.g. the Convention", "Mr. Smith said."): "See S/2009/146, para. 59. The Council" is cut
+    after "59." only.
 
     Args:
         text: the text to cut.
@@ -178,7 +242,11 @@ def split_sentences(text: str) -> list[Span]:
                     j -= 1
                 if j > 0 and text[j - 1] != "\n" and _RE_NEXT_CAPITAL.match(text, i + 1):
                     end = i + 1
-            elif not (prev.isupper() and (i < 2 or not text[i - 2].isalpha())):  # initials: "A." in headings
+            elif prev.isupper() and (i < 2 or not text[i - 2].isalpha()):
+                pass  # initials: "A." in headings
+            elif ch == "." and ends_in_abbreviation(text, i + 1):
+                pass  # "para. 59", "e.g. the", "Mr. Smith"
+            elif not _RE_NEXT_LOWER.match(text, i + 1):  # a sentence never opens in lower case ("etc. and")
                 end = i + 1
         if end is not None:
             while end < n and text[end] in _CLOSERS:

@@ -5,10 +5,15 @@ printed deletion), where a block ends, and whether a group of lines reads as a h
 * A line can open a new unit (heading, paragraph, item) only at a *block start*: the unit before it is a
   heading or its text ends with terminal punctuation (:func:`ends_block`). In English, an item ending in
   "; and" / "; or" also ends its block, and a line ending in a citation abbreviation ("para.", "vol.", "No.",
-  "e.g." …) does not.
-* A line group reads as a heading block (:func:`is_heading_block`) when it holds at most 120 characters up to
-  the next structural line and, in Chinese, no 。；！？, in English, no terminal
-  punctuation (. ; : ! ?) at its end.
+  "e.g." …: :data:`pipeline.text.ABBREVIATIONS_EN`, the list the sentence splitter uses) does not.
+* A line group (a line and those after it up to the next structural line: chapter, lettered section,
+  numbered paragraph, rule, annex, deletion) reads as a heading block (:func:`is_heading_block`) when it does
+  not end a sentence: in Chinese it holds no 。；！？; in English it does not end in terminal punctuation
+  (. ; : ! ? with any closing quotes or brackets, and any footnote marker after them: "crime.3", unless the
+  "." follows a digit, as in "Goal 16.4"). A heading is told by this, not by its length: UN sub-headings run
+  to 150-250 characters, so the bound (:data:`MAX_HEADING_CHARS`, 300) only keeps a group that runs on past
+  any heading from being read to its end. A numbered paragraph is never a heading block: its text ends in
+  ". ; :" (a paragraph ending in ":" goes on with its items, the last of which ends in "." or ";").
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import re
 
 from pipeline.ingest.numerals import CN_NUM, cn_value, roman_value, to_roman
-from pipeline.text import join_fragment
+from pipeline.text import ends_in_abbreviation, join_fragment
 
 RE_CHAPTER = re.compile(rf"^([{CN_NUM}]+)[.．、]\s*(\S.*)$")
 RE_ROMAN = re.compile(r"^([IVXL]+)[.．]\s+(\S.*)$")
@@ -36,13 +41,13 @@ RE_DELETED = re.compile(
     re.IGNORECASE,
 )
 SENTENCE_PUNCT = "。；！？"
-MAX_HEADING_CHARS = 120
+#: The longest heading block read, in characters (label and continuation lines included): above the longest UN
+#: headings (150-250 characters), far below a paragraph that would run on to the next numbered line.
+MAX_HEADING_CHARS = 300
 _RE_BLOCK_END = re.compile(r"[。；：！？.;:!?][”’）)]*(?:\d{1,3})?\s*$")
-# English: citation abbreviations that end a line without ending the sentence ("see A/67/100, para." + "12").
-_ABBREVIATIONS_EN = r"(?:vol|vols|No|Nos|para|paras|p|pp|art|arts|chap|sect|e\.g|i\.e|cf|Mr|Ms|Mrs|Dr)"
-_RE_ABBREV_END_EN = re.compile(rf"(?<![\w.]){_ABBREVIATIONS_EN}\.\s*$")
 _RE_BLOCK_END_EN = re.compile(r"(?:[.;:!?][”’\"')\]]*(?:\d{1,3})?|;\s+(?:and|or))\s*$")
-_RE_SENTENCE_END_EN = re.compile(r"[.;:!?][”’\"')\]]*\s*$")  # a heading block ends with none of these
+# a heading block ends with none of these: terminal punctuation, closers, a footnote marker after a non-digit
+_RE_SENTENCE_END_EN = re.compile(r"(?:[.;:!?][”’\"')\]]*|(?<!\d)[.;:!?][”’\"')\]]*\d{1,3})\s*$")
 _RE_PROSE_END_EN = re.compile(r"[.;!?][”’\"')\]]*\s*$")  # a completed heading ending so is prose
 _RE_NOTE_END_EN = re.compile(r"[.!?][”’\"')\]]*\s*$")
 
@@ -79,21 +84,24 @@ def ends_block(text: str, lang: str) -> bool:
     """Text after which a new unit may start: it ends a sentence (possibly followed by a footnote marker)."""
     if lang == "zh":
         return bool(_RE_BLOCK_END.search(text))
-    return bool(_RE_BLOCK_END_EN.search(text)) and not _RE_ABBREV_END_EN.search(text)
+    return bool(_RE_BLOCK_END_EN.search(text)) and not ends_in_abbreviation(text)
 
 
 def note_ended(text: str, lang: str) -> bool:
     """A footnote's text is complete (the next line is a new footnote or the body again)."""
     if lang == "zh":
         return text.rstrip()[-1:] in SENTENCE_PUNCT + "."
-    return bool(_RE_NOTE_END_EN.search(text)) and not _RE_ABBREV_END_EN.search(text)
+    return bool(_RE_NOTE_END_EN.search(text)) and not ends_in_abbreviation(text)
 
 
 def prose_line(lines: list[tuple[int, str]], lang: str) -> int | None:
     """The first of a heading's continuation lines that ends a sentence (Chinese: holds 。；！？; English:
-    ends in . ; ! ?), or None when they read as a heading."""
+    ends in . ; ! ?, not in a citation abbreviation such as "para."), or None when they read as a heading."""
     for lineno, s in lines:
-        if any(c in SENTENCE_PUNCT for c in s) if lang == "zh" else _RE_PROSE_END_EN.search(s):
+        if lang == "zh":
+            if any(c in SENTENCE_PUNCT for c in s):
+                return lineno
+        elif _RE_PROSE_END_EN.search(s) and not ends_in_abbreviation(s):
             return lineno
     return None
 
