@@ -35,6 +35,7 @@ class Hit:
         links: document symbols the paragraph cites that are themselves in the library.
         parallel: the same-numbered paragraph of the document's other language versions (``--parallel``):
             ``{"lang", "citation", "text"}`` each.
+        page: the page of the report file (PDF) the paragraph starts on, when it has pages.
     """
 
     paragraph: int
@@ -51,6 +52,7 @@ class Hit:
     match: list[dict[str, Any]] | None = None
     links: list[str] = field(default_factory=list)
     parallel: list[dict[str, str]] | None = None
+    page: int | None = None
 
     @property
     def citation(self) -> str:
@@ -85,6 +87,7 @@ class Hit:
             answer=text[span[0] : span[1]] if answer is None else answer,
             answer_span=span,
             match=match,
+            page=p.page,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +98,7 @@ class Hit:
             **({"part": self.part} if self.part else {}),
             "paragraph": self.paragraph,
             "citation": self.citation,
+            **({"page": self.page} if self.page is not None else {}),
             "score": round(float(self.score), 6),
             "section": list(self.section),
             "text": self.text,

@@ -43,6 +43,7 @@ __all__ = [
     "CATALOG",
     "Entry",
     "LibraryError",
+    "ORIGINALS",
     "file_name_problem",
     "now",
     "parse_catalog",
@@ -70,6 +71,11 @@ class Entry:
     title: str = ""
     paragraphs: int = 0
     added: str = ""
+    #: what the report was given as: "text", "pdf", "docx" or "doc"; the file in corpus/ is its layout text
+    format: str = "text"
+    #: the file as given, kept under corpus/ ("originals/NAME.LANG.pdf"), and its sha256 ("" for text)
+    original: str = ""
+    original_sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -85,6 +91,8 @@ class Entry:
             out["paragraphs"] = self.paragraphs
         if self.added:
             out["added"] = self.added
+        if self.format != "text":
+            out |= {"format": self.format, "original": self.original, "original_sha256": self.original_sha256}
         return out
 
 
@@ -107,6 +115,23 @@ def file_name_problem(name: str) -> str | None:
     if not name.endswith(".txt"):
         return "must end in .txt"
     return None
+
+
+#: Where the files given as PDF or Word are kept, inside ``corpus/``.
+ORIGINALS = "originals"
+
+
+def _original_name_ok(name: str) -> bool:
+    """An original's catalog name: ``originals/NAME`` with NAME a plain, visible file name."""
+    folder, _, base = name.partition("/")
+    return (
+        folder == ORIGINALS
+        and bool(base)
+        and "/" not in base
+        and "\\" not in base
+        and not base.startswith(".")
+        and not any(ord(c) < 32 or ord(c) == 127 for c in base)
+    )
 
 
 def parse_catalog(raw: bytes, path: Path) -> list[Entry]:
@@ -142,7 +167,11 @@ def parse_catalog(raw: bytes, path: Path) -> list[Entry]:
                 f"{path}: {symbol} ({lang}) is listed twice: {seen[symbol_key(symbol), lang]!r} and {name!r}"
             )
         seen[symbol_key(symbol), lang] = name
-        known = {"symbol", "lang", "sha256", "title", "paragraphs", "added"}
+        known = {"symbol", "lang", "sha256", "title", "paragraphs", "added", "format", "original"}
+        known |= {"original_sha256"}
+        original = str(v.get("original") or "")
+        if original and not _original_name_ok(original):
+            raise LibraryError(f'{path}: entry {name!r}: "original" must be a file in corpus/originals/')
         try:
             paragraphs = int(v.get("paragraphs") or 0)
         except (TypeError, ValueError):
@@ -156,6 +185,9 @@ def parse_catalog(raw: bytes, path: Path) -> list[Entry]:
                 title=str(v.get("title") or v.get("title_en") or ""),
                 paragraphs=paragraphs,
                 added=str(v.get("added") or ""),
+                format=str(v.get("format") or "text"),
+                original=original,
+                original_sha256=str(v.get("original_sha256") or ""),
                 extra={k: x for k, x in v.items() if k not in known and k != "title_en"},
             )
         )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.build import clean_leftovers, collect_garbage, ensure_dense, ensure_lexical, passage_embedder
 from pipeline.catalog import (
+    ORIGINALS,
     Entry,
     LibraryError,
     file_name_problem,
@@ -33,7 +34,7 @@ from pipeline.catalog import (
     write_entry,
 )
 from pipeline.config import Config
-from pipeline.ingest import decode_report, parse_report, read_report_bytes, settle_identity
+from pipeline.ingest import layout_text, parse_report, read_report_bytes, settle_identity
 from pipeline.layout import doc_key, lang_of_name
 from pipeline.library import default_entries, load_document
 from pipeline.store import build_lock, sha256_bytes, write_bytes_atomic
@@ -97,15 +98,30 @@ def _current_entries(cfg: Config) -> list[Entry]:
     return []
 
 
+@dataclass
+class _Given:
+    """One file given to ``add``: its path, the bytes of its layout text (the file itself for text), the
+    parsed report, the format it was read as and, for PDF and Word, the file's own bytes."""
+
+    path: Path
+    raw: bytes
+    corpus: Corpus
+    format: str = "text"
+    original: bytes | None = None
+
+
 def _target_name(cfg: Config, path: Path, symbol: str, lang: str, raw: bytes, taken: set[str]) -> str:
     """The report's file name inside ``corpus/``: its own when it is already there or reads ``NAME.LANG.txt``
     with the right language, else ``SYMBOL-SLUG.LANG.txt``; a name the library uses, or a file in ``corpus/``
-    with other bytes, gets a numeric suffix (only the candidate names' files are read)."""
-    if path.parent.resolve() == cfg.corpus_dir.resolve():
+    with other bytes, gets a numeric suffix (only the candidate names' files are read). A PDF or Word file's
+    layout text is named after it: ``report.zh.pdf`` → ``report.zh.txt``."""
+    if path.parent.resolve() == cfg.corpus_dir.resolve() and path.suffix == ".txt":
         if (problem := file_name_problem(path.name)) is not None:
             raise LibraryError(f"{path}: a report's file name {problem}; rename it")
         return path.name
-    base = path.name[: -len(f".{lang}.txt")] if lang_of_name(path.name) == lang else ""
+    base = path.name.rsplit(".", 2)[0] if lang_of_name(path.name) == lang else ""
+    if not base and path.suffix.lower() in (".pdf", ".docx", ".doc"):
+        base = path.stem
     # one rule for names (catalog.file_name_problem): no hidden name, no control characters, short enough
     base = re.sub(r"[\x00-\x1f\x7f/\\]+", "-", base).lstrip(". -")[:120]
     base = base or doc_key(symbol, lang, "").rsplit(".", 2)[0].lower()
@@ -122,26 +138,33 @@ def _target_name(cfg: Config, path: Path, symbol: str, lang: str, raw: bytes, ta
     return name
 
 
+Progress = Callable[[int, int, Path], None]
+
+
 def _parse_files(
-    paths: Sequence[str | Path], symbol: str | None, lang: str | None
-) -> list[tuple[Path, bytes, Corpus]]:
-    """Read and parse every file and settle its identity, before anything is written and before the build lock
-    is taken; refuses a folder, a pipe or device, a missing or oversized file
-    (:func:`pipeline.ingest.read_report_bytes`) and two files of one version."""
-    parsed: list[tuple[Path, bytes, Corpus]] = []
+    paths: Sequence[str | Path], symbol: str | None, lang: str | None, progress: Progress | None = None
+) -> list[_Given]:
+    """Read and parse every file (text, PDF or Word, told by its content) and settle its identity, before
+    anything is written and before the build lock is taken; refuses a folder, a pipe or device, a missing or
+    oversized file (:func:`pipeline.ingest.read_report_bytes`) and two files of one version."""
+    parsed: list[_Given] = []
     seen: dict[tuple[str, str], Path] = {}
-    for raw_path in paths:
+    for i, raw_path in enumerate(paths, 1):
         path = Path(raw_path)
-        raw = read_report_bytes(path)
+        given = read_report_bytes(path)
+        text, fmt = layout_text(given, path)
+        raw = given if fmt == "text" else text.encode("utf-8")
         hint = lang or lang_of_name(path.name)
-        corpus = parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
+        corpus = parse_report(text, path, sha256_bytes(raw), lang=hint)
         settle_identity(corpus, symbol, hint)
-        parsed.append((path, raw, corpus))
-    for path, _, corpus in parsed:
-        ident = (corpus.symbol, corpus.lang)
+        parsed.append(_Given(path, raw, corpus, fmt, None if fmt == "text" else given))
+        if progress is not None:
+            progress(i, len(paths), path)
+    for g in parsed:
+        ident = (g.corpus.symbol, g.corpus.lang)
         if ident in seen:
-            raise LibraryError(f"{path}: {corpus.label} is also given as {seen[ident]}")
-        seen[ident] = path
+            raise LibraryError(f"{g.path}: {g.corpus.label} is also given as {seen[ident]}")
+        seen[ident] = g.path
     return parsed
 
 
@@ -154,11 +177,11 @@ def _not_written(e: OSError, cfg: Config, what: str) -> LibraryError:
     )
 
 
-def _check_spellings(entries: Sequence[Entry], parsed: Sequence[tuple[Path, bytes, Corpus]]) -> None:
+def _check_spellings(entries: Sequence[Entry], parsed: Sequence[_Given]) -> None:
     """Refuse a second spelling of a symbol the library has (UN symbols ignore case: ``ctoc/cop/2012/7`` is
     ``CTOC/COP/2012/7``), so one document never becomes two."""
     spelled = {symbol_key(e.symbol): e.symbol for e in entries}
-    for path, _, corpus in parsed:
+    for path, corpus in ((g.path, g.corpus) for g in parsed):
         known = spelled.setdefault(symbol_key(corpus.symbol), corpus.symbol)
         if known != corpus.symbol:
             raise LibraryError(
@@ -174,24 +197,25 @@ class _Adding:
 
     cfg: Config
     entries: list[Entry]
-    parsed: list[tuple[Path, bytes, Corpus]]
+    parsed: list[_Given]
     title: str | None
     embedder: Any
     log: Log
     change: Change = field(default_factory=Change)
     files: list[tuple[str, bytes]] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
+    replaced_originals: list[str] = field(default_factory=list)
     analyzer: Analyzer | None = None
     cache: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.new_entries = list(self.entries)
         self.taken = {e.file for e in self.entries}
-        self.given = {(c.symbol, c.lang) for _, _, c in self.parsed}
+        self.given = {(g.corpus.symbol, g.corpus.lang) for g in self.parsed}
 
     def others(self, corpus: Corpus) -> list[Corpus]:
         """The other language versions of ``corpus``'s document: given now, or already in the library."""
-        out = [c for _, _, c in self.parsed if c.symbol == corpus.symbol and c is not corpus]
+        out = [g.corpus for g in self.parsed if g.corpus.symbol == corpus.symbol and g.corpus is not corpus]
         return out + [
             load_document(self.cfg, e)
             for e in self.entries
@@ -224,8 +248,10 @@ class _Adding:
             self.cache = library_cache(self.cfg, self.embedder.identity)
         return self.cache
 
-    def add(self, path: Path, raw: bytes, corpus: Corpus, old: Entry | None) -> None:
-        """Index one report and enter it in the catalog being made."""
+    def add(self, given: _Given, old: Entry | None) -> None:
+        """Index one report and enter it in the catalog being made (a PDF or Word file is kept beside its
+        layout text, under ``corpus/originals/``)."""
+        path, raw, corpus = given.path, given.raw, given.corpus
         self.change.warnings += alignment_report(corpus, self.others(corpus))
         name = _target_name(self.cfg, path, corpus.symbol, corpus.lang, raw, self.taken)
         self.taken.add(name)
@@ -238,7 +264,13 @@ class _Adding:
             len(corpus.paragraphs),
             now(),
         )
-        self.log(f"add: {corpus.label} — {len(corpus.paragraphs)} paragraphs from {path}")
+        if given.original is not None:
+            suffix = {"pdf": ".pdf", "docx": ".docx", "doc": ".doc"}[given.format]
+            entry.format = given.format
+            entry.original = f"{ORIGINALS}/{name[: -len('.txt')]}{suffix}"
+            entry.original_sha256 = sha256_bytes(given.original)
+            self.files.append((entry.original, given.original))
+        self.log(f"add: {corpus.label} — {len(corpus.paragraphs)} paragraphs from {path} ({given.format})")
         self.index(corpus, entry)
         if not (self.cfg.corpus_dir / name).exists():
             self.files.append((name, raw))
@@ -246,6 +278,8 @@ class _Adding:
             self.new_entries[self.new_entries.index(old)] = entry
             if old.file != name:
                 self.replaced.append(old.file)
+            if old.original and old.original != entry.original:
+                self.replaced_originals.append(old.original)
         else:
             self.new_entries.append(entry)
         self.change.entries.append(entry)
@@ -260,6 +294,8 @@ class _Adding:
         copied: list[Path] = []
         try:
             for name, raw in self.files:
+                if "/" in name:
+                    (self.cfg.corpus_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 write_bytes_atomic(self.cfg.corpus_dir / name, raw)
                 copied.append(self.cfg.corpus_dir / name)
             write_catalog(self.cfg, self.new_entries, previous=self.entries)
@@ -269,6 +305,9 @@ class _Adding:
             raise
         for name in self.replaced:
             (self.cfg.corpus_dir / name).unlink(missing_ok=True)
+        for old in self.replaced_originals:
+            if old not in {e.original for e in self.new_entries}:
+                (self.cfg.corpus_dir / old).unlink(missing_ok=True)
 
 
 def add_reports(
@@ -281,6 +320,7 @@ def add_reports(
     replace: bool = False,
     embedder: Any = None,
     log: Log | None = None,
+    progress: Progress | None = None,
 ) -> Change:
     """Add report files to the library, all or nothing.
 
@@ -293,13 +333,15 @@ def add_reports(
 
     Args:
         cfg: settings.
-        paths: report files (UTF-8 text in the UN layout).
+        paths: report files in the UN layout: UTF-8 text, PDF (with a text layer) or Word (.docx; .doc through
+            LibreOffice), told by their content.
         symbol: the document symbol, for reports that do not print it.
         lang: the language ("zh", "en"), when neither the name nor the text settles it.
         title: the title to record (default: the report's own).
         replace: replace a version already in the library with a different text (else refused).
         embedder: a passage embedder to use instead of the model (tests, benchmarks).
         log: progress messages.
+        progress: called with (files read, files given, file) as each file is read and parsed.
 
     Raises:
         LibraryError: a file that cannot join the library (named), or a conflict with the catalog.
@@ -308,7 +350,7 @@ def add_reports(
     t0 = time.perf_counter()
     if not paths:
         raise LibraryError("no report files given")
-    parsed = _parse_files(paths, symbol, lang)  # before the lock: reading a file never holds up the library
+    parsed = _parse_files(paths, symbol, lang, progress)  # before the lock: reading never holds it up
     with build_lock(cfg.index_dir, log=log):
         entries = _current_entries(cfg)
         clean_leftovers(cfg)
@@ -316,7 +358,8 @@ def add_reports(
         _check_spellings(entries, parsed)
         docs = {(e.symbol, e.lang): e for e in entries}
         adding = _Adding(cfg, entries, parsed, title, embedder, log or (lambda _m: None))
-        for path, raw, corpus in parsed:
+        for given in parsed:
+            path, corpus = given.path, given.corpus
             old = docs.get((corpus.symbol, corpus.lang))
             if old is not None and old.sha256 == corpus.sha256:
                 adding.change.unchanged.append(old)
@@ -327,7 +370,7 @@ def add_reports(
                     "with a different text; give --replace to replace it"
                 )
             try:
-                adding.add(path, raw, corpus, old)
+                adding.add(given, old)
             except OSError as e:
                 raise _not_written(e, cfg, "added") from None
         if adding.change.entries:

@@ -110,6 +110,8 @@ class Paragraph:
         footnotes: footnotes whose markers stand in this paragraph.
         sentences: sentences of :attr:`full_text`, with offsets into it.
         line: line of the source file where the paragraph starts.
+        page: the page it starts on (1-based), when the source has pages (a PDF, or text with form feeds),
+            else None.
     """
 
     number: int
@@ -122,6 +124,7 @@ class Paragraph:
     part: str = ""
     document: str = ""
     lang: str = ""
+    page: int | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -153,6 +156,7 @@ class Paragraph:
             "lang": self.lang,
             **({"part": self.part} if self.part else {}),
             "number": self.number,
+            **({"page": self.page} if self.page is not None else {}),
             "section": list(self.section),
             "text": self.text,
             "items": [{"label": it.label, "text": it.text} for it in self.items],

@@ -44,13 +44,14 @@ CATALOG_BACKUP = "documents.json.bak"
 ENTRY_FILE = "entry.json"
 #: The six official languages of the United Nations, as report files name them (``NAME.zh.txt``).
 LANGS = ("zh", "en", "fr", "es", "ru", "ar")
-_RE_LANG_SUFFIX = re.compile(r"\.(zh|en|fr|es|ru|ar)\.txt$")
+_RE_LANG_SUFFIX = re.compile(r"\.(zh|en|fr|es|ru|ar)\.(?:txt|pdf|docx|doc)$", re.IGNORECASE)
 
 
 def lang_of_name(name: str) -> str | None:
-    """The language a report file's name gives (``report.en.txt`` → ``en``), or None."""
+    """The language a report file's name gives (``report.en.txt``, ``report.zh.pdf`` → ``en``, ``zh``), or
+    None."""
     m = _RE_LANG_SUFFIX.search(name)
-    return m.group(1) if m else None
+    return m.group(1).lower() if m else None
 
 
 def doc_key(symbol: str, lang: str, sha256: str) -> str:

@@ -191,7 +191,8 @@ class Library:
 
     def listing(self) -> list[dict[str, Any]]:
         """One row per document version, in library order (``pipeline documents --json``,
-        ``/api/documents``): symbol, lang, title, paragraphs, parts, date added, file, sha256, whether the
+        ``/api/documents``): symbol, lang, title, paragraphs, parts, date added, file, format (and the
+        original PDF or Word file with its sha256), sha256, whether the
         text is the one it was added with (``current``) and each numbering part's first and last number."""
         rows = []
         for d, e in zip(self.documents, self.entries, strict=True):
@@ -208,6 +209,8 @@ class Library:
                     "parts": [x for x in d.parts if x],
                     "added": e.added,
                     "file": e.file,
+                    "format": e.format,
+                    **({"original": e.original, "original_sha256": e.original_sha256} if e.original else {}),
                     "sha256": d.sha256,
                     "current": not e.sha256 or e.sha256 == d.sha256,
                     "ranges": [{"part": part, "first": a, "last": b} for part, (a, b) in ranges.items()],

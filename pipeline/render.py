@@ -50,7 +50,8 @@ def paragraph_text(p: Paragraph, width: int = 100) -> str:
     for fn in sorted(p.footnotes, key=lambda f: -f.offset):  # show each marker where it was printed
         if 0 <= fn.offset <= len(text):
             text = text[: fn.offset] + f"[{fn.marker}]" + text[fn.offset :]
-    head = f"{p.citation if p.document else f'¶{p.number}'}  " + " › ".join(p.section)
+    page = f" (p. {p.page})" if p.page is not None else ""
+    head = f"{p.citation if p.document else f'¶{p.number}'}{page}  " + " › ".join(p.section)
     lines = [safe(head)]
     lines += wrap_display(safe(text), width)
     for it in p.items:
@@ -111,6 +112,8 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
             " · ".join(f"{k} {v:.3f}" for k, v in scores.items() if k not in ("paragraph", "citation"))
         )
         where = safe(str(h.get("citation") or f"¶{h.get('paragraph')}"))
+        if h.get("page") is not None:
+            where += f" (p. {safe(str(h['page']))})"
         lines.append(
             f"{rank:>2}. {where}  [{float(h.get('score', 0.0)):.3f}]  "
             + safe(" › ".join(str(s) for s in h.get("section") or []))

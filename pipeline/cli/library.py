@@ -4,11 +4,66 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import Any
 
 from pipeline.cli.common import HOME_HELP, LANGS, _print_json, _warn, add_backend
 from pipeline.config import Config
 from pipeline.errors import EXIT_OK
 from pipeline.render import safe
+
+
+def report_files(given: list[str]) -> list[Path]:
+    """The files ``add`` is given: each file as it is, each folder's report files (``.txt``, ``.pdf``,
+    ``.docx``, ``.doc``, hidden files aside, in name order, sub-folders included).
+
+    Raises:
+        LibraryError: a folder holding no report file.
+    """
+    from pipeline.catalog import LibraryError
+    from pipeline.ingest import SUFFIXES
+
+    files: list[Path] = []
+    for name in given:
+        path = Path(name)
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = sorted(
+            f
+            for f in path.rglob("*")
+            if f.is_file()
+            and f.suffix.lower() in SUFFIXES
+            and not any(part.startswith(".") for part in f.relative_to(path).parts)
+        )
+        if not found:
+            raise LibraryError(f"{path}: the folder holds no report file ({', '.join(SUFFIXES)})")
+        files += found
+    return files
+
+
+class _Bar:
+    """A progress bar on standard error while ``add`` reads its files (a line per file when standard error is
+    not a terminal; nothing for one file)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int, path: Path) -> None:
+        if self.quiet or total < 2:
+            return
+        if not sys.stderr.isatty():
+            print(f"read {done}/{total}: {path}", file=sys.stderr)
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="file", desc="reading", file=sys.stderr, leave=False)
+        self.bar.set_postfix_str(path.name[-40:], refresh=False)
+        self.bar.update(1)
+        if done == total:
+            self.bar.close()
 
 
 def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
@@ -18,12 +73,13 @@ def cmd_add(args: argparse.Namespace, cfg: Config) -> int:
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     change = add_reports(
         cfg,
-        args.files,
+        report_files(args.files),
         symbol=args.symbol,
         lang=args.lang,
         title=args.title,
         replace=args.replace,
         log=None if args.json else log,
+        progress=_Bar(args.json),
     )
     for w in change.warnings:
         _warn(w)
@@ -74,9 +130,10 @@ def cmd_documents(args: argparse.Namespace, cfg: Config) -> int:
     for r in rows:
         annex = f" + {', '.join(r['parts'])}" if r["parts"] else ""
         state = "" if r["current"] else "  [file changed since it was added: run `pipeline build`]"
+        source = f" (from {r['format']}: corpus/{r['original']})" if r.get("original") else ""
         line = (
             f"{r['symbol']:<24} {r['lang']}  {r['paragraphs']:>4} paragraphs{annex}  "
-            f"added {r['added'][:10] or '?'}  corpus/{r['file']}{state}"
+            f"added {r['added'][:10] or '?'}  corpus/{r['file']}{source}{state}"
         )
         print(safe(line))
         if r["title"]:
@@ -142,7 +199,13 @@ def _add_add(sub: argparse._SubParsersAction) -> None:
         "or nothing: a file that fails changes nothing, and an interrupted add leaves the library as it "
         "was.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="report text files (UTF-8)")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="report files — UTF-8 text, PDF with a text layer, Word .docx (.doc through LibreOffice), told "
+        "by their content — or folders of them",
+    )
     p.add_argument(
         "--symbol", help="document symbol, for a report that does not print it (e.g. CTOC/COP/2012/7)"
     )

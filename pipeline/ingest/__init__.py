@@ -8,7 +8,10 @@ numbering restarts, and lines broken anywhere, inside words, numbers, references
 
 The package knows nothing of the library or its catalog; its modules:
 
-* :mod:`~pipeline.ingest.text`: the plain-text reader (bytes -> text -> corpus), :func:`ingest_file`.
+* :mod:`~pipeline.ingest.formats`: what a file is (by its magic bytes) and its *layout text*, whatever its
+  format; :func:`ingest_file` parses any of them.
+* :mod:`~pipeline.ingest.text`, :mod:`~pipeline.ingest.pdf`, :mod:`~pipeline.ingest.docx`: the readers of
+  plain text, PDF (text layer, laid out by positions and fonts) and Word (.docx).
 * :mod:`~pipeline.ingest.language`: language codes, detection of the script, the checks of a given language.
 * :mod:`~pipeline.ingest.parser`: :func:`parse_report` and :class:`ReportParser`, one method per layout rule.
 * :mod:`~pipeline.ingest.layout`: the line patterns and the block and heading predicates.
@@ -22,23 +25,27 @@ The package knows nothing of the library or its catalog; its modules:
 from __future__ import annotations
 
 from pipeline.ingest.errors import IngestError
+from pipeline.ingest.formats import SUFFIXES, ingest_file, layout_text, sniff_format
 from pipeline.ingest.identity import settle_identity
 from pipeline.ingest.language import LANGUAGES, PARSED_LANGUAGES, detect_language, lang_from_name
 from pipeline.ingest.parser import MAX_PARAGRAPHS, ReportParser, parse_report
-from pipeline.ingest.text import MAX_REPORT_BYTES, decode_report, ingest_file, read_report_bytes
+from pipeline.ingest.text import MAX_REPORT_BYTES, decode_report, read_report_bytes
 
 __all__ = [
     "MAX_PARAGRAPHS",
     "MAX_REPORT_BYTES",
     "LANGUAGES",
     "PARSED_LANGUAGES",
+    "SUFFIXES",
     "IngestError",
     "ReportParser",
     "decode_report",
     "detect_language",
     "ingest_file",
     "lang_from_name",
+    "layout_text",
     "parse_report",
     "read_report_bytes",
     "settle_identity",
+    "sniff_format",
 ]

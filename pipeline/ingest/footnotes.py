@@ -93,6 +93,12 @@ class NoteReader:
         self.active = False
         return False
 
+    def end(self) -> None:
+        """The footnotes end here (a page break, or the end of a paragraph's footnotes in a Word file): the
+        open note is kept and the next line is the body's."""
+        self.flush()
+        self.active = False
+
     def flush(self) -> None:
         """Keep the open numbered footnote (the note to an asterisk is in the front matter already)."""
         if self.note is not None and self.note.numbered:

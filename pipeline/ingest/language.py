@@ -110,5 +110,5 @@ def settle_language(path: str | Path, lang: str | None, detected: str | None) ->
 
 def lang_from_name(path: str | Path) -> str | None:
     """The language a file name declares: ``report.zh.txt`` -> "zh" (any of :data:`LANGUAGES`), else None."""
-    m = re.search(r"\.([a-z]{2})\.txt$", Path(path).name)
-    return m.group(1) if m and m.group(1) in LANGUAGES else None
+    m = re.search(r"\.([a-z]{2})\.(?:txt|pdf|docx|doc)$", Path(path).name, re.IGNORECASE)
+    return m.group(1).lower() if m and m.group(1).lower() in LANGUAGES else None

@@ -33,6 +33,11 @@ general rule, never a patch for one paragraph:
 * **Footnotes** (:mod:`pipeline.ingest.footnotes`): the lines after a rule "_____" are read by a
   :class:`~pipeline.ingest.footnotes.NoteReader`; once the body is read, each footnote is attached to the
   paragraph carrying its marker.
+* **Pages** (:meth:`ReportParser._read_line`): a line holding a form feed "\\f" (what ``pdftotext`` prints,
+  and what the PDF reader writes between pages) is a page break: it ends the page's footnotes, and each
+  paragraph records the page it starts on (1-based; None when the text has no form feed). A line holding a
+  vertical tab "\\v" ends footnotes without a page break (the Word reader writes one after the footnotes
+  of a paragraph).
 """
 
 from __future__ import annotations
@@ -158,6 +163,8 @@ class ReportParser:
         self.sub_count = 0  # numbered sub-headings of the current lettered section
         self.chapters = 0  # chapters of the current part (English Roman numerals)
         self.letters = 0  # lettered sections of the current chapter
+        self.page = 1  # the page being read (form feeds counted)
+        self.paged = any("\f" in line for line in lines)
 
     def parse(self, start: int, meta: Metadata, sha256: str) -> Corpus:
         """Read the body from line index ``start`` on into a corpus carrying ``meta`` and ``sha256``.
@@ -192,7 +199,11 @@ class ReportParser:
 
     def _read_line(self, idx: int) -> None:
         """Read line ``idx``: a rule, a footnote line, a line opening a unit, or a continuation."""
-        lineno, s = idx + 1, self.lines[idx].strip()
+        raw = self.lines[idx]
+        lineno, s = idx + 1, raw.strip()
+        if "\f" in raw or "\v" in raw:  # a page break, or the end of a paragraph's footnotes
+            self.footnotes.end()
+            self.page += raw.count("\f")
         if not s:
             return
         if RE_RULE.match(s):
@@ -358,7 +369,12 @@ class ReportParser:
         """Open paragraph ``n`` of ``part`` under the current heading path."""
         self._close()  # completes any heading, so the path's strings are final
         para = Paragraph(
-            number=n, section=[sec.heading for sec in self.path_stack], text="", line=lineno, part=part.name
+            number=n,
+            section=[sec.heading for sec in self.path_stack],
+            text="",
+            line=lineno,
+            part=part.name,
+            page=self.page if self.paged else None,
         )
         self.paragraphs.append(para)
         part.take(n, n, lineno)

@@ -1,6 +1,8 @@
-"""The plain-text reader: a report's ``.txt`` file (UTF-8 bytes) -> text -> :class:`~pipeline.corpus.Corpus`.
+"""The plain-text reader: a report file's bytes, read safely, and decoded as UTF-8.
 
-Readers of other formats (PDF, Word) belong beside this one and produce the same model.
+Readers of other formats (:mod:`pipeline.ingest.pdf`, :mod:`pipeline.ingest.docx`) produce the same layout
+text; :mod:`pipeline.ingest.formats` tells them apart and :func:`~pipeline.ingest.formats.ingest_file` parses
+any of them.
 """
 
 from __future__ import annotations
@@ -8,13 +10,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from pipeline.corpus import Corpus
 from pipeline.ingest.errors import IngestError
-from pipeline.ingest.language import lang_from_name, settle_language
-from pipeline.ingest.parser import parse_report
-from pipeline.store import sha256_bytes
 
-__all__ = ["MAX_REPORT_BYTES", "decode_report", "ingest_file", "read_report_bytes"]
+__all__ = ["MAX_REPORT_BYTES", "decode_report", "read_report_bytes"]
 
 #: The largest report file read (a UN report's text is rarely above 2 MB; 16 MiB leaves room for the
 #: longest compilations while a wrong file — a disk image, /dev/zero — is refused before it is read).
@@ -73,34 +71,3 @@ def decode_report(raw: bytes, path: str | Path) -> str:
             "not UTF-8: the bytes look like GB18030/GBK-encoded Chinese; "
             "convert the file first, e.g. `iconv -f GB18030 -t UTF-8`",
         ) from None
-
-
-def ingest_file(path: str | Path, lang: str | None = None) -> Corpus:
-    """Read and parse a report file.
-
-    Args:
-        path: the report's text file (UTF-8).
-        lang: the report's language; None takes the file name's (``NAME.zh.txt``), else detects it.
-
-    Returns:
-        The corpus; every paragraph's ``document`` is the printed symbol or "" until
-        :func:`~pipeline.ingest.identity.settle_identity` settles it (the library does, from its catalog:
-        :func:`pipeline.library.load_library`).
-
-    Raises:
-        IngestError: unreadable, empty, not UTF-8, in a language not supported yet or contradicting its text,
-            or structurally broken input (file and line named).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise IngestError(
-            path,
-            0,
-            "no such report; set PIPELINE_HOME to a folder holding corpus/ (with the report) "
-            "and indexes/, or run from such a folder",
-        )
-    raw = read_report_bytes(path)
-    hint = lang or lang_from_name(path)
-    if hint is not None:
-        settle_language(path, hint, None)  # an unknown language or one not parsed yet fails before decoding
-    return parse_report(decode_report(raw, path), path, sha256_bytes(raw), lang=hint)
