@@ -25,7 +25,7 @@ The package knows nothing of the library or its catalog; its modules:
 from __future__ import annotations
 
 from pipeline.ingest.errors import IngestError
-from pipeline.ingest.formats import SUFFIXES, ingest_file, layout_text, sniff_format
+from pipeline.ingest.formats import SUFFIXES, ingest_file, layout_text, parse_layout, sniff_format
 from pipeline.ingest.identity import settle_identity
 from pipeline.ingest.language import LANGUAGES, PARSED_LANGUAGES, detect_language, lang_from_name
 from pipeline.ingest.parser import MAX_PARAGRAPHS, ReportParser, parse_report
@@ -44,6 +44,7 @@ __all__ = [
     "ingest_file",
     "lang_from_name",
     "layout_text",
+    "parse_layout",
     "parse_report",
     "read_report_bytes",
     "settle_identity",

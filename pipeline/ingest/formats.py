@@ -29,7 +29,7 @@ from pipeline.ingest.parser import parse_report
 from pipeline.ingest.text import decode_report, read_report_bytes
 from pipeline.store import sha256_bytes
 
-__all__ = ["FORMATS", "SUFFIXES", "ingest_file", "layout_text", "sniff_format"]
+__all__ = ["FORMATS", "SUFFIXES", "ingest_file", "layout_text", "parse_layout", "sniff_format"]
 
 #: The formats read, as :func:`sniff_format` names them.
 FORMATS = ("text", "pdf", "docx", "doc")
@@ -82,6 +82,11 @@ def layout_text(raw: bytes, path: str | Path) -> tuple[str, str]:
         raise IngestError(
             path, 0, "is an encrypted (password-protected) Office file; save it without a password first"
         )
+    suffix = Path(path).suffix.lower()
+    if fmt == "text" and suffix in (".pdf", ".docx", ".doc"):
+        what = {".pdf": "a PDF (no %PDF- header)", ".docx": "a Word .docx file (not a zip archive)"}
+        kind = what.get(suffix, "an old Word .doc file")
+        raise IngestError(path, 0, f"is named {suffix} but is not {kind}")
     if fmt == "zip":
         raise IngestError(path, 0, "is a zip archive but not a Word .docx file (no word/document.xml)")
     return decode_report(raw, path), fmt
@@ -161,4 +166,16 @@ def ingest_file(path: str | Path, lang: str | None = None) -> Corpus:
     if hint is not None:
         settle_language(path, hint, None)  # an unknown language or one not parsed yet fails before decoding
     text, fmt = layout_text(raw, path)
-    return parse_report(text, path, sha256_bytes(raw if fmt == "text" else text.encode("utf-8")), lang=hint)
+    return parse_layout(text, fmt, path, sha256_bytes(raw if fmt == "text" else text.encode("utf-8")), hint)
+
+
+def parse_layout(text: str, fmt: str, path: str | Path, sha256: str, lang: str | None) -> Corpus:
+    """:func:`~pipeline.ingest.parser.parse_report` on a file's layout text; an error in a PDF's text names
+    the page (its line numbers are those of the layout text, which the reader never sees)."""
+    try:
+        return parse_report(text, path, sha256, lang=lang)
+    except IngestError as e:
+        if fmt != "pdf" or e.line <= 0:
+            raise
+        page = text.split("\n")[: e.line].count("\f") + 1
+        raise IngestError(path, 0, f"page {page}: {e.message}") from None
