@@ -70,6 +70,7 @@ def test_served_schemas(fast_retriever: Any) -> None:
             "/api/documents",
             "/api/gloss",
             "/api/health",
+            "/doc/{symbol}/{lang}.{ext}",
         }
     )
     ndjson = v31["paths"]["/api/batch"]["post"]["responses"]["200"]["content"]["application/x-ndjson"]

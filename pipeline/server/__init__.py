@@ -12,6 +12,8 @@ One module per job:
   ``/api/gloss``, ``/api/health``, the library filters (``doc``, ``lang``, ``parallel``, ``part``) and the
   token check.
 * :mod:`~pipeline.server.batch` — ``POST /api/batch``, streamed as NDJSON.
+* :mod:`~pipeline.server.originals` — ``/doc/SYMBOL/LANG.pdf``: the PDF (or Word) file a report was added
+  as, checked against its hash.
 * :mod:`~pipeline.server.pages` — the web page and ``/static``.
 * :mod:`~pipeline.server.docs` — the offline ``/docs`` page (Swagger UI from ``swagger_ui_bundle``).
 * :mod:`~pipeline.server.errors` — the one error shape ``{"error", "status"}`` and its handlers.

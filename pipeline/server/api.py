@@ -341,8 +341,9 @@ def _report_routes(router: APIRouter, P: _Params) -> None:
         "/documents", response_model=models.Documents, tags=["report"], summary="The library's documents"
     )
     async def documents(state: State) -> Response:
-        """Like `pipeline documents --json` (without files and hashes): each document version's symbol,
-        language, title, paragraph count, annexes, date added and numbering ranges, in library order."""
+        """Like `pipeline documents --json` (without the text files and their hashes): each document version's
+        symbol, language, title, paragraph count, annexes, date added and numbering ranges, in library order;
+        for a report given as PDF or Word, its format and original file (served at `/doc/SYMBOL/LANG.pdf`)."""
         return Response(state.documents, media_type="application/json")
 
     @router.get(

@@ -15,6 +15,7 @@ from pipeline.server.batch import batch_router
 from pipeline.server.docs import install_docs
 from pipeline.server.errors import HostCheck, install_error_handlers
 from pipeline.server.options import ServerOptions
+from pipeline.server.originals import originals_router
 from pipeline.server.pages import WEB_DIR, install_pages
 from pipeline.server.state import ServerState
 
@@ -71,6 +72,7 @@ def create_app(
     install_error_handlers(app)  # its CatchAll goes outside HostCheck
     app.include_router(api_router(options))
     app.include_router(batch_router(options))
+    app.include_router(originals_router())
     install_docs(app)
     install_pages(app, web_dir if web_dir is not None else WEB_DIR)
     return app

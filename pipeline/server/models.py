@@ -54,6 +54,11 @@ class Hit(BaseModel):
         description="UN-style citation in the version's language: 'CTOC/COP/2012/7, para. 23' or "
         "'CTOC/COP/2012/7，第23段'"
     )
+    page: int | None = Field(
+        None,
+        description="the page of the report's PDF the paragraph starts on (1-based; absent for a text "
+        "without pages); with a PDF original, /doc/SYMBOL/LANG.pdf#page=N shows it",
+    )
     score: float = Field(description="fused score (1.0 for lookups)")
     section: list[str] = Field(description="headings the paragraph falls under, outermost first")
     text: str = Field(description="the paragraph's full text, lettered items included")
@@ -120,6 +125,9 @@ class Paragraph(BaseModel):
     lang: Lang = Field(description="the language of the document version")
     part: str | None = Field(None, description='only in an annex: the annex ("annex", "annex II")')
     number: int
+    page: int | None = Field(
+        None, description="the page of the report's PDF it starts on (1-based; absent without pages)"
+    )
     section: list[str]
     text: str = Field(description="the paragraph's own text (before any lettered items)")
     items: list[Item]
@@ -146,6 +154,15 @@ class Document(BaseModel):
         description='its annexes whose paragraph numbering restarts ("annex", "annex II")'
     )
     added: str = Field(description="when it was added to the library (ISO 8601; may be empty)")
+    format: Literal["pdf", "docx", "doc"] | None = Field(
+        None, description="only for a report given as PDF or Word: what it was given as"
+    )
+    original: str | None = Field(
+        None,
+        description="only with format: the file as given, inside the corpus folder "
+        "('originals/NAME.LANG.pdf'); served at /doc/SYMBOL/LANG.pdf (.docx, .doc)",
+    )
+    original_sha256: str | None = Field(None, description="only with format: the file's sha256")
     ranges: list[PartRange] = Field(
         description="first and last paragraph number of the body and of each annex"
     )

@@ -22,8 +22,9 @@ class ServerOptions:
     Attributes:
         host: address to listen on; loopback by default. Any other address needs a token.
         port: TCP port; 0 picks a free one (the URL printed at start names it).
-        token: when set, every ``/api`` call must send ``Authorization: Bearer TOKEN`` (a token in the URL
-            is refused: it would be written to access logs).
+        token: when set, every ``/api`` call (and ``/doc``, the reports' original files) must send
+            ``Authorization: Bearer TOKEN`` (a token in the URL is refused: it would be written to access
+            logs).
         max_body_bytes: largest request body (a batch); larger is refused with 413.
         max_batch_lines: most queries in one batch; more is refused with 413.
         max_k: largest ``k`` a request may ask for (the smallest is 1).

@@ -48,10 +48,48 @@ def load_retriever(cfg: Config, log: Callable[[str], None] | None = None) -> Ret
 
 def document_rows(library: Library) -> list[dict[str, Any]]:
     """The library's listing (``/api/documents``): the rows of ``pipeline documents --json`` without the file,
-    hash and ``current``, plus each numbering part's first and last paragraph number."""
+    hash and ``current``, plus each numbering part's first and last paragraph number. ``format`` is left out
+    for a report given as text (like every optional key); a report given as PDF or Word has its ``format``,
+    ``original`` and ``original_sha256`` (served at ``/doc/SYMBOL/LANG.pdf``:
+    :mod:`pipeline.server.originals`)."""
     return [
-        {k: v for k, v in row.items() if k not in ("file", "sha256", "current")} for row in library.listing()
+        {
+            k: v
+            for k, v in row.items()
+            if k not in ("file", "sha256", "current") and not (k == "format" and not row.get("original"))
+        }
+        for row in library.listing()
     ]
+
+
+@dataclass(frozen=True)
+class Original:
+    """The file a document version was given as (PDF or Word), as the catalog names it.
+
+    Attributes:
+        symbol: the document's symbol, as the library writes it.
+        lang: the version's language.
+        format: "pdf", "docx" or "doc" (the file's extension).
+        name: its path inside ``corpus/`` ("originals/NAME.LANG.pdf"), from the catalog only.
+        sha256: the hash it was added with; a file that no longer has it is never served.
+    """
+
+    symbol: str
+    lang: str
+    format: str
+    name: str
+    sha256: str
+
+
+def original_files(library: Library) -> dict[tuple[str, str], Original]:
+    """Each document version given as PDF or Word, by ``(symbol, lang)``."""
+    return {
+        (row["symbol"], row["lang"]): Original(
+            row["symbol"], row["lang"], str(row.get("format") or ""), row["original"], row["original_sha256"]
+        )
+        for row in library.listing()
+        if row.get("original")
+    }
 
 
 #: A paragraph's place in the library: (symbol, lang, part, number).
@@ -73,6 +111,7 @@ class ServerState:
         snapshot: the parts of ``/api/health`` fixed at start.
         batch_limiter: batch chunks are answered one at a time, so a large batch shares the CPU with the
             questions of interactive users instead of crowding them out.
+        originals: the versions given as PDF or Word, by ``(symbol, lang)`` (``/doc/SYMBOL/LANG.pdf``).
     """
 
     retriever: Retriever
@@ -85,6 +124,7 @@ class ServerState:
     started: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
     batch_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    originals: dict[tuple[str, str], Original] = field(default_factory=dict)
 
     @classmethod
     def create(cls, retriever: Retriever, options: ServerOptions) -> ServerState:
@@ -107,6 +147,7 @@ class ServerState:
             all_paragraphs=json_bytes(records),
             documents=json_bytes({"documents": document_rows(retriever.library)}),
             snapshot=_snapshot(retriever, options),
+            originals=original_files(retriever.library),
         )
 
     def paragraph_list(self, documents: list[Corpus] | None = None, part: str | None = None) -> bytes:

@@ -271,6 +271,54 @@
     return `/cite?${new URLSearchParams({ q: symbol })}`;
   }
 
+  /** The path of the file a document version was added as (`ext`: "pdf", "docx" or "doc"), each segment of
+   * the symbol percent-encoded: /doc/CTOC/COP/2012/7/en.pdf. */
+  function originalHref(symbol, lang, ext) {
+    return `/doc/${String(symbol).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(lang)}.${ext}`;
+  }
+
+  /** A link to page `page` of the PDF a document version was added as ("p. 4", "第 4 页"), opening in a new
+   * tab; null when the page is unknown or the version has no PDF (added as text or Word). `citation` names
+   * the paragraph in the link's accessible name. */
+  function pageLink(lib, symbol, lang, page, citation) {
+    const n = Number(page);
+    const doc = lib && Number.isInteger(n) && n > 0 ? lib.find(symbol, lang) : null;
+    if (!doc || doc.format !== "pdf" || !doc.original) return null;
+    const zh = doc.lang === "zh";
+    return el("a", {
+      class: "page-link",
+      href: `${originalHref(doc.symbol, doc.lang, "pdf")}#page=${n}`,
+      target: "_blank",
+      rel: "noopener",
+      dataset: { page: String(n) },
+      "aria-label": `${citation}: page ${n} of the PDF (opens in a new tab)`,
+      onclick: openWithToken,
+    }, el("span", { lang: zh ? ZH : "en" }, zh ? `第 ${n} 页` : `p. ${n}`));
+  }
+
+  /** A click on a link to an original while the page holds an access token: a new tab cannot send the token
+   * (the server takes it from a header only), so the file is fetched with it and shown from a blob URL.
+   * Without a token (or with a modifier key) the link is followed as it is. */
+  async function openWithToken(ev) {
+    if (!getToken() || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+    ev.preventDefault();
+    const url = new URL(ev.currentTarget.href, location.href);
+    const tab = window.open("about:blank", "_blank"); // opened in the click: one opened after a fetch is a pop-up
+    try {
+      const file = URL.createObjectURL(await (await api(url.pathname)).blob());
+      if (tab && !tab.closed) {
+        tab.opener = null;
+        tab.location.replace(file + url.hash);
+      } else {
+        location.assign(file + url.hash);
+      }
+      setTimeout(() => URL.revokeObjectURL(file), 120000);
+    } catch (e) {
+      if (tab) tab.close();
+      setStatus(`Cannot open the PDF: ${e && e.message ? e.message : e}`);
+    }
+  }
+
   /** The library filters of a URL's parameters: {docs, lang, parallel}. */
   function filtersOf(params) {
     return {
@@ -799,11 +847,13 @@
         : el("p", { class: "muted" }, "No other language version has this paragraph.")) : null;
 
     const score = typeof hit.score === "number" ? hit.score : Number(hit.score);
+    const pageEl = pageLink(lib, symbol, lang, hit.page, citation);
     const dataset = { paragraph: String(n), document: symbol, lang };
     if (part) dataset.part = part;
     const card = el("li", { class: "card result", dataset },
       el("div", { class: "card-head" },
         el("h2", { class: "num" }, el("a", { class: "citation", href, lang: textLang }, citation)),
+        pageEl,
         sectionPath(hit.section, lang),
         Number.isFinite(score) ? el("span", { class: "score", title: "fused score" }, `score ${score.toFixed(3)}`) : null),
       textEl,
@@ -1069,7 +1119,7 @@
     const article = el("article", { class: "card paragraph", dataset, "aria-labelledby": "p-title" },
       el("h1", { id: "p-title", tabindex: "-1", lang: textLang }, citation),
       multi && version && version.title ? el("p", { class: "doc-title muted" }, version.title) : null,
-      el("p", { class: "crumbs" }, sectionPath(p.section, plang)),
+      el("p", { class: "crumbs" }, pageLink(lib, doc, plang, p.page, citation), sectionPath(p.section, plang)),
       textEl,
       itemEls.length ? el("ol", { class: "items", "aria-label": "Items" }, itemEls.map((x) => x.li)) : null,
       fnEls.length ? el("section", { class: "footnotes", "aria-labelledby": "fn-title" },
