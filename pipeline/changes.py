@@ -34,7 +34,7 @@ from pipeline.catalog import (
     write_entry,
 )
 from pipeline.config import Config
-from pipeline.ingest import layout_text, parse_report, read_report_bytes, settle_identity
+from pipeline.ingest import layout_text, parse_layout, read_report_bytes, settle_identity
 from pipeline.layout import doc_key, lang_of_name
 from pipeline.library import default_entries, load_document
 from pipeline.store import build_lock, sha256_bytes, write_bytes_atomic
@@ -155,7 +155,7 @@ def _parse_files(
         text, fmt = layout_text(given, path)
         raw = given if fmt == "text" else text.encode("utf-8")
         hint = lang or lang_of_name(path.name)
-        corpus = parse_report(text, path, sha256_bytes(raw), lang=hint)
+        corpus = parse_layout(text, fmt, path, sha256_bytes(raw), hint)
         settle_identity(corpus, symbol, hint)
         parsed.append(_Given(path, raw, corpus, fmt, None if fmt == "text" else given))
         if progress is not None:
