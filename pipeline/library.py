@@ -350,7 +350,10 @@ def refresh_catalog(library: Library) -> list[Entry]:
                 e.title or (doc.metadata.title or ""),
                 len(doc.paragraphs),
                 e.added or now(),
-                dict(e.extra),
+                format=e.format,
+                original=e.original,
+                original_sha256=e.original_sha256,
+                extra=dict(e.extra),
             )
         )
     return out

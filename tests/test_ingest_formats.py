@@ -158,6 +158,11 @@ def test_add_keeps_the_original_and_records_its_format(lib: Config, made: Any, t
     library = load_library(lib)
     assert all(p.page for p in library.document("CTOC/COP/2014/5").paragraphs)
     assert all(p.page is None for p in library.document("CTOC/COP/2017/6").paragraphs)  # Word has no pages
+    from pipeline.library import refresh_catalog
+
+    refreshed = {e.symbol: e for e in refresh_catalog(library)}  # what build writes back keeps the original
+    assert refreshed["CTOC/COP/2014/5"].original == by_symbol["CTOC/COP/2014/5"].original
+    assert refreshed["CTOC/COP/2014/5"].format == "pdf"
     again = add_reports(lib, [pdf], embedder=FakeEmbedder())  # the same file again: nothing changes
     assert again.entries == [] and [e.symbol for e in again.unchanged] == ["CTOC/COP/2014/5"]
 
