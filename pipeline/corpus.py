@@ -181,6 +181,8 @@ class Metadata:
     title: str | None = None
     report_type: str | None = None
     language: str = "zh"
+    issued: str | None = None  # the masthead's date ("17 August 2012")
+    masthead_language: str | None = None  # the language the masthead names ("Chinese" → "zh"), if any
 
 
 @dataclass

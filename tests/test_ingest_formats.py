@@ -99,6 +99,8 @@ def test_pdf_and_word_give_the_paragraphs_of_the_text(made: Any, name: str, fmt:
     for key in FRONT:  # the front matter as the text has it; the symbol from the masthead
         assert getattr(other.metadata, key) == getattr(text.metadata, key), key
     assert other.metadata.symbol == SYMBOLS[name]
+    assert other.metadata.masthead_language == text.lang  # "Chinese", or an original's "Original: English"
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", other.metadata.issued or "")
     # no page furniture in any paragraph or footnote: job number, barcode, "N/M" page numbers
     everything = " ".join(p.index_text for p in other.paragraphs)
     assert not re.search(r"V\.\d{2}-\d{5}|\*\d{7}\*", everything)

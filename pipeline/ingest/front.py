@@ -3,7 +3,8 @@
 **Front matter.** The symbol is the first document symbol printed in the masthead (before the session, dates
 and agenda lines); the title is the longest block between those lines and the report type ("秘书处的报告",
 "秘书处的说明", "秘书处编写的背景文件", "Report of the Secretariat", "Note by the Secretariat", "Background
-paper prepared by the Secretariat" …).
+paper prepared by the Secretariat" …). The masthead's date and the language it names are kept too
+(:attr:`~pipeline.corpus.Metadata.issued`, :attr:`~pipeline.corpus.Metadata.masthead_language`).
 """
 
 from __future__ import annotations
@@ -84,11 +85,38 @@ def parse_front_matter(lines: list[str], lang: str = "zh") -> tuple[Metadata, li
         if m := _RE_SYMBOL.search(" ".join(block)):
             meta.symbol, meta.symbol_source = m.group(0), "front matter"
             break
+    _read_masthead([line for block in masthead for line in block], meta)
     if not (meta.session or meta.dates or meta.agenda_item):
         # no such lines: any block but the masthead's own
         rest = [b for b in masthead if not any(_MASTHEAD.search(x) or _RE_SYMBOL.search(x) for x in b)]
     _read_title(rest, rules, meta)
     return meta, [line.strip() for line in lines if line.strip()]
+
+
+_RE_ISSUED = re.compile(rf"^\d{{1,2}}\s+(?:{_MONTHS})\s+\d{{4}}$")
+_LANGUAGE_NAMES = {
+    "Arabic": "ar",
+    "Chinese": "zh",
+    "English": "en",
+    "French": "fr",
+    "Russian": "ru",
+    "Spanish": "es",
+}
+
+
+def _read_masthead(lines: list[str], meta: Metadata) -> None:
+    """The masthead's date ("17 August 2012") and the language it names: the version's own line ("Chinese"),
+    else the original's ("Original: English", which an original version prints alone)."""
+    original = None
+    for line in lines:
+        if meta.issued is None and _RE_ISSUED.match(line):
+            meta.issued = line
+        elif line in _LANGUAGE_NAMES and meta.masthead_language is None:
+            meta.masthead_language = _LANGUAGE_NAMES[line]
+        elif m := re.match(r"^Original:\s*(\w+)$", line):
+            original = _LANGUAGE_NAMES.get(m.group(1))
+    if meta.masthead_language is None:
+        meta.masthead_language = original
 
 
 def _blocks(lines: list[str]) -> list[list[str]]:
