@@ -511,3 +511,75 @@ def lock_held_elsewhere(index_dir: Path, seconds: float = 60) -> Iterator[subpro
     finally:
         holder.kill()
         holder.wait()
+
+
+# --- the browser ----------------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT = 60  # seconds: the first question loads the query encoder
+
+
+@contextmanager
+def chromium(profile: Path) -> Iterator[Any]:
+    """Debian's chromium driven headless through chromium-driver (fails naming what to install when they are
+    missing), with a fresh profile in ``profile``; quit and the profile removed afterwards."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(
+            f"the browser tests need Debian's chromium and its driver ({', '.join(missing)} missing): "
+            "apt-get install chromium chromium-driver"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1024,1200",
+        "--lang=en-US",
+    ):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def by_css(driver: Any, sel: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, sel)
+
+
+def all_css(driver: Any, sel: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, sel)
+
+
+def wait_ready(driver: Any, timeout: float = WAIT) -> None:
+    """Wait until the page has finished its view (``body[data-ready]`` is set after the glosses)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script("return document.body.dataset.ready || ''")
+    )
+
+
+def open_page(driver: Any, url: str) -> None:
+    driver.get(url)
+    wait_ready(driver)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,10 @@ from support import (
     WG2_EN,
     FakeEmbedder,
     assert_error,
+    chromium,
     library_retriever,
     live_server,
+    open_page,
     scratch_home,
 )
 
@@ -350,45 +351,14 @@ def test_original_url_encodes_each_segment() -> None:
 
 # --- the page (headless Chromium) -------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not all(os.access(p, os.X_OK) for p in (CHROMIUM, CHROMEDRIVER)):
-        pytest.skip("needs Debian's chromium and chromium-driver")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--window-size=1024,1200",
-        "--lang=en-US",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
-    driver.set_script_timeout(30)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
-def _open(driver: Any, url: str) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(url)
-    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.body.dataset.ready || ''"))
+_open = open_page
 
 
 def _links(driver: Any, sel: str) -> list[dict[str, str]]:

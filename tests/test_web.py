@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import WAIT, all_css, by_css, chromium, open_page, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,7 @@ DOCS = (
     if os.environ.get("PIPELINE_SCREENSHOTS") == "docs"
     else Path(tempfile.mkdtemp(prefix="screens-"))
 )
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 SYMBOL = "CTOC/COP/2012/7"
-WAIT = 60  # seconds: the first question loads the query encoder
 
 
 def phref(n: int, symbol: str = SYMBOL, lang: str = "zh", part: str = "") -> str:
@@ -131,40 +128,8 @@ def server(home: Path, model_home: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    if missing:
-        pytest.fail(
-            f"the browser tests need Debian's chromium and its driver ({', '.join(missing)} missing): "
-            "apt-get install chromium chromium-driver"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1024,1200",
-        "--lang=en-US",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
-    driver.set_script_timeout(30)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
@@ -175,32 +140,6 @@ def page(browser: Any, server: str) -> Iterator[Any]:
     yield browser
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
-
-
-def by_css(driver: Any, sel: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, sel)
-
-
-def all_css(driver: Any, sel: str) -> list[Any]:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_elements(By.CSS_SELECTOR, sel)
-
-
-def wait_ready(driver: Any, timeout: float = WAIT) -> None:
-    """Wait until the page has finished its view (``body[data-ready]`` is set after the glosses)."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, timeout).until(
-        lambda d: d.execute_script("return document.body.dataset.ready || ''")
-    )
-
-
-def open_page(driver: Any, url: str) -> None:
-    driver.get(url)
-    wait_ready(driver)
 
 
 def search(driver: Any, base: str, query: str) -> list[Any]:
@@ -596,7 +535,11 @@ TEST = "A/TEST/2030/1"
 
 @pytest.fixture(scope="module")
 def library_server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from support import build_library_home, library_retriever, live_server
+    from support import (
+        build_library_home,
+        library_retriever,
+        live_server,
+    )
 
     from pipeline.server import create_app
 
