@@ -218,6 +218,40 @@ class Library:
             )
         return rows
 
+    def overview(self, symbol: str, lang: str | None = None, part: str | None = None) -> dict[str, Any]:
+        """What a document is and how it is laid out (a query that is its symbol alone): its symbol, title and
+        languages (every version's), and for one version (``lang``; default: the first in library order) its
+        paragraphs, each part's first and last paragraph number, and its sections — each heading with the
+        first and last paragraph under it, per part ("" the body, else the annex), outermost headings first
+        and in reading order. ``part`` keeps one part only.
+
+        Raises:
+            QueryError: no such document (or version).
+        """
+        d = self.document(symbol, lang)
+        entry = next(e for v, e in zip(self.documents, self.entries, strict=True) if v is d)
+        ranges: dict[str, list[int]] = {}
+        sections: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+        shown = [p for p in d.paragraphs if part is None or p.part == part]
+        for p in shown:
+            r = ranges.setdefault(p.part, [p.number, p.number])
+            r[0], r[1] = min(r[0], p.number), max(r[1], p.number)
+            for depth in range(len(p.section)):
+                s = sections.setdefault(
+                    (p.part, tuple(p.section[: depth + 1])),
+                    {"part": p.part, "heading": p.section[depth], "level": depth + 1, "first": p.number},
+                )
+                s["first"], s["last"] = min(s["first"], p.number), max(s.get("last", p.number), p.number)
+        return {
+            "symbol": d.symbol,
+            "title": entry.title or (d.metadata.title or ""),
+            "languages": [v.lang for v in self.versions(symbol)],
+            "lang": d.lang,
+            "paragraphs": len(shown),
+            "ranges": [{"part": name, "first": a, "last": b} for name, (a, b) in ranges.items()],
+            "sections": list(sections.values()),
+        }
+
     @property
     def sha256(self) -> str:
         """One hash of every document's text and identity (changes when any report changes)."""

@@ -140,8 +140,13 @@ def test_missing_item_is_said_not_silently_widened(lookups):
 
 
 def test_lookup_refuses_what_is_not_a_reference(lookups):
-    with pytest.raises(QueryError, match="does not cite S/1999/1"):
-        lookups.lookup("S/1999/1")
+    # a reference to what the library does not have is answered: a warning and no results (`cite` exit 1)
+    ans = lookups.lookup("S/1999/1")
+    assert ans.route == "document" and not ans.hits
+    assert "S/1999/1 is not in the library" in ans.warnings[0] and "no paragraph" in ans.warnings[0]
+    ans = lookups.lookup("resolution 99/999")
+    assert ans.route == "citation" and not ans.hits
+    assert ans.warnings == ["the library does not cite resolution 99/999"]
     with pytest.raises(QueryError, match="no paragraph number or reference"):
         lookups.lookup("pirates")
 

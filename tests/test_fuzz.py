@@ -141,7 +141,7 @@ def test_retriever_answers_or_refuses(fast_retriever, text):
         ans = fast_retriever.search(text, k=3, mode="hybrid")
     except QueryError:
         return
-    assert ans.route in ("paragraph", "citation", "question")
+    assert ans.route in ("paragraph", "citation", "document", "question")
     assert all(1 <= h.paragraph <= 65 for h in ans.hits)
 
 

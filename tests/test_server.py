@@ -101,7 +101,12 @@ def test_cite_equals_cli_json(client: Any, capsys: pytest.CaptureFixture[str]) -
 
 def test_cite_refuses_what_is_not_a_reference(client: Any) -> None:
     assert_error(client.get("/api/cite", params={"q": "pirates"}), 400, "no paragraph number or reference")
-    assert_error(client.get("/api/cite", params={"q": "resolution 99/999"}), 400, "does not cite")
+    # a reference the library does not cite is answered (as `pipeline cite` answers it, exit code 1): a
+    # warning and no results
+    resp = client.get("/api/cite", params={"q": "resolution 99/999"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["results"] == [] and body["warnings"] == ["the library does not cite resolution 99/999"]
 
 
 def test_paragraphs_equal_cli_json(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
