@@ -122,7 +122,8 @@ class Answer:
 
     Attributes:
         query: the query as answered (folded white space, truncated).
-        route: "question", "paragraph" or "citation"; "error" when the query could not be answered.
+        route: "question", "paragraph", "citation" or "document"; "error" when the query could not be
+            answered.
         lang: the query's language, "zh" or "en".
         hits: ranked results.
         warnings: what the user should know (truncation, a paragraph that does not exist, …).
@@ -130,6 +131,14 @@ class Answer:
         exception: the error itself (kept as the object raised; not part of the JSON shape).
         terms: for a question, the report-vocabulary terms it was matched on (its own words, translations,
             synonyms), strongest first — what a reader's eye should look for in the text.
+        no_answer: the library does not seem to answer this question (its hits are the closest paragraphs,
+            not answers): :mod:`pipeline.abstain` decides from the channels' raw scores. Always False for
+            paragraph and citation lookups.
+        no_answer_score: the evidence that the library answers it (higher: more likely; compared with the
+            language's threshold), for a question.
+        overview: for a document named alone (route "document"): its symbol, title, languages, paragraphs and
+            sections with the first and last paragraph under each heading
+            (:meth:`pipeline.library.Library.overview`).
     """
 
     query: str
@@ -140,6 +149,9 @@ class Answer:
     error: str | None = None
     terms: list[str] = field(default_factory=list)
     exception: QueryError | None = field(default=None, repr=False, compare=False)
+    no_answer: bool = False
+    no_answer_score: float | None = None
+    overview: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by every mode and command (and the server)."""
@@ -148,10 +160,15 @@ class Answer:
         out: dict[str, Any] = {
             "query": self.query,
             "route": self.route,
+            "no_answer": self.no_answer,
             "results": [h.to_dict() for h in self.hits],
         }
+        if self.no_answer_score is not None:
+            out["no_answer_score"] = round(self.no_answer_score, 6)
         if self.terms:
             out["terms"] = list(self.terms)
         if self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.overview is not None:
+            out["overview"] = self.overview
         return out

@@ -109,6 +109,10 @@ class Config:
             candidates. For large libraries: about one partition per 1,000 sentences (``docs/scale.md``).
         qdrant_probe: partitions scanned per question on a partitioned collection
             (more: better recall, slower).
+        no_answer_zh: a Chinese question whose no-answer evidence (:mod:`pipeline.abstain`) is below this
+            is flagged ``no_answer`` (calibrated on the shipped library by ``scripts/calibrate_no_answer.py``;
+            a library of other reports should be calibrated again). 0 turns the flag off.
+        no_answer_en: the same for English questions.
     """
 
     root: Path = field(default_factory=_default_root)
@@ -135,6 +139,8 @@ class Config:
     qdrant_collection: str = "pipeline"
     qdrant_partitions: int = 0
     qdrant_probe: int = 16
+    no_answer_zh: float = 0.8909  # scripts/calibrate_no_answer.py: 1.6 % of answerable dev flagged
+    no_answer_en: float = 0.8981  # 1.2 % of answerable dev questions flagged
 
     def __post_init__(self) -> None:
         if isinstance(self.root, str):  # Config(root="/some/home") from scripts and the Python API
@@ -167,6 +173,9 @@ class Config:
         for name in ("lexical_weight_zh", "lexical_weight_en", "sentence_weight"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise bad(name, "must be between 0 and 1")
+        for name in ("no_answer_zh", "no_answer_en"):
+            if not 0.0 <= float(getattr(self, name)) <= 2.0:
+                raise bad(name, "must be between 0 (off) and 2")
         if self.bm25_k1 < 0 or not 0.0 <= self.bm25_b <= 1.0:
             raise bad("bm25_k1" if self.bm25_k1 < 0 else "bm25_b", "k1 must be ≥ 0 and b between 0 and 1")
         if self.pivot_weight < 0:

@@ -137,15 +137,25 @@ def query_metrics(ranked: Sequence[int], relevant: Sequence[int]) -> dict[str, f
     return m
 
 
-def evaluate(qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]]) -> dict[str, dict[str, float]]:
+def evaluate(
+    qrels: Sequence[Qrel], ranked_lists: Sequence[Sequence[int]], flagged: Sequence[bool] | None = None
+) -> dict[str, dict[str, float]]:
     """Average the metrics per group: "all", each language, each kind, and each language×kind.
+
+    Args:
+        qrels: the judged queries.
+        ranked_lists: each query's ranked paragraph keys.
+        flagged: whether each query's answer said the library does not answer it (``no_answer``); adds the
+            metric "flagged", the share flagged (on answerable questions: the signal's false alarms).
 
     Returns:
         ``{group: {metric: value, "n": count}}``.
     """
     groups: dict[str, list[dict[str, float]]] = defaultdict(list)
-    for q, ranked in zip(qrels, ranked_lists, strict=True):
+    for i, (q, ranked) in enumerate(zip(qrels, ranked_lists, strict=True)):
         m = query_metrics(list(ranked), q.relevant)
+        if flagged is not None:
+            m["flagged"] = float(flagged[i])
         for g in ("all", q.lang, q.kind, f"{q.lang}/{q.kind}"):
             groups[g].append(m)
     out: dict[str, dict[str, float]] = {}
@@ -187,6 +197,8 @@ def _order(groups: dict[str, dict[str, float]]) -> list[str]:
 def format_table(groups: dict[str, dict[str, float]], title: str | None = None) -> str:
     """A markdown table of the groups' metrics."""
     cols = [f"R@{k}" for k in KS] + ["MRR@10", "nDCG@10", "exact"]
+    if any("flagged" in m for m in groups.values()):
+        cols.append("flagged")
     lines = []
     if title:
         lines.append(f"**{title}**\n")
@@ -196,6 +208,16 @@ def format_table(groups: dict[str, dict[str, float]], title: str | None = None) 
         m = groups[g]
         lines.append(f"| {g} | {int(m['n'])} | " + " | ".join(f"{m[c]:.3f}" for c in cols) + " |")
     return "\n".join(lines)
+
+
+def flag_rates(langs: Sequence[str], flagged: Sequence[bool]) -> dict[str, dict[str, float]]:
+    """The share of questions flagged ``no_answer``, overall and per language: ``{group: {"n", "flagged"}}``
+    (on an out-of-scope set: how many the signal catches)."""
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for lang, f in zip(langs, flagged, strict=True):
+        groups["all"].append(f)
+        groups[lang].append(f)
+    return {g: {"n": len(v), "flagged": sum(v) / len(v)} for g, v in groups.items()}
 
 
 # --- answer sentences -----------------------------------------------------------------------------------

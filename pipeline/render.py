@@ -44,6 +44,10 @@ def safe(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
+#: What text output says above the hits of a question the library does not seem to answer.
+NO_ANSWER = "The library does not seem to answer this; closest paragraphs:"
+
+
 def paragraph_text(p: Paragraph, width: int = 100) -> str:
     """One paragraph: number, section path, text with footnote markers, items, footnotes."""
     text = p.text
@@ -78,6 +82,35 @@ def answer_text(ans: Answer, full: bool = False, width: int = 100, color: bool =
     )
 
 
+def _span(first: Any, last: Any) -> str:
+    return f"¶{first}" if first == last else f"¶{first}-{last}"
+
+
+def overview_lines(ov: dict[str, Any], width: int = 100) -> list[str]:
+    """A document's overview (``"overview"`` of a document route's record): symbol, language versions,
+    title, each part's paragraphs, and the headings — indented by level — with the paragraphs under each."""
+    langs = [str(x) for x in ov.get("languages") or []]
+    lang = str(ov.get("lang", ""))
+    others = [x for x in langs if x != lang]
+    head = f"{ov.get('symbol', '')} ({lang}" + (f"; also in {', '.join(others)}" if others else "") + ")"
+    lines = [f"   {safe(head)}"]
+    if ov.get("title"):
+        lines += wrap_display(safe(str(ov["title"])), width, "   ", "   ")
+    ranges = [
+        f"{r.get('part') or 'body'} {_span(r.get('first'), r.get('last'))}" for r in ov.get("ranges") or []
+    ]
+    lines.append(safe(f"   {ov.get('paragraphs', 0)} paragraphs: " + "; ".join(ranges)))
+    part = ""
+    for sec in ov.get("sections") or []:
+        if (sec.get("part") or "") != part:
+            part = sec.get("part") or ""
+            lines.append(safe(f"   [{part or 'body'}]"))
+        indent = "   " + "  " * (max(int(sec.get("level", 1)), 1) - 1)
+        text = f"{sec.get('heading', '')}  {_span(sec.get('first'), sec.get('last'))}"
+        lines += wrap_display(safe(text), width, indent, indent + "    ")
+    return lines
+
+
 def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color: bool = False) -> str:
     """One answer in its JSON shape (:meth:`~pipeline.answer.Answer.to_dict`, as a batch saves it).
 
@@ -87,7 +120,8 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
 
     Args:
         rec: ``{"query", "route", "results": [...]}``, optionally ``"id"``,
-            ``"lang"``, ``"warnings"``, ``"error"``.
+            ``"lang"``, ``"warnings"``, ``"error"``, ``"overview"`` (a document named alone: printed
+            before the results, by :func:`overview_lines`).
         full: print whole paragraphs with the answer marked »…«, and their footnotes.
         width: terminal columns.
         color: mark the answer in bold (for a terminal).
@@ -103,8 +137,12 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
         return "\n".join(lines)
     for w in rec.get("warnings") or []:
         lines.append(f"   warning: {safe(str(w))}")
+    if rec.get("no_answer"):
+        lines.append(f"   {NO_ANSWER}")
+    if rec.get("overview"):
+        lines += overview_lines(rec["overview"], width)
     results = rec.get("results") or []
-    if not results:
+    if not results and not rec.get("overview"):
         lines.append("   (no results)")
     for rank, h in enumerate(results, 1):
         scores = h.get("scores") or {}

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.abstain import CANDIDATES, evidence, features
 from pipeline.answer import Answer, Hit
-from pipeline.backends.base import Channels
+from pipeline.backends.base import Channels, Scored, one_per_paragraph
 from pipeline.backends.local import LocalChannels
 from pipeline.cite import CitationIndex, lookup_citations, lookup_paragraphs
 from pipeline.config import Config
@@ -439,8 +440,15 @@ class Retriever:
         return k
 
     def _lookup(self, plan: QueryPlan, selected: list[Corpus], rows: np.ndarray | None) -> Answer:
-        warnings = list(plan.warnings)
+        """A reference, answered exactly: the paragraphs asked for, the paragraphs citing something, or a
+        document's overview. A reference to what the library does not have (a document, a paragraph number,
+        an uncited resolution) is answered with warnings and no results — never searched for instead."""
         route = plan.route
+        warnings = [*plan.warnings, *route.warnings]
+        if route.missing:
+            return Answer(plan.text, route.kind, plan.lang, [], warnings)
+        if route.kind == "document":
+            return self._overview(plan, selected, rows, warnings)
         if route.kind == "paragraph":
             docs = selected
             if route.document is not None:
@@ -454,6 +462,32 @@ class Retriever:
                 self.library, self.citations, route.identifiers, None if rows is None else set(rows.tolist())
             )
         return Answer(plan.text, route.kind, plan.lang, hits, warnings)
+
+    def _overview(
+        self, plan: QueryPlan, selected: list[Corpus], rows: np.ndarray | None, warnings: list[str]
+    ) -> Answer:
+        """A document named alone: its overview, and the paragraphs of the selected documents citing it, if
+        any. The overview is of a selected version (any, when ``--doc``/``--lang`` leave none of the
+        document's), the one in the query's language when there is one, else the first."""
+        route = plan.route
+        symbol = route.document or ""
+        versions = [d for d in selected if d.symbol == symbol] or self.library.versions(symbol)
+        d = next((v for v in versions if v.lang == plan.lang), versions[0])
+        part = route.part or None
+        if part is not None and part not in d.parts:
+            warnings.append(
+                f"no {part} in {d.label}: its parts are the body" + "".join(f", {x}" for x in d.parts if x)
+            )
+            part = None  # the whole document's overview, then
+        overview = self.library.overview(d.symbol, d.lang, part)
+        hits = (
+            lookup_citations(
+                self.library, self.citations, route.identifiers, None if rows is None else set(rows.tolist())
+            )
+            if route.identifiers
+            else []
+        )
+        return Answer(plan.text, "document", plan.lang, hits, warnings, overview=overview)
 
     def _questions(
         self,
@@ -470,22 +504,29 @@ class Retriever:
         channels = self._get_channels()
         qv = self.encoder.encode([p.dense_text for p in plans]) if mode != "lexical" else None
         paragraphs = self.library.paragraphs
+        versions = len({d.lang for d in self.library.documents})  # at most this many versions of a paragraph
         out: list[Answer] = []
         for qi, plan in enumerate(plans):
             w = lexical_weight(plan.lang, cfg.lexical_weight_zh, cfg.lexical_weight_en, plan.coverage)
             results, any_term = channels.search(
                 plan,
                 None if qv is None else qv[qi],
-                k,
+                max(k, CANDIDATES) * versions,  # the signal looks at CANDIDATES paragraphs; k are shown
                 w,
                 lexical=mode != "dense",
                 rows=rows,
                 docs=docs,
                 lang=lang,
             )
+            results = self._in_language(
+                one_per_paragraph(results, paragraphs, lang or plan.lang)[: max(k, CANDIDATES)],
+                lang or plan.lang,
+            )
             warnings = list(plan.warnings)
             if mode != "dense" and not any_term:
                 where = "the library" if len(self.library.documents) > 1 else "the report"
+                if rows is not None:  # --doc / --lang: the words may be elsewhere in the library
+                    where = "the documents searched"
                 warnings.append(
                     f"no word of the query occurs in {where}" + ("" if qv is not None else "; no results")
                 )
@@ -493,10 +534,33 @@ class Retriever:
                 Hit.of(
                     paragraphs[s.row], s.fused, s.scores, answer_span(paragraphs[s.row], plan, s.sentence_cos)
                 )
-                for s in results
+                for s in results[:k]
             ]
-            out.append(Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan)))
+            answer = Answer(plan.text, "question", plan.lang, hits, warnings, terms=self._matched(plan))
+            self._judge(answer, [s.scores for s in results], any_term)
+            out.append(answer)
         return out
+
+    def _in_language(self, results: list[Scored], lang: str) -> list[Scored]:
+        """Each paragraph shown in ``lang`` when its document has that version (found by another version, its
+        answer sentence is then chosen by the query's terms alone)."""
+        out = []
+        for r in results:
+            p = self.library.paragraphs[r.row]
+            other = self.library.find(p.document, lang, p.number, p.part) if p.lang != lang else None
+            out.append(Scored(self.library.row(other), r.fused, r.scores, None) if other is not None else r)
+        return out
+
+    def _judge(self, answer: Answer, scores: list[dict[str, float]], any_term: bool) -> None:
+        """Set the answer's no-answer flag (:mod:`pipeline.abstain`) from its candidates' channel scores;
+        without the dense channel, a question none of whose words occurs in the library is flagged."""
+        feats = features(scores)
+        if feats is None:
+            answer.no_answer = not any_term
+            return
+        answer.no_answer_score = evidence(feats, answer.lang)
+        threshold = self.cfg.no_answer_zh if answer.lang == "zh" else self.cfg.no_answer_en
+        answer.no_answer = answer.no_answer_score < threshold
 
 
 def answer_span(p: Paragraph, plan: QueryPlan, sentence_cos: np.ndarray | None) -> tuple[int, int]:

@@ -217,7 +217,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("analysis", ["pipeline.identifiers", "pipeline.analyze", "pipeline.translate"]),
     ("indexes", ["pipeline.lexical", "pipeline.dense", "pipeline.embed", "pipeline.models"]),
     ("library", ["pipeline.catalog", "pipeline.library"]),
-    ("queries", ["pipeline.cite", "pipeline.plan", "pipeline.answer"]),
+    ("queries", ["pipeline.cite", "pipeline.plan", "pipeline.answer", "pipeline.abstain"]),
     ("channels", ["pipeline.backends"]),
     ("coordinator", ["pipeline.retrieve"]),
     ("writers", ["pipeline.build", "pipeline.changes", "pipeline.status"]),

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
+    from pipeline.corpus import Paragraph
     from pipeline.plan import QueryPlan
 
-__all__ = ["Channels", "Scored"]
+__all__ = ["Channels", "Scored", "one_per_paragraph"]
 
 
 @dataclass
@@ -73,3 +74,23 @@ class Channels(Protocol):
     def close(self) -> None:
         """Release what the channels hold."""
         ...
+
+
+def one_per_paragraph(results: Sequence[Scored], paragraphs: Sequence[Paragraph], lang: str) -> list[Scored]:
+    """One result per paragraph of a document, whatever its language versions (UN versions share their
+    numbering): the versions of a paragraph among ``results`` (best first) become one result, ranked where its
+    best version ranks and scored with that version's fused score; the version kept is the one in ``lang``
+    (the query's language, or ``--lang``'s) when it is among them, else the best (the retriever then shows the
+    version in ``lang`` when the document has one). Its channel scores are the best of the versions' (so the
+    no-answer signal sees the paragraph's best evidence)."""
+    groups: dict[tuple[str, str, int], list[Scored]] = {}
+    for r in results:
+        p = paragraphs[r.row]
+        groups.setdefault((p.document, p.part, p.number), []).append(r)
+    out = []
+    for versions in groups.values():
+        best = versions[0]
+        shown = next((v for v in versions if paragraphs[v.row].lang == lang), best)
+        scores = {key: max(v.scores.get(key, -np.inf) for v in versions) for key in best.scores}
+        out.append(Scored(shown.row, best.fused, scores, shown.sentence_cos))
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.common import _build_missing, _print_json, _retriever, add_backend, add_common, add_filters
@@ -52,10 +53,15 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
     if good and _build_missing(cfg, r, args.mode):  # a never-built home: its indexes, once
         r = _retriever(cfg)
 
+    flagged = [0, 0]  # questions answered in this run, and those flagged no_answer
+
     def answer(qs: list[str]) -> list[dict[str, Any]]:
         found = r.search_many(
             qs, k=args.k, mode=args.mode, docs=args.doc, lang=args.lang, parallel=args.parallel
         )
+        questions = [a for a in found if a.route == "question"]
+        flagged[0] += len(questions)
+        flagged[1] += sum(a.no_answer for a in questions)
         return [a.to_dict() for a in found]
 
     options = {"k": args.k, "mode": args.mode, "index": index_fingerprint(cfg)}
@@ -81,6 +87,12 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
         bar.close()
     for b in report.bad:
         print(f"pipeline: error: {args.input}:{b.line}: {b.message}", file=sys.stderr)
+    if flagged[1]:
+        print(
+            f"pipeline: {flagged[1]} of {flagged[0]} questions flagged no_answer "
+            "(the library does not seem to answer them; their closest paragraphs are listed)",
+            file=sys.stderr,
+        )
     failed, total = len(bad) + len(report.bad), len(bad) + len(good)
     if failed:
         rest = "none was answered" if failed == total else "the others were answered"
@@ -113,7 +125,7 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
             ranked_keys(q, [(h.document, h.paragraph) for h in a.hits])
             for q, a in zip(qrels, answers, strict=True)
         ]
-        report[mode] = evaluate(qrels, ranked)
+        report[mode] = evaluate(qrels, ranked, [a.no_answer for a in answers])
         if args.failures and not args.json:
             for q, top in failures(qrels, ranked):
                 print(
@@ -123,12 +135,49 @@ def cmd_eval(args: argparse.Namespace, cfg: Config) -> int:
                     ),
                     file=sys.stderr,
                 )
+    outside = _out_of_scope(args, r) if args.out_of_scope else None
     if args.json:
-        _print_json(report if args.ablation else report[args.mode])
+        out = report if args.ablation else report[args.mode]
+        _print_json(out | {"out_of_scope": outside} if outside is not None else out)
     else:
         for mode in modes:
             print(safe(format_table(report[mode], title=f"{mode} — {args.qrels}")) + "\n")
+        if outside is not None:
+            print(f"**out of scope ({args.mode}) — {args.out_of_scope}: flagged no_answer**\n")
+            print("| group | n | flagged |\n|---|---:|---:|")
+            for g, m in outside.items():
+                print(f"| {g} | {int(m['n'])} | {m['flagged']:.3f} |")
     return EXIT_OK
+
+
+def _out_of_scope(args: argparse.Namespace, r: Retriever) -> dict[str, dict[str, float]]:
+    """The share of an out-of-scope set's questions (JSONL lines with "query", optionally "lang") that the
+    no-answer signal flags, overall and per language.
+
+    Raises:
+        UserError: the file cannot be read, or a line is not such a JSON object (file and line named).
+    """
+    import json
+
+    from pipeline.evaluate import flag_rates
+
+    try:
+        lines = Path(args.out_of_scope).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{args.out_of_scope}: cannot read the out-of-scope set ({e})") from None
+    queries = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{args.out_of_scope}:{n}: not JSON ({e.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("query"), str):
+            raise UserError(f'{args.out_of_scope}:{n}: expected {{"query": "…", "lang": …}}')
+        queries.append(row["query"])
+    answers = r.search_many(queries, k=args.k, mode=args.mode, docs=args.doc, lang=args.lang)
+    return flag_rates([a.lang for a in answers], [a.no_answer for a in answers])
 
 
 def _documents(r: Retriever, cfg: Config) -> tuple[dict[str, set[int]], str]:
@@ -258,6 +307,13 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="QRELS is an answer-sentence set "
         "(corpus/eval/answers.jsonl): score the answer sentence shown for the right paragraph",
+    )
+    p.add_argument(
+        "--out-of-scope",
+        metavar="FILE",
+        help='also report how many questions of an out-of-scope set (JSONL with "query"; e.g. '
+        "corpus/eval/out-of-scope.jsonl) the no-answer signal flags; the qrels' questions report theirs "
+        "in the 'flagged' column",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     add_filters(p, parallel=False)

@@ -81,17 +81,55 @@ class Hit(BaseModel):
     )
 
 
+class Section(BaseModel):
+    """A heading of a document and the paragraphs under it."""
+
+    part: str = Field(description='"" for the body, else the annex')
+    heading: str = Field(description="the heading as printed, e.g. 'B. 海盗行为'")
+    level: int = Field(description="1 for the outermost headings, 2 for those under them, …")
+    first: int = Field(description="the first paragraph under it")
+    last: int = Field(description="the last paragraph under it")
+
+
+class Overview(BaseModel):
+    """A document of the library named alone (route "document")."""
+
+    symbol: str = Field(description="the document symbol")
+    title: str = Field(description="its title as catalogued (may be empty)")
+    languages: list[Lang] = Field(description="every language version the library holds")
+    lang: Lang = Field(description="the version described")
+    paragraphs: int = Field(description="its numbered paragraphs")
+    ranges: list[PartRange] = Field(description="first and last paragraph number of the body and each annex")
+    sections: list[Section] = Field(description="every heading with paragraphs under it, in reading order")
+
+
 class Answer(BaseModel):
     """The answer to one query: the shape of ``pipeline search --json``."""
 
     query: str = Field(description="the query as answered (white space folded, truncated)")
-    route: Literal["question", "paragraph", "citation"]
+    route: Literal["question", "paragraph", "citation", "document"] = Field(
+        description="how the query was answered: a question (retrieval), a paragraph or citation lookup, or "
+        "a document named by its symbol alone (its overview)"
+    )
+    no_answer: bool = Field(
+        False,
+        description="true when the library does not seem to answer the question: the results are then only "
+        "the closest paragraphs, not answers (always false for paragraph and citation lookups)",
+    )
+    no_answer_score: float | None = Field(
+        None,
+        description="questions only: the evidence that the library answers the question (higher: more "
+        "likely); below the language's threshold (settings no_answer_zh, no_answer_en) it sets no_answer",
+    )
     results: list[Hit]
     terms: list[str] | None = Field(
         None, description="questions: the report terms matched on, strongest first"
     )
     warnings: list[str] | None = Field(
         None, description="what the reader should know (truncation, a missing paragraph)"
+    )
+    overview: Overview | None = Field(
+        None, description='only for route "document": the document\'s symbol, title, versions and sections'
     )
 
 
@@ -192,10 +230,19 @@ class BatchRecord(BaseModel):
         None, description="the input line (for a JSON list body: the element's position)"
     )
     query: str | None = None
-    route: Literal["question", "paragraph", "citation"] | None = None
+    route: Literal["question", "paragraph", "citation", "document"] | None = None
+    no_answer: bool = Field(
+        False,
+        description="true when the library does not seem to answer the question (the results are only the "
+        "closest paragraphs); absent on an error line",
+    )
+    no_answer_score: float | None = Field(
+        None, description="questions only: the evidence that the library answers it (see Answer)"
+    )
     results: list[Hit] | None = None
     terms: list[str] | None = None
     warnings: list[str] | None = None
+    overview: Overview | None = None
     error: str | None = Field(
         None, description="why this line has no answer (the message `pipeline batch` prints)"
     )
