@@ -3,7 +3,9 @@
 
 Each endpoint calls the public Python API and returns its JSON as the command line prints it with
 ``--json``; nothing here ranks, routes or formats an answer. Questions go through the request coalescer;
-paragraph and citation references (``Retriever.plan(q).route.kind``) are looked up at once.
+paragraph, citation and document references (``Retriever.plan(q).route.kind``) are looked up at once. A
+document symbol alone is answered with its ``overview`` (route "document"); a well-formed reference the
+library neither holds nor cites is a 200 with no results and a warning naming the closest symbols, not a 400.
 
 The library filters are the command line's: ``doc`` (repeatable: ``--doc``), ``lang`` (``--lang``),
 ``parallel`` (``--parallel``) and, for paragraphs, ``part`` (``--annex``). An unknown document is a 400 with
@@ -33,8 +35,9 @@ from pipeline.server.state import ServerState
 ERRORS = {
     400: {
         "model": models.Error,
-        "description": "bad input: an empty or contentless query, a document the library does not have, "
-        "a malformed body",
+        "description": "bad input: an empty or contentless query, a `doc` filter naming a document the "
+        "library does not have, a malformed body (a reference the library does not cite is a 200 with a "
+        "warning)",
     },
     401: {"model": models.Error, "description": "the server has a token and the request did not send it"},
     413: {"model": models.Error, "description": "a query, text, body or batch over the server's limits"},
@@ -226,8 +229,9 @@ def _answer_routes(router: APIRouter, P: _Params) -> None:
         q: Annotated[
             str,
             Query(
-                description="a question, a paragraph reference ('第 41 段', '23', 'CTOC/COP/2012/7 ¶23') "
-                "or a citation ('resolution 65/230'), in Chinese or English"
+                description="a question, a paragraph reference ('第 41 段', '23', 'CTOC/COP/2012/7 ¶23'), "
+                "a citation ('resolution 65/230') or a document symbol alone ('CTOC/COP/2012/7'), in Chinese "
+                "or English"
             ),
         ],
         k: P.K = None,
@@ -238,7 +242,13 @@ def _answer_routes(router: APIRouter, P: _Params) -> None:
     ) -> Response:
         """Like `pipeline search QUERY --json [--doc SYMBOL] [--lang LANG] [--parallel]`: paragraph and
         citation references are looked up exactly, questions retrieved (hybrid by default). Concurrent
-        questions are answered together."""
+        questions are answered together.
+
+        A document symbol alone (`CTOC/COP/2012/7`) gets `"route": "document"` and an `overview` of that
+        document when the library holds it: symbol, title, languages, the version described, its paragraph
+        count, the first and last paragraph of each part, and its sections (heading, level, part, first and
+        last paragraph); `results` are then the paragraphs of other documents citing it. A symbol the library
+        neither holds nor cites is a 200 with no results and a warning naming the closest symbols."""
         check_length(q, state.options.max_query_chars, "q")
         f = filters(doc, lang, parallel)
         # one trip to a worker thread: a lookup is answered there, a question comes back as None
@@ -268,7 +278,9 @@ def _answer_routes(router: APIRouter, P: _Params) -> None:
         parallel: P.Parallel = False,
     ) -> Response:
         """Like `pipeline cite REF --json`: every paragraph citing the reference, in library order, with the
-        matched text. A text that is not a reference, or one the library does not cite, is a 400."""
+        matched text. A document symbol the library holds also gets its `overview` (`"route": "document"`,
+        as in `/api/search`). A well-formed reference the library does not cite is a 200 with no results and
+        a warning (for a symbol, naming the closest symbols); a text that is not a reference is a 400."""
         check_length(q, state.options.max_query_chars, "q")
         f = filters(doc, lang, parallel)
         return answer_json(await run_in_threadpool(lambda: state.retriever.lookup(q, **f.search)))

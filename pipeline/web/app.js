@@ -868,8 +868,19 @@
     return [card, addGloss];
   }
 
+  /** The note above the results of a question the library does not seem to answer (`no_answer`): in English,
+   * and in Chinese too for a question asked in Chinese (the page names Chinese things in Chinese). A notice,
+   * not an error: the closest paragraphs are still listed below it. */
+  function noAnswerNote(data, hasResults) {
+    const zh = HAN.test(String(data.query || ""));
+    return el("p", { class: "notice no-answer", role: "status", dataset: { noAnswer: "true" } },
+      el("span", { lang: "en" }, hasResults ? NO_ANSWER.en : NO_ANSWER.enNone),
+      zh ? [" ", el("span", { lang: ZH }, hasResults ? NO_ANSWER.zh : NO_ANSWER.zhNone)] : null);
+  }
+
   function renderAnswer(data, heading, lib) {
-    const out = el("div", { class: "answer" });
+    const noAnswer = data.no_answer === true;
+    const out = el("div", { class: noAnswer ? "answer no-answer-answer" : "answer" });
     if (heading) out.append(heading);
     for (const w of data.warnings || []) out.append(el("p", { class: "warning", role: "note" }, String(w)));
     if (data.terms && data.terms.length) {
@@ -877,7 +888,11 @@
         data.terms.map((t) => el("span", { class: "chip", lang: HAN.test(t) ? ZH : "en" }, String(t)))));
     }
     const results = data.results || [];
-    const list = el("ol", { class: "results", "aria-label": "Results" });
+    if (noAnswer) out.append(noAnswerNote(data, results.length > 0));
+    // flagged: the hits are only the closest paragraphs, shown in a quieter style
+    const list = el("ol", noAnswer
+      ? { class: "results closest", "aria-label": "Closest paragraphs (not answers)" }
+      : { class: "results", "aria-label": "Results" });
     const glossers = [];
     for (const hit of results) {
       const [card, addGloss] = resultCard(hit, data, lib);
@@ -889,7 +904,70 @@
     return [out, () => Promise.all(glossers.map((g) => g()))];
   }
 
-  const ROUTE_NAMES = { question: "question", paragraph: "paragraph lookup", citation: "citation lookup" };
+  const ROUTE_NAMES = {
+    question: "question", paragraph: "paragraph lookup", citation: "citation lookup", document: "document",
+  };
+
+  /** "¶7–14" (or "¶7"): the paragraphs under a heading or in a part. */
+  const spanText = (first, last) => (first === last ? `¶${first}` : `¶${first}–${last}`);
+
+  /** The answer to a document of the library named alone (route "document", `data.overview`): its symbol and
+   * title, languages, paragraphs and a table of contents — each heading, indented by level, with its
+   * paragraphs, linked to the first of them — then, when other paragraphs cite it, those as usual. */
+  function renderOverview(data, lib) {
+    const ov = data.overview;
+    const symbol = String(ov.symbol || "");
+    const lang = String(ov.lang || "");
+    const textLang = htmlLang(lang);
+    const out = el("div", { class: "answer document-answer" });
+    const heading = el("h1", { class: "overview-title" }, el("span", { class: "symbol" }, symbol),
+      ov.title ? [" — ", el("span", { class: "doc-title", lang: textLang }, String(ov.title))] : null);
+    const languages = (ov.languages || []).map(String);
+    const ranges = (ov.ranges || []).map((r) => `${r.part ? String(r.part) : "body"} ${spanText(r.first, r.last)}`);
+    const section = el("section", { class: "overview", "aria-label": `Overview of ${symbol}`, dataset: { document: symbol } },
+      heading,
+      el("p", { class: "overview-meta" },
+        el("span", { class: "languages" }, "Languages: ", languages.map((l, i) => [i ? ", " : "",
+          el("span", { dataset: { lang: l }, class: l === lang ? "current" : null }, langName(l))])),
+        " · ",
+        el("span", { class: "paragraph-count" }, `${Number(ov.paragraphs) || 0} paragraphs`),
+        ranges.length ? ` (${ranges.join("; ")})` : ""));
+    for (const w of data.warnings || []) section.append(el("p", { class: "warning", role: "note" }, String(w)));
+    const sections = ov.sections || [];
+    if (sections.length) {
+      const toc = el("ol", { class: "toc", "aria-label": "Contents" });
+      let part = "";
+      for (const s of sections) {
+        const sPart = String(s.part || "");
+        if (sPart !== part) {
+          part = sPart;
+          toc.append(el("li", { class: "toc-part", dataset: { part } }, part));
+        }
+        const level = Math.max(1, Math.min(Number(s.level) || 1, 4));
+        toc.append(el("li", { class: `toc-entry toc-level-${level}`, dataset: { level: String(level), first: String(s.first), last: String(s.last) } },
+          el("span", { class: "toc-heading", lang: textLang }, String(s.heading || "")), " ",
+          el("a", { class: "toc-range", href: paragraphHref(symbol, lang, s.first, sPart) }, spanText(s.first, s.last))));
+      }
+      section.append(el("h2", null, "Contents"), toc);
+    } else {
+      section.append(el("p", { class: "muted" }, "No headings."));
+    }
+    out.append(section);
+    const results = data.results || [];
+    if (!results.length) return [out, () => Promise.resolve()];
+    const [hits, addGloss] = renderAnswer({ ...data, warnings: [] },
+      el("h2", { class: "citing-title" }, `Paragraphs citing ${symbol}`, el("span", { class: "muted" }, ` (${results.length})`)), lib);
+    out.append(hits);
+    return [out, addGloss];
+  }
+
+  /** What the page says of an answer flagged `no_answer` (pipeline.render.NO_ANSWER in English). */
+  const NO_ANSWER = {
+    en: "The library does not seem to answer this; closest paragraphs:",
+    zh: "资料库似乎没有回答这个问题；以下是最接近的段落：",
+    enNone: "The library does not seem to answer this.",
+    zhNone: "资料库似乎没有回答这个问题。",
+  };
 
   /** "in CTOC/COP/2012/7 · English": what the filters restrict a search to ("" for the whole library). */
   function filtersText(f) {
@@ -919,9 +997,11 @@
     const n = (data.results || []).length;
     const routeName = ROUTE_NAMES[data.route] || data.route || "";
     const scope = filtersText(filters);
-    setStatus(`${n} result${n === 1 ? "" : "s"} · ${routeName}${data.route === "question" ? ` · ${mode}` : ""}${scope ? ` · ${scope}` : ""} · ${ms} ms`);
+    const flagged = data.no_answer === true ? " · no answer in the library, closest paragraphs only" : "";
+    const counted = data.overview ? `document overview · ${n} citing paragraph${n === 1 ? "" : "s"}` : `${n} result${n === 1 ? "" : "s"} · ${routeName}`;
+    setStatus(`${counted}${data.route === "question" ? ` · ${mode}` : ""}${flagged}${scope ? ` · ${scope}` : ""} · ${ms} ms`);
     const heading = el("h1", { class: "results-title" }, "Results for ", el("q", { class: "query" }, q));
-    const [out, addGloss] = renderAnswer(data, heading, lib);
+    const [out, addGloss] = data.route === "document" && data.overview ? renderOverview(data, lib) : renderAnswer(data, heading, lib);
     view().replaceChildren(out);
     settleFocus();
     await addGloss();
@@ -950,6 +1030,13 @@
     if (!current(seq)) return;
     const n = (data.results || []).length;
     setStatus(`${n} paragraph${n === 1 ? "" : "s"}`);
+    if (data.route === "document" && data.overview) {
+      const [out, addGloss] = renderOverview(data, lib);
+      view().replaceChildren(out);
+      settleFocus();
+      await addGloss();
+      return;
+    }
     const heading = el("h1", null, data.route === "paragraph" ? `Paragraphs ${q}` : `Paragraphs citing ${citationLabel(q)}`,
       el("span", { class: "muted" }, ` (${n})`));
     const [out, addGloss] = renderAnswer(data, heading, lib);
@@ -1394,7 +1481,10 @@
     const csvUrl = URL.createObjectURL(csv);
     batchUrls.push(jsonlUrl, csvUrl);
 
-    const summary = `${good.length} answered, ${bad.length} bad line${bad.length === 1 ? "" : "s"}` +
+    const flagged = good.filter((g) => g.rec && g.rec.no_answer === true);
+    const summary = `${good.length} answered` +
+      (flagged.length ? ` (${flagged.length} the library does not seem to answer)` : "") +
+      `, ${bad.length} bad line${bad.length === 1 ? "" : "s"}` +
       (Number.isFinite(total) && count < total ? ` — the stream ended after ${count} of ${total} lines` : "");
     const parts = [
       el("p", { id: "batch-summary", role: "status" }, summary),
@@ -1402,6 +1492,15 @@
         el("a", { id: "download-jsonl", href: jsonlUrl, download: `${stem}.answers.jsonl` }, `Download JSONL (${good.length})`),
         el("a", { id: "download-csv", href: csvUrl, download: `${stem}.answers.csv` }, "Download CSV")),
     ];
+    if (flagged.length) {
+      // answers flagged no_answer: their results are only the closest paragraphs
+      parts.push(el("h2", { id: "batch-no-answer-title" }, "Questions the library does not seem to answer"),
+        el("p", { class: "notice" }, "Their results (in the downloads) are only the closest paragraphs, not answers."),
+        el("ul", { id: "batch-no-answer", class: "flagged-lines", "aria-labelledby": "batch-no-answer-title" },
+          flagged.map(({ rec }) => el("li", { dataset: { id: rec.id === undefined || rec.id === null ? "" : String(rec.id), noAnswer: "true" } },
+            el("strong", null, rec.id !== undefined && rec.id !== null ? `id ${rec.id}` : `line ${rec.line ?? "?"}`), ": ",
+            el("q", { class: "query", lang: HAN.test(String(rec.query || "")) ? ZH : "en" }, String(rec.query || ""))))));
+    }
     if (bad.length) {
       parts.push(el("h2", null, "Lines not answered"),
         el("ul", { id: "batch-errors", class: "bad-lines" }, bad.map((b) => el("li", null,
