@@ -312,3 +312,25 @@ def test_unreadable_numbering_in_a_pdf_names_the_page(lib: Config, tmp_path: Pat
     pdf = _soffice(gap, "pdf", tmp_path)  # the text as LibreOffice prints a plain text
     _refused(lib, pdf, "page ", "paragraph")
     assert read_catalog(lib) is not None
+
+
+@pytest.mark.slow
+def test_a_footnote_running_over_to_the_next_page_is_joined(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A footnote too long for its page goes on at the foot of the next one (LibreOffice, like Word, splits
+    it), and the footnote area of that page outweighs the body text in characters."""
+    text = REPORTS["en-2014-5"].read_text(encoding="utf-8")
+    note = re.search(r"^ 3 (.+?)\s*$", text, flags=re.M)
+    assert note is not None
+    sentence = (
+        "The Working Group noted the importance of marking, record-keeping and tracing, and of cooperation."
+    )
+    longer = text.replace(note.group(0), f"{note.group(0).rstrip()} " + " ".join([sentence] * 60), 1)
+    src = tmp_path_factory.mktemp("long-note") / "long-note.en.txt"
+    src.write_text(longer, encoding="utf-8")
+    pdf = generated(src, "pdf", tmp_path_factory.getbasetemp() / "undoc-formats", symbol=SYMBOLS["en-2014-5"])
+    pages = [
+        pdfium.PdfDocument(pdf)[i].get_textpage().get_text_range()
+        for i in range(len(pdfium.PdfDocument(pdf)))
+    ]
+    assert sum("cooperation." in p and "Working Group noted" in p for p in pages) >= 2  # it does run over
+    assert _shape(ingest_file(pdf)) == _shape(ingest_file(src))

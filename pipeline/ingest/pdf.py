@@ -14,7 +14,10 @@ is then decided from the whole document's geometry, never from one report's stri
   furniture falls back on the UN conventions for page numbers, job numbers and barcodes in the margins.
 * **Footnotes**: the lines at the foot of a page set smaller than the body text, from the first one that
   starts with the next footnote number (or "*", the note to the agenda's asterisk): written after a rule
-  "_____" as " N text", then the page break — where the text parser expects them.
+  "_____" as " N text", then the page break — where the text parser expects them. A footnote too long for
+  its page goes on at the foot of the next page, before that page's first footnote: those lines are joined
+  to it. The body size is the largest size that sets a fifth of the characters (long footnotes can outweigh
+  the body).
 * **Blocks**: a vertical gap wider than 1.75 lines is a blank line (the front matter's blocks).
 * **Pages**: a form feed line between pages, so each paragraph records its page.
 """
@@ -30,7 +33,7 @@ from statistics import median
 from typing import Any
 
 from pipeline.ingest.errors import IngestError
-from pipeline.text import CJK_IDEOGRAPHS, CJK_PUNCTUATION
+from pipeline.text import CJK_IDEOGRAPHS, CJK_PUNCTUATION, join_fragment
 
 __all__ = ["pdf_layout"]
 
@@ -222,12 +225,16 @@ def _merge(pieces: list[_Line]) -> list[_Line]:
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
-    """The size most of the text is set in (counted in characters)."""
+    """The body text's size: the largest size that sets at least a fifth of the characters (headings are
+    larger but few; footnotes are smaller, and a report with long footnotes may set more characters in them
+    than in the body)."""
     sizes: Counter[float] = Counter()
     for lines in pages:
         for ln in lines:
             sizes[round(ln.size * 2) / 2] += len(ln.text)
-    return sizes.most_common(1)[0][0] if sizes else 0.0
+    total = sum(sizes.values())
+    common = [size for size, count in sizes.items() if count >= 0.2 * total]
+    return max(common) if common else 0.0
 
 
 def _furniture(pages: list[list[_Line]], height: float) -> tuple[float, float]:
@@ -257,16 +264,22 @@ def _conventional(ln: _Line, height: float) -> bool:
     return in_margin and all(_RE_FURNITURE.match(w) for w in words)
 
 
-def _split_notes(lines: list[_Line], body: float, next_note: int) -> tuple[list[_Line], list[_Line]]:
-    """The page's body lines and its footnote lines: the run of smaller lines at its foot, from the first that
-    opens a footnote."""
+def _split_notes(
+    lines: list[_Line], body: float, next_note: int, open_note: bool
+) -> tuple[list[_Line], list[_Line], list[_Line]]:
+    """The page's body lines, the continuation of the previous page's last footnote, and its footnote lines:
+    the run of smaller lines at its foot, from the first that opens a footnote. The smaller lines at the foot
+    before that first one continue the previous page's last footnote when that page ended with footnotes
+    (``open_note``: a footnote may break at a sentence's end too); otherwise they are the body's."""
     k = len(lines)
     while k > 0 and 0 < lines[k - 1].size < body * _SMALL:
         k -= 1
-    for j in range(k, len(lines)):
-        if _note_number(lines[j], next_note) is not None or lines[j].text.startswith("*"):
-            return lines[:j], lines[j:]
-    return lines, []
+    for j in range(k, len(lines) + 1):
+        if j == len(lines) or _note_number(lines[j], next_note) is not None or lines[j].text.startswith("*"):
+            if open_note and j > k:
+                return lines[:k], lines[k:j], lines[j:]
+            return (lines[:j], [], lines[j:]) if j < len(lines) else (lines, [], [])
+    return lines, [], []
 
 
 def _note_number(ln: _Line, expected: int) -> str | None:
@@ -280,7 +293,9 @@ def _note_number(ln: _Line, expected: int) -> str | None:
 
 
 def _note_lines(notes: list[_Line], next_note: int) -> tuple[list[str], int]:
-    """Footnote lines as the text layout prints them: " N text" for each footnote's first line."""
+    """The page's footnotes as the text layout prints them, one line each: " N text" (its printed lines
+    joined, so a footnote line ending a sentence never reads as the footnote's end), "* text" for the
+    agenda's note."""
     out: list[str] = []
     for ln in notes:
         number = _note_number(ln, next_note)
@@ -288,8 +303,8 @@ def _note_lines(notes: list[_Line], next_note: int) -> tuple[list[str], int]:
             rest = ln.text if ln.lead else ln.text[len(number) :]
             out.append(f" {number} {rest.strip()}")
             next_note += 1
-        elif ln.text.startswith("*") and not out:
-            out.append(ln.text)
+        elif out and not (ln.text.startswith("*") and not out[-1].startswith("*")):
+            out[-1] = join_fragment(out[-1], ln.text)
         else:
             out.append(ln.text)
     return out, next_note
@@ -324,6 +339,7 @@ def pdf_layout(raw: bytes, path: str | Path) -> str:
     header, footer = _furniture(pages, height)
     out: list[str] = []
     next_note = 1
+    notes_end: int | None = None  # where the previous page's footnotes end in ``out``
     for lines in pages:
         page = lines[0].page if lines else 0
         kept = [
@@ -333,7 +349,12 @@ def pdf_layout(raw: bytes, path: str | Path) -> str:
             and not (page > 1 and ln.bottom <= header + 1)
             and not _conventional(ln, height)
         ]
-        text_lines, notes = _split_notes(kept, body, next_note)
+        open_note = notes_end is not None  # the previous page ended with footnotes
+        text_lines, continued, notes = _split_notes(kept, body, next_note, open_note)
+        if continued and notes_end is not None:  # the previous page's last footnote, carried over
+            for ln in continued:
+                out[notes_end - 1] = join_fragment(out[notes_end - 1], ln.text)
+        notes_end = None
         prev: _Line | None = None
         for ln in text_lines:
             if prev is not None and ln.top - prev.top > 1.75 * max(ln.size, prev.size, body * 0.5):
@@ -343,6 +364,7 @@ def pdf_layout(raw: bytes, path: str | Path) -> str:
         if notes:
             written, next_note = _note_lines(notes, next_note)
             out += ["", RULE, *written]
+            notes_end = len(out)
         out.append("\f")
     return "\n".join(out[:-1]) + "\n"
 
