@@ -8,7 +8,10 @@ __all__ = ["CN_NUM", "cn_value", "roman_value", "to_roman"]
 
 #: The Chinese numeral characters one to ten, as printed in chapter and annex numbers.
 CN_NUM = "一二三四五六七八九十"
-_ROMAN = [(50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
+_ROMAN = [
+    (1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+    (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"),
+]  # fmt: skip
 
 
 def to_roman(n: int) -> str:

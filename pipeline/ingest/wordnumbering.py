@@ -17,6 +17,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from pipeline.ingest.numerals import to_roman
 from pipeline.ingest.wordparts import VAL, Styles, to_int, toggle, w
 
 __all__ = ["Lists", "format_number", "symbol_text"]
@@ -28,10 +29,6 @@ _CN_COUNTING = {
     "chineseCounting", "chineseCountingThousand", "japaneseCounting", "taiwaneseCounting",
     "taiwaneseCountingThousand",
 }  # fmt: skip
-_ROMAN = [
-    (1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
-    (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"),
-]  # fmt: skip
 
 
 @dataclass
@@ -176,15 +173,6 @@ class Lists:
         return text + current.suffix if text else ""
 
 
-def _roman(n: int) -> str:
-    out = ""
-    for value, sym in _ROMAN:
-        while n >= value:
-            out += sym
-            n -= value
-    return out
-
-
 def _chinese(n: int, digits: str = _CN_DIGITS, units: str = "十百千") -> str:
     """A Chinese counting numeral (12 -> 十二, 20 -> 二十, 105 -> 一百零五) up to 9999."""
     if n < 10:
@@ -207,7 +195,7 @@ def _chinese(n: int, digits: str = _CN_DIGITS, units: str = "十百千") -> str:
 def format_number(n: int, fmt: str) -> str:
     """A list counter ``n`` in Word's number format ``fmt`` (``w:numFmt``); decimal for formats not known."""
     if fmt in ("upperRoman", "lowerRoman"):
-        roman = _roman(n) if n > 0 else str(n)
+        roman = to_roman(n) if n > 0 else str(n)
         return roman if fmt == "upperRoman" else roman.lower()
     if fmt in ("upperLetter", "lowerLetter"):
         if n <= 0:
