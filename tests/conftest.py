@@ -167,3 +167,12 @@ def retriever(cfg: Any, model_home: Path) -> Any:
 
     build_missing(cfg, load_library(cfg), dense=True)
     return Retriever.from_config(cfg)
+
+
+@pytest.fixture(scope="session")
+def library_home_ro(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library of three document versions (``support.build_library_home``: CTOC/COP/2012/7 zh, A/TEST/2030/1
+    zh and en), shared by the test modules that only read it."""
+    from support import build_library_home
+
+    return build_library_home(home, tmp_path_factory.mktemp("library-ro") / "home")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import SYNTHETIC_SYMBOL, build_library_home, library_retriever
+from support import SYNTHETIC_SYMBOL, library_retriever
 
 from pipeline.server import create_app
 
@@ -24,8 +24,8 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def versions_retriever(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return library_retriever(build_library_home(home, tmp_path_factory.mktemp("versions") / "home"))
+def versions_retriever(library_home_ro: Path) -> Any:
+    return library_retriever(library_home_ro)
 
 
 def _keys(answer: Any) -> list[tuple[str, str, int]]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import REAL, SYNTHETIC_SYMBOL, build_library_home, library_retriever
+from support import REAL, SYNTHETIC_SYMBOL, library_retriever
 
 from pipeline.batch import read_queries, run_batch
 from pipeline.cli import main
@@ -200,8 +200,8 @@ def test_the_table_is_large_and_unique() -> None:
 
 
 @pytest.fixture(scope="module")
-def lib_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_library_home(home, tmp_path_factory.mktemp("references") / "home")
+def lib_home(library_home_ro: Path) -> Path:
+    return library_home_ro
 
 
 @pytest.fixture(scope="module")
