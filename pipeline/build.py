@@ -121,6 +121,14 @@ def build_missing(
                 say(f"pipeline: no dense index of {doc.label} yet; embedding it (once, under a minute)")
                 ensure_dense(cfg, doc, key, embedder)
                 built.append(f"dense {doc.label}")
+        if dense:
+            from pipeline.embed import ensure_query_graph
+            from pipeline.models.onnx_encoder import graph_artifact
+
+            if not graph_artifact(cfg).exists():
+                say("pipeline: writing the query encoder's ONNX graph (once)")
+                if ensure_query_graph(cfg)[0] is not None:
+                    built.append("query encoder graph")
     return built
 
 
@@ -266,6 +274,11 @@ def _build_dense(cfg: Config, library: Library, force: bool) -> Iterator[str]:
     if rebuilt:
         what = f"embedded {embedded} texts" + (" (all: --force)" if force else ", reused the rest")
     yield f"dense: {what}, {shape[0]} paragraphs × {shape[1]} dims ({time.perf_counter() - t:.2f} s)"
+    t = time.perf_counter()
+    from pipeline.embed import ensure_query_graph
+
+    graph, how = ensure_query_graph(cfg, force=force)
+    yield f"query encoder: ONNX graph {how}{f' ({graph})' if graph else ''} ({time.perf_counter() - t:.2f} s)"
     if dropped := EmbeddingStore(cfg.index_dir, embedder.identity).collect(in_use):
         yield f"embedding cache: removed {len(dropped)} unused, damaged or leftover segment(s)"
 

@@ -93,8 +93,14 @@ class Config:
         batch_size: queries embedded per batch.
         dense_query_terms: append the lexical channel's report-vocabulary Chinese terms to the query that
             is embedded (see :class:`pipeline.plan.Planner`).
-        query_encoder: "auto" (the NumPy forward pass whenever it supports the model, for every query:
-            search, batch and evaluation embed a query the same way), "numpy" or "sentence-transformers".
+        query_encoder: "auto" (for every query — search, batch, evaluation, server —: the ONNX Runtime graph
+            ``pipeline build`` writes, else the NumPy forward pass; both give the same vectors within 1e-6),
+            "onnx", "numpy" or "sentence-transformers".
+        query_threads: threads one query encoder computes with (ONNX intra-op threads, BLAS threads for
+            the NumPy pass); 0 lets each caller choose (1: one per worker).
+        query_workers: threads answering a batch's questions side by side (0: one per core); with
+            query_threads, workers × threads should not exceed the cores (the server answers with its
+            coalescer's workers instead, :mod:`pipeline.server.coalesce`).
         pivot_weight: weight of synonyms found for out-of-vocabulary Chinese query words by pivoting
             through CC-CEDICT's English glosses (0 turns the expansion off).
         backend: where the lexical and dense channels are searched: "local" (the in-process indexes under
@@ -134,6 +140,8 @@ class Config:
     pivot_weight: float = 0.5
     dense_query_terms: bool = True
     query_encoder: str = "auto"
+    query_threads: int = 0
+    query_workers: int = 0
     backend: str = "local"
     qdrant_url: str = ""
     qdrant_collection: str = "pipeline"
@@ -160,7 +168,7 @@ class Config:
         choices = {
             "bm25_idf": ("lucene", "okapi"),
             "fusion": FUSIONS,
-            "query_encoder": ("auto", "numpy", "sentence-transformers"),
+            "query_encoder": ("auto", "onnx", "numpy", "sentence-transformers"),
             "backend": ("local", "qdrant"),
         }
         for name, allowed in choices.items():
@@ -170,6 +178,10 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a whole number of at least 1")
+        for name in ("query_threads", "query_workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:
+                raise bad(name, "must be a whole number from 0 (the default rule) to 64")
         for name in ("lexical_weight_zh", "lexical_weight_en", "sentence_weight"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise bad(name, "must be between 0 and 1")

@@ -24,6 +24,7 @@ measured too and rejected (cosine to the reference engine fell to ~0.97).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ConfigError, MissingIndexError, ModelError
+from pipeline.errors import ConfigError, MissingIndexError, ModelError, StaleIndexError
 from pipeline.store import package_version
 
 if TYPE_CHECKING:
@@ -219,19 +220,31 @@ class PassageEmbedder:
 
 
 class QueryEncoder:
-    """Embeds queries. One rule for every caller (search, batch, evaluation, server): the NumPy forward pass
-    over the memory-mapped weights whenever it supports the model (it needs no torch, so a cold search stays
-    fast, and single and batched queries get the very same vectors); sentence-transformers otherwise, or
-    when ``cfg.query_encoder`` asks for it.
+    """Embeds queries. One rule for every caller (search, batch, evaluation, server, Python API): the ONNX
+    Runtime graph that ``pipeline build`` writes from the model (:mod:`pipeline.models.onnx_encoder`) when
+    it is there and current, else the NumPy forward pass over the memory-mapped weights — the same float32
+    arithmetic, vectors equal within 1e-6, so rankings do not depend on which one ran or on how queries were
+    batched; sentence-transformers only for a model neither supports, or when ``cfg.query_encoder`` asks.
+
+    **Threads**: ``cfg.query_threads`` when set, else ``threads``, else 1 — one thread per caller that
+    answers questions side by side, so workers × threads stays within the cores (the server passes 1 for
+    each of its query workers).
 
     Args:
-        cfg: settings (model, query prompt, query_encoder).
+        cfg: settings (model, query prompt, query_encoder, query_threads).
         model: an already loaded ``SentenceTransformer`` to use when sentence-transformers is chosen.
+        threads: the caller's thread count when ``cfg.query_threads`` is 0.
+
+    Raises:
+        MissingIndexError: the default model is not converted, or ``query_encoder=onnx`` and the graph is
+            missing or stale (``pipeline build`` writes it).
+        ModelError: the chosen encoder cannot run the model.
     """
 
-    def __init__(self, cfg: Config, model: Any = None) -> None:
+    def __init__(self, cfg: Config, model: Any = None, threads: int | None = None) -> None:
         self.cfg = cfg
         self.prompt = cfg.query_prompt or ""
+        self.threads = cfg.query_threads or threads or 1
         self._numpy: Any = None
         self._model = model
         path = model_path(cfg)  # located (verified when the dense index was loaded); never converted here
@@ -239,13 +252,43 @@ class QueryEncoder:
             raise MissingIndexError(
                 f"the embedding model is not converted yet ({path}); run `pipeline build`"
             )
-        if cfg.query_encoder in ("auto", "numpy"):
+        if cfg.query_encoder in ("auto", "onnx"):
+            self._numpy = self._onnx(path)
+        if self._numpy is None and cfg.query_encoder in ("auto", "numpy"):
             from pipeline.models.numpy_encoder import load_numpy_encoder
 
             self._numpy = load_numpy_encoder(path)
             if self._numpy is None and cfg.query_encoder == "numpy":
                 raise ModelError(f"the NumPy query encoder cannot run {path}; use --set query_encoder=auto")
-        self.kind = "numpy" if self._numpy is not None else "sentence-transformers"
+            if self._numpy is not None:
+                _limit_blas_threads(self.threads)
+        self.kind = "sentence-transformers" if self._numpy is None else getattr(self._numpy, "kind", "numpy")
+
+    def _onnx(self, path: Path) -> Any:
+        """The ONNX encoder when its graph is current for the model (None under "auto" otherwise)."""
+        from pipeline.models.onnx_encoder import (
+            OnnxEncoder,
+            graph_artifact,
+            graph_inputs,
+            onnxruntime_available,
+        )
+
+        art = graph_artifact(self.cfg)
+        strict = self.cfg.query_encoder == "onnx"
+        if not onnxruntime_available():
+            if strict:
+                raise ModelError("query_encoder=onnx needs the onnxruntime package (pip install onnxruntime)")
+            return None
+        try:
+            art.check(graph_inputs(model_identity(self.cfg)), verify="stat")
+        except (MissingIndexError, StaleIndexError) as e:
+            if strict:
+                raise MissingIndexError(f"query_encoder=onnx: {e}") from None
+            log.info("query encoder: ONNX graph not usable (%s); the NumPy pass answers", e)
+            return None
+        from pipeline.models.onnx_encoder import GRAPH_FILE
+
+        return OnnxEncoder(path, art.path(GRAPH_FILE), threads=self.threads)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 query vectors, one row per text."""
@@ -254,6 +297,46 @@ class QueryEncoder:
         if self._model is None:
             self._model = load_model(self.cfg)
         return encode(self._model, texts, self.prompt)
+
+
+def _limit_blas_threads(n: int) -> None:
+    """At most ``n`` BLAS threads under NumPy, when threadpoolctl is there (it is a dependency)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - OPENBLAS_NUM_THREADS does the same
+        return
+    threadpool_limits(limits=n, user_api="blas")
+
+
+def ensure_query_graph(cfg: Config, force: bool = False) -> tuple[Path | None, str]:
+    """Write the query encoder's ONNX graph from the configured model when missing, stale or damaged
+    (``pipeline build``); returns its path (None when the model cannot be written as a graph) and what
+    happened ("written", "verified", or why it was skipped)."""
+    from pipeline.models.onnx_encoder import GRAPH_FILE, graph_artifact, graph_inputs
+
+    art = graph_artifact(cfg)
+    inputs = graph_inputs(model_identity(cfg))  # the build verified the model in full
+    if not force and art.is_current(inputs, verify="stat"):
+        return art.path(GRAPH_FILE), "verified"
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return None, "skipped: the onnx package is not installed (the NumPy pass answers queries)"
+    from pipeline.models.numpy_encoder import UnsupportedModel
+    from pipeline.models.onnx_graph import write_graph
+    from pipeline.models.unigram import UnsupportedTokenizer, write_vocab
+
+    path = model_path(cfg)
+    try:
+        with art.write(inputs, {"onnx": package_version("onnx")}) as stage:
+            write_graph(path, stage.path / GRAPH_FILE)
+            stage.adopt(GRAPH_FILE)
+            with contextlib.suppress(UnsupportedTokenizer):  # another tokenizer: the model's own serves
+                for name in write_vocab(path / "tokenizer.json", stage.path):
+                    stage.adopt(name)
+    except UnsupportedModel as e:
+        return None, f"skipped: {e} (sentence-transformers answers queries)"
+    return art.path(GRAPH_FILE), "written"
 
 
 def load_model(cfg: Config, dtype: str = "auto", threads: int | None = None) -> Any:

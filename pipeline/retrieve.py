@@ -23,6 +23,7 @@ from pipeline.backends.local import LocalChannels
 from pipeline.cite import CitationIndex, lookup_citations, lookup_paragraphs
 from pipeline.config import Config
 from pipeline.errors import MissingIndexError, QueryError
+from pipeline.fanout import fan_out, workers_for
 from pipeline.fusion import lexical_weight
 from pipeline.library import Library, as_library, numbered
 from pipeline.plan import MODES, Mode, Planner, QueryPlan, clean_query, route_query
@@ -277,15 +278,19 @@ class Retriever:
                     progress(1)
                 continue
             questions.append((i, plan))
-        bs = max(1, self.cfg.batch_size)
-        for start in range(0, len(questions), bs):
-            chunk = questions[start : start + bs]
-            for (i, _), ans in zip(
-                chunk, self._questions([p for _, p in chunk], k, mode, rows, docs, lang), strict=True
-            ):
-                answers[i] = ans
-            if progress:
-                progress(len(chunk))
+        workers = workers_for(self.cfg.query_workers) if self.cfg.backend == "local" else 1
+        if workers > 1 and questions:  # what the threads share is loaded first, once
+            _ = (self.lexical if mode != "dense" else None, self._get_channels(), self.library.paragraphs)
+            _ = (self.dense, self.encoder) if mode != "lexical" else None
+        found = fan_out(
+            lambda part: self._questions(part, k, mode, rows, docs, lang),
+            [p for _, p in questions],
+            self.cfg.batch_size,
+            workers,
+            progress,
+        )
+        for (i, _), ans in zip(questions, found, strict=True):
+            answers[i] = ans
         out = [a for a in answers if a is not None]
         for a in out:
             self._decorate(a, parallel)

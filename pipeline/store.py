@@ -347,6 +347,12 @@ class Artifact:
                 "info": {**(info or {}), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
             }
             (tmp / MANIFEST).write_bytes(json_bytes(manifest))
+            # the files were hashed just now: the first "stat" verification need not hash them again
+            verified = {}
+            for name, want in files.items():
+                st = (tmp / name).stat()
+                verified[name] = [st.st_size, st.st_mtime_ns, st.st_ino, want["sha256"]]
+            (tmp / _VERIFIED).write_bytes(json_bytes(verified))
             for p in sorted(tmp.rglob("*"), reverse=True):
                 p.chmod(file_mode(directory=p.is_dir()))
                 if p.is_file():

@@ -116,6 +116,7 @@ def test_build_reports_and_collects(lib: Config, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(b, "ensure_model", lambda cfg, force=False: None, raising=False)
     monkeypatch.setattr("pipeline.models.convert.ensure_model", lambda cfg, force=False: Path("m"))
     monkeypatch.setattr(e, "PassageEmbedder", lambda cfg, verify="full": emb)
+    monkeypatch.setattr(e, "ensure_query_graph", lambda cfg, force=False: (None, "skipped: no model"))
     lines = list(b._build_dense(lib, b.load_library(lib), False))
     assert any("embedding cache: removed 1 " in line for line in lines), lines
     assert len(_segments(lib, emb)) == 1  # the library's own report's segment, in use

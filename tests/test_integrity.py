@@ -557,7 +557,7 @@ def test_item28_files_get_the_umask_mode(seeded: Path, tmp_path: Path, umask: in
     subprocess.run(
         [sys.executable, "-c", _SAVE_DENSE, str(d)], check=True, preexec_fn=lambda: os.umask(umask)
     )
-    assert sorted(p.name for p in d.iterdir()) == sorted([*DENSE_FILES, "manifest.json"])
+    assert sorted(p.name for p in d.iterdir()) == sorted([*DENSE_FILES, "manifest.json", ".verified.json"])
     for p in d.iterdir():
         assert stat.S_IMODE(p.stat().st_mode) == want_file, (p.name, oct(p.stat().st_mode))
     assert stat.S_IMODE(d.stat().st_mode) == want_dir

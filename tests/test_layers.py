@@ -206,6 +206,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "pipeline.text",
             "pipeline.fileio",
             "pipeline.locking",
+            "pipeline.fanout",
             "pipeline.store",
             "pipeline.layout",
             "pipeline.corpus",

@@ -178,7 +178,7 @@ def test_numpy_query_encoder_matches_sentence_transformers(retriever):
 def test_real_search_and_batch_rank_alike(retriever):
     """One rule for query vectors: a question ranks the same alone and in a batch (all dev queries)."""
     queries = [q.query for q in load_qrels(DEV)]
-    assert retriever.encoder.kind == "numpy"
+    assert retriever.encoder.kind == "onnx"
     many = retriever.search_many(queries, k=10)
     one = [retriever.search(q, k=10) for q in queries]
     assert [[h.paragraph for h in a.hits] for a in many] == [[h.paragraph for h in a.hits] for a in one]
@@ -220,7 +220,7 @@ def test_query_encoder_does_not_rehash_the_model(retriever, monkeypatch):
 
     monkeypatch.setattr(pipeline.store, "sha256_file", no_hashing)
     embedder_identity(retriever.cfg)
-    assert QueryEncoder(retriever.cfg).kind == "numpy"
+    assert QueryEncoder(retriever.cfg).kind == "onnx"
 
 
 def test_the_public_names_are_listed_once_and_all_import() -> None:

@@ -116,7 +116,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_serve_count,
         default=1,
         metavar="N",
-        help="BLAS threads per matrix product (default 1: each coalescer worker keeps to one core)",
+        help="threads per coalescer worker's forward pass (ONNX Runtime or BLAS; default 1: each worker "
+        "keeps to one core)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)

@@ -45,7 +45,8 @@ def mmap_safetensors(path: str | Path) -> dict[str, np.ndarray]:
         if dt is None:
             raise UnsupportedModel(f"tensor dtype {meta['dtype']} of {name} is not supported")
         a, b = meta["data_offsets"]
-        out[name] = raw[base + a : base + b].view(dt).reshape(meta["shape"])
+        # a plain ndarray view of the map (no copy): indexing a np.memmap goes through its Python __getitem__
+        out[name] = np.asarray(raw[base + a : base + b]).view(dt).reshape(meta["shape"])
     return out
 
 
@@ -67,8 +68,6 @@ class NumpyEncoder:
     """
 
     def __init__(self, path: str | Path) -> None:
-        from tokenizers import Tokenizer
-
         self.path = Path(path)
         try:
             cfg = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
@@ -109,8 +108,9 @@ class NumpyEncoder:
         st_cfg = json.loads(st_cfg_path.read_text(encoding="utf-8")) if st_cfg_path.is_file() else {}
         max_pos = int(cfg["max_position_embeddings"]) - (self.pad_id + 1 if self.xlmr else 0)
         self.max_len = min(int(st_cfg.get("max_seq_length", max_pos)), max_pos)
-        self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.max_len)
+        if not (self.path / "tokenizer.json").is_file():
+            raise UnsupportedModel(f"{self.path / 'tokenizer.json'} is missing")
+        self._tokenizer: Any = None
         self.w = mmap_safetensors(weights)
         prefix = next(
             (p for p in ("", "roberta.", "bert.") if f"{p}embeddings.word_embeddings.weight" in self.w), None
@@ -122,13 +122,23 @@ class NumpyEncoder:
     def _p(self, name: str) -> np.ndarray:
         return self.w[self.prefix + name]
 
+    @property
+    def tokenizer(self) -> Any:
+        """The model's ``tokenizers`` tokenizer, truncating to the maximum length (loaded on first use)."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+            self._tokenizer.enable_truncation(self.max_len)
+        return self._tokenizer
+
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with special tokens, truncated to the model's maximum length."""
         return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
 
-    def _forward(self, ids: list[list[int]]) -> np.ndarray:
-        from scipy.special import erf
-
+    def embeddings(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Padded token ids of a batch looked up: word + position + token-type rows, summed (before the
+        embedding LayerNorm), float32 [n, t, hidden], and the mask, bool [n, t] (True for a real token)."""
         n, t = len(ids), max(len(x) for x in ids)
         tok = np.full((n, t), self.pad_id, dtype=np.int64)
         mask = np.zeros((n, t), dtype=bool)
@@ -144,6 +154,14 @@ class NumpyEncoder:
             + self._p("embeddings.position_embeddings.weight")[pos]
             + self._p("embeddings.token_type_embeddings.weight")[0]
         )
+        return x, mask
+
+    def _forward(self, ids: list[list[int]]) -> np.ndarray:
+        """Mean-pooled last layer (not normalized) of a batch of token ids, float32 [n, hidden]."""
+        from scipy.special import erf
+
+        x, mask = self.embeddings(ids)
+        n, t = mask.shape
         x = _layer_norm(
             x, self._p("embeddings.LayerNorm.weight"), self._p("embeddings.LayerNorm.bias"), self.eps
         )

@@ -42,10 +42,11 @@ class ServerOptions:
             refused with 400): :func:`pipeline.server.run.serve` sets the loopback names when the server
             listens on a loopback address without a token, so a web page cannot reach it through DNS
             rebinding.
-        blas_threads: threads the BLAS library (OpenBLAS under NumPy) may use for each matrix product. One by
-            default: the coalescer's workers then run side by side, one core each, instead of BLAS threads
+        blas_threads: threads each coalescer worker computes a forward pass with (ONNX Runtime intra-op
+            threads, or BLAS threads for the NumPy pass; the ``query_threads`` setting when that is set). One
+            by default: the coalescer's workers then run side by side, one core each, instead of threads
             spinning against them and against the requests' Python work (on 2 cores, measured 2-3x more
-            questions per second under load). Applied by :func:`pipeline.server.run.serve` to the process.
+            questions per second under load). Applied by :func:`pipeline.server.run.serve`.
     """
 
     host: str = "127.0.0.1"

@@ -133,8 +133,11 @@ def serve(
 
         for line in build_all(cfg, log=err):
             err(line)
-    retriever = load_retriever(cfg, log=err)
+    # the coalescer's workers answer questions side by side, each computing with blas_threads threads
+    # (ONNX Runtime intra-op threads, or BLAS threads for the NumPy pass): workers × threads ≤ cores
+    cfg = dataclasses.replace(cfg, query_workers=1, query_threads=cfg.query_threads or options.blas_threads)
     limit_blas_threads(options.blas_threads, log=err)
+    retriever = load_retriever(cfg, log=err)
     app = create_app(retriever, options)
     _log_to_stderr()
     sock = bind_socket(options.host, options.port)
