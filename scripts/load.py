@@ -37,8 +37,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "corpus" / "eval" / "dev.jsonl"
-TARGETS = {  # issue "Serve it": on these 2 cores
-    "hybrid": {"qps": 60.0, "p95_ms": 300.0},
+TARGETS = {  # issues "Serve it" and "Fast on two cores": 16 clients on these 2 cores, an idle box
+    "hybrid": {"qps": 100.0, "p95_ms": 300.0},
     "paragraph": {"qps": 1000.0},
 }
 
@@ -47,6 +47,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def rss_mb(pid: int) -> float:
@@ -130,8 +137,14 @@ def render(res: dict[str, Any]) -> str:
         "",
         f"Measured with `scripts/load.py{' --quick' if res['quick'] else ''}` on {res['machine']}, "
         f"{res['date']}: {res['clients']} concurrent keep-alive clients on loopback, client and server on "
-        "the same 2 cores. Latency is per request, seen by the client; failures are responses other than "
-        "HTTP 200 and connection errors.",
+        "the same cores. Latency is per request, seen by the client; failures are responses other than "
+        "HTTP 200 and connection errors. The targets are for an idle machine"
+        + (
+            f" (load average before / after: {res['load_before']} / {res['load_after']})"
+            if "load_before" in res
+            else ""
+        )
+        + ".",
         "",
         "| phase | requests | failures | q/s | p50 ms | p95 ms | p99 ms | target |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
@@ -142,6 +155,7 @@ def render(res: dict[str, Any]) -> str:
             t = TARGETS[name]
             ok = p["qps"] >= t["qps"] and p["p95_ms"] <= t.get("p95_ms", float("inf")) and p["failures"] == 0
             target = f"≥ {t['qps']:.0f} q/s" + (f", p95 ≤ {t['p95_ms']:.0f} ms" if "p95_ms" in t else "")
+            target += ", 0 failures"
             target += " ✓" if ok else " ✗"
         lines.append(
             f"| {name} | {p['requests']} | {p['failures']} | {p['qps']:.0f} | {p['p50_ms']:.1f} | "
@@ -179,6 +193,7 @@ def main() -> int:
         port = free_port()
         url, proc = f"http://127.0.0.1:{port}/", start_server(port)
     started = time.perf_counter()
+    load_before = _load()
     counts = (
         {"hybrid": 300, "lexical": 300, "paragraph": 2000, "citation": 500, "soak": 2000}
         if args.quick
@@ -237,6 +252,8 @@ def main() -> int:
         "phases": phases,
         "machine": f"{cpu}, {os.cpu_count()} cores",
         "date": time.strftime("%Y-%m-%d"),
+        "load_before": load_before,
+        "load_after": _load(),
     }
     if rss:
         res["memory"] = {
