@@ -11,7 +11,8 @@ Pipeline for a text:
    a short query as in a long paragraph), with the UN-term user dictionary ``corpus/userdict.txt`` when
    present. Latin and digit runs are split by the analyzer itself (letters / numbers), not by jieba.
    The tokenizer is private to this module (the global ``jieba.dt`` is left alone), built once per
-   process, and its prefix-dictionary cache lives in ``indexes/jieba/`` so start-up stays fast.
+   process; its prefix dictionary is kept in ``indexes/jieba/`` in shards, and a query loads only those of
+   its own characters (see :func:`get_jieba`), so start-up stays fast.
 4. Punctuation is dropped; Latin-script words are lower-cased and stemmed (Snowball English, PyStemmer);
    Chinese and English stopwords are dropped.
 
@@ -35,10 +36,11 @@ from typing import Any, Protocol
 from pipeline.config import Config
 from pipeline.errors import ComponentError, PipelineError, UserError
 from pipeline.identifiers import find_identifiers
+from pipeline.jieba_shards import SHARDS_FILE, open_shards, sharded_tokenizer, write_shards
 from pipeline.store import file_mode, write_json_atomic
 from pipeline.text import CJK_IDEOGRAPHS
 
-__all__ = ["ANALYZER_VERSION", "Analyzer", "ZH_STOPWORDS", "EN_STOPWORDS", "get_jieba"]
+__all__ = ["ANALYZER_VERSION", "Analyzer", "ZH_STOPWORDS", "EN_STOPWORDS", "get_jieba", "read_userdict"]
 
 log = logging.getLogger(__name__)
 
@@ -91,32 +93,47 @@ def _userdict_path(cfg: Config) -> Path:
     return cfg.corpus_dir / "userdict.txt"
 
 
-def get_jieba(cfg: Config) -> Any:
+def read_userdict(cfg: Config) -> tuple[bytes | None, str | None]:
+    """The user dictionary's bytes and their sha256, read once (``(None, None)`` when there is none).
+
+    What identifies the segmenter in index manifests (``userdict_sha256``): the file, hashed, not jieba's
+    loaded dictionary, so checking an index never loads jieba.
+
+    Raises:
+        UserError: the file is not UTF-8 text.
+    """
+    udict = _userdict_path(cfg)
+    data = udict.read_bytes() if udict.is_file() else None
+    if data is None:
+        return None, None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise UserError(f"{udict}:{line}: the user dictionary is not UTF-8 text; save it as UTF-8") from None
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def get_jieba(cfg: Config, userdict: tuple[bytes | None, str | None] | None = None) -> Any:
     """The process-wide jieba tokenizer for ``cfg``: built once, with the user dictionary when present.
 
     The main dictionary's prefix cache is written to ``cfg.index_dir / "jieba"`` (atomically, by jieba)
-    rather than the system temp dir. (On CPython 3.11 loading it takes about as long as rebuilding the
-    prefix dictionary, ~0.5 s either way; see ``scripts/bench_lexical.py``.) The user dictionary's bytes are
+    rather than the system temp dir, and beside it the prefix dictionary actually in use (with the user
+    dictionary's words) in shards (:data:`_SHARDS_FILE`): a tokenizer built from them loads only the shards of
+    the characters it is asked to cut, a few milliseconds for a query instead of the ~0.5 s that loading
+    the whole dictionary takes, and cuts exactly as the fully loaded one. The user dictionary's bytes are
     read once; the tokenizer is keyed by their hash (attribute ``userdict_sha256``), so an edited dictionary
     gives a new tokenizer and the analyzer's fingerprint always describes the dictionary actually in use.
 
     Args:
         cfg: settings (``index_dir``, ``corpus_dir``).
+        userdict: the user dictionary's bytes and sha256 as :func:`read_userdict` read them (default: read
+            now).
 
     Returns:
         A ``jieba.Tokenizer`` private to this module.
     """
-    udict = _userdict_path(cfg)
-    data = udict.read_bytes() if udict.is_file() else None
-    if data is not None:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = data[: e.start].count(b"\n") + 1
-            raise UserError(
-                f"{udict}:{line}: the user dictionary is not UTF-8 text; save it as UTF-8"
-            ) from None
-    sha = hashlib.sha256(data).hexdigest() if data is not None else None
+    data, sha = userdict if userdict is not None else read_userdict(cfg)
     key = (str(cfg.index_dir), sha)
     tk = _JIEBA_CACHE.get(key)
     if tk is not None:
@@ -125,36 +142,49 @@ def get_jieba(cfg: Config) -> Any:
         tk = _JIEBA_CACHE.get(key)
         if tk is not None:
             return tk
-        import io
-
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        tk = jieba.Tokenizer()
-        cache_dir = cfg.index_dir / "jieba"
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            tk.tmp_dir = str(cache_dir)
-            tk.cache_file = "jieba.cache"
-        except OSError as e:  # read-only index dir: fall back to jieba's default temp dir
-            log.warning("cannot use %s for the jieba cache (%s); using the system temp dir", cache_dir, e)
-        cache = cache_dir / "jieba.cache"
-        trusted = _check_jieba_cache(cache)
-        tk.initialize()
-        _record_jieba_cache(cache, trusted)
-        if cache.is_file():  # jieba writes its cache 0600; give it the umask's mode like every other file
-            with contextlib.suppress(OSError):
-                cache.chmod(file_mode())
-        if data is not None:
-            buf = io.BytesIO(data)
-            buf.name = str(udict)  # jieba names the file in its error messages
-            try:
-                tk.load_userdict(buf)
-            except ValueError as e:
-                raise UserError(f"{udict}: the user dictionary has a line jieba cannot read ({e})") from None
+        tk = _new_jieba(cfg, data, sha)
         tk.userdict_sha256 = sha
         _JIEBA_CACHE[key] = tk
         return tk
+
+
+def _new_jieba(cfg: Config, data: bytes | None, sha: str | None) -> Any:
+    """A tokenizer over the shards when they were derived from this jieba cache and user dictionary, else
+    one loaded in full (jieba's cache, then the user dictionary), whose dictionary is then saved in shards."""
+    import io
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    cache_dir = cfg.index_dir / "jieba"
+    cache = cache_dir / "jieba.cache"
+    trusted = _check_jieba_cache(cache)
+    source = {"jieba_cache_sha256": trusted, "userdict_sha256": sha}
+    shards = open_shards(cache_dir / SHARDS_FILE, source) if trusted else None
+    if shards is not None:
+        return sharded_tokenizer(shards)
+    tk = jieba.Tokenizer()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tk.tmp_dir = str(cache_dir)
+        tk.cache_file = "jieba.cache"
+    except OSError as e:  # read-only index dir: fall back to jieba's default temp dir
+        log.warning("cannot use %s for the jieba cache (%s); using the system temp dir", cache_dir, e)
+    tk.initialize()
+    written = _record_jieba_cache(cache, trusted)
+    if cache.is_file():  # jieba writes its cache 0600; give it the umask's mode like every other file
+        with contextlib.suppress(OSError):
+            cache.chmod(file_mode())
+    if data is not None:
+        buf = io.BytesIO(data)
+        buf.name = str(_userdict_path(cfg))  # jieba names the file in its error messages
+        try:
+            tk.load_userdict(buf)
+        except ValueError as e:
+            raise UserError(f"{buf.name}: the user dictionary has a line jieba cannot read ({e})") from None
+    if written is not None:
+        write_shards(cache_dir / SHARDS_FILE, tk.FREQ, tk.total, {**source, "jieba_cache_sha256": written})
+    return tk
 
 
 #: Beside jieba's prefix-dictionary cache: the sha256 and size of the cache jieba last wrote. The cache
@@ -188,16 +218,20 @@ def _check_jieba_cache(cache: Path) -> str | None:
     return None
 
 
-def _record_jieba_cache(cache: Path, trusted: str | None) -> None:
-    """Record the hash of the cache jieba has just written (one that was trusted stays recorded)."""
+def _record_jieba_cache(cache: Path, trusted: str | None) -> str | None:
+    """Record the hash of the cache jieba has just written (one that was trusted stays recorded); returns
+    the hash, or None when there is no cache (or its record cannot be written)."""
     try:
         data = cache.read_bytes()
     except OSError:
-        return
+        return None
     sha = hashlib.sha256(data).hexdigest()
     if sha != trusted:
-        with contextlib.suppress(OSError):
+        try:
             write_json_atomic(cache.with_name(_JIEBA_RECORD), {"sha256": sha, "size": len(data)})
+        except OSError:
+            return None
+    return sha
 
 
 def _stem(words: list[str]) -> list[str]:
@@ -236,11 +270,20 @@ class Analyzer:
         self._translator_tried = translator is not None
         self._lock = threading.Lock()
         self._tk: Any = None
+        self._userdict: tuple[bytes | None, str | None] | None = None
+
+    def _user_dictionary(self) -> tuple[bytes | None, str | None]:
+        """The user dictionary as first read by this analyzer: its fingerprint and its tokenizer use it."""
+        u = self._userdict
+        if u is None:
+            with _JIEBA_LOCK:
+                u = self._userdict = self._userdict or read_userdict(self.cfg)
+        return u
 
     def _jieba(self) -> Any:
         tk = self._tk
         if tk is None:
-            tk = self._tk = get_jieba(self.cfg)
+            tk = self._tk = get_jieba(self.cfg, self._user_dictionary())
         return tk
 
     # --- documents -----------------------------------------------------------------------------------
@@ -380,7 +423,8 @@ class Analyzer:
     def fingerprint(self) -> dict[str, Any]:
         """What determines the analyzer's output, for index manifests.
 
-        Loads the segmenter (if not yet loaded) so that the user-dictionary hash is the one in use.
+        Loads nothing: the user dictionary is identified by its file's hash, and the segmenter this analyzer
+        loads later is built from the very bytes hashed (read once per analyzer).
 
         Returns:
             ``analyzer_version``, ``userdict_sha256``, ``stopwords_sha256`` and the jieba / PyStemmer
@@ -392,7 +436,7 @@ class Analyzer:
         stop = "\n".join(sorted(ZH_STOPWORDS)) + "\n--\n" + "\n".join(sorted(EN_STOPWORDS))
         return {
             "analyzer_version": ANALYZER_VERSION,
-            "userdict_sha256": self._jieba().userdict_sha256,
+            "userdict_sha256": self._user_dictionary()[1],
             "stopwords_sha256": sha256_bytes(stop.encode("utf-8")),
             "jieba": package_version("jieba"),
             "pystemmer": package_version("PyStemmer"),

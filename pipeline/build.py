@@ -103,6 +103,7 @@ def build_missing(
     from pipeline.analyze import Analyzer
 
     say = log or (lambda _m: None)
+    stand_in = embedder
     built: list[str] = []
     with build_lock(cfg.index_dir, log=log):
         lexical_missing = [
@@ -121,11 +122,13 @@ def build_missing(
                 say(f"pipeline: no dense index of {doc.label} yet; embedding it (once, under a minute)")
                 ensure_dense(cfg, doc, key, embedder)
                 built.append(f"dense {doc.label}")
-        if dense:
+        if dense and stand_in is None:  # the real model's passage vectors: its query graph too
             from pipeline.embed import ensure_query_graph
+            from pipeline.models.location import model_artifact
             from pipeline.models.onnx_encoder import graph_artifact
 
-            if not graph_artifact(cfg).exists():
+            model_ready = cfg.model is not None or model_artifact(cfg).exists()
+            if model_ready and not graph_artifact(cfg).exists():
                 say("pipeline: writing the query encoder's ONNX graph (once)")
                 if ensure_query_graph(cfg)[0] is not None:
                     built.append("query encoder graph")

@@ -96,7 +96,9 @@ class BM25Index:
 
     Args:
         vocab: terms, row order of ``tf``.
-        tf: term-major CSR matrix of term frequencies, shape ``(len(vocab), n_docs)``.
+        tf: term-major CSR matrix of term frequencies, shape ``(len(vocab), n_docs)``: a scipy matrix, or its
+            ``(data, indices, indptr)`` arrays (how :meth:`load` and :func:`merge` pass it, so a query never
+            imports scipy; :attr:`tf` makes the scipy matrix when asked for).
         doc_len: tokens per document.
         doc_ids: external id of each document (paragraph number).
         k1: term-frequency saturation.
@@ -108,7 +110,7 @@ class BM25Index:
     def __init__(
         self,
         vocab: list[str],
-        tf: sparse.csr_matrix,
+        tf: sparse.csr_matrix | tuple[np.ndarray, np.ndarray, np.ndarray],
         doc_len: np.ndarray,
         doc_ids: Sequence[int],
         k1: float = 1.5,
@@ -118,14 +120,21 @@ class BM25Index:
     ) -> None:
         if idf not in IDF_VARIANTS:
             raise ValueError(f"unknown BM25 idf variant {idf!r}; choose one of {IDF_VARIANTS}")
-        if tf.shape != (len(vocab), len(doc_len)) or len(doc_ids) != len(doc_len):
+        if isinstance(tf, tuple):
+            self._tf: sparse.csr_matrix | None = None
+            self._csr = tf
+            shape = (len(tf[2]) - 1, len(doc_len))
+            shape_ok = shape[0] == len(vocab) and len(tf[0]) == len(tf[1]) == int(tf[2][-1])
+        else:
+            self._tf, self._csr = tf, (tf.data, tf.indices, tf.indptr)
+            shape, shape_ok = tf.shape, tf.shape == (len(vocab), len(doc_len))
+        if not shape_ok or len(doc_ids) != len(doc_len):
             raise ValueError(
-                f"inconsistent index arrays: tf {tf.shape}, vocab {len(vocab)}, doc_len {len(doc_len)}, "
+                f"inconsistent index arrays: tf {shape}, vocab {len(vocab)}, doc_len {len(doc_len)}, "
                 f"doc_ids {len(doc_ids)}"
             )
         self.vocab = list(vocab)
         self.term_id: dict[str, int] = {t: i for i, t in enumerate(self.vocab)}
-        self.tf = tf
         self.doc_len = np.asarray(doc_len, dtype=np.int64)
         self.doc_ids = np.asarray(doc_ids, dtype=np.int64)
         self.k1 = float(k1)
@@ -179,20 +188,37 @@ class BM25Index:
         tf.sort_indices()
         return cls(list(vocab), tf, lens, doc_ids, k1=k1, b=b, idf=idf, epsilon=epsilon)
 
+    @property
+    def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The term frequencies' CSR arrays ``(data, indices, indptr)``, term-major."""
+        return self._csr
+
+    @property
+    def tf(self) -> sparse.csr_matrix:
+        """The term frequencies as a scipy CSR matrix, shape ``(len(vocab), n_docs)``."""
+        if self._tf is None:
+            from scipy import sparse
+
+            data, indices, indptr = self._csr
+            self._tf = sparse.csr_matrix(
+                (data, indices, indptr), shape=(len(self.vocab), self.n_docs), copy=False
+            )
+        return self._tf
+
     def _compute_weights(self) -> None:
         n_docs = self.doc_len.size
         self.avgdl = float(self.doc_len.sum()) / n_docs if n_docs else 0.0
-        indptr = self.tf.indptr
+        data, indices, indptr = self._csr
         self.df = np.diff(indptr).astype(np.int64)
         self.idf = idf_values(self.df, n_docs, self.idf_variant, self.epsilon)
-        tfv = self.tf.data.astype(np.float64)
-        dl = self.doc_len[self.tf.indices].astype(np.float64)
+        tfv = data.astype(np.float64)
+        dl = self.doc_len[indices].astype(np.float64)
         avgdl = self.avgdl if self.avgdl > 0 else 1.0
         norm = self.k1 * (1.0 - self.b + self.b * dl / avgdl)
         rows_idf = np.repeat(self.idf, self.df)
         self._w_data = rows_idf * (tfv * (self.k1 + 1.0) / (tfv + norm))
         self._indptr = indptr.astype(np.int64)
-        self._indices = self.tf.indices.astype(np.intp)
+        self._indices = indices.astype(np.intp)
 
     # --- queries -------------------------------------------------------------------------------------
 
@@ -276,14 +302,15 @@ class BM25Index:
             "epsilon": self.epsilon,
             "n_docs": self.n_docs,
             "n_terms": len(self.vocab),
-            "nnz": int(self.tf.nnz),
+            "nnz": len(self._csr[0]),
         }
 
     def write_to(self, stage: Staging) -> None:
         """Write the index's files into an artifact being staged (see :class:`pipeline.store.Artifact`)."""
-        stage.save_npy("tf_data.npy", self.tf.data.astype(np.int32))
-        stage.save_npy("tf_indices.npy", self.tf.indices.astype(np.int32))
-        stage.save_npy("tf_indptr.npy", self.tf.indptr.astype(np.int64))
+        data, indices, indptr = self._csr
+        stage.save_npy("tf_data.npy", data.astype(np.int32))
+        stage.save_npy("tf_indices.npy", indices.astype(np.int32))
+        stage.save_npy("tf_indptr.npy", indptr.astype(np.int64))
         stage.save_npy("doc_len.npy", self.doc_len)
         stage.save_npy("doc_ids.npy", self.doc_ids)
         stage.write_json("vocab.json", self.vocab)
@@ -324,8 +351,6 @@ class BM25Index:
 
     @classmethod
     def _read(cls, d: Path) -> BM25Index:
-        from scipy import sparse
-
         def damaged(why: str) -> CorruptIndexError:
             return CorruptIndexError(f"the lexical index at {d} is damaged ({why}); run `pipeline build`")
 
@@ -354,12 +379,9 @@ class BM25Index:
         ):
             raise damaged("array sizes disagree")
         try:
-            tf = sparse.csr_matrix(
-                (arr["tf_data"], arr["tf_indices"], indptr), shape=(n_terms, n_docs), copy=False
-            )
             return cls(
                 vocab,
-                tf,
+                (arr["tf_data"], arr["tf_indices"], indptr),
                 arr["doc_len"],
                 arr["doc_ids"].tolist(),
                 k1=params["k1"],
@@ -459,30 +481,31 @@ def merge(parts: Sequence[BM25Index], k1: float, b: float, idf: str, epsilon: fl
 
     The ids are the row positions 0..n-1 of the concatenated paragraphs.
     """
-    from scipy import sparse
-
     if not parts:
         raise ValueError("cannot merge no indexes")
     if len(parts) == 1:
         p = parts[0]
         return BM25Index(
-            p.vocab, p.tf, p.doc_len, list(range(p.n_docs)), k1=k1, b=b, idf=idf, epsilon=epsilon
+            p.vocab, p.csr, p.doc_len, list(range(p.n_docs)), k1=k1, b=b, idf=idf, epsilon=epsilon
         )
     vocab: dict[str, int] = {}
-    blocks = []
+    rows, cols, datas = [], [], []
     offset = 0
     for p in parts:
         remap = np.fromiter(
             (vocab.setdefault(t, len(vocab)) for t in p.vocab), dtype=np.int64, count=len(p.vocab)
         )
-        coo = p.tf.tocoo()
-        blocks.append((remap[coo.row], coo.col.astype(np.int64) + offset, coo.data))
+        data, indices, indptr = p.csr
+        rows.append(np.repeat(remap, np.diff(indptr)))
+        cols.append(indices.astype(np.int64) + offset)
+        datas.append(data)
         offset += p.n_docs
-    rows = np.concatenate([r for r, _, _ in blocks])
-    cols = np.concatenate([c for _, c, _ in blocks])
-    data = np.concatenate([d for _, _, d in blocks]).astype(np.int32)
-    tf = sparse.csr_matrix((data, (rows, cols)), shape=(len(vocab), offset), dtype=np.int32)
-    tf.sort_indices()
+    row = np.concatenate(rows)
+    # a stable sort by term keeps each term's postings in paragraph order (parts in order, sorted within)
+    order = np.argsort(row, kind="stable")
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=len(vocab)), out=indptr[1:])
+    tf = (np.concatenate(datas).astype(np.int32)[order], np.concatenate(cols)[order], indptr)
     doc_len = np.concatenate([p.doc_len for p in parts])
     return BM25Index(list(vocab), tf, doc_len, list(range(offset)), k1=k1, b=b, idf=idf, epsilon=epsilon)
 

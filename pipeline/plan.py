@@ -152,16 +152,15 @@ class Planner:
         back to Chinese (:meth:`pipeline.translate.Translator.synonyms`); those that occur in the report are
         added at ``cfg.pivot_weight`` times their weight.
         """
-        if self.cfg.pivot_weight <= 0:
+        unknown = [(t, w) for t, w in terms if t not in self.vocab and len(t) >= 2 and _RE_CJK.match(t)]
+        if self.cfg.pivot_weight <= 0 or not unknown:
             return []
-        translator = self.analyzer.translator
+        translator = self.analyzer.translator  # loaded only now: a query of known words needs none
         if translator is None:
             return []
         have = {t for t, _ in terms}
         extra: dict[str, float] = {}
-        for term, w in terms:
-            if term in self.vocab or len(term) < 2 or not _RE_CJK.match(term):
-                continue
+        for term, w in unknown:
             for zh, sw in translator.synonyms(term):
                 for tok in self.analyzer.tokenize(zh):
                     if tok in self.vocab and tok not in have:

@@ -104,7 +104,7 @@ def test_build_save_load_roundtrip(
     d = ddir(tcfg, fake_corpus)
     inputs = dense.dense_inputs(fake_corpus, fake_embedder.identity)
     index.save(d, inputs)
-    assert sorted(p.name for p in d.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in d.iterdir()) == sorted([*FILES, ".verified.json"])
     assert sorted(p.name for p in d.parent.iterdir() if p.name != ".lock") == ["dense"]  # no staging dir left
     loaded = dense.DenseIndex.load(d, inputs)
     assert isinstance(loaded.paragraphs, np.memmap) and isinstance(loaded.sentences, np.memmap)

@@ -215,7 +215,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("readers", ["pipeline.ingest"]),
-    ("analysis", ["pipeline.identifiers", "pipeline.analyze", "pipeline.translate"]),
+    ("analysis", ["pipeline.identifiers", "pipeline.jieba_shards", "pipeline.analyze", "pipeline.translate"]),
     ("indexes", ["pipeline.lexical", "pipeline.dense", "pipeline.embed", "pipeline.models"]),
     ("library", ["pipeline.catalog", "pipeline.library"]),
     ("queries", ["pipeline.cite", "pipeline.plan", "pipeline.answer", "pipeline.abstain"]),

@@ -197,7 +197,7 @@ def test_save_load_roundtrip(
     inputs = lexical_inputs(cfg, corpus, analyzer)
     idx.save(tmp_path / "lex", inputs)
     _only(tmp_path, "lex")
-    _only(tmp_path / "lex", "manifest.json", *FILES)
+    _only(tmp_path / "lex", "manifest.json", ".verified.json", *FILES)  # hashed at write: verified
     m = json.loads((tmp_path / "lex" / "manifest.json").read_text(encoding="utf-8"))
     assert m["kind"] == "bm25" and m["inputs"] == inputs and sorted(m["files"]) == sorted(FILES)
     for name, entry in m["files"].items():
@@ -348,7 +348,7 @@ def test_build_rebuilds_only_when_inputs_differ(
     np.testing.assert_allclose(merged.scores([("海盗", 1.0)]), fresh.scores([("海盗", 1.0)]), rtol=1e-12)
     assert not np.allclose(merged.scores([("海盗", 1.0)]), first.scores([("海盗", 1.0)]))
     _only(tmp_path / "indexes", ".lock", "docs")
-    _only(d, "manifest.json", *FILES)
+    _only(d, "manifest.json", ".verified.json", *FILES)
 
 
 def test_build_lexical_index_ids_are_rows(tmp_path: Path, corpus: Any, analyzer: Analyzer) -> None:

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import random
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ def test_fan_out_keeps_the_order_uses_threads_and_reports_progress() -> None:
 
     def work(part: list[int]) -> list[int]:
         seen.add(threading.current_thread().name)
+        time.sleep(0.02)  # still busy when the next chunk is handed out: the pool starts its second thread
         return [x * x for x in part]
 
     items = list(range(100))

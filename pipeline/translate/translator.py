@@ -8,7 +8,7 @@ finally passes untranslatable words through lower-cased. See :mod:`pipeline.tran
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -80,15 +80,15 @@ class Translator:
     def __init__(
         self,
         glossary: dict[tuple[str, ...], list[tuple[str, float]]],
-        reverse: dict[str, tuple[tuple[str, float], ...]],
+        reverse: Mapping[str, tuple[tuple[str, float], ...]],
         vocab: frozenset[str],
         stopwords: frozenset[str],
         case_sensitive: frozenset[str],
         fingerprint: dict[str, str],
         cache_path: Path | None = None,
-        forward: dict[str, tuple[str, ...]] | None = None,
+        forward: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
-        self._forward = forward or {}
+        self._forward = forward if forward is not None else {}  # (a lazy map: never ask its len())
         self._glossary = glossary
         self._trie = build_trie(glossary)
         self._reverse = reverse
