@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.models.numpy_encoder import NumpyEncoder
+from pipeline.models.onnx_graph import GRAPH_VERSION, graph_feeds
 from pipeline.models.unigram import VOCAB_FILE, FastUnigram
 
 if TYPE_CHECKING:
@@ -34,15 +35,13 @@ if TYPE_CHECKING:
 __all__ = ["GRAPH_FILE", "OnnxEncoder", "graph_artifact", "graph_inputs", "onnxruntime_available"]
 
 GRAPH_FILE = "encoder.onnx"
-#: bump with :data:`pipeline.models.onnx_graph.GRAPH_VERSION` (kept here so the query side never imports onnx)
-GRAPH_FORMAT = "1"
 
 
 def graph_artifact(cfg: Config) -> Artifact:
     """The query encoder's ONNX graph and fast tokenizer as an artifact (``indexes/models/query-encoder``)."""
     from pipeline.store import Artifact
 
-    return Artifact(cfg.models_dir / "query-encoder", "query-encoder", GRAPH_FORMAT, "query encoder graph")
+    return Artifact(cfg.models_dir / "query-encoder", "query-encoder", GRAPH_VERSION, "query encoder graph")
 
 
 def graph_inputs(model_identity: dict[str, str]) -> dict[str, Any]:
@@ -99,6 +98,5 @@ class OnnxEncoder(NumpyEncoder):
         return self._fast.encode_batch(texts)
 
     def _forward(self, ids: list[list[int]]) -> np.ndarray:
-        x, mask = self.embeddings(ids)
-        out = self.session.run(["pooled"], {"embeddings": x, "mask": mask.astype(np.float32)})[0]
+        out = self.session.run(["pooled"], graph_feeds(*self.embeddings(ids)))[0]
         return np.asarray(out, dtype=np.float32)

@@ -60,6 +60,9 @@ def create_app(
         docs_url=None,  # the default pages load their scripts from a CDN; /docs is served offline (docs.py)
         redoc_url=None,
         lifespan=lifespan,
+        # no OpenTelemetry: nothing is exported, and checking for a provider read the environment on
+        # every request (4 % of the time the server held the GIL under a hybrid load)
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         openapi_tags=[
             {"name": "answers", "description": "questions, references, batches"},
             {"name": "report", "description": "the library: its documents, their paragraphs and words"},
