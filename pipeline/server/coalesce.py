@@ -1,9 +1,9 @@
 """The request coalescer: concurrent questions answered together by one ``Retriever.search_many`` call.
 
-Embedding a question (the NumPy forward pass of :class:`pipeline.embed.QueryEncoder`) is most of what a
-hybrid question costs, and it costs about half as much per question in a group: the per-layer GEMMs run over
-every token of the group at once. So ``/api/search`` does not embed each question on its own; it hands it to
-a :class:`Coalescer`:
+Embedding a question (the query encoder's forward pass, :class:`pipeline.embed.QueryEncoder`) is most of
+what a hybrid question costs, and it costs less per question in a group: the layers' GEMMs run over every
+token of the group at once. So ``/api/search`` does not embed each question on its own; it hands it to a
+:class:`Coalescer`:
 
 * ``submit(query, k, mode, docs=…, lang=…, parallel=…)`` queues the question and returns a
   :class:`concurrent.futures.Future` (the request awaits it with :func:`asyncio.wrap_future`; a plain
@@ -16,13 +16,14 @@ a :class:`Coalescer`:
   ``parallel=`` keywords when the group has filters — i.e. :meth:`pipeline.retrieve.Retriever.search_many`,
   the very code path of ``pipeline search`` and ``pipeline batch``, so answers are identical to a direct
   search.
-* ``workers`` threads do this side by side, taking from one queue. Most of the forward pass is NumPy
-  work that releases the GIL but runs on one core (element-wise functions, small matrix products), so on
-  2 cores two workers with one BLAS thread each answer more questions per second than one worker with two
-  BLAS threads (``search_many`` on groups of 8–16, 2 cores: 63–77 against 38–56 questions/s; one worker
-  with one BLAS thread: 41–44). On one core a question alone takes 41–46 ms to embed, 22–26 ms each in
-  a group of 4–16; beyond that the forward pass is bound by arithmetic (about 0.85 GFLOP for a typical
-  20-token question), which caps hybrid questions at roughly 65 a second on 2 cores.
+* ``workers`` threads do this side by side, taking from one queue, each computing its forward pass with
+  one thread (the server's ``--blas-threads``: ONNX Runtime intra-op threads, or BLAS threads for the
+  NumPy pass), so workers × threads stays within the cores. The forward pass releases the GIL, so on 2
+  cores two workers keep both busy, one group's pass beside the other's Python work (planning, BM25,
+  fusion, answer sentences) and the HTTP layer's. Measured on these machines (2026-12-06, ONNX Runtime,
+  16 closed-loop clients, in process): two workers answer 126–128 questions/s in groups of 5–7, one worker
+  80; through HTTP, with the load client on the same cores, about 100 (README, Performance). Groups stay
+  small at 16 clients (5–7 questions on average; ``max_batch`` 16 and 32 measured alike).
 * A question that cannot be answered gets an :class:`~pipeline.answer.Answer` with ``error`` set by
   ``search_many`` and does not disturb the others. A :class:`~pipeline.errors.PipelineError` raised for a
   whole group (an index problem) fails that group. Any other exception (a bug) makes the worker answer that
