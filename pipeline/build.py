@@ -159,9 +159,10 @@ def clean_leftovers(cfg: Config) -> list[Path]:
     from pipeline.dense import dense_artifact
     from pipeline.lexical import lexical_artifact
     from pipeline.models.convert import model_artifact
+    from pipeline.models.onnx_encoder import graph_artifact
     from pipeline.translate.cedict import reverse_index_artifact
 
-    arts = [reverse_index_artifact(cfg.index_dir / "translate"), model_artifact(cfg)]
+    arts = [reverse_index_artifact(cfg.index_dir / "translate"), model_artifact(cfg), graph_artifact(cfg)]
     docs = docs_root(cfg)
     if docs.is_dir():
         for d in sorted(p for p in docs.iterdir() if p.is_dir()):

@@ -36,8 +36,8 @@ def document_manifests(cfg: Config, key: str) -> dict[str, dict[str, Any]]:
 
 
 def index_manifests(cfg: Config) -> dict[str, dict[str, Any]]:
-    """What the library's shared artifacts under ``indexes/`` record about themselves: model, translator
-    (each report's own indexes: :func:`document_manifests`)."""
+    """What the library's shared artifacts under ``indexes/`` record about themselves: model, translator,
+    query encoder graph (each report's own indexes: :func:`document_manifests`)."""
     from pipeline.translate.cedict import CACHE_SUBDIR, reverse_index_artifact
 
     out: dict[str, dict[str, Any]] = {}
@@ -48,4 +48,7 @@ def index_manifests(cfg: Config) -> dict[str, dict[str, Any]]:
     else:
         out["model"] = {"path": str(cfg.model), "info": {"given_with": "--model"}}
     out["translator"] = artifact_info(reverse_index_artifact(cfg.index_dir / CACHE_SUBDIR))
+    from pipeline.models.onnx_encoder import graph_artifact
+
+    out["query_encoder"] = artifact_info(graph_artifact(cfg))
     return out
