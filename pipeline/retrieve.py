@@ -399,8 +399,8 @@ class Retriever:
         return list(dict.fromkeys(out))
 
     def gloss(self, text: str) -> list[tuple[str, list[str]]]:
-        """``text`` cut into words (as the analyzer's segmenter cuts it) with the CC-CEDICT English glosses of
-        each Chinese word ([] for others): so a reader who does not read Chinese can read an answer."""
+        """``text`` cut into words (as the analyzer's segmenter cuts it), each Chinese word with its English
+        glosses (glossary, CC-CEDICT or its parts: :mod:`pipeline.translate.senses`), others with []."""
         translator = self.analyzer.translator
         return [
             (w, translator.glosses(w) if translator is not None and _CJK_WORD.match(w) else [])

