@@ -118,17 +118,71 @@ TEXT = "第 12 段\nparagraph 7\n伪药对患者有什么危害？\n"
         (b"\xfe\xff" + TEXT.encode("utf-16-be"), "UTF-16"),
         (TEXT.encode("utf-16-le"), "UTF-16LE"),  # no BOM: found by the NUL bytes
         (TEXT.encode("utf-16-be"), "UTF-16BE"),
-        (TEXT.encode("gbk"), "GBK"),
-        (("€ " + TEXT).encode("gb18030"), "GB18030"),  # € is not in GBK
+        # GBK that does not read as common Chinese (traditional characters, outside GB2312): refused as before
+        ("海盜贖金問題\n".encode("gbk"), "GBK"),
     ],
 )
-def test_utf16_and_gbk_are_refused_with_the_way_to_convert(tmp_path, data, encoding):
+def test_utf16_and_doubtful_gbk_are_refused_with_the_way_to_convert(tmp_path, data, encoding):
     p = tmp_path / "q.txt"
     p.write_bytes(data)
     r = run(p, "-o", tmp_path / "o.jsonl")
     assert r.returncode == 2, r.stderr
     assert str(p) in r.stderr and encoding in r.stderr and "iconv -f" in r.stderr and "-t UTF-8" in r.stderr
     assert not (tmp_path / "o.jsonl").exists()
+
+
+GB_WARNING = "not UTF-8; read as GB18030 (GBK) Chinese text"
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        ("q.txt", TEXT.encode("gbk")),
+        ("q.txt", ("€ " + TEXT).encode("gb18030")),  # € is not in GBK
+        # what Chinese Excel saves as "CSV (comma delimited)": GBK with CRLF line ends
+        ("q.csv", "id,query\r\na,第 12 段\r\nb,paragraph 7\r\nc,伪药对患者有什么危害？\r\n".encode("gbk")),
+        ("q.txt", "海盗\n".encode("gbk")),  # two characters are enough
+    ],
+)
+def test_gbk_and_gb18030_files_are_read_with_a_warning(tmp_path, name, data):
+    p = tmp_path / name
+    p.write_bytes(data)
+    out = tmp_path / "o.jsonl"
+    r = run(p, "-o", out, "--mode", "lexical")
+    assert r.returncode == 0, r.stderr
+    assert f"pipeline: warning: {p}: {GB_WARNING}" in r.stderr and "iconv" not in r.stderr
+    recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    expected = data.decode("gb18030").replace("\r\n", "\n").splitlines()
+    if name.endswith(".csv"):
+        expected = [row.split(",", 1)[1] for row in expected[1:]]
+    assert [x["query"] for x in recs] == [q.strip() for q in expected]
+    # the library says the same to the function it is given, or as a Python warning
+    told: list[str] = []
+    good, bad = batch.read_queries(p, warn=told.append)
+    assert not bad and [q.query for q in good] == [x["query"] for x in recs]
+    assert told == [
+        f"{p}: {GB_WARNING}, the encoding Chinese Excel saves in (save the file as UTF-8 to be sure "
+        "the questions read as intended)"
+    ]
+    with pytest.warns(batch.BatchInputWarning, match="GB18030"):
+        batch.read_queries(p)
+
+
+def test_utf8_comes_first_and_latin1_is_not_taken_for_gbk(tmp_path):
+    """A UTF-8 file never gets the warning; accented Latin-1 lines (which GBK can decode into nonsense) stay
+    bad lines; a file mixing UTF-8 Chinese and GBK lines keeps its GBK lines as bad lines."""
+    told: list[str] = []
+    utf8 = tmp_path / "u.txt"
+    utf8.write_bytes(TEXT.encode("utf-8"))
+    assert not batch.read_queries(utf8, warn=told.append)[1] and told == []
+    latin = tmp_path / "l.txt"
+    latin.write_bytes("Müller straße\nparagraph 7\n".encode("cp1252"))
+    good, bad = batch.read_queries(latin, warn=told.append)
+    assert told == [] and [q.id for q in good] == ["2"] and [b.line for b in bad] == [1]
+    mixed = tmp_path / "m.txt"
+    mixed.write_bytes("第 12 段\n".encode() + "海盗\n".encode("gbk"))
+    good, bad = batch.read_queries(mixed, warn=told.append)
+    assert told == [] and [q.id for q in good] == ["1"] and "looks like GBK" in bad[0].message
 
 
 def test_one_non_utf8_line_fails_alone_and_the_summary_is_true(tmp_path):

@@ -1,17 +1,20 @@
 """``POST /api/batch``: bodies in every format, answers streamed as NDJSON in input order, each bad line
 reported in its place with the message ``pipeline batch`` prints for it, and every unusable body refused
-with a 4xx JSON error."""
+with a 4xx JSON error. Messages name the upload by ``name=``; a GB18030/GBK body is read with a first
+``{"warnings"}`` record; a client that goes away stops the batch."""
 
 from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import assert_error
+from support import assert_error, live_server
 
 from pipeline.cli import main
 from pipeline.server import ServerOptions, create_app
@@ -234,3 +237,102 @@ def test_failure_of_the_whole_batch_ends_the_stream_with_an_error(
     recs = [json.loads(line) for line in resp.text.splitlines()]
     assert [r.get("line") for r in recs] == [1, 2, None]
     assert recs[-1]["status"] == 503 and "run `pipeline build`" in recs[-1]["error"]
+
+
+# --- the upload's name, GB18030 bodies, warnings --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("问题.csv", "问题.csv"),
+        ("/home/someone/secret/问题.csv", "问题.csv"),  # folders are dropped
+        ("C:\\Users\\someone\\q.csv", "q.csv"),
+        ("a\x1b[31m\u202eb.csv", "a\\u001b[31m\\u202eb.csv"),  # control and bidi characters escaped
+        ("x" * 500 + ".csv", "x" * 115 + "….csv"),  # cut, keeping the extension
+        ("", "<request body>"),
+        ("   ", "<request body>"),
+    ],
+)
+def test_messages_name_the_uploaded_file(batch_client: Any, name: str, shown: str) -> None:
+    resp = post(batch_client, b"name,text\nx,y\n", "text/csv", name=name)
+    error = assert_error(resp, 400, f"{shown}:1: the CSV header must name a 'query' column")
+    assert len(shown) <= 120 and ("<request body>" in error["error"]) == (shown == "<request body>")
+    assert_error(post(batch_client, b'["a"', "application/json", name=name), 400, f"{shown}:1: invalid JSON")
+    assert_error(post(batch_client, b"\n", "text/plain", name=name), 400, f"{shown}: no queries")
+
+
+def test_a_gbk_body_is_read_with_a_warning_first(
+    batch_client: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """What Chinese Excel saves (GBK, CRLF): read as GB18030; the stream starts with one record of warnings
+    (not counted in X-Total-Lines) naming the upload, then the answers ``pipeline batch`` gives."""
+    text = "id,query\r\na,海盗赎金\r\nb,第 41 段\r\nc,\r\n"
+    resp = post(batch_client, text.encode("gbk"), "text/csv", name="问题.csv", mode="lexical")
+    assert resp.status_code == 200, resp.text
+    first, *recs = [json.loads(line) for line in resp.text.splitlines()]
+    assert first == {
+        "warnings": [
+            "问题.csv: not UTF-8; read as GB18030 (GBK) Chinese text, the encoding Chinese Excel saves in "
+            "(save the file as UTF-8 to be sure the questions read as intended)"
+        ]
+    }
+    assert int(resp.headers["x-total-lines"]) == len(recs) == 3
+    assert [r.get("id") for r in recs] == ["a", "b", None] and recs[2] == {"line": 4, "error": "empty query"}
+    cli_recs, cli_errors = cli_batch(capsys, tmp_path, text.encode("gbk"), ".csv", "--mode", "lexical")
+    assert [{k: v for k, v in r.items() if k != "line"} for r in recs[:2]] == cli_recs
+    assert cli_errors == {4: "empty query"}
+    utf8 = records(post(batch_client, text.encode("utf-8"), "text/csv", mode="lexical"))
+    assert utf8 == recs  # the same answers as the UTF-8 file, without the warning
+
+
+def test_each_answer_carries_its_warnings(batch_client: Any) -> None:
+    recs = records(post(batch_client, "第 41 段\n第 999 段\n", "text/plain", name="q.txt"))
+    assert "warnings" not in recs[0]
+    assert recs[1]["line"] == 2 and recs[1]["results"] == []
+    assert recs[1]["warnings"] == ["no paragraph 999 in CTOC/COP/2012/7 (zh): it has paragraphs 1-65"]
+
+
+# --- a client that goes away ----------------------------------------------------------------------------
+
+
+class SlowRetriever:
+    """The retriever, its batch answers slowed down and counted: a batch that takes a while."""
+
+    def __init__(self, retriever: Any, delay: float) -> None:
+        self._retriever, self.delay, self.calls = retriever, delay, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._retriever, name)
+
+    def search_many(self, queries: list[str], *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        time.sleep(self.delay)
+        return self._retriever.search_many(queries, *args, **kwargs)
+
+
+def test_a_client_that_leaves_stops_the_batch(fast_retriever: Any) -> None:
+    """200 lines, 2 a chunk, 0.2 s a chunk: 20 s to the end. The client reads the first answers and hangs up;
+    the chunk then being answered is the last one."""
+    app = create_app(fast_retriever, ServerOptions(batch_chunk=2))
+    slow = SlowRetriever(fast_retriever, 0.2)
+    app.state.pipeline.retriever = slow
+    body = "第 1 段\n".encode() * 200
+    with live_server(app) as port:
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        s.sendall(
+            b"POST /api/batch?mode=lexical HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        data = b""
+        while b'"results"' not in data:
+            data += s.recv(1 << 16)
+        s.close()
+        time.sleep(1.0)
+        stopped_at = slow.calls
+        time.sleep(1.5)
+        assert slow.calls == stopped_at and stopped_at < 15, (stopped_at, slow.calls)
+        # the server goes on answering others
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as s2:
+            s2.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert s2.recv(100).startswith(b"HTTP/1.1 200 ")

@@ -2,8 +2,9 @@
 
 The data flows through one module per job:
 
-* :mod:`~pipeline.batch.decode` — a file's bytes to lines of UTF-8 text; a file that cannot be used at all
-  (missing, unreadable, a directory, binary, UTF-16/32, GBK/GB18030) raises :class:`BatchInputError`.
+* :mod:`~pipeline.batch.decode` — a file's bytes to lines of text (UTF-8; a Chinese GB18030/GBK file is read
+  with a warning); a file that cannot be used at all (missing, unreadable, a directory, binary, UTF-16/32)
+  raises :class:`BatchInputError`.
 * :mod:`~pipeline.batch.read` — lines to :class:`BatchQuery` s (JSONL, CSV or plain text); a bad line becomes
   a :class:`BadLine` (``FILE:LINE: reason``) and every other line is still answered.
 * :mod:`~pipeline.batch.output` — :func:`check_output` refuses an output that cannot be written, before any
@@ -17,7 +18,7 @@ Both errors are :class:`~pipeline.errors.UserError` s: the command line reports 
 
 from __future__ import annotations
 
-from pipeline.batch.decode import BatchInputError
+from pipeline.batch.decode import BatchInputError, BatchInputWarning
 from pipeline.batch.output import CSV_COLUMNS, PARTIAL_SUFFIX, BatchOutputError, check_output, write_results
 from pipeline.batch.read import FORMATS, BadLine, BatchQuery, detect_format, parse_queries, read_queries
 from pipeline.batch.resume import index_fingerprint
@@ -29,6 +30,7 @@ __all__ = [
     "PARTIAL_SUFFIX",
     "BadLine",
     "BatchInputError",
+    "BatchInputWarning",
     "BatchOutputError",
     "BatchQuery",
     "BatchReport",

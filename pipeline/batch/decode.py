@@ -1,12 +1,16 @@
-"""Turn a query file's bytes into lines of text, refusing files that are not UTF-8 text.
+"""Turn a query file's bytes into lines of text: UTF-8, or Chinese GB18030/GBK read with a warning.
 
 Reads the whole file (or standard input), up to 1 GiB, and refuses from its first 64 KiB what cannot be a
 file of queries: a known binary format, UTF-16/32 (with or without a byte order mark), bytes with NULs or
 many control characters — each with a message naming the file and, for another text encoding, the
 ``iconv`` command that converts it. Lines are split on ``\\n`` (a ``\\r`` before it is dropped; a file with
-only ``\\r`` line ends is split on those), never on U+2028, a form feed or a vertical tab. A line that is not
-UTF-8 in an otherwise UTF-8 file is kept aside with its reason; a file that is GBK/GB18030 as a whole is
-refused.
+only ``\\r`` line ends is split on those), never on U+2028, a form feed or a vertical tab.
+
+UTF-8 (with or without a byte order mark) comes first: a line that is not UTF-8 in an otherwise UTF-8 file is
+kept aside with its reason. A file with no UTF-8 line beyond ASCII whose bytes decode as GB18030 (a superset
+of GBK: what Chinese Excel and Windows save) into Chinese text is read as GB18030, and a warning naming the
+file and the encoding is given to ``warn``; one that only half looks like it is refused with the ``iconv``
+command.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import os
 import shlex
 import stat
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,23 +35,39 @@ class BatchInputError(UserError):
     """The input file cannot be used at all; ``str()`` is the whole message, naming the file (and line)."""
 
 
+class BatchInputWarning(UserWarning):
+    """The input file is used, but the user should know something about it (it was read as GB18030)."""
+
+
+#: Called with a warning about the whole input (its message names the file).
+Warn = Callable[[str], None]
+
+
+def _python_warning(message: str) -> None:
+    warnings.warn(message, BatchInputWarning, stacklevel=5)
+
+
 def display_name(path: str | os.PathLike[str]) -> str:
     """How messages name an input: its path, or "standard input" for "-"."""
     return "standard input" if str(path) == "-" else str(path)
 
 
-def read_lines(path: str | os.PathLike[str]) -> tuple[list[str], dict[int, str]]:
+def read_lines(path: str | os.PathLike[str], warn: Warn | None = None) -> tuple[list[str], dict[int, str]]:
     """Read and decode a query file (or "-" for standard input).
+
+    Args:
+        path: the file, or "-".
+        warn: told about a file read as GB18030 (default: a :class:`BatchInputWarning`).
 
     Returns:
         ``(lines, undecodable)``: every line (bytes that are not UTF-8 kept as surrogate escapes, so a CSV
         record's quoting is intact) and ``{line number: message}`` for the lines that are not UTF-8.
 
     Raises:
-        BatchInputError: the file is missing, unreadable, not a file, too large, binary, UTF-16/32 or
-            GBK/GB18030.
+        BatchInputError: the file is missing, unreadable, not a file, too large, binary, UTF-16/32, or
+            looks like GBK/GB18030 without reading as Chinese text.
     """
-    return _decode(_read_bytes(path), display_name(path))
+    return _decode(_read_bytes(path), display_name(path), warn)
 
 
 def _read_stream(f: BinaryIO, name: str) -> bytes:
@@ -157,18 +179,17 @@ def _wide_encoding(sample: bytes) -> str | None:
     return None
 
 
+def _is_cjk(c: str) -> bool:
+    """A Chinese character, or CJK or fullwidth punctuation."""
+    o = ord(c)
+    return 0x2E80 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0xFF00 <= o <= 0xFFEF or 0x3000 <= o <= 0x303F
+
+
 def _cjk_share(text: str) -> float:
     wide = [c for c in text if ord(c) >= 0x80]
     if not wide:
         return 0.0
-    cjk = sum(
-        0x2E80 <= ord(c) <= 0x9FFF
-        or 0xF900 <= ord(c) <= 0xFAFF
-        or 0xFF00 <= ord(c) <= 0xFFEF
-        or 0x3000 <= ord(c) <= 0x303F
-        for c in wide
-    )
-    return cjk / len(wide)
+    return sum(map(_is_cjk, wide)) / len(wide)
 
 
 def _sniff(head: bytes, name: str) -> None:
@@ -205,15 +226,15 @@ def _sniff(head: bytes, name: str) -> None:
         )
 
 
-def decode_bytes(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
+def decode_bytes(raw: bytes, name: str, warn: Warn | None = None) -> tuple[list[str], dict[int, str]]:
     """Decode bytes already in memory as :func:`read_lines` decodes a file (``name`` names it in messages)."""
     if len(raw) > MAX_INPUT_BYTES:
         raise BatchInputError(f"{name}: larger than {MAX_INPUT_BYTES >> 20} MiB")
-    return _decode(raw, name)
+    return _decode(raw, name, warn)
 
 
-def _decode(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
-    """Split ``raw`` into lines and decode each as UTF-8 (see :func:`read_lines`)."""
+def _decode(raw: bytes, name: str, warn: Warn | None = None) -> tuple[list[str], dict[int, str]]:
+    """Split ``raw`` into lines and decode each as UTF-8, or all as GB18030 (see :func:`read_lines`)."""
     _sniff(raw[:_HEAD], name)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -249,12 +270,54 @@ def _decode(raw: bytes, name: str) -> tuple[list[str], dict[int, str]]:
             lines.append(p.decode("utf-8", "surrogateescape"))
             bad_raw.append(p)
     if not good_wide:  # no line is UTF-8 beyond ASCII: is the whole file in a legacy Chinese encoding?
+        chinese = _gb18030_lines(parts)
+        if chinese is not None:
+            (warn or _python_warning)(
+                f"{name}: not UTF-8; read as GB18030 (GBK) Chinese text, the encoding Chinese Excel saves in "
+                "(save the file as UTF-8 to be sure the questions read as intended)"
+            )
+            return chinese, {}
         enc = _legacy_chinese(b"\n".join(bad_raw), 4)
         if enc:
             raise BatchInputError(
                 f"{name}: is not UTF-8; it looks like {enc} (Chinese) text: {_convert_hint(name, enc)}"
             )
     return lines, undecodable
+
+
+def _gb18030_lines(parts: list[bytes]) -> list[str] | None:
+    """The lines decoded as GB18030 when every one decodes and the text looks Chinese, else None.
+
+    Looks Chinese: at least two CJK ideographs, at least 80 % of the non-ASCII characters Chinese (or CJK
+    punctuation) and at least 80 % of them among the common characters of GB2312 — Latin-1 or
+    Windows-1252 accents read as GBK land outside GB2312 (an accented letter followed by an ASCII one).
+    """
+    try:
+        lines = [p.decode("gb18030") for p in parts]
+    except UnicodeDecodeError:
+        return None
+    wide: dict[str, int] = {}
+    seen = 0
+    for line in lines:
+        for c in line:
+            if ord(c) >= 0x80:
+                wide[c] = wide.get(c, 0) + 1
+        seen += len(line)
+        if seen > 1 << 18:  # a sample is evidence enough
+            break
+    total = sum(wide.values())
+    ideographs = sum(n for c, n in wide.items() if 0x3400 <= ord(c) <= 0x9FFF or 0xF900 <= ord(c) <= 0xFAFF)
+    chinese = sum(n for c, n in wide.items() if _is_cjk(c))
+    common = sum(n for c, n in wide.items() if _in_gb2312(c))
+    return lines if ideographs >= 2 and min(chinese, common) >= 0.8 * total else None
+
+
+def _in_gb2312(c: str) -> bool:
+    try:
+        c.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _legacy_chinese(data: bytes, min_chars: int) -> str | None:

@@ -2,7 +2,8 @@
 
 Formats (chosen by extension, or ``fmt``): JSONL (``{"id": …, "query": …}`` per line), CSV (a header naming a
 ``query`` column and optionally an ``id`` column; ``,``, ``;`` or tab as delimiter) or plain text (one query
-per line, id = line number). The bytes are read and decoded by :mod:`pipeline.batch.decode`.
+per line, id = line number). The bytes are read and decoded by :mod:`pipeline.batch.decode` (a GB18030/GBK
+file is read with a warning given to ``warn``).
 
 A bad line becomes a :class:`BadLine` (``FILE:LINE: reason``): a line that is not UTF-8, invalid JSON
 (including nesting too deep and numbers too long), an unpaired surrogate, an empty query, a duplicate id, a
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.batch.decode import BatchInputError, decode_bytes, display_name, read_lines
+from pipeline.batch.decode import BatchInputError, Warn, decode_bytes, display_name, read_lines
 
 FORMATS = ("jsonl", "csv", "text")
 
@@ -43,12 +44,16 @@ def detect_format(path: str | Path) -> str:
     return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(suffix, "text")
 
 
-def read_queries(path: str | Path, fmt: str | None = None) -> tuple[list[BatchQuery], list[BadLine]]:
+def read_queries(
+    path: str | Path, fmt: str | None = None, *, warn: Warn | None = None
+) -> tuple[list[BatchQuery], list[BadLine]]:
     """Read queries, collecting bad lines instead of stopping at the first.
 
     Args:
         path: the input file, or "-" for standard input.
         fmt: "jsonl", "csv" or "text"; detected from the extension when None.
+        warn: told, with a message naming the file, when the file is read as GB18030 instead of UTF-8
+            (default: a :class:`~pipeline.batch.decode.BatchInputWarning`).
 
     Returns:
         ``(good, bad)``, bad sorted by line.
@@ -60,11 +65,13 @@ def read_queries(path: str | Path, fmt: str | None = None) -> tuple[list[BatchQu
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise ValueError(f"unknown input format {fmt!r} (use jsonl, csv or text)")
-    lines, undecodable = read_lines(path)
+    lines, undecodable = read_lines(path, warn)
     return parse_lines(lines, undecodable, fmt, display_name(path))
 
 
-def parse_queries(raw: bytes, fmt: str, name: str = "<body>") -> tuple[list[BatchQuery], list[BadLine]]:
+def parse_queries(
+    raw: bytes, fmt: str, name: str = "<body>", *, warn: Warn | None = None
+) -> tuple[list[BatchQuery], list[BadLine]]:
     """Like :func:`read_queries`, for bytes already in memory (an HTTP request body).
 
     Raises:
@@ -72,7 +79,7 @@ def parse_queries(raw: bytes, fmt: str, name: str = "<body>") -> tuple[list[Batc
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown input format {fmt!r} (use jsonl, csv or text)")
-    lines, undecodable = decode_bytes(raw, name)
+    lines, undecodable = decode_bytes(raw, name, warn)
     return parse_lines(lines, undecodable, fmt, name)
 
 

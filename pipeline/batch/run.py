@@ -5,7 +5,8 @@ each chunk is committed to the side file ``OUT.partial`` (:mod:`pipeline.batch.r
 written atomically and the side file removed. An interrupted run leaves ``OUT`` untouched and ``OUT.partial``
 behind; ``resume=True`` answers only what is missing, and the final file is byte-identical to that of an
 uninterrupted run. Without ``resume``, an existing side file is refused, so an interrupted run is never
-overwritten by accident.
+overwritten by accident. The answers' warnings (a truncated query, a paragraph that does not exist …) are
+collected by query line in :attr:`BatchReport.warnings`, those of resumed answers too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.batch.output import (
     PARTIAL_SUFFIX,
@@ -41,32 +42,49 @@ class BatchReport:
         answered: queries answered (including those taken from a resumed side file).
         bad: queries whose answer was an error, as ``BadLine(query line, error)``.
         resumed: queries whose records came from the side file of an interrupted run.
+        warnings: the answers' warnings, as ``BadLine(query line, warning)``, in input order.
     """
 
     answered: int = 0
     bad: list[BadLine] = field(default_factory=list)
     resumed: int = 0
+    warnings: list[BadLine] = field(default_factory=list)
 
-    def tally(self, entries: list[tuple[BatchQuery, str, str | None]]) -> None:
+    def tally(self, entries: list[_Entry]) -> None:
         """Count the entries of one answered chunk (see :func:`_answer_chunk`)."""
-        for q, _, err in entries:
-            if err is None:
+        for e in entries:
+            if e.error is None:
                 self.answered += 1
+                self.warnings += [BadLine(e.query.line, w) for w in e.warnings]
             else:
-                self.bad.append(BadLine(q.line, err))
+                self.bad.append(BadLine(e.query.line, e.error))
 
 
-def _answer_chunk(answer: Answerer, part: Sequence[BatchQuery]) -> list[tuple[BatchQuery, str, str | None]]:
-    """``(query, JSON line, error or None)`` for each query of ``part``."""
+class _Entry(NamedTuple):
+    """One query's outcome: its JSON line, the error that kept it out of the output, its answer's warnings."""
+
+    query: BatchQuery
+    line: str
+    error: str | None
+    warnings: list[str]
+
+
+def _warnings_of(rec: dict[str, Any]) -> list[str]:
+    ws = rec.get("warnings")
+    return [str(w) for w in ws] if isinstance(ws, list) else []
+
+
+def _answer_chunk(answer: Answerer, part: Sequence[BatchQuery]) -> list[_Entry]:
+    """An :class:`_Entry` for each query of ``part``."""
     recs = answer([q.query for q in part])
     if not isinstance(recs, list) or len(recs) != len(part):
         n = len(recs) if isinstance(recs, list) else type(recs).__name__
         raise RuntimeError(f"answer() returned {n} records for {len(part)} queries")
-    out: list[tuple[BatchQuery, str, str | None]] = []
+    out: list[_Entry] = []
     for q, rec in zip(part, recs, strict=True):
         if "error" in rec:
             msg = str(rec["error"])
-            out.append((q, json.dumps({"id": q.id, "error": msg}), msg))
+            out.append(_Entry(q, json.dumps({"id": q.id, "error": msg}), msg, []))
             continue
         body = {"id": q.id, **{k: v for k, v in rec.items() if k != "id"}}
         try:
@@ -74,9 +92,9 @@ def _answer_chunk(answer: Answerer, part: Sequence[BatchQuery]) -> list[tuple[Ba
             line.encode("utf-8")
         except (UnicodeEncodeError, TypeError, ValueError) as e:
             msg = f"the answer cannot be written as UTF-8 JSON ({type(e).__name__})"
-            out.append((q, json.dumps({"id": q.id, "error": msg}), msg))
+            out.append(_Entry(q, json.dumps({"id": q.id, "error": msg}), msg, []))
             continue
-        out.append((q, line, None))
+        out.append(_Entry(q, line, None, _warnings_of(rec)))
     return out
 
 
@@ -91,6 +109,7 @@ def run_batch(
     progress: Callable[[int], None] | None = None,
     render_text: Callable[[dict[str, Any]], str] | None = None,
     chunk: int = 64,
+    bom: bool = False,
 ) -> BatchReport:
     """Answer ``queries`` ``chunk`` at a time and write the records to ``output``.
 
@@ -107,6 +126,7 @@ def run_batch(
         progress: called with the number of queries finished (including those resumed), as they finish.
         render_text: renders one record for ``fmt="text"`` (default :func:`pipeline.render.record_text`).
         chunk: queries answered, and saved, at a time.
+        bom: start the output with a UTF-8 byte order mark (for a CSV that Excel opens as UTF-8).
 
     Returns:
         A :class:`BatchReport`. Each record gets the query's ``"id"`` as its first key.
@@ -128,16 +148,13 @@ def run_batch(
             raise BatchOutputError(f"--resume needs -o FILE: output to {where} cannot be resumed")
         stream = Stream(output)
         try:
-            if fmt == "csv":
-                stream.write(csv_text([], header=True))
+            stream.write(("\ufeff" if bom else "") + (csv_text([], header=True) if fmt == "csv" else ""))
             for start in range(0, len(queries), chunk):
                 part = queries[start : start + chunk]
                 entries = _answer_chunk(answer, part)
                 report.tally(entries)
                 stream.write(
-                    render_lines(
-                        [line for _, line, err in entries if err is None], fmt, render_text, header=False
-                    )
+                    render_lines([e.line for e in entries if e.error is None], fmt, render_text, header=False)
                 )
                 if progress:
                     progress(len(part))
@@ -157,6 +174,7 @@ def run_batch(
                 report.bad.append(BadLine(q.line, str(json.loads(line)["error"])))
             else:
                 report.answered += 1
+                report.warnings += [BadLine(q.line, w) for w in _warnings_of(json.loads(line))]
         report.resumed = len(done)
         if progress and done:
             progress(len(done))
@@ -164,8 +182,8 @@ def run_batch(
             for start in range(len(done), len(queries), chunk):
                 part = queries[start : start + chunk]
                 entries = _answer_chunk(answer, part)
-                partial.commit([line for _, line, _ in entries])
-                done += [(line, err is not None) for _, line, err in entries]
+                partial.commit([e.line for e in entries])
+                done += [(e.line, e.error is not None) for e in entries]
                 report.tally(entries)
                 if progress:
                     progress(len(part))
@@ -174,7 +192,7 @@ def run_batch(
             )
             try:
                 with replace_file(out) as f:
-                    f.write(text.encode("utf-8"))
+                    f.write((("\ufeff" if bom else "") + text).encode("utf-8"))
             except OSError as e:
                 raise BatchOutputError(
                     f"cannot write {out}: {e.strerror or e}; the answers are kept in {partial.path}: "

@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.common import _build_missing, _print_json, _retriever, add_backend, add_common, add_filters
+from pipeline.cli.common import (
+    _build_missing,
+    _print_json,
+    _retriever,
+    _warn,
+    add_backend,
+    add_common,
+    add_filters,
+)
 from pipeline.config import Config
 from pipeline.errors import EXIT_OK, EXIT_PARTIAL, UserError
 from pipeline.plan import MODES
@@ -18,12 +26,15 @@ if TYPE_CHECKING:
 
 BATCH_DESCRIPTION = """\
 Answer every query of INPUT: JSONL ({"id", "query"} per line), CSV (a header naming a query column and
-optionally an id column) or plain text (one query per line; id = line number). Input must be UTF-8 (a BOM is
-fine); UTF-16 and GBK files are refused with the iconv command that converts them.
+optionally an id column) or plain text (one query per line; id = line number). Input should be UTF-8 (a BOM
+is fine); a Chinese GB18030/GBK file (what Chinese Excel saves) is read with a warning; UTF-16 files are
+refused with the iconv command that converts them.
 
 Bad lines (not UTF-8, invalid JSON, empty query, duplicate id, wrong number of CSV columns, unclosed quote …)
-are reported as FILE:LINE: reason and the rest are answered; the exit code is then 1. A file that cannot be
+are reported as FILE:LINE: reason and the rest are answered; the exit code is then 1. An answer's warnings (a
+truncated query, a paragraph that does not exist …) are printed as FILE:LINE: warning. A file that cannot be
 used at all, or an output that cannot be written, is reported before anything is answered (exit code 2).
+With --format csv --bom the CSV starts with a UTF-8 byte order mark, so that Excel opens it as UTF-8.
 
 With -o FILE, answers are saved as they come to the side file FILE.partial (flushed to disk every --chunk
 queries); FILE is written atomically at the end and FILE.partial removed, so an interrupted run never
@@ -44,8 +55,10 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
         raise UserError(f"--chunk must be at least 1 (got {args.chunk})")
     if args.resume and (args.output is None or args.output == "-"):
         raise UserError("--resume needs -o FILE: output to standard output cannot be resumed")
+    if args.bom and args.format != "csv":
+        raise UserError(f"--bom is for --format csv (a BOM would break {args.format} output)")
     check_output(args.output, [args.input])  # the batch's errors are UserErrors: exit code 2
-    good, bad = read_queries(args.input, args.input_format)
+    good, bad = read_queries(args.input, args.input_format, warn=_warn)
     for b in bad:
         print(f"pipeline: error: {args.input}:{b.line}: {b.message}", file=sys.stderr)
     r = _retriever(cfg)
@@ -82,9 +95,12 @@ def cmd_batch(args: argparse.Namespace, cfg: Config) -> int:
             options=options,
             progress=bar.update,
             chunk=args.chunk,
+            bom=args.bom,
         )
     finally:
         bar.close()
+    for w in report.warnings:
+        _warn(f"{args.input}:{w.line}: {w.message}")
     for b in report.bad:
         print(f"pipeline: error: {args.input}:{b.line}: {b.message}", file=sys.stderr)
     if flagged[1]:
@@ -265,6 +281,11 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
         choices=("jsonl", "csv", "text"),
         default="jsonl",
         help="output format (default jsonl; text is for reading)",
+    )
+    p.add_argument(
+        "--bom",
+        action="store_true",
+        help="with --format csv: start with a UTF-8 byte order mark, so that Excel opens it as UTF-8",
     )
     p.add_argument(
         "--input-format", choices=("jsonl", "csv", "text"), help="input format (default: from the extension)"

@@ -4,14 +4,19 @@ The body is a JSON list (of strings or ``{"id", "query"}`` objects), JSONL, CSV 
 ``format=`` or the Content-Type; ``doc``, ``lang`` and ``parallel`` filter as in ``/api/search``. It is read
 by :func:`pipeline.batch.parse_queries`, the reader of ``pipeline batch`` (a JSON list is first written out as
 JSONL, one element per line, so its "line" is the element's position), so a bad line gets the message
-``pipeline batch`` prints for it. The good lines are answered
-:attr:`~pipeline.server.options.ServerOptions.batch_chunk` at a time with ``Retriever.search_many``; each
-chunk is streamed as soon as it is answered. ``X-Total-Lines`` says how many records the stream will
-carry, so a page can show progress.
+``pipeline batch`` prints for it, naming the upload by ``name=`` (its file name: folders dropped, control
+characters escaped, cut to :data:`MAX_NAME_CHARS`) or else as ``<request body>``. A body that is Chinese
+GB18030/GBK instead of UTF-8 is read, and the stream starts with one record ``{"warnings": [...]}`` (no
+``line``) that says so. The good lines are answered :attr:`~pipeline.server.options.ServerOptions.batch_chunk`
+at a time with ``Retriever.search_many``; each chunk is streamed as soon as it is answered, and an answer's
+own ``warnings`` stay in its record. ``X-Total-Lines`` says how many line records the stream will carry, so a
+page can show progress. A client that goes away stops the batch: the chunk being answered is the last.
 """
 
 import json
 import logging
+import re
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
@@ -40,6 +45,8 @@ from pipeline.server.state import ServerState
 log = logging.getLogger("pipeline.server")
 
 BODY_NAME = "<request body>"
+#: The longest upload name messages show (a longer one is cut, keeping its extension).
+MAX_NAME_CHARS = 120
 #: Content-Type → body format.
 CONTENT_TYPES = {
     "application/json": "json",
@@ -80,6 +87,21 @@ def body_format(content_type: str | None, fmt: str | None) -> str:
     raise ApiError(415, f"{what}: send one of {accepted}, or say format=json|jsonl|csv|text")
 
 
+def source_name(name: str | None) -> str:
+    """How messages name the body: the uploaded file's ``name`` without its folders, control, format and
+    line-separator characters escaped (``\\u202e``), cut to :data:`MAX_NAME_CHARS`; :data:`BODY_NAME` without
+    a name."""
+    base = re.split(r"[/\\]", name or "")[-1].strip()
+    base = "".join(
+        f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in base
+    )
+    if len(base) > MAX_NAME_CHARS:
+        _, dot, ext = base.rpartition(".")
+        keep = f".{ext}" if dot and 0 < len(ext) <= 10 else ""
+        base = base[: MAX_NAME_CHARS - 1 - len(keep)] + "…" + keep
+    return base or BODY_NAME
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
@@ -98,7 +120,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def json_list_as_jsonl(raw: bytes) -> bytes:
+def json_list_as_jsonl(raw: bytes, name: str = BODY_NAME) -> bytes:
     """A JSON list body as JSONL: each element on its own line (a string ``s`` becomes ``{"query": s}``).
 
     Raises:
@@ -107,21 +129,19 @@ def json_list_as_jsonl(raw: bytes) -> bytes:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ApiError(
-            400, f"{BODY_NAME}: not UTF-8 (byte 0x{raw[e.start]:02X} at offset {e.start})"
-        ) from None
+        raise ApiError(400, f"{name}: not UTF-8 (byte 0x{raw[e.start]:02X} at offset {e.start})") from None
     try:
         data = json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as e:
-        raise ApiError(400, f"{BODY_NAME}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+        raise ApiError(400, f"{name}:{e.lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
     except RecursionError:
-        raise ApiError(400, f"{BODY_NAME}: invalid JSON (nested too deeply)") from None
+        raise ApiError(400, f"{name}: invalid JSON (nested too deeply)") from None
     except ValueError as e:  # an integer with too many digits
-        raise ApiError(400, f"{BODY_NAME}: invalid JSON ({str(e).split(':')[0]})") from None
+        raise ApiError(400, f"{name}: invalid JSON ({str(e).split(':')[0]})") from None
     if not isinstance(data, list):
         raise ApiError(
             400,
-            f'{BODY_NAME}: expected a JSON list of queries (strings or {{"id", "query"}} objects), '
+            f'{name}: expected a JSON list of queries (strings or {{"id", "query"}} objects), '
             f"got a JSON {type(data).__name__}",
         )
     lines = [
@@ -130,26 +150,28 @@ def json_list_as_jsonl(raw: bytes) -> bytes:
     return "".join(line + "\n" for line in lines).encode("ascii")
 
 
-def parse_body(raw: bytes, fmt: str, max_lines: int) -> tuple[list[BatchQuery], list[BadLine]]:
-    """The body's queries and bad lines (as ``pipeline batch`` reads a file).
+def parse_body(
+    raw: bytes, fmt: str, max_lines: int, name: str = BODY_NAME
+) -> tuple[list[BatchQuery], list[BadLine], list[str]]:
+    """The body's queries, bad lines and warnings about the whole body (as ``pipeline batch`` reads a file;
+    ``name`` names the body in the messages).
 
     Raises:
         ApiError: 400 for a body that cannot be used at all or holds no query, 413 for too many lines.
     """
     if fmt == "json":
-        raw, fmt = json_list_as_jsonl(raw), "jsonl"
+        raw, fmt = json_list_as_jsonl(raw, name), "jsonl"
+    warnings: list[str] = []
     try:
-        good, bad = parse_queries(raw, fmt, name=BODY_NAME)
+        good, bad = parse_queries(raw, fmt, name=name, warn=warnings.append)
     except BatchInputError as e:
         raise ApiError(400, str(e)) from None
     total = len(good) + len(bad)
     if total == 0:
-        raise ApiError(400, f"{BODY_NAME}: no queries (send one query per line, a JSON list, JSONL or CSV)")
+        raise ApiError(400, f"{name}: no queries (send one query per line, a JSON list, JSONL or CSV)")
     if total > max_lines:
-        raise ApiError(
-            413, f"{BODY_NAME}: {total:,} queries; this server answers at most {max_lines:,} per batch"
-        )
-    return good, bad
+        raise ApiError(413, f"{name}: {total:,} queries; this server answers at most {max_lines:,} per batch")
+    return good, bad, warnings
 
 
 def answer_chunk(
@@ -174,10 +196,17 @@ async def stream_records(
     k: int | None,
     mode: ModeName,
     f: Filters = NO_FILTERS,
+    warnings: list[str] | None = None,
 ) -> AsyncIterator[bytes]:
     """NDJSON records in input order, :attr:`~ServerOptions.batch_chunk` lines at a time, each chunk answered
-    on a worker thread (one batch chunk at a time across the server). A failure that stops the whole batch
-    ends the stream with ``{"error", "status"}``."""
+    on a worker thread (one batch chunk at a time across the server), after one ``{"warnings"}`` record when
+    there are ``warnings`` about the whole body. A failure that stops the whole batch ends the stream with
+    ``{"error", "status"}``.
+
+    When the client goes away, Starlette cancels this generator (it listens for the disconnect while it
+    streams): a chunk already on its worker thread is finished, no further chunk is started."""
+    if warnings:
+        yield json_bytes({"warnings": warnings}) + b"\n"
     step = state.options.batch_chunk
     for start in range(0, len(entries), step):
         part = entries[start : start + step]
@@ -213,7 +242,11 @@ def batch_router(options: ServerOptions) -> APIRouter:
         "content": {"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/BatchRecord"}}},
         "description": "one JSON record (BatchRecord) per line, in input order",
         "headers": {
-            "X-Total-Lines": {"description": "records the stream will carry", "schema": {"type": "integer"}}
+            "X-Total-Lines": {
+                "description": "line records the stream will carry (a first record of warnings about the "
+                "whole body, without a line, is not counted)",
+                "schema": {"type": "integer"},
+            }
         },
     }
     responses = {
@@ -277,20 +310,32 @@ def batch_router(options: ServerOptions) -> APIRouter:
             bool,
             Query(description="give each result its paragraph in the document's other language versions"),
         ] = False,
+        name: Annotated[
+            str | None,
+            Query(
+                description="the uploaded file's name, naming the body in messages (folders dropped, cut to "
+                f"{MAX_NAME_CHARS} characters; default {BODY_NAME})"
+            ),
+        ] = None,
     ) -> NDJSONResponse:
         """Like `pipeline batch FILE`: a JSON list, JSONL (`{"id", "query"}` per line), CSV (a header with a
         `query` column) or plain text (one query per line). Answers stream back as NDJSON in input order;
         a bad line is reported in its place as `{"line", "error"}` with the message `pipeline batch` prints,
-        and the other lines are answered. An unknown `doc` is refused (400) before anything is answered."""
+        and the other lines are answered. A GB18030/GBK body is read, the stream then starts with
+        `{"warnings": [...]}`. An unknown `doc` is refused (400) before anything is answered."""
         f = filters(doc, lang, parallel)
         select(state.retriever, f)
         fmt = body_format(request.headers.get("content-type"), format)
         raw = await read_body(request, state.options.max_body_bytes)
-        good, bad = await run_in_threadpool(parse_body, raw, fmt, state.options.max_batch_lines)
+        good, bad, warnings = await run_in_threadpool(
+            parse_body, raw, fmt, state.options.max_batch_lines, source_name(name)
+        )
         entries: list[BatchQuery | BadLine] = sorted([*good, *bad], key=lambda e: e.line)
         headers = {"X-Total-Lines": str(len(entries)), "Cache-Control": "no-store"}
         return NDJSONResponse(
-            stream_records(state, entries, k, mode, f), media_type="application/x-ndjson", headers=headers
+            stream_records(state, entries, k, mode, f, warnings),
+            media_type="application/x-ndjson",
+            headers=headers,
         )
 
     return router
