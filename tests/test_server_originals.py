@@ -183,7 +183,6 @@ def test_a_word_original_downloads(client: Any) -> None:
         ("/doc/A/TEST/2030/1/en.pdf.pdf", ""),
         ("/doc//en.pdf", "no document"),
         ("/doc/en.pdf", ""),
-        ("/doc/A/TEST/2030/1", ""),
         ("/doc/A/TEST/2030/1/", ""),
     ],
 )

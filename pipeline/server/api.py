@@ -36,8 +36,8 @@ ERRORS = {
     400: {
         "model": models.Error,
         "description": "bad input: an empty or contentless query, a `doc` filter naming a document the "
-        "library does not have, a malformed body (a reference the library does not cite is a 200 with a "
-        "warning)",
+        "library does not have, a malformed body, a URL whose percent-encoded bytes are not UTF-8 (a "
+        "reference the library does not cite is a 200 with a warning)",
     },
     401: {"model": models.Error, "description": "the server has a token and the request did not send it"},
     413: {"model": models.Error, "description": "a query, text, body or batch over the server's limits"},
@@ -65,7 +65,8 @@ async def require_token(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Refuse an ``/api`` call without the server's token (when it has one) with 401."""
+    """Refuse an ``/api`` call without the server's token (when it has one) with 401. Only the
+    ``Authorization: Bearer`` header counts: never a query parameter (URLs are logged), never a cookie."""
     state: ServerState = request.app.state.pipeline
     expected = state.options.token
     if not expected:
@@ -381,5 +382,8 @@ def _server_routes(router: APIRouter) -> None:
     )
     async def health(state: State) -> Response:
         """Status, version, uptime, the library (each document version and its indexes' manifests), the
-        model, the translator and the query encoder, and how the coalescer has grouped questions."""
+        model, the translator and the query encoder, and how the coalescer has grouped questions.
+
+        It names the absolute paths of the library's files and indexes: behind the token like every `/api`
+        route when the server has one; without a token the server listens on this machine only."""
         return json_response(state.health())

@@ -13,7 +13,7 @@ from pipeline import __version__
 from pipeline.server.api import api_router
 from pipeline.server.batch import batch_router
 from pipeline.server.docs import install_docs
-from pipeline.server.errors import HostCheck, install_error_handlers
+from pipeline.server.errors import HostCheck, RequestCheck, install_error_handlers
 from pipeline.server.options import ServerOptions
 from pipeline.server.originals import originals_router
 from pipeline.server.pages import WEB_DIR, install_pages
@@ -70,6 +70,7 @@ def create_app(
         ],
     )
     app.state.pipeline = state
+    app.add_middleware(RequestCheck)  # inside HostCheck: a foreign Host is refused first
     if options.allowed_hosts:
         app.add_middleware(HostCheck, allowed=options.allowed_hosts)
     install_error_handlers(app)  # its CatchAll goes outside HostCheck

@@ -1,8 +1,9 @@
 """The interactive API documentation at ``/docs``, served entirely from this machine.
 
 FastAPI's default ``/docs`` loads Swagger UI from a CDN; this one loads it from the ``swagger_ui_bundle``
-package (``/static/swagger/…``: only the three files the page needs — the bundle's other files name
-outside hosts), with a Content-Security-Policy that keeps the browser from fetching anything elsewhere.
+package (``/static/swagger/…``: only the files the page needs — the bundle's other files name
+outside hosts) and starts it from a served script (:data:`SWAGGER_INIT`): the page lives under the policy of
+every response (:data:`pipeline.server.errors.CSP`: no inline script or style, nothing fetched elsewhere).
 
 The bundled Swagger UI (4.x) reads OpenAPI 3.0 only, while FastAPI writes 3.1. ``/openapi.json`` stays the
 3.1 schema; the docs page reads ``/openapi-3.0.json``, the same schema written the 3.0 way
@@ -12,12 +13,12 @@ The bundled Swagger UI (4.x) reads OpenAPI 3.0 only, while FastAPI writes 3.1. `
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 
 from pipeline.server.errors import ApiError, json_response
 
@@ -27,10 +28,43 @@ SWAGGER_FILES = {
     "swagger-ui.css": "text/css",
     "favicon-32x32.png": "image/png",
 }
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; font-src 'self' data:"
-)
+#: The script that starts Swagger UI (served as ``/static/swagger/swagger-init.js``, not inline: the page's
+#: policy allows no inline script); it reads the schema's URL from the page.
+SWAGGER_INIT = """\
+"use strict";
+(() => {
+  const root = document.getElementById("swagger-ui");
+  window.ui = SwaggerUIBundle({
+    url: root.dataset.openapiUrl,
+    dom_id: "#swagger-ui",
+    layout: "BaseLayout",
+    deepLinking: true,
+    showExtensions: true,
+    showCommonExtensions: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  });
+})();
+"""
+SWAGGER_INIT_NAME = "swagger-init.js"
+DOCS_PAGE = """\
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<meta name="referrer" content="no-referrer">
+<link rel="stylesheet" href="{static}/swagger-ui.css">
+<link rel="icon" href="{static}/favicon-32x32.png">
+<title>{title}</title>
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi_url}"></div>
+<script src="{static}/swagger-ui-bundle.js"></script>
+<script src="{static}/{init}"></script>
+</body>
+</html>
+"""
 OPENAPI_30_URL = "/openapi-3.0.json"
 
 
@@ -109,6 +143,8 @@ def install_docs(app: FastAPI) -> None:
         return json_response(openapi_30(app.openapi()))
 
     async def swagger_file(name: str) -> Response:
+        if name == SWAGGER_INIT_NAME:
+            return Response(SWAGGER_INIT, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
         media = SWAGGER_FILES.get(name)
         if media is None:
             raise ApiError(404, f"not found: /static/swagger/{name}")
@@ -118,16 +154,13 @@ def install_docs(app: FastAPI) -> None:
 
     async def docs(request: Request) -> Response:
         root = request.scope.get("root_path", "").rstrip("/")
-        page = get_swagger_ui_html(
-            openapi_url=root + OPENAPI_30_URL,
-            title=f"{app.title} — API",
-            swagger_js_url=f"{root}/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}/static/swagger/swagger-ui.css",
-            swagger_favicon_url=f"{root}/static/swagger/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None},
+        page = DOCS_PAGE.format(
+            static=html.escape(f"{root}/static/swagger"),
+            title=html.escape(f"{app.title} — API"),
+            openapi_url=html.escape(root + OPENAPI_30_URL),
+            init=SWAGGER_INIT_NAME,
         )
-        page.headers["Content-Security-Policy"] = DOCS_CSP
-        return page
+        return HTMLResponse(page)  # its Content-Security-Policy is every response's (errors.CSP)
 
     app.add_api_route(OPENAPI_30_URL, schema_30, methods=["GET"], include_in_schema=False)
     app.add_api_route(

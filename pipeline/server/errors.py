@@ -8,7 +8,10 @@
 * Request validation (``k=abc``, ``mode=fast``) is 422 with a message naming the parameter.
 * Unknown routes are 404, wrong methods 405, all in the same shape.
 * Anything else is a bug: the traceback goes to the server's log, the client gets a 500 without it
-  (:class:`CatchAll`).
+  (:class:`CatchAll`, which also gives every response the security headers: :data:`SECURITY_HEADERS`).
+* Before any route: a Host header that is not the server's name (:class:`HostCheck`), a URL that is not
+  UTF-8, a POST from a page of another site, a ``/static`` file that is not the web page's
+  (:class:`RequestCheck`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import http
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -132,12 +136,45 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(CatchAll)
 
 
-_NOSNIFF = (b"x-content-type-options", b"nosniff")
+#: The Content-Security-Policy of every response (the web page, the API documentation page, the API, the
+#: files): scripts and styles from this server's files only (nothing inline, no eval), requests to this
+#: server only, no framing by any page. The web page's icon is a ``data:`` URL. A PDF shown in the browser
+#: (``/doc/…``, or from a blob URL when the page holds a token: that tab inherits this policy) is plugin and
+#: frame content from this server or a blob, which the tab may read back.
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self' blob:",
+        "object-src 'self' blob:",
+        "frame-src 'self' blob:",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+#: Headers every response carries (a response that sets one itself keeps its own value).
+SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode("ascii")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+def add_security_headers(message: Message) -> None:
+    """Add :data:`SECURITY_HEADERS` to an ``http.response.start`` message, except those it already has."""
+    headers = message.setdefault("headers", [])
+    present = {bytes(k).lower() for k, _ in headers}
+    headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
 
 
 class CatchAll:
     """ASGI middleware: an exception nothing else handled is a bug — log its traceback, answer 500 JSON.
-    Every response also gets ``X-Content-Type-Options: nosniff``.
+    Every response also gets :data:`SECURITY_HEADERS` (Content-Security-Policy, ``X-Content-Type-Options:
+    nosniff``, ``Referrer-Policy: no-referrer``).
 
     When the response has already begun (a stream), nothing can be sent any more: the error is logged and
     the connection ends. A client gone before its body arrived (it hung up, or sent a body the HTTP layer
@@ -157,7 +194,7 @@ class CatchAll:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message.setdefault("headers", []).append(_NOSNIFF)
+                add_security_headers(message)
             await send(message)
 
         try:
@@ -170,6 +207,113 @@ class CatchAll:
                 await error_response(500, "internal server error (the server's log has the details)")(
                     scope, receive, tracked
                 )
+
+
+#: What ``/static`` serves: the web page's own files (no Python source, no ``__pycache__``, no dot files).
+STATIC_SUFFIXES = (".html", ".css", ".js", ".svg", ".png")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RequestCheck:
+    """ASGI middleware: refuse, before any route sees it,
+
+    * a URL whose percent-encoded bytes are not UTF-8 (``?q=%FF%FE``): 400 naming the parameter, instead of
+      the text with U+FFFD in their place;
+    * a request that changes something (POST …) sent by a page of another site (a ``text/plain`` form needs
+      no CORS preflight): 403. ``Sec-Fetch-Site`` decides when the browser sends it (``same-origin`` and
+      ``none``, the user's own action, pass); otherwise ``Origin`` must name this server's ``Host``. Clients
+      that are not browsers send neither and pass;
+    * a ``/static`` file that is not one of the web page's kinds (:data:`STATIC_SUFFIXES`): 404.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = not_utf8(scope) or cross_site(scope) or static_refused(scope.get("path", ""))
+            if refusal is not None:
+                await error_response(*refusal)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _shown(raw: bytes, limit: int = 40) -> str:
+    text = raw.decode("ascii", "backslashreplace")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def not_utf8(scope: Scope) -> tuple[int, str] | None:
+    """400 for a path or query parameter whose percent-encoded bytes are not UTF-8."""
+    raw_path = scope.get("raw_path")
+    if raw_path is not None and not _is_utf8(raw_path):
+        return 400, (
+            f"the path {_shown(raw_path, 80)} is not UTF-8 text once its %XX escapes are decoded "
+            "(percent-encode text as UTF-8)"
+        )
+    for pair in bytes(scope.get("query_string") or b"").split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if not (_is_utf8(name) and _is_utf8(value)):
+            shown = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace")
+            return 400, (
+                f"query parameter {shown!r} is not UTF-8 text: {_shown(pair)} does not decode as UTF-8 "
+                "(percent-encode text as UTF-8)"
+            )
+    return None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    if b"%" not in raw and raw.isascii():
+        return True
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def cross_site(scope: Scope) -> tuple[int, str] | None:
+    """403 for a request other than GET/HEAD/OPTIONS sent by a page of another site (see
+    :class:`RequestCheck`)."""
+    if scope.get("method", "GET") in _SAFE_METHODS:
+        return None
+    headers = dict(scope.get("headers") or ())
+    site = headers.get(b"sec-fetch-site")
+    origin = headers.get(b"origin")
+    if site is not None:
+        if site.strip().lower() in (b"same-origin", b"none"):
+            return None
+        sender = f"Sec-Fetch-Site: {_shown(site)}"
+    elif origin is None or _same_origin(origin, headers.get(b"host", b"")):
+        return None
+    else:
+        sender = f"Origin: {_shown(origin, 80)}"
+    return 403, (
+        f"cross-origin request refused ({sender}): a page of another site may not send {scope['method']} "
+        "requests to this server; use its own page, or a client that is not a browser"
+    )
+
+
+def _same_origin(origin: bytes, host: bytes) -> bool:
+    """``origin`` ("http://127.0.0.1:8000") names the host and port of the ``Host`` header."""
+    text = origin.decode("latin-1").strip().lower()
+    scheme, sep, netloc = text.partition("://")
+    if not sep or scheme not in ("http", "https") or not netloc or "/" in netloc:
+        return False  # "null" (a sandboxed frame, a file), or not an origin at all
+    default = ":80" if scheme == "http" else ":443"
+    want = host.decode("latin-1").strip().lower()
+    return netloc.removesuffix(default) == want.removesuffix(default)
+
+
+def static_refused(path: str) -> tuple[int, str] | None:
+    """404 for a ``/static`` path that is not one of the web page's files (see :data:`STATIC_SUFFIXES`)."""
+    if not path.startswith("/static/"):
+        return None
+    parts = path[len("/static/") :].split("/")
+    if all(parts) and not any(p.startswith((".", "_")) for p in parts):
+        if parts[-1].lower().endswith(STATIC_SUFFIXES):
+            return None
+    return 404, f"not found: {path} (/static serves the web page's own files only)"
 
 
 class HostCheck:

@@ -4,7 +4,8 @@ The order matters: a host reachable from other machines without a token is refus
 (exit code 2); ``--build`` runs :func:`pipeline.build.build_all`; then every component is loaded and
 verified (:func:`~pipeline.server.state.load_retriever` — a missing, stale or damaged index is the command
 line's ``pipeline: error: …`` with exit code 3); then the socket is bound (a port in use is exit code 2) and
-uvicorn serves the app with one worker. The URL is printed once the server accepts connections. SIGTERM
+uvicorn serves the app with one worker. The URL to open is printed once the server accepts connections
+(with ``#token=TOKEN`` when the server has a token: :func:`start_message`). SIGTERM
 stops it cleanly (exit code 0), Ctrl-C too (exit code 130, as every interrupted command).
 """
 
@@ -18,6 +19,7 @@ import socket
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pipeline import EXIT_OK, UserError
 from pipeline.server.options import LOOPBACK_NAMES, ServerOptions, is_loopback, url_host
@@ -104,6 +106,24 @@ def server_url(sock: socket.socket) -> str:
     return f"http://{url_host(host)}:{port}/"
 
 
+def open_url(url: str, token: str | None) -> str:
+    """The page's URL to open in a browser: ``url``, with ``#token=TOKEN`` when the server has a token (the
+    page takes it from the fragment, which the browser never sends to the server, keeps it for the tab and
+    removes it from the address bar). A server listening on every address (0.0.0.0, ::) is opened on this
+    machine through the loopback address."""
+    for wildcard, loopback in (("//0.0.0.0:", "//127.0.0.1:"), ("//[::]:", "//[::1]:")):
+        url = url.replace(wildcard, loopback, 1)
+    return f"{url}#token={quote(token, safe='')}" if token else url
+
+
+def start_message(url: str, token: str | None) -> str:
+    """The line printed once the server accepts connections: where it listens and the URL to open."""
+    return (
+        f"pipeline: serving {url} (open {open_url(url, token)} in a browser; "
+        f"API docs: {open_url(url, None)}docs); Ctrl-C to stop"
+    )
+
+
 def serve(
     cfg: Config, options: ServerOptions, *, build: bool = False, out: Callable[[str], None] | None = None
 ) -> int:
@@ -154,9 +174,7 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        asyncio.run(
-            _run(server, sock, lambda: say(f"pipeline: serving {url} (API docs: {url}docs); Ctrl-C to stop"))
-        )
+        asyncio.run(_run(server, sock, lambda: say(start_message(url, options.token))))
     finally:
         signal.signal(signal.SIGTERM, previous)
         sock.close()
