@@ -583,3 +583,19 @@ def wait_ready(driver: Any, timeout: float = WAIT) -> None:
 def open_page(driver: Any, url: str) -> None:
     driver.get(url)
     wait_ready(driver)
+
+
+class SlowRetriever:
+    """A retriever whose batch answers are counted and, when ``delay`` is set, slowed down: a batch that
+    takes a while (the server's and the page's cancellation tests)."""
+
+    def __init__(self, retriever: Any, delay: float = 0.0) -> None:
+        self._retriever, self.delay, self.calls = retriever, delay, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._retriever, name)
+
+    def search_many(self, queries: list[str], *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        time.sleep(self.delay)
+        return self._retriever.search_many(queries, *args, **kwargs)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import assert_error, live_server
+from support import SlowRetriever, assert_error, live_server
 
 from pipeline.cli import main
 from pipeline.server import ServerOptions, create_app
@@ -294,21 +294,6 @@ def test_each_answer_carries_its_warnings(batch_client: Any) -> None:
 
 
 # --- a client that goes away ----------------------------------------------------------------------------
-
-
-class SlowRetriever:
-    """The retriever, its batch answers slowed down and counted: a batch that takes a while."""
-
-    def __init__(self, retriever: Any, delay: float) -> None:
-        self._retriever, self.delay, self.calls = retriever, delay, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._retriever, name)
-
-    def search_many(self, queries: list[str], *args: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        time.sleep(self.delay)
-        return self._retriever.search_many(queries, *args, **kwargs)
 
 
 def test_a_client_that_leaves_stops_the_batch(fast_retriever: Any) -> None:
