@@ -599,3 +599,33 @@ class SlowRetriever:
         self.calls += 1
         time.sleep(self.delay)
         return self._retriever.search_many(queries, *args, **kwargs)
+
+
+def axe_source() -> str:
+    """axe-core's script: the copy the ``selenium-axe-python`` test extra ships (axe-core 4.9), or the file
+    named by ``PIPELINE_AXE_JS`` (e.g. npm's ``node_modules/axe-core/axe.min.js``, a newer axe)."""
+    path = os.environ.get("PIPELINE_AXE_JS")
+    if path:
+        return Path(path).read_text(encoding="utf-8")
+    try:
+        from importlib.resources import files
+
+        return (files("selenium_axe_python") / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
+    except ModuleNotFoundError:
+        pytest.fail(
+            "the accessibility tests need axe-core: pip install selenium-axe-python==2.2.0 (test extra)"
+        )
+
+
+def axe_violations(driver: Any) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is (every rule axe runs by default, any impact): id, impact,
+    help and the nodes (selector, summary)."""
+    driver.execute_script(axe_source())
+    found = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => [n.target.join(' '), n.failureSummary])}))))"
+        ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));"
+    )
+    return list(found)

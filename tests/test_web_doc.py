@@ -6,7 +6,7 @@ headings, an annex), its English version given a PDF original; and A/C.3/80/L.23
 (so its page URL looks like an original's ``/doc/SYMBOL/LANG.EXT``) and one of whose paragraphs holds markup.
 
 The API tests run on FastAPI's test client; the browser tests (slow) drive Debian's headless Chromium against
-the app on a real socket, and run axe-core (the copy the ``selenium-axe-python`` package ships) on the page.
+the app on a real socket, and run axe-core (``support.axe_violations``) on the page.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from support import (
     FakeEmbedder,
     all_css,
     assert_error,
+    axe_violations,
     by_css,
     chromium,
     library_retriever,
@@ -317,25 +318,6 @@ def page(browser: Any, doc_server: str) -> Iterator[Any]:
     yield browser
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
-
-
-def axe_violations(driver: Any) -> list[dict[str, Any]]:
-    """axe-core's violations on the page as it is (every rule axe runs by default)."""
-    try:
-        from importlib.resources import files
-
-        source = (files("selenium_axe_python") / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
-    except ModuleNotFoundError:
-        pytest.fail("the accessibility checks need axe-core: pip install selenium-axe-python==2.2.0")
-    driver.execute_script(source)
-    result = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "axe.run(document).then((r) => done(r.violations),"
-        " (e) => done([{id: 'axe-error', help: String(e)}]));"
-    )
-    return [
-        {"id": v["id"], "help": v["help"], "nodes": [n["html"] for n in v.get("nodes", [])]} for v in result
-    ]
 
 
 def in_view(driver: Any, element_id: str) -> bool:

@@ -44,6 +44,265 @@
   const ZH = "zh-Hans";
   const MODES = ["hybrid", "lexical", "dense"];
 
+  // --- the interface language ----------------------------------------------------------------------------
+  //
+  // Every label, message and help text of the page's own is in English and Chinese (UI below). The reader's
+  // choice is kept in localStorage under "pipeline.lang" ("zh" or "en"), shared with the whole-report page
+  // (/doc/…); without one the browser's language decides (zh* → Chinese, anything else → English).
+
+  const UI_LANG_KEY = "pipeline.lang";
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+  const UI = {
+    en: {
+      skip: "Skip to content",
+      brand: "Report search",
+      "nav.label": "Pages",
+      "nav.search": "Search",
+      "nav.batch": "Batch",
+      "switch.label": "Language of this page",
+      "q.label": "Question, paragraph number or citation, in Chinese or English",
+      "q.placeholder": "Ask in Chinese or English — e.g. 伪药对患者有什么危害？",
+      "mode.label": "Retrieval mode",
+      "mode.hybrid": "hybrid",
+      "mode.lexical": "lexical",
+      "mode.dense": "dense",
+      "k.label": "Results per search",
+      langNames: { zh: "Chinese", en: "English", fr: "French", es: "Spanish", ru: "Russian", ar: "Arabic" },
+      "search.go": "Search",
+      "hint.toggle": "Tips",
+      "filters.label": "Which documents to search",
+      "filters.doc": "Document",
+      "filters.allDocs": "All documents",
+      "filters.lang": "Language",
+      "filters.allLangs": "All languages",
+      "filters.parallel": "Show other language versions",
+      "token.label": "Access token",
+      "token.use": "Use token",
+      "token.needed": "This server needs an access token.",
+      "token.refused": "The server refused this token. Enter the access token:",
+      "footer.texts": "Texts: United Nations documents",
+      "footer.inLibrary": "in the library",
+      "footer.glosses": ". Word glosses: CC-CEDICT (CC BY-SA 4.0).",
+      hint: (kbd, i) => ["Press ", kbd("/"), " to search. Paragraph numbers (", i("23"), ", ", i("第 41 段", ZH), ", ",
+        i("CTOC/COP/2012/7 ¶23"), ") and citations (", i("resolution 65/230"), ", ", i("S/2009/146"), ", ", i("article 28"),
+        ") are looked up exactly."],
+      unreachable: (why) => `Cannot reach the server (${why}).`,
+      pdfPage: (citation, n) => `${citation}: page ${n} of the PDF (opens in a new tab)`,
+      pdfFailed: (why) => `Cannot open the PDF: ${why}`,
+      notInDict: "not in CC-CEDICT",
+      copyEn: "Copy citation",
+      copyZh: "复制引文",
+      copyEnLang: "en",
+      copyZhLang: ZH,
+      copyEnAria: (where) => `Copy citation ${where} (English style)`,
+      copyZhAria: (where) => `复制引文 ${where}（中文格式）`,
+      copied: (text) => `copied: ${text}`,
+      copyFailed: (text) => `copy failed — select and copy: ${text}`,
+      notFoundTitle: "Not found",
+      notFound: "Page not found",
+      searchTheReport: "Search the report",
+      documents: (n) => plural(n, "document", "documents"),
+      citesInLibrary: "Cites in the library: ",
+      otherVersionsOf: (citation) => `${citation}: other language versions`,
+      noOtherVersion: "No other language version has this paragraph.",
+      scoreTitle: "fused score",
+      score: (s) => `score ${s}`,
+      footnotes: "Footnotes",
+      openParagraph: "Open paragraph",
+      openAria: (citation) => `Open paragraph ${citation}`,
+      readInReport: "Read in the report",
+      readAria: (citation) => `Read in the report: ${citation}`,
+      matchedTerms: "Matched terms: ",
+      closest: "Closest paragraphs (not answers)",
+      results: "Results",
+      noParagraph: "No paragraph found.",
+      routes: { question: "question", paragraph: "paragraph lookup", citation: "citation lookup", document: "document" },
+      overviewOf: (symbol) => `Overview of ${symbol}`,
+      languages: "Languages: ",
+      paragraphs: (n) => plural(n, "paragraph", "paragraphs"),
+      body: "body",
+      contents: "Contents",
+      noHeadings: "No headings.",
+      citing: (what) => `Paragraphs citing ${what}`,
+      inDocs: (docs) => `in ${docs}`,
+      withVersions: "with other language versions",
+      searchTitle: (q) => `${q} — search`,
+      searching: "Searching…",
+      flagged: "no answer in the library, closest paragraphs only",
+      overviewCount: (n) => `document overview · ${plural(n, "citing paragraph", "citing paragraphs")}`,
+      resultCount: (n, route) => `${plural(n, "result", "results")} · ${route}`,
+      modeName: (m) => m,
+      resultsFor: "Results for ",
+      citations: "Citations",
+      citeHelp: "Give a resolution, document symbol or article: ",
+      citingTitle: (what) => `Citing ${what}`,
+      lookingUp: "Looking up…",
+      paragraphsQ: (q) => `Paragraphs ${q}`,
+      inLibraryReadIt: (symbol) => `${symbol} is in the library: `,
+      readIt: "read it",
+      kinds: { resolution: "resolution", symbol: "document", article: "article" },
+      article: (n) => `article ${n}`,
+      everyCiting: (what) => `Every paragraph citing ${what}`,
+      choose: (n, part, count) => `Paragraph ${n}${part ? ` of the ${part}` : ""} is in ${count} document versions; choose one:`,
+      loading: "Loading…",
+      pagerLabel: "Previous and next paragraph",
+      pagerBelow: "Previous and next paragraph, below the text",
+      previous: (c) => `Previous: ${c}`,
+      next: (c) => `Next: ${c}`,
+      footnoteRef: (m) => `footnote ${m}`,
+      footnoteBack: (m) => `back to the text of footnote ${m}`,
+      otherVersions: "Other language versions: ",
+      items: "Items",
+      citedHere: "Cited in this paragraph",
+      eachLink: (multi) => `Each link lists every paragraph of the ${multi ? "library" : "report"} citing the same.`,
+      inItem: (x) => `in item (${x})`,
+      inFootnote: (m) => `in footnote ${m}`,
+      inLibraryDash: " — in the library: ",
+      searchTheLibrary: "Search the library",
+      askReport: "Ask the report",
+      askLibrary: "Ask the library",
+      intro: "Questions in Chinese or English return the numbered paragraphs that answer them, with the answering sentence highlighted and each paragraph cited UN-style. Hover, tap or tab to a Chinese word and press Enter for its English gloss.",
+      try: "Try",
+      browseParagraphs: (n) => `Browse the ${n} paragraphs`,
+      browseDocuments: (n) => `Browse the ${n} documents`,
+    },
+    zh: {
+      skip: "跳到正文",
+      brand: "报告检索",
+      "nav.label": "页面",
+      "nav.search": "检索",
+      "nav.batch": "批量",
+      "switch.label": "页面语言",
+      "q.label": "问题、段落编号或引文，中文或英文均可",
+      "q.placeholder": "用中文或英文提问，例如：伪药对患者有什么危害？",
+      "mode.label": "检索方式",
+      "mode.hybrid": "混合",
+      "mode.lexical": "关键词",
+      "mode.dense": "语义",
+      "k.label": "每次检索的结果数",
+      langNames: { zh: "中文", en: "英文", fr: "法文", es: "西班牙文", ru: "俄文", ar: "阿拉伯文" },
+      "search.go": "检索",
+      "hint.toggle": "提示",
+      "filters.label": "检索哪些文件",
+      "filters.doc": "文件",
+      "filters.allDocs": "全部文件",
+      "filters.lang": "语言",
+      "filters.allLangs": "全部语言",
+      "filters.parallel": "显示其他语言版本",
+      "token.label": "访问令牌",
+      "token.use": "使用令牌",
+      "token.needed": "此服务器需要访问令牌。",
+      "token.refused": "服务器拒绝了此令牌。请输入访问令牌：",
+      "footer.texts": "文本：联合国文件",
+      "footer.inLibrary": "（资料库中）",
+      "footer.glosses": "。词语释义：CC-CEDICT（CC BY-SA 4.0）。",
+      hint: (kbd, i) => ["按 ", kbd("/"), " 键开始检索。段落编号（", i("23"), "、", i("第 41 段"), "、", i("CTOC/COP/2012/7 ¶23"),
+        "）和引文（", i("resolution 65/230", "en"), "、", i("S/2009/146"), "、", i("article 28", "en"), "）按原样精确查找。"],
+      unreachable: (why) => `无法连接服务器（${why}）。`,
+      pdfPage: (citation, n) => `${citation}：PDF 第 ${n} 页（在新标签页中打开）`,
+      pdfFailed: (why) => `无法打开 PDF：${why}`,
+      notInDict: "CC-CEDICT 未收录",
+      copyEn: "复制英文引文",
+      copyZh: "复制中文引文",
+      copyEnLang: ZH,
+      copyZhLang: ZH,
+      copyEnAria: (where) => `复制英文引文 ${where}`,
+      copyZhAria: (where) => `复制中文引文 ${where}`,
+      copied: (text) => `已复制：${text}`,
+      copyFailed: (text) => `复制失败，请手动选择并复制：${text}`,
+      notFoundTitle: "未找到",
+      notFound: "未找到此页面",
+      searchTheReport: "检索报告",
+      documents: (n) => `${n} 份文件`,
+      citesInLibrary: "引用的资料库文件：",
+      otherVersionsOf: (citation) => `${citation}：其他语言版本`,
+      noOtherVersion: "其他语言版本中没有此段落。",
+      scoreTitle: "融合得分",
+      score: (s) => `得分 ${s}`,
+      footnotes: "脚注",
+      openParagraph: "打开段落",
+      openAria: (citation) => `打开段落 ${citation}`,
+      readInReport: "在报告中阅读",
+      readAria: (citation) => `在报告中阅读 ${citation}`,
+      matchedTerms: "匹配词：",
+      closest: "最接近的段落（并非答案）",
+      results: "检索结果",
+      noParagraph: "未找到段落。",
+      routes: { question: "问题", paragraph: "段落查找", citation: "引文查找", document: "文件" },
+      overviewOf: (symbol) => `${symbol} 概览`,
+      languages: "语言：",
+      paragraphs: (n) => `${n} 段`,
+      body: "正文",
+      contents: "目录",
+      noHeadings: "没有标题。",
+      citing: (what) => `引用 ${what} 的段落`,
+      inDocs: (docs) => `限于 ${docs}`,
+      withVersions: "含其他语言版本",
+      searchTitle: (q) => `${q} — 检索`,
+      searching: "正在检索…",
+      flagged: "资料库中没有答案，仅列出最接近的段落",
+      overviewCount: (n) => `文件概览 · ${n} 个引用段落`,
+      resultCount: (n, route) => `${n} 条结果 · ${route}`,
+      modeName: (m) => ({ hybrid: "混合", lexical: "关键词", dense: "语义" })[m] || m,
+      resultsFor: "检索结果：",
+      citations: "引文",
+      citeHelp: "请给出决议、文件编号或条款：",
+      citingTitle: (what) => `引用 ${what}`,
+      lookingUp: "正在查找…",
+      paragraphsQ: (q) => `段落 ${q}`,
+      inLibraryReadIt: (symbol) => `${symbol} 在资料库中：`,
+      readIt: "阅读",
+      kinds: { resolution: "决议", symbol: "文件", article: "条款" },
+      article: (n) => `第 ${n} 条`,
+      everyCiting: (what) => `引用 ${what} 的所有段落`,
+      choose: (n, part, count) => `${part ? `${part}的` : ""}第 ${n} 段见于 ${count} 个文件版本，请选择：`,
+      loading: "正在加载…",
+      pagerLabel: "上一段和下一段",
+      pagerBelow: "上一段和下一段（正文下方）",
+      previous: (c) => `上一段：${c}`,
+      next: (c) => `下一段：${c}`,
+      footnoteRef: (m) => `脚注 ${m}`,
+      footnoteBack: (m) => `返回脚注 ${m} 所在的正文`,
+      otherVersions: "其他语言版本：",
+      items: "分项",
+      citedHere: "本段引用",
+      eachLink: (multi) => `每个链接列出${multi ? "资料库" : "报告"}中引用同一内容的所有段落。`,
+      inItem: (x) => `分项 (${x}) 中`,
+      inFootnote: (m) => `脚注 ${m} 中`,
+      inLibraryDash: " — 资料库中有此文件：",
+      searchTheLibrary: "检索资料库",
+      askReport: "向报告提问",
+      askLibrary: "向资料库提问",
+      intro: "用中文或英文提问，即可得到回答问题的编号段落：答案句子会突出显示，每个段落都按联合国格式引用。将鼠标移到中文词语上、点按词语，或用 Tab 键移到词语后按 Enter 键，即可查看英文释义。",
+      try: "试试",
+      browseParagraphs: (n) => `浏览全部 ${n} 个段落`,
+      browseDocuments: (n) => `浏览全部 ${n} 份文件`,
+    },
+  };
+
+  /** The interface language the reader chose ("zh" or "en"), else the browser's. */
+  function initialUiLang() {
+    let saved = null;
+    try {
+      saved = localStorage.getItem(UI_LANG_KEY);
+    } catch (e) { /* storage refused */ }
+    if (saved === "zh" || saved === "en") return saved;
+    return /^zh\b/i.test(navigator.language || "") ? "zh" : "en";
+  }
+
+  let uiLang = initialUiLang();
+  const uiZh = () => uiLang === "zh";
+
+  /** The interface text `key` in the reader's language (a function is called with `args`). */
+  function t(key, ...args) {
+    const v = key in UI[uiLang] ? UI[uiLang][key] : UI.en[key];
+    return typeof v === "function" ? v(...args) : v === undefined ? key : v;
+  }
+
+  /** The lang attribute of a text that may be Chinese or English (a query, a term). */
+  const langOf = (s) => (HAN.test(String(s)) ? ZH : "en");
+
   /** A function mapping a code-point offset (as Python counts) to a UTF-16 offset (as JS strings count). */
   function cpToUnit(text) {
     if (!/[\ud800-\udfff]/.test(text)) return (i) => i;
@@ -72,7 +331,8 @@
 
   function showError(err, where = view()) {
     const msg = err && err.message ? err.message : String(err);
-    where.append(el("p", { class: "error", role: "alert" }, msg));
+    // the server's messages are in English (marked so, in the Chinese interface too); the page's own in the UI's
+    where.append(el("p", { class: "error", role: "alert", lang: err instanceof ApiError && err.status > 0 ? "en" : null }, msg));
     setStatus("");
   }
 
@@ -168,10 +428,10 @@
         res = await fetch(path, { ...opts, headers });
       } catch (e) {
         if (e && e.name === "AbortError") throw e;
-        throw new ApiError(`Cannot reach the server (${e && e.message ? e.message : e}).`, 0);
+        throw new ApiError(t("unreachable", e && e.message ? e.message : e), 0);
       }
       if (res.status === 401) {
-        await askToken(token ? "The server refused this token. Enter the access token:" : "This server needs an access token.");
+        await askToken(t(token ? "token.refused" : "token.needed"));
         continue;
       }
       if (!res.ok) throw new ApiError(await errorMessage(res), res.status);
@@ -230,6 +490,8 @@
 
   const LANG_NAMES = { zh: "中文", en: "English", fr: "Français", es: "Español", ru: "Русский", ar: "العربية" };
   const langName = (l) => LANG_NAMES[l] || l;
+  /** A language's own name, marked as in that language ("中文" is read as Chinese in the English interface). */
+  const langNameEl = (l) => el("span", { lang: htmlLang(l) }, langName(l));
   /** The value of a lang attribute for text in a document version's language. */
   const htmlLang = (l) => (l === "zh" ? ZH : l || null);
 
@@ -260,6 +522,13 @@
     return symbol ? `${symbol}, ${c}` : c;
   }
 
+  /** A paragraph's citation in the interface's style, for the names of links and buttons (aria-label), which
+   * cannot mark a part in another language: "CTOC/COP/2012/7, para. 23" or "CTOC/COP/2012/7，第23段". */
+  const uiCite = (symbol, n, part = "") => citeParagraph(symbol, n, uiZh() ? "zh" : "en", part);
+
+  /** A part of a document ("annex", "annex II") as the interface names it ("附件", "附件 II"). */
+  const partName = (part) => (uiZh() ? String(part).replace(/^annex\b\s*/, (m) => (m.trim() === m ? "附件" : "附件 ")) : String(part));
+
   /** Where a link to a document of the library goes: its first paragraph (in `lang` when it has that
    * version), else the list of paragraphs citing it. */
   function documentHref(lib, symbol, lang) {
@@ -277,6 +546,26 @@
     return `/doc/${String(symbol).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(lang)}.${ext}`;
   }
 
+  /** The whole-report page of a document version, at paragraph `n`, the query's words marked there:
+   * /doc/CTOC/COP/2012/7?lang=zh&q=…#para-23 — each segment of the symbol percent-encoded (the route takes
+   * the slashes), the query percent-encoded; a paragraph of an annex is #annex-para-2 (#annex-II-para-2), the
+   * anchors that page gives (pipeline.server.report.anchor). */
+  function reportHref(symbol, lang, n, part = "", q = "") {
+    const params = [];
+    if (lang) params.push(`lang=${encodeURIComponent(lang)}`);
+    if (q) params.push(`q=${encodeURIComponent(q)}`);
+    const path = String(symbol).split("/").map(encodeURIComponent).join("/");
+    const prefix = String(part || "").replace(/[^A-Za-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    return `/doc/${path}${params.length ? `?${params.join("&")}` : ""}#${prefix ? `${prefix}-` : ""}para-${n}`;
+  }
+
+  /** The "read in the report" link of paragraph `n`; null without a document symbol. */
+  function reportLink(symbol, lang, n, part, q, citation) {
+    if (!symbol) return null;
+    return el("a", { class: "read-doc", href: reportHref(symbol, lang, n, part, q), "aria-label": t("readAria", citation) },
+      t("readInReport"));
+  }
+
   /** A link to page `page` of the PDF a document version was added as ("p. 4", "第 4 页"), opening in a new
    * tab; null when the page is unknown or the version has no PDF (added as text or Word). `citation` names
    * the paragraph in the link's accessible name. */
@@ -291,7 +580,7 @@
       target: "_blank",
       rel: "noopener",
       dataset: { page: String(n) },
-      "aria-label": `${citation}: page ${n} of the PDF (opens in a new tab)`,
+      "aria-label": t("pdfPage", citation, n),
       onclick: openWithToken,
     }, el("span", { lang: zh ? ZH : "en" }, zh ? `第 ${n} 页` : `p. ${n}`));
   }
@@ -315,7 +604,7 @@
       setTimeout(() => URL.revokeObjectURL(file), 120000);
     } catch (e) {
       if (tab) tab.close();
-      setStatus(`Cannot open the PDF: ${e && e.message ? e.message : e}`);
+      setStatus(t("pdfFailed", e && e.message ? e.message : e));
     }
   }
 
@@ -407,6 +696,12 @@
       pos = ins.at;
     }
     frag.append(buildRange(text, pos, text.length, layers, 0));
+    // a word inside a link (a citation) is reached through the link: no button in a link
+    for (const w of frag.querySelectorAll("a [role=button]")) {
+      w.removeAttribute("role");
+      w.removeAttribute("tabindex");
+      w.removeAttribute("aria-expanded");
+    }
     container.replaceChildren(frag);
   }
 
@@ -414,26 +709,72 @@
   const termMark = () => el("mark", { class: "term" });
   const citeMark = () => el("mark", { class: "cite-hit" });
 
-  /** Where the query's matched terms stand in `text`: Chinese terms as substrings, numbers as whole numbers,
-   * Latin stems as the start of a word (the whole word is marked), case-insensitively. */
+  /** How an index term of the API (`terms`) is found in a text: a Chinese term as a substring, a number as a
+   * whole number, a Latin stem ("fraudul", "countri") as the start of a word — the whole word is matched,
+   * a stem's final "i" standing for "y" too ("country") — case-insensitively. Null for an empty term. */
+  function termRegex(term) {
+    const s = typeof term === "string" ? term.trim() : "";
+    if (!s) return null;
+    try {
+      if (HAN.test(s)) return new RegExp(escapeRe(s), "gu");
+      if (/^[0-9][0-9.,]*$/.test(s)) return new RegExp(`(?<![0-9])${escapeRe(s)}(?![0-9])`, "gu");
+      const stem = /^\p{L}+$/u.test(s) && s.length > 2 && s.endsWith("i") ? `${escapeRe(s.slice(0, -1))}[iy]` : escapeRe(s);
+      return new RegExp(`(?<![\\p{L}\\p{N}])${stem}[\\p{L}\\p{M}]*`, "giu");
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /** Where the query's matched terms stand in `text` (see termRegex). */
   function termRanges(text, terms) {
     const ranges = [];
-    for (const raw of terms || []) {
-      const t = typeof raw === "string" ? raw.trim() : "";
-      if (!t) continue;
-      let re;
-      try {
-        if (HAN.test(t)) re = new RegExp(escapeRe(t), "gu");
-        else if (/^[0-9][0-9.,]*$/.test(t)) re = new RegExp(`(?<![0-9])${escapeRe(t)}(?![0-9])`, "gu");
-        else re = new RegExp(`(?<![\\p{L}\\p{N}])${escapeRe(t)}[\\p{L}\\p{M}]*`, "giu");
-      } catch (e) {
-        continue;
-      }
+    for (const term of terms || []) {
+      const re = termRegex(term);
+      if (!re) continue;
       for (const m of text.matchAll(re)) {
         if (m[0].length) ranges.push({ start: m.index, end: m.index + m[0].length });
       }
     }
     return mergeRanges(ranges, termMark);
+  }
+
+  /** The matched terms as a reader knows them. The API gives index terms — Chinese words, numbers,
+   * identifier keys and English *stems* ("fraudul", "medicin") — so each term is shown as the word it
+   * matched: the query's own word when the query has one ("fraudulent"), else the form most often found in
+   * `texts` (the results' paragraphs); "article:28" as "article 28". A term found in neither is left out
+   * (it marks nothing: a Chinese translation of an English query matched in paragraphs not listed). Returns
+   * [{term, word}], one per distinct word, in the API's order. */
+  function termWords(terms, query, texts) {
+    const out = [];
+    const seen = new Set();
+    for (const raw of terms || []) {
+      const term = String(raw).trim();
+      const re = termRegex(term);
+      let word = null;
+      const art = /^article:(.+)$/.exec(term);
+      if (art) word = t("article", art[1]);
+      else if (re && !HAN.test(term) && /\p{L}/u.test(term)) {
+        const found = [...String(query || "").matchAll(re)].map((m) => m[0]);
+        if (found.length) word = found[0];
+        else {
+          const counts = new Map();
+          for (const text of texts) {
+            for (const m of String(text).matchAll(re)) {
+              const w = m[0].toLowerCase() === m[0] || !/^\p{Lu}\p{Ll}/u.test(m[0]) ? m[0] : m[0].toLowerCase();
+              counts.set(w, (counts.get(w) || 0) + 1);
+            }
+          }
+          if (counts.size) word = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0][0];
+          else if (!/^\p{L}+$/u.test(term)) word = term; // an identifier key (S/2009/146, 65/230)
+        }
+      } else if (re && [query, ...texts].some((x) => String(x || "").search(re) >= 0)) {
+        word = term; // Chinese words and numbers are words of the text already (shown when they mark something)
+      }
+      if (!word || seen.has(word.toLowerCase())) continue;
+      seen.add(word.toLowerCase());
+      out.push({ term, word });
+    }
+    return out;
   }
 
   /** Word spans from /api/gloss words: every Chinese word carries its glosses in data-gloss. */
@@ -446,10 +787,12 @@
       pos += t.length;
       if (start + t.length <= 0 || start >= length || !HAN.test(t)) continue;
       const glosses = [...new Set((Array.isArray(w.gloss) ? w.gloss : []).map((g) => String(g).replace(/\s+/g, " ").trim()).filter(Boolean))];
+      // a word with glosses is a disclosure button: Tab reaches it, Enter or Space opens its gloss, Esc closes
+      const keyed = glosses.length ? { role: "button", tabindex: "0", "aria-expanded": "false" } : null;
       out.push({
         start,
         end: start + t.length,
-        make: () => el("span", { class: "w", dataset: { gloss: glosses.join("; "), word: t } }),
+        make: () => el("span", { class: "w", ...keyed, dataset: { gloss: glosses.join("; "), word: t } }),
       });
     }
     return out;
@@ -477,17 +820,17 @@
     const glossText = word.dataset.gloss || "";
     tip.replaceChildren(
       el("span", { class: "tip-word", lang: ZH }, word.dataset.word || word.textContent),
-      glossText ? el("span", { class: "tip-gloss", lang: "en" }, glossText) : el("span", { class: "tip-none" }, "not in CC-CEDICT"),
+      glossText ? el("span", { class: "tip-gloss", lang: "en" }, glossText) : el("span", { class: "tip-none" }, t("notInDict")),
     );
     tip.hidden = false;
-    if (tipFor && tipFor !== word) {
-      tipFor.classList.remove("tip-on");
-      tipFor.removeAttribute("aria-describedby");
-    }
+    if (tipFor && tipFor !== word) closeWord(tipFor);
     tipFor = word;
     tipPinned = pinned;
     word.classList.add("tip-on");
     word.setAttribute("aria-describedby", "gloss-tip");
+    if (word.hasAttribute("aria-expanded")) word.setAttribute("aria-expanded", "true");
+    // a screen reader hears the gloss it opened (a description is read only when the word is reached)
+    if (pinned) $("#gloss-live").textContent = `${word.dataset.word || word.textContent}: ${glossText || t("notInDict")}`;
     const r = word.getBoundingClientRect();
     const docW = document.documentElement.clientWidth;
     const w = tip.offsetWidth;
@@ -500,15 +843,20 @@
     tip.style.top = `${top}px`;
   }
 
+  function closeWord(word) {
+    word.classList.remove("tip-on");
+    word.removeAttribute("aria-describedby");
+    if (word.hasAttribute("aria-expanded")) word.setAttribute("aria-expanded", "false");
+  }
+
   function hideTip() {
     const tip = $("#gloss-tip");
     if (tip) tip.hidden = true;
-    if (tipFor) {
-      tipFor.classList.remove("tip-on");
-      tipFor.removeAttribute("aria-describedby");
-    }
+    if (tipFor) closeWord(tipFor);
     tipFor = null;
     tipPinned = false;
+    const live = $("#gloss-live");
+    if (live) live.textContent = "";
   }
 
   const wordAt = (target) => (target && target.closest ? target.closest("[data-gloss]") : null);
@@ -532,7 +880,19 @@
       }
     });
     document.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape" && tipFor) hideTip();
+      if (ev.key === "Escape" && tipFor) {
+        hideTip();
+        return;
+      }
+      const w = ev.target && ev.target.matches && ev.target.matches("[data-gloss][role=button]") ? ev.target : null;
+      if (!w || (ev.key !== "Enter" && ev.key !== " ") || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      ev.preventDefault(); // Space would scroll the page
+      if (tipPinned && tipFor === w) hideTip();
+      else showTip(w, true);
+    });
+    // Tab away from an open word closes its gloss (a click elsewhere does too)
+    document.addEventListener("focusout", (ev) => {
+      if (tipFor && ev.target === tipFor && !(ev.relatedTarget && tipFor.contains(ev.relatedTarget))) hideTip();
     });
     window.addEventListener("resize", () => hideTip());
   }
@@ -580,7 +940,7 @@
   function copyActions({ symbol, n, part = "" }, ...extra) {
     const note = el("span", { class: "copied", role: "status", "aria-live": "polite" });
     let timer = null;
-    const where = citeParagraph(symbol, n, "en", part);
+    const where = uiCite(symbol, n, part);
     const button = (label, lang, style, aria) => el("button", {
       type: "button",
       class: "plain copy-cite",
@@ -590,14 +950,14 @@
       onclick: async () => {
         const text = citeParagraph(symbol, n, style, part);
         const ok = await copyText(text);
-        note.textContent = ok ? `copied: ${text}` : `copy failed — select and copy: ${text}`;
+        note.textContent = ok ? t("copied", text) : t("copyFailed", text);
         clearTimeout(timer);
         if (ok) timer = setTimeout(() => { note.textContent = ""; }, 4000);
       },
     }, label);
     return el("div", { class: "actions" },
-      button("Copy citation", "en", "en", `Copy the citation ${where} (English)`),
-      button("复制引文", ZH, "zh", `Copy the citation ${where} (Chinese)`),
+      button(t("copyEn"), t("copyEnLang"), "en", t("copyEnAria", where)),
+      button(t("copyZh"), t("copyZhLang"), "zh", t("copyZhAria", where)),
       ...extra,
       note);
   }
@@ -611,10 +971,42 @@
   function navigate(url, replace = false, focus = false) {
     const target = new URL(url, location.href);
     focusAfter = focus;
+    restoreY = null;
     const same = target.pathname + target.search === location.pathname + location.search;
     if (replace || same) history.replaceState(null, "", target.pathname + target.search + target.hash);
-    else history.pushState(null, "", target.pathname + target.search + target.hash);
+    else {
+      saveScroll();
+      history.pushState(null, "", target.pathname + target.search + target.hash);
+    }
     route();
+  }
+
+  // The scroll position of each history entry is kept in its state (history.state.scrollY), saved as the
+  // reader scrolls and before a link is followed; Back and Forward (and a reload) put it back once the view
+  // is complete — the browser's own restoring would scroll a view that is still loading.
+  let restoreY = null; // where the view being built is to be scrolled when complete (null: leave it)
+  let scrollTimer = 0;
+
+  function saveScroll() {
+    clearTimeout(scrollTimer);
+    scrollTimer = 0;
+    try {
+      const state = history.state && typeof history.state === "object" ? history.state : {};
+      history.replaceState({ ...state, scrollY: Math.round(window.scrollY) }, "");
+    } catch (e) { /* a refused replaceState only loses the position */ }
+  }
+
+  const savedScroll = () => (history.state && Number.isFinite(history.state.scrollY) ? history.state.scrollY : null);
+
+  function initScroll() {
+    if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+    window.addEventListener("scroll", () => {
+      if (!document.body.dataset.ready) return; // a view being built moves the page itself
+      clearTimeout(scrollTimer);
+      scrollTimer = setTimeout(saveScroll, 150);
+    }, { passive: true });
+    window.addEventListener("pagehide", saveScroll);
+    restoreY = savedScroll(); // a reload, or Back from another page (the whole-report page)
   }
 
   function initLinks() {
@@ -630,6 +1022,9 @@
     });
     window.addEventListener("popstate", () => {
       focusAfter = false;
+      clearTimeout(scrollTimer); // a position still to save belonged to the entry left
+      scrollTimer = 0;
+      restoreY = savedScroll();
       route();
     });
   }
@@ -657,8 +1052,26 @@
     };
   }
 
+  // The number of results: the server's default (5) until the reader picks one; a URL that names k (or a
+  // search after a pick) keeps it, so a shared URL shows as many results.
+  let kChosen = false;
+
+  /** Show `k` (a URL's k=, or "" for the default) in the form's selector, adding a value it lacks. */
+  function syncK(k) {
+    const sel = $("#k");
+    kChosen = /^\d+$/.test(k || "") && Number(k) > 0;
+    const v = kChosen ? String(Number(k)) : "5";
+    if (![...sel.options].some((o) => o.value === v)) {
+      const after = [...sel.options].find((o) => Number(o.value) > Number(v));
+      sel.insertBefore(el("option", { value: v }, v), after || null);
+    }
+    sel.value = v;
+  }
+
   function searchUrl(q) {
-    return `/?${addFilters(new URLSearchParams({ q, mode: $("#mode").value }), formFilters())}`;
+    const params = new URLSearchParams({ q, mode: $("#mode").value });
+    if (kChosen) params.set("k", $("#k").value);
+    return `/?${addFilters(params, formFilters())}`;
   }
 
   function initSearchForm() {
@@ -676,7 +1089,10 @@
       const q = $("#q").value.trim();
       if (q && (location.pathname === "/" || location.pathname === "/index.html")) navigate(searchUrl(q));
     };
-    for (const id of ["#mode", "#doc", "#lang", "#parallel"]) $(id).addEventListener("change", rerun);
+    $("#k").addEventListener("change", () => {
+      kChosen = true;
+    });
+    for (const id of ["#mode", "#k", "#doc", "#lang", "#parallel"]) $(id).addEventListener("change", rerun);
   }
 
   /** Fill the document and language selectors from the library and show them when there is a choice. */
@@ -687,7 +1103,7 @@
     const langSel = $("#lang");
     for (const sym of lib.symbols) {
       const titled = lib.versions(sym).find((d) => d.title);
-      docSel.append(el("option", { value: sym, title: titled ? titled.title : null }, sym));
+      docSel.append(el("option", { value: sym, title: titled ? titled.title : null, lang: titled ? langOf(titled.title) : null }, sym));
     }
     for (const l of lib.langs) langSel.append(el("option", { value: l, lang: htmlLang(l) }, `${langName(l)} (${l})`));
     $("#filters").hidden = !lib.multi;
@@ -717,7 +1133,7 @@
   }
 
   /** How the header and titles name the library: its symbol when it holds one document. */
-  const libraryName = (lib) => (lib.symbols.length === 1 ? lib.symbols[0] : `${lib.symbols.length} documents`);
+  const libraryName = (lib) => (lib.symbols.length === 1 ? lib.symbols[0] : t("documents", lib.symbols.length));
 
   function setTitle(text) {
     document.title = text;
@@ -744,6 +1160,7 @@
     if (path === "/" || path === "/index.html") {
       const q = (params.get("q") || "").trim();
       $("#q").value = params.get("q") || "";
+      syncK(params.get("k"));
       if (q) await showSearch(seq, q, mode, params.get("k"), filters);
       else await showIntro(seq);
     } else if ((m = /^\/p\/(\d+)\/?$/.exec(path))) {
@@ -753,11 +1170,15 @@
     } else if (/^\/batch\/?$/.test(path)) {
       showBatch(seq);
     } else {
-      setTitle("Not found");
-      view().append(el("h1", null, "Page not found"), el("p", null, el("a", { href: "/" }, "Search the report")));
+      setTitle(t("notFoundTitle"));
+      view().append(el("h1", null, t("notFound")), el("p", null, el("a", { href: "/" }, t("searchTheReport"))));
     }
     if (current(seq)) {
       settleFocus();
+      if (restoreY !== null) {
+        window.scrollTo(0, restoreY);
+        restoreY = null;
+      }
       document.body.dataset.ready = path + location.search; // the view is complete (glosses included)
     }
   }
@@ -834,20 +1255,21 @@
 
     // the documents of the library this paragraph cites
     const links = Array.isArray(hit.links) ? hit.links.map(String) : [];
-    const linksEl = links.length ? el("p", { class: "links" }, "Cites in the library: ",
+    const linksEl = links.length ? el("p", { class: "links" }, t("citesInLibrary"),
       links.map((sym, i) => [i ? ", " : "", el("a", { class: "doc-link", href: documentHref(lib, sym, lang), dataset: { document: sym } }, sym)])) : null;
 
     // the same paragraph in the document's other language versions (parallel=1)
     const versions = Array.isArray(hit.parallel) ? hit.parallel : null;
-    const parallelEl = versions ? el("div", { class: "parallel", role: "group", "aria-label": `${citation}: other language versions` },
+    const named = uiCite(symbol, n, part); // names the paragraph in the interface's language (aria-labels)
+    const parallelEl = versions ? el("div", { class: "parallel", role: "group", "aria-label": t("otherVersionsOf", named) },
       versions.length ? versions.map((v) => el("section", { class: "version", dataset: { lang: String(v.lang) } },
         el("h3", null, el("a", { href: paragraphHref(symbol, String(v.lang), n, part), lang: htmlLang(String(v.lang)) }, String(v.citation)),
-          el("span", { class: "muted" }, ` · ${langName(String(v.lang))}`)),
+          el("span", { class: "muted" }, " · ", langNameEl(String(v.lang)))),
         el("p", { class: "text", lang: htmlLang(String(v.lang)) }, String(v.text || ""))))
-        : el("p", { class: "muted" }, "No other language version has this paragraph.")) : null;
+        : el("p", { class: "muted" }, t("noOtherVersion"))) : null;
 
     const score = typeof hit.score === "number" ? hit.score : Number(hit.score);
-    const pageEl = pageLink(lib, symbol, lang, hit.page, citation);
+    const pageEl = pageLink(lib, symbol, lang, hit.page, named);
     const dataset = { paragraph: String(n), document: symbol, lang };
     if (part) dataset.part = part;
     const card = el("li", { class: "card result", dataset },
@@ -855,12 +1277,13 @@
         el("h2", { class: "num" }, el("a", { class: "citation", href, lang: textLang }, citation)),
         pageEl,
         sectionPath(hit.section, lang),
-        Number.isFinite(score) ? el("span", { class: "score", title: "fused score" }, `score ${score.toFixed(3)}`) : null),
+        Number.isFinite(score) ? el("span", { class: "score", title: t("scoreTitle") }, t("score", score.toFixed(3))) : null),
       textEl,
-      footnotes.length ? el("ol", { class: "result-footnotes", "aria-label": "Footnotes" }, footnotes) : null,
+      footnotes.length ? el("ol", { class: "result-footnotes", "aria-label": t("footnotes") }, footnotes) : null,
       linksEl,
       parallelEl,
-      copyActions({ symbol, n, part }, el("a", { class: "open", href, "aria-label": `Open ${citation}` }, "Open paragraph")));
+      copyActions({ symbol, n, part }, el("a", { class: "open", href, "aria-label": t("openAria", named) }, t("openParagraph")),
+        reportLink(symbol, lang, n, part, String(data.query || ""), named)));
 
     const addGloss = () => (HAN.test(text) ? gloss(text) : Promise.resolve(null)).then((words) => {
       if (words && textEl.isConnected) renderRich(textEl, text, [...layers, wordRanges(words)]);
@@ -873,26 +1296,29 @@
    * not an error: the closest paragraphs are still listed below it. */
   function noAnswerNote(data, hasResults) {
     const zh = HAN.test(String(data.query || ""));
+    const en = el("span", { lang: "en" }, hasResults ? NO_ANSWER.en : NO_ANSWER.enNone);
+    const zhNote = el("span", { lang: ZH }, hasResults ? NO_ANSWER.zh : NO_ANSWER.zhNone);
+    // in the interface's language first; in the question's language too when that is the other one
     return el("p", { class: "notice no-answer", role: "status", dataset: { noAnswer: "true" } },
-      el("span", { lang: "en" }, hasResults ? NO_ANSWER.en : NO_ANSWER.enNone),
-      zh ? [" ", el("span", { lang: ZH }, hasResults ? NO_ANSWER.zh : NO_ANSWER.zhNone)] : null);
+      uiZh() ? [zhNote, zh ? null : [" ", en]] : [en, zh ? [" ", zhNote] : null]);
   }
 
   function renderAnswer(data, heading, lib) {
     const noAnswer = data.no_answer === true;
     const out = el("div", { class: noAnswer ? "answer no-answer-answer" : "answer" });
     if (heading) out.append(heading);
-    for (const w of data.warnings || []) out.append(el("p", { class: "warning", role: "note" }, String(w)));
-    if (data.terms && data.terms.length) {
-      out.append(el("p", { class: "terms" }, "Matched terms: ",
-        data.terms.map((t) => el("span", { class: "chip", lang: HAN.test(t) ? ZH : "en" }, String(t)))));
-    }
+    for (const w of data.warnings || []) out.append(el("p", { class: "warning", role: "note", lang: "en" }, String(w)));
     const results = data.results || [];
+    const words = termWords(data.terms, data.query, results.map((h) => String(h.text || "")));
+    if (words.length) {
+      out.append(el("p", { class: "terms" }, t("matchedTerms"),
+        words.map(({ term, word }) => el("span", { class: "chip", lang: langOf(word), dataset: { term } }, word))));
+    }
     if (noAnswer) out.append(noAnswerNote(data, results.length > 0));
     // flagged: the hits are only the closest paragraphs, shown in a quieter style
     const list = el("ol", noAnswer
-      ? { class: "results closest", "aria-label": "Closest paragraphs (not answers)" }
-      : { class: "results", "aria-label": "Results" });
+      ? { class: "results closest", "aria-label": t("closest") }
+      : { class: "results", "aria-label": t("results") });
     const glossers = [];
     for (const hit of results) {
       const [card, addGloss] = resultCard(hit, data, lib);
@@ -900,13 +1326,10 @@
       glossers.push(addGloss);
     }
     if (results.length) out.append(list);
-    else out.append(el("p", { class: "muted" }, "No paragraph found."));
+    else out.append(el("p", { class: "muted" }, t("noParagraph")));
     return [out, () => Promise.all(glossers.map((g) => g()))];
   }
 
-  const ROUTE_NAMES = {
-    question: "question", paragraph: "paragraph lookup", citation: "citation lookup", document: "document",
-  };
 
   /** "¶7–14" (or "¶7"): the paragraphs under a heading or in a part. */
   const spanText = (first, last) => (first === last ? `¶${first}` : `¶${first}–${last}`);
@@ -921,42 +1344,42 @@
     const textLang = htmlLang(lang);
     const out = el("div", { class: "answer document-answer" });
     const heading = el("h1", { class: "overview-title" }, el("span", { class: "symbol" }, symbol),
-      ov.title ? [" — ", el("span", { class: "doc-title", lang: textLang }, String(ov.title))] : null);
+      ov.title ? [" — ", el("span", { class: "doc-title", lang: langOf(ov.title) }, String(ov.title))] : null);
     const languages = (ov.languages || []).map(String);
-    const ranges = (ov.ranges || []).map((r) => `${r.part ? String(r.part) : "body"} ${spanText(r.first, r.last)}`);
-    const section = el("section", { class: "overview", "aria-label": `Overview of ${symbol}`, dataset: { document: symbol } },
+    const ranges = (ov.ranges || []).map((r) => `${r.part ? partName(r.part) : t("body")} ${spanText(r.first, r.last)}`);
+    const section = el("section", { class: "overview", "aria-label": t("overviewOf", symbol), dataset: { document: symbol } },
       heading,
       el("p", { class: "overview-meta" },
-        el("span", { class: "languages" }, "Languages: ", languages.map((l, i) => [i ? ", " : "",
-          el("span", { dataset: { lang: l }, class: l === lang ? "current" : null }, langName(l))])),
+        el("span", { class: "languages" }, t("languages"), languages.map((l, i) => [i ? ", " : "",
+          el("span", { dataset: { lang: l }, class: l === lang ? "current" : null, lang: htmlLang(l) }, langName(l))])),
         " · ",
-        el("span", { class: "paragraph-count" }, `${Number(ov.paragraphs) || 0} paragraphs`),
+        el("span", { class: "paragraph-count" }, t("paragraphs", Number(ov.paragraphs) || 0)),
         ranges.length ? ` (${ranges.join("; ")})` : ""));
-    for (const w of data.warnings || []) section.append(el("p", { class: "warning", role: "note" }, String(w)));
+    for (const w of data.warnings || []) section.append(el("p", { class: "warning", role: "note", lang: "en" }, String(w)));
     const sections = ov.sections || [];
     if (sections.length) {
-      const toc = el("ol", { class: "toc", "aria-label": "Contents" });
+      const toc = el("ol", { class: "toc", "aria-label": t("contents") });
       let part = "";
       for (const s of sections) {
         const sPart = String(s.part || "");
         if (sPart !== part) {
           part = sPart;
-          toc.append(el("li", { class: "toc-part", dataset: { part } }, part));
+          toc.append(el("li", { class: "toc-part", dataset: { part } }, partName(part)));
         }
         const level = Math.max(1, Math.min(Number(s.level) || 1, 4));
         toc.append(el("li", { class: `toc-entry toc-level-${level}`, dataset: { level: String(level), first: String(s.first), last: String(s.last) } },
           el("span", { class: "toc-heading", lang: textLang }, String(s.heading || "")), " ",
           el("a", { class: "toc-range", href: paragraphHref(symbol, lang, s.first, sPart) }, spanText(s.first, s.last))));
       }
-      section.append(el("h2", null, "Contents"), toc);
+      section.append(el("h2", null, t("contents")), toc);
     } else {
-      section.append(el("p", { class: "muted" }, "No headings."));
+      section.append(el("p", { class: "muted" }, t("noHeadings")));
     }
     out.append(section);
     const results = data.results || [];
     if (!results.length) return [out, () => Promise.resolve()];
     const [hits, addGloss] = renderAnswer({ ...data, warnings: [] },
-      el("h2", { class: "citing-title" }, `Paragraphs citing ${symbol}`, el("span", { class: "muted" }, ` (${results.length})`)), lib);
+      el("h2", { class: "citing-title" }, t("citing", symbol), el("span", { class: "muted" }, ` (${results.length})`)), lib);
     out.append(hits);
     return [out, addGloss];
   }
@@ -972,15 +1395,15 @@
   /** "in CTOC/COP/2012/7 · English": what the filters restrict a search to ("" for the whole library). */
   function filtersText(f) {
     const parts = [];
-    if (f.docs && f.docs.length) parts.push(`in ${f.docs.join(", ")}`);
-    if (f.lang) parts.push(langName(f.lang));
-    if (f.parallel) parts.push("with other language versions");
+    if (f.docs && f.docs.length) parts.push(t("inDocs", f.docs.join(", ")));
+    if (f.lang) parts.push(t("langNames")[f.lang] || f.lang);
+    if (f.parallel) parts.push(t("withVersions"));
     return parts.join(" · ");
   }
 
   async function showSearch(seq, q, mode, k, filters) {
-    setTitle(`${q} — search`);
-    setStatus("Searching…");
+    setTitle(t("searchTitle", q));
+    setStatus(t("searching"));
     const params = addFilters(new URLSearchParams({ q, mode }), filters, true);
     if (k && /^\d+$/.test(k)) params.set("k", k);
     const t0 = performance.now();
@@ -995,12 +1418,12 @@
     if (!current(seq)) return;
     const ms = Math.round(performance.now() - t0);
     const n = (data.results || []).length;
-    const routeName = ROUTE_NAMES[data.route] || data.route || "";
+    const routeName = t("routes")[data.route] || data.route || "";
     const scope = filtersText(filters);
-    const flagged = data.no_answer === true ? " · no answer in the library, closest paragraphs only" : "";
-    const counted = data.overview ? `document overview · ${n} citing paragraph${n === 1 ? "" : "s"}` : `${n} result${n === 1 ? "" : "s"} · ${routeName}`;
-    setStatus(`${counted}${data.route === "question" ? ` · ${mode}` : ""}${flagged}${scope ? ` · ${scope}` : ""} · ${ms} ms`);
-    const heading = el("h1", { class: "results-title" }, "Results for ", el("q", { class: "query" }, q));
+    const flagged = data.no_answer === true ? ` · ${t("flagged")}` : "";
+    const counted = data.overview ? t("overviewCount", n) : t("resultCount", n, routeName);
+    setStatus(`${counted}${data.route === "question" ? ` · ${t("modeName", mode)}` : ""}${flagged}${scope ? ` · ${scope}` : ""} · ${ms} ms`);
+    const heading = el("h1", { class: "results-title" }, t("resultsFor"), el("q", { class: "query", lang: langOf(q) }, q));
     const [out, addGloss] = data.route === "document" && data.overview ? renderOverview(data, lib) : renderAnswer(data, heading, lib);
     view().replaceChildren(out);
     settleFocus();
@@ -1009,27 +1432,27 @@
 
   async function showCite(seq, q, filters) {
     if (!q) {
-      setTitle("Citations");
-      view().append(el("h1", null, "Citations"), el("p", null, "Give a resolution, document symbol or article: ",
+      setTitle(t("citations"));
+      view().append(el("h1", null, t("citations")), el("p", null, t("citeHelp"),
         el("a", { href: "/cite?q=65%2F230" }, "/cite?q=65/230")));
       return;
     }
-    setTitle(`Citing ${q}`);
-    setStatus("Looking up…");
+    setTitle(t("citingTitle", citationLabel(q)));
+    setStatus(t("lookingUp"));
     let data;
     let lib;
     try {
       [data, lib] = await Promise.all([getJSON(`/api/cite?${addFilters(new URLSearchParams({ q }), filters, true)}`), libraryOrNull()]);
     } catch (e) {
       if (current(seq)) {
-        view().append(el("h1", null, `Citing ${citationLabel(q)}`));
+        view().append(el("h1", null, t("citingTitle", citationLabel(q))));
         showError(e);
       }
       return;
     }
     if (!current(seq)) return;
     const n = (data.results || []).length;
-    setStatus(`${n} paragraph${n === 1 ? "" : "s"}`);
+    setStatus(t("paragraphs", n));
     if (data.route === "document" && data.overview) {
       const [out, addGloss] = renderOverview(data, lib);
       view().replaceChildren(out);
@@ -1037,14 +1460,14 @@
       await addGloss();
       return;
     }
-    const heading = el("h1", null, data.route === "paragraph" ? `Paragraphs ${q}` : `Paragraphs citing ${citationLabel(q)}`,
+    const heading = el("h1", null, data.route === "paragraph" ? t("paragraphsQ", q) : t("citing", citationLabel(q)),
       el("span", { class: "muted" }, ` (${n})`));
     const [out, addGloss] = renderAnswer(data, heading, lib);
     // a cited document that is itself in the library: a way into it
     const doc = data.route === "citation" && lib ? lib.find(q) : null;
     if (doc) {
-      heading.after(el("p", { class: "links" }, `${doc.symbol} is in the library: `,
-        el("a", { class: "doc-link", href: documentHref(lib, doc.symbol, doc.lang), dataset: { document: doc.symbol } }, "read it")));
+      heading.after(el("p", { class: "links" }, t("inLibraryReadIt", doc.symbol),
+        el("a", { class: "doc-link", href: documentHref(lib, doc.symbol, doc.lang), dataset: { document: doc.symbol } }, t("readIt"))));
     }
     view().replaceChildren(out);
     settleFocus();
@@ -1053,24 +1476,23 @@
 
   // --- one paragraph -------------------------------------------------------------------------------------
 
-  const KIND_NAMES = { resolution: "resolution", symbol: "document", article: "article" };
-
   /** A citation key as a reader (and the citation router) knows it: "article:28" → "article 28". */
   function citationQuery(key) {
     const m = /^article:(.+)$/.exec(key);
     return m ? `article ${m[1]}` : key;
   }
 
+  /** A citation key as the page names it, in the interface's language: "article:28" → "article 28" ("第 28 条"). */
   function citationLabel(key) {
     const m = /^article:(.+)$/.exec(key);
-    return m ? `article ${m[1]}` : key;
+    return m ? t("article", m[1]) : key;
   }
 
   /** "resolution 1851 (2008)", "document S/2012/50", "article 28": a citation as a reader names it. */
   function citationName(c) {
     const key = String(c.key);
     if (c.kind === "article") return citationLabel(key);
-    return `${KIND_NAMES[c.kind] || c.kind} ${c.kind === "resolution" && c.text ? String(c.text) : key}`;
+    return `${t("kinds")[c.kind] || c.kind} ${c.kind === "resolution" && c.text ? String(c.text) : key}`;
   }
 
   const citeHref = (key) => `/cite?${new URLSearchParams({ q: citationQuery(key) })}`;
@@ -1083,7 +1505,7 @@
       make: () => el("a", {
         class: "cite-link",
         href: citeHref(String(c.key)),
-        title: `Every paragraph citing ${citationLabel(String(c.key))}`,
+        title: t("everyCiting", citationLabel(String(c.key))),
         dataset: { key: String(c.key) },
       }),
     })));
@@ -1092,9 +1514,9 @@
   /** Paragraph `n` (of `part`) of the document `symbol` in `lang`. Without a document, the paragraph of the
    * one version that has it; when several have it, a choice between them. */
   async function showParagraph(seq, n, symbol, lang, part) {
-    const label = part ? `${part}, ¶${n}` : `¶${n}`;
-    setTitle(symbol ? citeParagraph(symbol, n, "en", part) : label);
-    setStatus("Loading…");
+    const label = part ? `${partName(part)}${uiZh() ? "，" : ", "}¶${n}` : `¶${n}`;
+    setTitle(symbol ? uiCite(symbol, n, part) : label);
+    setStatus(t("loading"));
     const lib = await libraryOrNull();
     if (!current(seq)) return;
     if (lib && !(symbol && lang)) {
@@ -1103,11 +1525,11 @@
       if (candidates.length > 1) {
         setStatus("");
         view().append(el("h1", { tabindex: "-1" }, label),
-          el("p", null, `Paragraph ${n}${part ? ` of the ${part}` : ""} is in ${candidates.length} document versions; choose one:`),
+          el("p", null, t("choose", n, part && partName(part), candidates.length)),
           el("ul", { class: "choices" }, candidates.map((d) => el("li", null,
             el("a", { href: paragraphHref(d.symbol, d.lang, n, part), lang: htmlLang(d.lang) },
               citeParagraph(d.symbol, n, d.lang === "zh" ? "zh" : "en", part)),
-            el("span", { class: "muted" }, ` · ${langName(d.lang)}${d.title ? ` · ${d.title}` : ""}`)))));
+            el("span", { class: "muted" }, " · ", langNameEl(d.lang), d.title ? [" · ", el("span", { lang: langOf(d.title) }, d.title)] : null)))));
         return;
       }
     }
@@ -1121,7 +1543,8 @@
       p = await getJSON(`/api/paragraphs/${n}${qs ? `?${qs}` : ""}`);
     } catch (e) {
       if (current(seq)) {
-        view().append(el("h1", null, symbol ? citeParagraph(symbol, n, lang === "zh" ? "zh" : "en", part) : label));
+        view().append(el("h1", { lang: symbol ? (lang === "zh" ? ZH : "en") : null },
+          symbol ? citeParagraph(symbol, n, lang === "zh" ? "zh" : "en", part) : label));
         showError(e);
       }
       return;
@@ -1135,7 +1558,7 @@
     const ppart = String(p.part || "");
     const citation = String(p.citation || citeParagraph(doc, n, plang === "zh" ? "zh" : "en", ppart));
     const textLang = htmlLang(plang);
-    setTitle(citation);
+    setTitle(uiCite(doc, n, ppart));
     const version = lib ? lib.find(doc, plang) : null;
     const range = version ? lib.range(version, ppart) : null;
 
@@ -1146,16 +1569,16 @@
     const byWhere = (w) => cites.filter((c) => c.where === w);
 
     // previous and next paragraph of the same document version (and part)
-    const pager = () => {
-      const nav = el("nav", { class: "pager", "aria-label": "Paragraphs" });
+    const pager = (below) => {
+      const nav = el("nav", { class: "pager", "aria-label": t(below ? "pagerBelow" : "pagerLabel") });
       const first = range ? range.first : 1;
-      const prev = citeParagraph(doc, n - 1, plang === "zh" ? "zh" : "en", ppart);
-      const next = citeParagraph(doc, n + 1, plang === "zh" ? "zh" : "en", ppart);
+      const prev = uiCite(doc, n - 1, ppart);
+      const next = uiCite(doc, n + 1, ppart);
       if (n > first) {
-        nav.append(el("a", { class: "prev", href: paragraphHref(doc, plang, n - 1, ppart), rel: "prev", "aria-label": `Previous: ${prev}` }, `← ¶${n - 1}`));
+        nav.append(el("a", { class: "prev", href: paragraphHref(doc, plang, n - 1, ppart), rel: "prev", "aria-label": t("previous", prev) }, `← ¶${n - 1}`));
       }
       if (!range || n < range.last) {
-        nav.append(el("a", { class: "next", href: paragraphHref(doc, plang, n + 1, ppart), rel: "next", "aria-label": `Next: ${next}` }, `¶${n + 1} →`));
+        nav.append(el("a", { class: "next", href: paragraphHref(doc, plang, n + 1, ppart), rel: "next", "aria-label": t("next", next) }, `¶${n + 1} →`));
       }
       return nav;
     };
@@ -1164,7 +1587,7 @@
     // after the text) and its citations as links.
     const unit = cpToUnit(text);
     const fnRef = (fn) => () => el("sup", { class: "fn-ref" },
-      el("a", { href: `#fn-${fn.marker}`, id: `fnref-${fn.marker}`, "aria-label": `footnote ${fn.marker}` }, String(fn.marker)));
+      el("a", { href: `#fn-${fn.marker}`, id: `fnref-${fn.marker}`, "aria-label": t("footnoteRef", fn.marker) }, String(fn.marker)));
     const inserts = footnotes.map((fn) => ({
       at: Number.isInteger(fn.offset) && fn.offset >= 0 ? unit(fn.offset) : text.length,
       make: fnRef(fn),
@@ -1186,17 +1609,17 @@
       renderRich(body, String(fn.text || ""), layers);
       return {
         fn, body, layers,
-        li: el("li", { id: `fn-${fn.marker}` }, el("a", { href: `#fnref-${fn.marker}`, class: "fn-back", "aria-label": `back to the text of footnote ${fn.marker}` }, `[${fn.marker}]`), " ", body),
+        li: el("li", { id: `fn-${fn.marker}` }, el("a", { href: `#fnref-${fn.marker}`, class: "fn-back", "aria-label": t("footnoteBack", fn.marker) }, `[${fn.marker}]`), " ", body),
       };
     });
 
     const keys = [];
     for (const c of cites) if (!keys.some((k) => k.key === c.key)) keys.push(c);
-    const whereName = (w) => (w.startsWith("item:") ? `in item (${w.slice(5)})` : w.startsWith("footnote:") ? `in footnote ${w.slice(9)}` : "");
+    const whereName = (w) => (w.startsWith("item:") ? t("inItem", w.slice(5)) : w.startsWith("footnote:") ? t("inFootnote", w.slice(9)) : "");
 
     // the same paragraph in the document's other language versions
     const others = lib ? lib.having(n, ppart, lib.versions(version ? version.symbol : doc)).filter((d) => d.lang !== plang) : [];
-    const versionsEl = others.length ? el("p", { class: "versions" }, "Other language versions: ",
+    const versionsEl = others.length ? el("p", { class: "versions" }, t("otherVersions"),
       others.map((d, i) => [i ? ", " : "", el("a", { href: paragraphHref(d.symbol, d.lang, n, ppart), lang: htmlLang(d.lang), hreflang: d.lang, dataset: { lang: d.lang } },
         langName(d.lang))])) : null;
     const multi = lib && lib.multi;
@@ -1205,27 +1628,27 @@
     if (ppart) dataset.part = ppart;
     const article = el("article", { class: "card paragraph", dataset, "aria-labelledby": "p-title" },
       el("h1", { id: "p-title", tabindex: "-1", lang: textLang }, citation),
-      multi && version && version.title ? el("p", { class: "doc-title muted" }, version.title) : null,
-      el("p", { class: "crumbs" }, pageLink(lib, doc, plang, p.page, citation), sectionPath(p.section, plang)),
+      multi && version && version.title ? el("p", { class: "doc-title muted", lang: langOf(version.title) }, version.title) : null,
+      el("p", { class: "crumbs" }, pageLink(lib, doc, plang, p.page, uiCite(doc, n, ppart)), sectionPath(p.section, plang)),
       textEl,
-      itemEls.length ? el("ol", { class: "items", "aria-label": "Items" }, itemEls.map((x) => x.li)) : null,
+      itemEls.length ? el("ol", { class: "items", "aria-label": t("items") }, itemEls.map((x) => x.li)) : null,
       fnEls.length ? el("section", { class: "footnotes", "aria-labelledby": "fn-title" },
-        el("h2", { id: "fn-title" }, "Footnotes"), el("ol", { class: "fn-list" }, fnEls.map((x) => x.li))) : null,
+        el("h2", { id: "fn-title" }, t("footnotes")), el("ol", { class: "fn-list" }, fnEls.map((x) => x.li))) : null,
       versionsEl,
       keys.length ? el("section", { class: "cites-in", "aria-labelledby": "ci-title" },
-        el("h2", { id: "ci-title" }, "Cited in this paragraph"),
-        el("p", { class: "muted hint" }, `Each link lists every paragraph of the ${multi ? "library" : "report"} citing the same.`),
+        el("h2", { id: "ci-title" }, t("citedHere")),
+        el("p", { class: "muted hint" }, t("eachLink", multi)),
         el("ul", null, keys.map((c) => {
           const places = cites.filter((x) => x.key === c.key).map((x) => String(x.where)).filter((w) => w !== "text");
           const inLibrary = cites.some((x) => x.key === c.key && x.in_library === true);
           return el("li", null,
-            el("a", { class: "cite-list-link", href: citeHref(String(c.key)), lang: c.kind === "article" ? "en" : null },
+            el("a", { class: "cite-list-link", href: citeHref(String(c.key)) },
               citationName(c)),
             places.length ? el("span", { class: "muted" }, ` (${places.map(whereName).join(", ")})`) : null,
-            inLibrary ? [" — in the library: ", el("a", { class: "doc-link", href: documentHref(lib, String(c.key), plang), dataset: { document: String(c.key) } }, "read it")] : null);
+            inLibrary ? [t("inLibraryDash"), el("a", { class: "doc-link", href: documentHref(lib, String(c.key), plang), dataset: { document: String(c.key) } }, t("readIt"))] : null);
         }))) : null,
-      copyActions({ symbol: doc, n, part: ppart }));
-    view().replaceChildren(pager(), article, pager());
+      copyActions({ symbol: doc, n, part: ppart }, reportLink(doc, plang, n, ppart, $("#q").value.trim(), uiCite(doc, n, ppart))));
+    view().replaceChildren(pager(false), article, pager(true));
     settleFocus();
 
     // Glosses (Chinese text only): one request for the text and its items (the same full text a search result
@@ -1272,25 +1695,25 @@
     const lib = await libraryOrNull();
     if (!current(seq)) return;
     const one = !lib || lib.symbols.length < 2;
-    setTitle(one ? "Search the report" : "Search the library");
+    setTitle(t(one ? "searchTheReport" : "searchTheLibrary"));
     const box = el("div", { class: "intro" },
-      el("h1", null, one ? "Ask the report" : "Ask the library"),
-      el("p", null, "Questions in Chinese or English return the numbered paragraphs that answer them, with the answering sentence highlighted and each paragraph cited UN-style. Hover or tap a Chinese word for its English gloss."),
-      el("h2", null, "Try"),
+      el("h1", null, t(one ? "askReport" : "askLibrary")),
+      el("p", null, t("intro")),
+      el("h2", null, t("try")),
       el("ul", null, EXAMPLES.map((q) => el("li", null, el("a", { href: `/?${new URLSearchParams({ q, mode: "hybrid" })}`, lang: HAN.test(q) ? ZH : "en" }, q)))));
     view().append(box);
     if (!lib || !lib.docs.length) return;
     const total = lib.docs.reduce((a, d) => a + (Number(d.paragraphs) || 0), 0);
-    box.append(el("h2", null, lib.docs.length === 1 ? `Browse the ${total} paragraphs` : `Browse the ${lib.docs.length} documents`));
+    box.append(el("h2", null, lib.docs.length === 1 ? t("browseParagraphs", total) : t("browseDocuments", lib.docs.length)));
     for (const d of lib.docs) {
       const section = el("section", { class: "toc-doc", dataset: { document: d.symbol, lang: d.lang } });
       if (lib.docs.length > 1) {
-        section.append(el("h3", null, `${d.symbol} `, el("span", { class: "muted" }, `· ${langName(d.lang)} · ${d.paragraphs} paragraphs`)),
-          d.title ? el("p", { class: "muted doc-title" }, d.title) : null);
+        section.append(el("h3", null, `${d.symbol} `, el("span", { class: "muted" }, "· ", langNameEl(d.lang), ` · ${t("paragraphs", Number(d.paragraphs) || 0)}`)),
+          d.title ? el("p", { class: "muted doc-title", lang: langOf(d.title) }, d.title) : null);
       }
       for (const r of d.ranges || []) {
         const nav = el("p", { class: "toc" });
-        if (r.part) nav.append(el("span", { class: "muted" }, `${r.part}: `));
+        if (r.part) nav.append(el("span", { class: "muted" }, `${partName(r.part)}${uiZh() ? "：" : ": "}`));
         for (let i = r.first; i <= r.last; i++) nav.append(el("a", { href: paragraphHref(d.symbol, d.lang, i, r.part || "") }, `¶${i}`), " ");
         section.append(nav);
       }
@@ -1326,6 +1749,13 @@
   const CONTENT_TYPES = { jsonl: "application/x-ndjson", ndjson: "application/x-ndjson", csv: "text/csv", txt: "text/plain", text: "text/plain" };
   let batchUrls = [];
   let batchAbort = null;
+  let batchShown = null; // the last batch's result parts: shown again when the reader comes back to /batch
+  const BATCH_ROWS = 200; // answers put in the table at a time ("Show more" adds as many again)
+  const BATCH_HITS = 3; // paragraphs shown per question in the table (the downloads have all k)
+  // leaving the page (another site, a reload, closing the tab) aborts the upload: the server then stops
+  window.addEventListener("pagehide", () => {
+    if (batchAbort) batchAbort.abort();
+  });
 
   function showBatch(seq) {
     setTitle("Batch");
@@ -1372,6 +1802,7 @@
       }
       for (const u of batchUrls) URL.revokeObjectURL(u);
       batchUrls = [];
+      batchShown = null;
       result.replaceChildren();
       const ext = (/\.([^.]+)$/.exec(file.name) || [, ""])[1].toLowerCase();
       const type = CONTENT_TYPES[ext];
@@ -1401,11 +1832,83 @@
         if (batchAbort === abort) batchAbort = null;
       }
     });
+    if (batchShown) result.replaceChildren(...batchShown);
     view().append(form);
   }
 
+  const clipText = (s, n) => (s.length > n ? `${s.slice(0, n)}…` : s);
+
+  /** One row of the answers table: the line (and id), the question, and its top BATCH_HITS paragraphs, each
+   * with its citation (a link to the paragraph) and its answer sentence (else the start of its text). */
+  function batchRow(rec) {
+    const query = String(rec.query || "");
+    const id = rec.id === undefined || rec.id === null ? "" : String(rec.id);
+    const line = rec.line === undefined || rec.line === null ? "" : String(rec.line);
+    const flagged = rec.no_answer === true;
+    const hits = (rec.results || []).slice(0, BATCH_HITS).map((h) => {
+      const n = Number(h.paragraph);
+      const symbol = String(h.document || "");
+      const lang = String(h.lang || "");
+      const part = String(h.part || "");
+      const citation = String(h.citation || citeParagraph(symbol, n, lang === "zh" ? "zh" : "en", part));
+      const answer = String(h.answer || "").trim();
+      return el("li", { dataset: { paragraph: String(n), document: symbol, lang } },
+        el("a", { class: "citation", href: paragraphHref(symbol, lang, n, part), lang: htmlLang(lang) }, citation), " ",
+        answer ? el("mark", { class: "hl answer", lang: htmlLang(lang) }, answer)
+          : el("span", { class: "muted", lang: htmlLang(lang) }, clipText(String(h.text || ""), 160)));
+    });
+    const dataset = { line, id };
+    if (flagged) dataset.noAnswer = "true";
+    return el("tr", { dataset },
+      el("td", { class: "question" },
+        el("span", { class: "line muted" }, `line ${line || "?"}${id && id !== line ? ` · id ${id}` : ""}`), el("br"),
+        el("q", { class: "query", lang: HAN.test(query) ? ZH : "en" }, query)),
+      el("td", null,
+        flagged ? el("p", { class: "notice" }, "The library does not seem to answer this; closest paragraphs:") : null,
+        (rec.warnings || []).map((w) => el("p", { class: "warning", role: "note" }, String(w))),
+        hits.length ? el("ol", { class: "batch-hits" }, hits) : el("span", { class: "muted" }, "No paragraph found.")));
+  }
+
+  /** The answers as a table, BATCH_ROWS rows at a time (a "Show more" button adds the next ones). */
+  function batchTable(good) {
+    const body = el("tbody");
+    const more = el("button", { type: "button", class: "plain", id: "batch-more" });
+    let shown = 0;
+    const addRows = () => {
+      const end = Math.min(good.length, shown + BATCH_ROWS);
+      for (; shown < end; shown++) body.append(batchRow(good[shown].rec));
+      more.hidden = shown >= good.length;
+      more.textContent = `Show more (${shown} of ${good.length} shown)`;
+    };
+    more.addEventListener("click", addRows);
+    addRows();
+    return [
+      el("h2", { id: "batch-answers-title" }, "Answers"),
+      el("table", { id: "batch-answers", class: "batch-answers", "aria-labelledby": "batch-answers-title" },
+        el("thead", null, el("tr", null, el("th", { scope: "col" }, "Question"), el("th", { scope: "col" }, "Top paragraphs"))),
+        body),
+      more,
+    ];
+  }
+
+  /** The warnings list: those about the whole file (it was read as GB18030), then each answer's. */
+  function batchWarnings(fileWarnings, good) {
+    const lines = good.flatMap(({ rec }) => (rec.warnings || []).map((w) => ({ rec, text: String(w) })));
+    if (!fileWarnings.length && !lines.length) return [];
+    return [
+      el("h2", { id: "batch-warnings-title" }, "Warnings"),
+      el("ul", { id: "batch-warnings", class: "warnings", "aria-labelledby": "batch-warnings-title" },
+        fileWarnings.map((w) => el("li", { class: "warning", dataset: { file: "true" } }, w)),
+        lines.map(({ rec, text }) => el("li", { class: "warning", dataset: { line: String(rec.line ?? "") } },
+          el("strong", null, `line ${rec.line ?? "?"}`),
+          rec.id !== undefined && rec.id !== null && String(rec.id) !== String(rec.line) ? ` (id ${rec.id})` : "",
+          `: ${text}`))),
+    ];
+  }
+
   async function runBatch(file, type, mode, k, scope, signal, progress, progressText, result, seq) {
-    const res = await api(`/api/batch?${addFilters(new URLSearchParams({ k: String(k), mode }), scope, true)}`, {
+    const params = addFilters(new URLSearchParams({ k: String(k), mode, name: file.name }), scope, true);
+    const res = await api(`/api/batch?${params}`, {
       method: "POST",
       body: file,
       headers: { "Content-Type": type },
@@ -1414,6 +1917,7 @@
     const total = parseInt(res.headers.get("X-Total-Lines") || "", 10);
     const good = [];
     const bad = [];
+    const fileWarnings = [];
     let count = 0;
     let fatal = null;
     let painted = false;
@@ -1422,10 +1926,10 @@
       if (Number.isFinite(total) && total > 0) {
         progress.max = total;
         progress.value = Math.min(count, total);
-        progressText.textContent = `${count} / ${total} · ${Math.floor((100 * Math.min(count, total)) / total)} %`;
+        progressText.textContent = `${count} of ${total} lines · ${Math.floor((100 * Math.min(count, total)) / total)} %`;
       } else {
         progress.removeAttribute("value");
-        progressText.textContent = `${count} records`;
+        progressText.textContent = `${count} lines`;
       }
     };
     const handle = (line) => {
@@ -1437,6 +1941,12 @@
       } catch (e) {
         bad.push({ line: "?", error: `unreadable record from the server: ${s.slice(0, 80)}` });
         count++;
+        return;
+      }
+      if (rec && rec.line === undefined && rec.error === undefined && Array.isArray(rec.warnings)) {
+        // about the whole file (read as GB18030): shown at once, before the answers
+        fileWarnings.push(...rec.warnings.map(String));
+        if (current(seq)) result.replaceChildren(...batchWarnings(fileWarnings, []));
         return;
       }
       if (rec && rec.error !== undefined && rec.line === undefined) {
@@ -1474,9 +1984,11 @@
     paint();
     if (Number.isFinite(total) && total > 0 && count === total) progress.value = total;
 
+    // distinct names per input (questions.csv → questions.answers.csv); the CSV starts with a byte order mark,
+    // so that Excel opens it as UTF-8
     const stem = file.name.replace(/\.[^.]+$/, "") || "answers";
     const jsonl = new Blob([good.map((g) => `${g.raw}\n`).join("")], { type: "application/x-ndjson" });
-    const csv = new Blob([toCsv(good.map((g) => g.rec))], { type: "text/csv;charset=utf-8" });
+    const csv = new Blob(["\ufeff", toCsv(good.map((g) => g.rec))], { type: "text/csv;charset=utf-8" });
     const jsonlUrl = URL.createObjectURL(jsonl);
     const csvUrl = URL.createObjectURL(csv);
     batchUrls.push(jsonlUrl, csvUrl);
@@ -1491,7 +2003,13 @@
       el("div", { class: "downloads" },
         el("a", { id: "download-jsonl", href: jsonlUrl, download: `${stem}.answers.jsonl` }, `Download JSONL (${good.length})`),
         el("a", { id: "download-csv", href: csvUrl, download: `${stem}.answers.csv` }, "Download CSV")),
+      ...batchWarnings(fileWarnings, good),
     ];
+    if (bad.length) {
+      parts.push(el("h2", null, "Lines not answered"),
+        el("ul", { id: "batch-errors", class: "bad-lines" }, bad.map((b) => el("li", null,
+          el("strong", null, `line ${b.line ?? "?"}`), b.id !== undefined && b.id !== null ? ` (id ${b.id})` : "", `: ${b.error}`))));
+    }
     if (flagged.length) {
       // answers flagged no_answer: their results are only the closest paragraphs
       parts.push(el("h2", { id: "batch-no-answer-title" }, "Questions the library does not seem to answer"),
@@ -1501,12 +2019,11 @@
             el("strong", null, rec.id !== undefined && rec.id !== null ? `id ${rec.id}` : `line ${rec.line ?? "?"}`), ": ",
             el("q", { class: "query", lang: HAN.test(String(rec.query || "")) ? ZH : "en" }, String(rec.query || ""))))));
     }
-    if (bad.length) {
-      parts.push(el("h2", null, "Lines not answered"),
-        el("ul", { id: "batch-errors", class: "bad-lines" }, bad.map((b) => el("li", null,
-          el("strong", null, `line ${b.line ?? "?"}`), b.id !== undefined && b.id !== null ? ` (id ${b.id})` : "", `: ${b.error}`))));
+    if (good.length) parts.push(...batchTable(good));
+    if (current(seq)) {
+      result.replaceChildren(...parts);
+      batchShown = parts;
     }
-    if (current(seq)) result.replaceChildren(...parts);
     if (fatal) throw new Error(`The server stopped the batch after ${count} of ${Number.isFinite(total) ? total : "?"} lines: ${fatal}`);
     if (Number.isFinite(total) && count < total) throw new Error(`The answer stream ended early: ${count} of ${total} lines.`);
   }
@@ -1519,15 +2036,80 @@
       if (!lib || !lib.symbols.length) return;
       $("#corpus-name").textContent = libraryName(lib);
       const list = $("#doc-list");
-      if (list) list.textContent = lib.symbols.join(", ");
+      if (list) {
+        list.removeAttribute("data-t"); // the symbols, in either language
+        list.textContent = lib.symbols.join(", ");
+      }
+    });
+  }
+
+  /** The page's own texts (index.html's data-t and data-t-attr) in the interface's language, <html lang>,
+   * the search hint and the language switch (its buttons pressed or not). */
+  function applyUiTexts() {
+    document.documentElement.lang = uiZh() ? ZH : "en";
+    for (const e of document.querySelectorAll("[data-t]")) e.textContent = t(e.dataset.t);
+    for (const e of document.querySelectorAll("[data-t-attr]")) {
+      for (const pair of e.dataset.tAttr.split(/\s+/)) {
+        const i = pair.indexOf("=");
+        if (i > 0) e.setAttribute(pair.slice(0, i), t(pair.slice(i + 1)));
+      }
+    }
+    const kbd = (s) => el("kbd", null, s);
+    const i = (s, lang) => el("i", { lang: lang || null }, s);
+    $("#search-hint").replaceChildren(...t("hint", kbd, i));
+    for (const b of document.querySelectorAll("[data-ui-lang]")) b.setAttribute("aria-pressed", String(b.dataset.uiLang === uiLang));
+    $(".ui-lang").hidden = false;
+    const why = $("#token-why");
+    if ($("#token-form").hidden) why.textContent = t("token.needed");
+    document.body.dataset.uiLang = uiLang;
+  }
+
+  /** Switch the interface to `lang` ("zh" or "en"): the page's texts, then the view (kept where it was
+   * scrolled); the batch page keeps its form (a batch may be running) and only its frame changes. */
+  function setUiLang(lang, remember = true) {
+    if (lang !== "zh" && lang !== "en") return;
+    if (remember) {
+      try {
+        localStorage.setItem(UI_LANG_KEY, lang);
+      } catch (e) { /* storage refused: this page only */ }
+    }
+    if (lang === uiLang) return;
+    uiLang = lang;
+    applyUiTexts();
+    showCorpusName();
+    if (/^\/batch\/?$/.test(location.pathname)) return;
+    restoreY = Math.round(window.scrollY);
+    route();
+  }
+
+  function initUiLang() {
+    applyUiTexts();
+    for (const b of document.querySelectorAll("[data-ui-lang]")) b.addEventListener("click", () => setUiLang(b.dataset.uiLang));
+    // a choice made in another tab (or on the whole-report page) applies here too
+    window.addEventListener("storage", (ev) => {
+      if (ev.key === UI_LANG_KEY) setUiLang(ev.newValue, false);
+    });
+  }
+
+  /** On a phone the search hint is folded behind a "Tips" button (CSS shows the button there only). */
+  function initHintToggle() {
+    const button = $("#hint-toggle");
+    const hint = $("#search-hint");
+    button.addEventListener("click", () => {
+      const open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      hint.classList.toggle("open", open);
     });
   }
 
   function start() {
     tokenFromHash();
+    initUiLang();
+    initScroll();
     initLinks();
     initKeys();
     initSearchForm();
+    initHintToggle();
     initTooltip();
     route();
     showCorpusName();
