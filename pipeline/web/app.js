@@ -76,6 +76,41 @@
       "filters.allDocs": "All documents",
       "filters.lang": "Language",
       "filters.allLangs": "All languages",
+      "batch.title": "Batch",
+      "batch.h1": "Answer a file of questions",
+      "batch.intro": (code) => ["One question per line: ", code(".jsonl"), " (", code('{"id": …, "query": …}'), "), ",
+        code(".csv"), " (columns ", code("id,query"), ") or ", code(".txt"),
+        ". The answers stream back; download them as JSONL or CSV (the columns of ", code("pipeline batch --format csv"), ")."],
+      "batch.legend": "File and settings",
+      "batch.file": "File",
+      "batch.mode": "Mode",
+      "batch.k": "Results per question (k)",
+      "batch.go": "Upload and answer",
+      "batch.cancel": "Cancel",
+      "batch.progress": "Progress",
+      "batch.uploading": "uploading…",
+      "batch.chooseExt": (name) => `${name}: choose a .jsonl, .csv or .txt file`,
+      "batch.cancelled": "Cancelled.",
+      "batch.line": (n) => `line ${n}`,
+      "batch.id": (id) => `id ${id}`,
+      "batch.progressOf": (count, total, pct) => `${count} of ${total} lines · ${pct} %`,
+      "batch.progressN": (count) => `${count} lines`,
+      "batch.showMore": (shown, total) => `Show more (${shown} of ${total} shown)`,
+      "batch.answers": "Answers",
+      "batch.question": "Question",
+      "batch.top": "Top paragraphs",
+      "batch.warnings": "Warnings",
+      "batch.summary": (good, flagged, bad, count, total) => `${good} answered` +
+        (flagged ? ` (${flagged} the library does not seem to answer)` : "") +
+        `, ${bad} bad line${bad === 1 ? "" : "s"}` +
+        (Number.isFinite(total) && count < total ? ` — the stream ended after ${count} of ${total} lines` : ""),
+      "batch.jsonl": (n) => `Download JSONL (${n})`,
+      "batch.csv": "Download CSV",
+      "batch.bad": "Lines not answered",
+      "batch.flagged": "Questions the library does not seem to answer",
+      "batch.flaggedNote": "Their results (in the downloads) are only the closest paragraphs, not answers.",
+      "batch.stopped": (count, total, why) => `The server stopped the batch after ${count} of ${total} lines: ${why}`,
+      "batch.endedEarly": (count, total) => `The answer stream ended early: ${count} of ${total} lines.`,
       "filters.parallel": "Show other language versions",
       "token.label": "Access token",
       "token.use": "Use token",
@@ -189,6 +224,41 @@
       "filters.allDocs": "全部文件",
       "filters.lang": "语言",
       "filters.allLangs": "全部语言",
+      "batch.title": "批量问答",
+      "batch.h1": "回答一个文件中的问题",
+      "batch.intro": (code) => ["每行一个问题：", code(".jsonl"), "（", code('{"id": …, "query": …}'), "）、",
+        code(".csv"), "（列 ", code("id,query"), "）或 ", code(".txt"),
+        "。答案陆续传回；可下载为 ", code("JSONL"), " 或 ", code("CSV"), "（列与 ", code("pipeline batch --format csv"), " 相同）。"],
+      "batch.legend": "文件与设置",
+      "batch.file": "文件",
+      "batch.mode": "检索方式",
+      "batch.k": "每个问题的结果数（k）",
+      "batch.go": "上传并回答",
+      "batch.cancel": "取消",
+      "batch.progress": "进度",
+      "batch.uploading": "正在上传…",
+      "batch.chooseExt": (name) => `${name}：请选择 .jsonl、.csv 或 .txt 文件`,
+      "batch.cancelled": "已取消。",
+      "batch.line": (n) => `第 ${n} 行`,
+      "batch.id": (id) => `编号 ${id}`,
+      "batch.progressOf": (count, total, pct) => `${count} / ${total} 行 · ${pct} %`,
+      "batch.progressN": (count) => `${count} 行`,
+      "batch.showMore": (shown, total) => `显示更多（已显示 ${shown} / ${total}）`,
+      "batch.answers": "答案",
+      "batch.question": "问题",
+      "batch.top": "最相关的段落",
+      "batch.warnings": "警告",
+      "batch.summary": (good, flagged, bad, count, total) => `已回答 ${good} 个` +
+        (flagged ? `（其中 ${flagged} 个资料库似乎没有回答）` : "") +
+        `，无法读取的行 ${bad} 行` +
+        (Number.isFinite(total) && count < total ? `——传回 ${count} / ${total} 行后中断` : ""),
+      "batch.jsonl": (n) => `下载 JSONL（${n}）`,
+      "batch.csv": "下载 CSV",
+      "batch.bad": "未能回答的行",
+      "batch.flagged": "资料库似乎没有回答的问题",
+      "batch.flaggedNote": "这些问题的结果（在下载文件中）只是最接近的段落，并非答案。",
+      "batch.stopped": (count, total, why) => `服务器在第 ${count} / ${total} 行后停止了批量问答：${why}`,
+      "batch.endedEarly": (count, total) => `答案传回提前中断：${count} / ${total} 行。`,
       "filters.parallel": "显示其他语言版本",
       "token.label": "访问令牌",
       "token.use": "使用令牌",
@@ -1758,36 +1828,34 @@
   });
 
   function showBatch(seq) {
-    setTitle("Batch");
+    setTitle(t("batch.title"));
     const fileInput = el("input", { id: "batch-file", type: "file", accept: ".jsonl,.ndjson,.csv,.txt", required: true });
-    const modeSel = el("select", { id: "batch-mode" }, MODES.map((m) => el("option", { value: m }, m)));
+    const modeSel = el("select", { id: "batch-mode" }, MODES.map((m) => el("option", { value: m }, t(`mode.${m}`))));
     const kInput = el("input", { id: "batch-k", type: "number", min: "1", max: "100", value: "5", inputmode: "numeric" });
-    const docSel = el("select", { id: "batch-doc" }, el("option", { value: "" }, "All documents"));
-    const langSel = el("select", { id: "batch-lang" }, el("option", { value: "" }, "All languages"));
-    const scopeRow = el("div", { class: "field", hidden: true }, el("label", { for: "batch-doc" }, "Document"), docSel,
-      el("label", { for: "batch-lang" }, "Language"), langSel);
+    const docSel = el("select", { id: "batch-doc" }, el("option", { value: "" }, t("filters.allDocs")));
+    const langSel = el("select", { id: "batch-lang" }, el("option", { value: "" }, t("filters.allLangs")));
+    const scopeRow = el("div", { class: "field", hidden: true }, el("label", { for: "batch-doc" }, t("filters.doc")), docSel,
+      el("label", { for: "batch-lang" }, t("filters.lang")), langSel);
     libraryOrNull().then((lib) => {
       if (!lib || !lib.multi) return;
       for (const sym of lib.symbols) docSel.append(el("option", { value: sym }, sym));
       for (const l of lib.langs) langSel.append(el("option", { value: l, lang: htmlLang(l) }, `${langName(l)} (${l})`));
       scopeRow.hidden = false;
     });
-    const go = el("button", { type: "submit", id: "batch-go" }, "Upload and answer");
-    const cancel = el("button", { type: "button", class: "plain", id: "batch-cancel", hidden: true }, "Cancel");
+    const go = el("button", { type: "submit", id: "batch-go" }, t("batch.go"));
+    const cancel = el("button", { type: "button", class: "plain", id: "batch-cancel", hidden: true }, t("batch.cancel"));
     const progress = el("progress", { id: "batch-progress", max: "1", value: "0" });
     const progressText = el("span", { id: "batch-progress-text", "aria-live": "polite" }, "");
-    const progressRow = el("div", { class: "progress", hidden: true }, el("label", { for: "batch-progress" }, "Progress"), progress, progressText);
+    const progressRow = el("div", { class: "progress", hidden: true }, el("label", { for: "batch-progress" }, t("batch.progress")), progress, progressText);
     const result = el("div", { id: "batch-result" });
 
     const form = el("form", { class: "batch", id: "batch-form" },
-      el("h1", null, "Answer a file of questions"),
-      el("p", null, "One question per line: ", el("code", null, ".jsonl"), " (", el("code", null, '{"id": …, "query": …}'), "), ",
-        el("code", null, ".csv"), " (columns ", el("code", null, "id,query"), ") or ", el("code", null, ".txt"),
-        ". The answers stream back; download them as JSONL or CSV (the columns of ", el("code", null, "pipeline batch --format csv"), ")."),
-      el("fieldset", null, el("legend", null, "File and settings"),
-        el("div", { class: "field" }, el("label", { for: "batch-file" }, "File"), fileInput),
-        el("div", { class: "field" }, el("label", { for: "batch-mode" }, "Mode"), modeSel,
-          el("label", { for: "batch-k" }, "Results per question (k)"), kInput),
+      el("h1", null, t("batch.h1")),
+      el("p", null, t("batch.intro", (c) => el("code", { lang: "en" }, c))),
+      el("fieldset", null, el("legend", null, t("batch.legend")),
+        el("div", { class: "field" }, el("label", { for: "batch-file" }, t("batch.file")), fileInput),
+        el("div", { class: "field" }, el("label", { for: "batch-mode" }, t("batch.mode")), modeSel,
+          el("label", { for: "batch-k" }, t("batch.k")), kInput),
         scopeRow,
         el("div", { class: "field" }, go, cancel)),
       progressRow,
@@ -1807,7 +1875,7 @@
       const ext = (/\.([^.]+)$/.exec(file.name) || [, ""])[1].toLowerCase();
       const type = CONTENT_TYPES[ext];
       if (!type) {
-        showError(new Error(`${file.name}: choose a .jsonl, .csv or .txt file`), result);
+        showError(new Error(t("batch.chooseExt", file.name)), result);
         return;
       }
       const k = Math.max(1, Math.min(100, parseInt(kInput.value, 10) || 5));
@@ -1816,7 +1884,7 @@
       progressRow.hidden = false;
       progress.max = 1;
       progress.value = 0;
-      progressText.textContent = "uploading…";
+      progressText.textContent = t("batch.uploading");
       const abort = new AbortController();
       batchAbort = abort;
       cancel.onclick = () => abort.abort();
@@ -1824,7 +1892,7 @@
         const scope = { docs: docSel.value ? [docSel.value] : [], lang: langSel.value, parallel: false };
         await runBatch(file, type, modeSel.value, k, scope, abort.signal, progress, progressText, result, seq);
       } catch (e) {
-        if (e && e.name === "AbortError") showError(new Error("Cancelled."), result);
+        if (e && e.name === "AbortError") showError(new Error(t("batch.cancelled")), result);
         else showError(e, result);
       } finally {
         go.disabled = false;
@@ -1861,12 +1929,12 @@
     if (flagged) dataset.noAnswer = "true";
     return el("tr", { dataset },
       el("td", { class: "question" },
-        el("span", { class: "line muted" }, `line ${line || "?"}${id && id !== line ? ` · id ${id}` : ""}`), el("br"),
+        el("span", { class: "line muted" }, `${t("batch.line", line || "?")}${id && id !== line ? ` · ${t("batch.id", id)}` : ""}`), el("br"),
         el("q", { class: "query", lang: HAN.test(query) ? ZH : "en" }, query)),
       el("td", null,
-        flagged ? el("p", { class: "notice" }, "The library does not seem to answer this; closest paragraphs:") : null,
-        (rec.warnings || []).map((w) => el("p", { class: "warning", role: "note" }, String(w))),
-        hits.length ? el("ol", { class: "batch-hits" }, hits) : el("span", { class: "muted" }, "No paragraph found.")));
+        flagged ? el("p", { class: "notice" }, uiZh() ? NO_ANSWER.zh : NO_ANSWER.en) : null,
+        (rec.warnings || []).map((w) => el("p", { class: "warning", role: "note", lang: "en" }, String(w))),
+        hits.length ? el("ol", { class: "batch-hits" }, hits) : el("span", { class: "muted" }, t("noParagraph"))));
   }
 
   /** The answers as a table, BATCH_ROWS rows at a time (a "Show more" button adds the next ones). */
@@ -1878,14 +1946,14 @@
       const end = Math.min(good.length, shown + BATCH_ROWS);
       for (; shown < end; shown++) body.append(batchRow(good[shown].rec));
       more.hidden = shown >= good.length;
-      more.textContent = `Show more (${shown} of ${good.length} shown)`;
+      more.textContent = t("batch.showMore", shown, good.length);
     };
     more.addEventListener("click", addRows);
     addRows();
     return [
-      el("h2", { id: "batch-answers-title" }, "Answers"),
+      el("h2", { id: "batch-answers-title" }, t("batch.answers")),
       el("table", { id: "batch-answers", class: "batch-answers", "aria-labelledby": "batch-answers-title" },
-        el("thead", null, el("tr", null, el("th", { scope: "col" }, "Question"), el("th", { scope: "col" }, "Top paragraphs"))),
+        el("thead", null, el("tr", null, el("th", { scope: "col" }, t("batch.question")), el("th", { scope: "col" }, t("batch.top")))),
         body),
       more,
     ];
@@ -1896,13 +1964,13 @@
     const lines = good.flatMap(({ rec }) => (rec.warnings || []).map((w) => ({ rec, text: String(w) })));
     if (!fileWarnings.length && !lines.length) return [];
     return [
-      el("h2", { id: "batch-warnings-title" }, "Warnings"),
+      el("h2", { id: "batch-warnings-title" }, t("batch.warnings")),
       el("ul", { id: "batch-warnings", class: "warnings", "aria-labelledby": "batch-warnings-title" },
-        fileWarnings.map((w) => el("li", { class: "warning", dataset: { file: "true" } }, w)),
+        fileWarnings.map((w) => el("li", { class: "warning", lang: "en", dataset: { file: "true" } }, w)),
         lines.map(({ rec, text }) => el("li", { class: "warning", dataset: { line: String(rec.line ?? "") } },
-          el("strong", null, `line ${rec.line ?? "?"}`),
-          rec.id !== undefined && rec.id !== null && String(rec.id) !== String(rec.line) ? ` (id ${rec.id})` : "",
-          `: ${text}`))),
+          el("strong", null, t("batch.line", rec.line ?? "?")),
+          rec.id !== undefined && rec.id !== null && String(rec.id) !== String(rec.line) ? ` (${t("batch.id", rec.id)})` : "",
+          ": ", el("span", { lang: "en" }, text)))),
     ];
   }
 
@@ -1926,10 +1994,10 @@
       if (Number.isFinite(total) && total > 0) {
         progress.max = total;
         progress.value = Math.min(count, total);
-        progressText.textContent = `${count} of ${total} lines · ${Math.floor((100 * Math.min(count, total)) / total)} %`;
+        progressText.textContent = t("batch.progressOf", count, total, Math.floor((100 * Math.min(count, total)) / total));
       } else {
         progress.removeAttribute("value");
-        progressText.textContent = `${count} lines`;
+        progressText.textContent = t("batch.progressN", count);
       }
     };
     const handle = (line) => {
@@ -1994,29 +2062,27 @@
     batchUrls.push(jsonlUrl, csvUrl);
 
     const flagged = good.filter((g) => g.rec && g.rec.no_answer === true);
-    const summary = `${good.length} answered` +
-      (flagged.length ? ` (${flagged.length} the library does not seem to answer)` : "") +
-      `, ${bad.length} bad line${bad.length === 1 ? "" : "s"}` +
-      (Number.isFinite(total) && count < total ? ` — the stream ended after ${count} of ${total} lines` : "");
+    const summary = t("batch.summary", good.length, flagged.length, bad.length, count, total);
     const parts = [
       el("p", { id: "batch-summary", role: "status" }, summary),
       el("div", { class: "downloads" },
-        el("a", { id: "download-jsonl", href: jsonlUrl, download: `${stem}.answers.jsonl` }, `Download JSONL (${good.length})`),
-        el("a", { id: "download-csv", href: csvUrl, download: `${stem}.answers.csv` }, "Download CSV")),
+        el("a", { id: "download-jsonl", href: jsonlUrl, download: `${stem}.answers.jsonl` }, t("batch.jsonl", good.length)),
+        el("a", { id: "download-csv", href: csvUrl, download: `${stem}.answers.csv` }, t("batch.csv"))),
       ...batchWarnings(fileWarnings, good),
     ];
     if (bad.length) {
-      parts.push(el("h2", null, "Lines not answered"),
+      parts.push(el("h2", null, t("batch.bad")),
         el("ul", { id: "batch-errors", class: "bad-lines" }, bad.map((b) => el("li", null,
-          el("strong", null, `line ${b.line ?? "?"}`), b.id !== undefined && b.id !== null ? ` (id ${b.id})` : "", `: ${b.error}`))));
+          el("strong", null, t("batch.line", b.line ?? "?")), b.id !== undefined && b.id !== null ? ` (${t("batch.id", b.id)})` : "",
+          ": ", el("span", { lang: "en" }, String(b.error))))));
     }
     if (flagged.length) {
       // answers flagged no_answer: their results are only the closest paragraphs
-      parts.push(el("h2", { id: "batch-no-answer-title" }, "Questions the library does not seem to answer"),
-        el("p", { class: "notice" }, "Their results (in the downloads) are only the closest paragraphs, not answers."),
+      parts.push(el("h2", { id: "batch-no-answer-title" }, t("batch.flagged")),
+        el("p", { class: "notice" }, t("batch.flaggedNote")),
         el("ul", { id: "batch-no-answer", class: "flagged-lines", "aria-labelledby": "batch-no-answer-title" },
           flagged.map(({ rec }) => el("li", { dataset: { id: rec.id === undefined || rec.id === null ? "" : String(rec.id), noAnswer: "true" } },
-            el("strong", null, rec.id !== undefined && rec.id !== null ? `id ${rec.id}` : `line ${rec.line ?? "?"}`), ": ",
+            el("strong", null, rec.id !== undefined && rec.id !== null ? t("batch.id", rec.id) : t("batch.line", rec.line ?? "?")), ": ",
             el("q", { class: "query", lang: HAN.test(String(rec.query || "")) ? ZH : "en" }, String(rec.query || ""))))));
     }
     if (good.length) parts.push(...batchTable(good));
@@ -2024,8 +2090,8 @@
       result.replaceChildren(...parts);
       batchShown = parts;
     }
-    if (fatal) throw new Error(`The server stopped the batch after ${count} of ${Number.isFinite(total) ? total : "?"} lines: ${fatal}`);
-    if (Number.isFinite(total) && count < total) throw new Error(`The answer stream ended early: ${count} of ${total} lines.`);
+    if (fatal) throw new Error(t("batch.stopped", count, Number.isFinite(total) ? total : "?", fatal));
+    if (Number.isFinite(total) && count < total) throw new Error(t("batch.endedEarly", count, total));
   }
 
   // --- start ---------------------------------------------------------------------------------------------
