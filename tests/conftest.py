@@ -1,7 +1,8 @@
 """Session fixtures: a temporary home (never the working tree), the corpus, the analyzer, a lexical index, a
 fake embedder for fast dense tests, a fast retriever built on it, and the real retriever for slow tests; per
 test, a scratch home with the real report indexed (``lib``); per module, the dev questions planned
-(``dev_plans``).
+(``dev_plans``); per browser-test module, one headless Chromium (``browser``) and the app over the fast
+retriever on a real loopback socket (``server``).
 
 Every test process runs with ``PIPELINE_HOME`` pointing at the session's temporary home, so the CLI run in a
 subprocess reads and writes there too. The home's ``indexes/`` is seeded from the checkout's caches where
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,3 +178,37 @@ def library_home_ro(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     from support import build_library_home
 
     return build_library_home(home, tmp_path_factory.mktemp("library-ro") / "home")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's headless Chromium, one per test module (``support.chromium``)."""
+    from support import chromium
+
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def server(fast_retriever: Any) -> Iterator[str]:
+    """The app over the fast retriever (the real report, the fake embedder), served on a loopback port for
+    the module: its base URL."""
+    from support import live_server
+
+    from pipeline.server import create_app
+
+    with live_server(create_app(fast_retriever)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def library_server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over a library of three document versions (``support.build_library_home``), served on a
+    loopback port for the module: its base URL."""
+    from support import build_library_home, library_retriever, live_server
+
+    from pipeline.server import create_app
+
+    h = build_library_home(home, tmp_path_factory.mktemp("library") / "home")
+    with live_server(create_app(library_retriever(h))) as port:
+        yield f"http://127.0.0.1:{port}"

@@ -17,8 +17,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -629,3 +631,17 @@ def axe_violations(driver: Any) -> list[dict[str, Any]]:
         ".catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));"
     )
     return list(found)
+
+
+#: Where the README's screenshots go: docs/ only when asked (PIPELINE_SCREENSHOTS=docs); tests never write
+#: into the working tree otherwise.
+SCREENSHOTS = (
+    ROOT / "docs"
+    if os.environ.get("PIPELINE_SCREENSHOTS") == "docs"
+    else Path(tempfile.mkdtemp(prefix="screens-"))
+)
+
+
+def search_url(q: str, mode: str = "lexical", **extra: str) -> str:
+    """The page's address of a search (``/?q=…&mode=…``)."""
+    return "/?" + urllib.parse.urlencode({"q": q, "mode": mode, **extra})

@@ -27,7 +27,6 @@ from support import (
     WG2_EN,
     FakeEmbedder,
     assert_error,
-    chromium,
     library_retriever,
     live_server,
     open_page,
@@ -349,12 +348,6 @@ def test_original_url_encodes_each_segment() -> None:
 
 
 # --- the page (headless Chromium) -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 _open = open_page

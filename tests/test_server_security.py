@@ -161,7 +161,7 @@ def test_the_web_page_fits_the_policy(client: Any) -> None:
     page = client.get("/")
     parts = inline_parts(page.text)
     assert parts.found == [], parts.found
-    assert parts.scripts == ["/static/app.js"]
+    assert parts.scripts == ["/static/common.js", "/static/app.js"]
     assert 'href="data:,"' in page.text and "data:" in directives(CSP)["img-src"]
     for html in WEB_DIR.glob("*.html"):
         parts = inline_parts(html.read_text(encoding="utf-8"))

@@ -17,7 +17,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -27,18 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import WAIT, all_css, by_css, chromium, open_page, wait_ready
+from support import SCREENSHOTS, WAIT, all_css, by_css, open_page, wait_ready
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-# the README's screenshots: written to docs/ only when asked (PIPELINE_SCREENSHOTS=docs); tests never write
-# into the working tree otherwise
-DOCS = (
-    ROOT / "docs"
-    if os.environ.get("PIPELINE_SCREENSHOTS") == "docs"
-    else Path(tempfile.mkdtemp(prefix="screens-"))
-)
+DOCS = SCREENSHOTS
 SYMBOL = "CTOC/COP/2012/7"
 
 
@@ -124,12 +117,6 @@ def server(home: Path, model_home: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 # --- the browser ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 @pytest.fixture

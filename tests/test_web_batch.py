@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import WAIT, SlowRetriever, all_css, by_css, chromium, live_server, open_page
+from support import WAIT, SlowRetriever, all_css, by_css, live_server, open_page
 
 from pipeline.server import ServerOptions, create_app
 
@@ -39,12 +39,6 @@ def server(fast_retriever: Any, slow: SlowRetriever) -> Iterator[str]:
     app.state.pipeline.retriever = slow
     with live_server(app) as port:
         yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 @pytest.fixture

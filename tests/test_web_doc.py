@@ -32,7 +32,6 @@ from support import (
     assert_error,
     axe_violations,
     by_css,
-    chromium,
     library_retriever,
     live_server,
     open_page,
@@ -234,11 +233,16 @@ def test_the_doc_page_has_no_inline_script_or_handler() -> None:
     from pipeline.server.pages import WEB_DIR
 
     page = (WEB_DIR / "doc.html").read_text(encoding="utf-8")
-    assert page.count("<script") == 1 and '<script src="/static/doc.js" defer></script>' in page
+    scripts = re.findall(r"<script[^>]*>[^<]*</script>", page)
+    assert scripts == [
+        '<script src="/static/common.js" defer></script>',
+        '<script src="/static/doc.js" defer></script>',
+    ]
     assert not re.search(r"\son[a-z]+\s*=", page, re.I)
-    js = (WEB_DIR / "doc.js").read_text(encoding="utf-8")
-    assert "innerHTML" not in js.replace("nothing is\n * assigned to innerHTML", "")
-    assert "eval(" not in js and "new Function" not in js
+    for name in ("common.js", "doc.js"):
+        js = (WEB_DIR / name).read_text(encoding="utf-8")
+        assert not re.search(r"innerHTML\s*=", js), name
+        assert "eval(" not in js and "new Function" not in js, name
 
 
 def test_the_originals_still_answer_beside_the_page(client: Any) -> None:
@@ -298,12 +302,6 @@ def test_paragraph_pages_stay_the_search_page(client: Any) -> None:
 def doc_server(doc_retriever: Any) -> Iterator[str]:
     with live_server(create_app(doc_retriever)) as port:
         yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 @pytest.fixture

@@ -14,59 +14,26 @@ into docs/ with ``PIPELINE_SCREENSHOTS=docs scripts/test tests/test_web_i18n.py`
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import WAIT, all_css, by_css, chromium, live_server, open_page
-
-from pipeline.server import create_app
+from support import SCREENSHOTS, WAIT, all_css, by_css, open_page, search_url
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = (
-    ROOT / "docs"
-    if os.environ.get("PIPELINE_SCREENSHOTS") == "docs"
-    else Path(tempfile.mkdtemp(prefix="screens-"))
-)
+DOCS = SCREENSHOTS
 SYMBOL = "CTOC/COP/2012/7"
 TEST = "A/TEST/2030/1"
 ZH_Q = "伪药对患者有什么危害？"
 EN_Q = "How much ransom did pirates receive in 2011?"
 
 
-def search_url(q: str, mode: str = "lexical", **extra: str) -> str:
-    return "/?" + urllib.parse.urlencode({"q": q, "mode": mode, **extra})
-
-
 # --- fixtures ----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def server(fast_retriever: Any) -> Iterator[str]:
-    with live_server(create_app(fast_retriever)) as port:
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="module")
-def library_server(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from support import build_library_home, library_retriever
-
-    h = build_library_home(home, tmp_path_factory.mktemp("i18n-library") / "home")
-    with live_server(create_app(library_retriever(h))) as port:
-        yield f"http://127.0.0.1:{port}"
 
 
 def set_browser_language(driver: Any, lang: str) -> None:

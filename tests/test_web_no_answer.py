@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import WAIT, FakeEmbedder, all_css, by_css, chromium, live_server, open_page
+from support import WAIT, FakeEmbedder, all_css, by_css, live_server, open_page
 
 from pipeline.server import create_app
 
@@ -28,12 +28,6 @@ EN_Q = "How much ransom did pirates receive in 2011?"
 LOOKUP = "第 41 段"
 NOTE_EN = "The library does not seem to answer this; closest paragraphs:"
 NOTE_ZH = "资料库似乎没有回答这个问题；以下是最接近的段落："
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import WAIT, all_css, by_css, chromium, live_server, open_page
+from support import WAIT, all_css, by_css, open_page
 
 from pipeline.server import create_app
 
@@ -47,18 +47,6 @@ def test_search_of_a_symbol_returns_its_overview(client: Any) -> None:
 
 
 # --- the page ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def server(fast_retriever: Any) -> Iterator[str]:
-    with live_server(create_app(fast_retriever)) as port:
-        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.slow

@@ -18,27 +18,7 @@
 
   // --- small helpers -------------------------------------------------------------------------------------
 
-  const $ = (sel, root = document) => root.querySelector(sel);
-
-  /** An element with attributes and children; strings become text nodes (never parsed as HTML). */
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    if (attrs) {
-      for (const [k, v] of Object.entries(attrs)) {
-        if (v === null || v === undefined || v === false) continue;
-        if (k === "class") e.className = v;
-        else if (k === "text") e.textContent = v;
-        else if (k === "dataset") Object.assign(e.dataset, v);
-        else if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
-        else e.setAttribute(k, v === true ? "" : String(v));
-      }
-    }
-    for (const c of children.flat(Infinity)) {
-      if (c === null || c === undefined || c === false) continue;
-      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return e;
-  }
+  const { $, el, cpToUnit, getToken, setToken, askToken, ApiError } = window.PipelineCommon;
 
   const HAN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\ud840-\ud87f][\udc00-\udfff]/;
   const ZH = "zh-Hans";
@@ -373,19 +353,6 @@
   /** The lang attribute of a text that may be Chinese or English (a query, a term). */
   const langOf = (s) => (HAN.test(String(s)) ? ZH : "en");
 
-  /** A function mapping a code-point offset (as Python counts) to a UTF-16 offset (as JS strings count). */
-  function cpToUnit(text) {
-    if (!/[\ud800-\udfff]/.test(text)) return (i) => i;
-    const map = [];
-    let u = 0;
-    for (const ch of text) {
-      map.push(u);
-      u += ch.length;
-    }
-    map.push(u);
-    return (i) => map[Math.max(0, Math.min(i, map.length - 1))];
-  }
-
   // Only syntax characters are escaped: a "u" regular expression refuses other identity escapes.
   const escapeRe = (s) => s.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
 
@@ -408,24 +375,6 @@
 
   // --- the access token ----------------------------------------------------------------------------------
 
-  const TOKEN_KEY = "pipeline.token";
-  let memoryToken = null;
-
-  function getToken() {
-    try {
-      return sessionStorage.getItem(TOKEN_KEY) || memoryToken;
-    } catch (e) {
-      return memoryToken;
-    }
-  }
-
-  function setToken(t) {
-    memoryToken = t;
-    try {
-      sessionStorage.setItem(TOKEN_KEY, t);
-    } catch (e) { /* storage refused: keep it in memory */ }
-  }
-
   /** Take `#token=…` from the URL into sessionStorage, and out of the address bar. */
   function tokenFromHash() {
     const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
@@ -438,76 +387,14 @@
     history.replaceState(history.state, "", location.pathname + location.search);
   }
 
-  let tokenWait = null;
-
-  /** Show the token form; resolves when a token has been entered. One prompt serves every waiting call. */
-  function askToken(why) {
-    if (tokenWait) return tokenWait;
-    const form = $("#token-form");
-    const input = $("#token-input");
-    $("#token-why").textContent = why;
-    form.hidden = false;
-    input.value = "";
-    input.focus();
-    tokenWait = new Promise((resolve) => {
-      form.onsubmit = (ev) => {
-        ev.preventDefault();
-        const t = input.value.trim();
-        if (!t) return;
-        setToken(t);
-        form.hidden = true;
-        form.onsubmit = null;
-        tokenWait = null;
-        resolve();
-      };
-    });
-    return tokenWait;
-  }
-
   // --- the API -------------------------------------------------------------------------------------------
 
-  class ApiError extends Error {
-    constructor(message, status) {
-      super(message);
-      this.status = status;
-    }
-  }
-
-  async function errorMessage(res) {
-    let body = null;
-    try {
-      body = await res.json();
-    } catch (e) { /* not JSON */ }
-    if (body && typeof body.error === "string") return body.error;
-    if (body && body.detail !== undefined) {
-      const d = body.detail;
-      if (typeof d === "string") return d;
-      if (Array.isArray(d)) return d.map((x) => (x && x.msg ? `${(x.loc || []).join(".")}: ${x.msg}` : String(x))).join("; ");
-    }
-    return `${res.status} ${res.statusText || "error"}`;
-  }
-
-  /** fetch() with the token; on a 401 asks for a token and tries again; a non-2xx answer throws ApiError. */
-  async function api(path, opts = {}) {
-    for (;;) {
-      const headers = new Headers(opts.headers || {});
-      const token = getToken();
-      if (token) headers.set("Authorization", `Bearer ${token}`);
-      let res;
-      try {
-        res = await fetch(path, { ...opts, headers });
-      } catch (e) {
-        if (e && e.name === "AbortError") throw e;
-        throw new ApiError(t("unreachable", e && e.message ? e.message : e), 0);
-      }
-      if (res.status === 401) {
-        await askToken(t(token ? "token.refused" : "token.needed"));
-        continue;
-      }
-      if (!res.ok) throw new ApiError(await errorMessage(res), res.status);
-      return res;
-    }
-  }
+  /** fetch() with the token (see PipelineCommon.makeApi), its messages in the reader's language. */
+  const api = window.PipelineCommon.makeApi({
+    unreachable: (why) => t("unreachable", why),
+    needed: () => t("token.needed"),
+    refused: () => t("token.refused"),
+  });
 
   const getJSON = async (path, opts) => (await api(path, opts)).json();
 

@@ -18,26 +18,7 @@
 (() => {
   "use strict";
 
-  const $ = (sel, root = document) => root.querySelector(sel);
-
-  /** An element with attributes and children; strings become text nodes (never parsed as HTML). */
-  function el(tag, attrs, ...children) {
-    const e = document.createElement(tag);
-    if (attrs) {
-      for (const [k, v] of Object.entries(attrs)) {
-        if (v === null || v === undefined || v === false) continue;
-        if (k === "class") e.className = v;
-        else if (k === "dataset") Object.assign(e.dataset, v);
-        else if (k.startsWith("on") && typeof v === "function") e.addEventListener(k.slice(2), v);
-        else e.setAttribute(k, v === true ? "" : String(v));
-      }
-    }
-    for (const c of children.flat(Infinity)) {
-      if (c === null || c === undefined || c === false) continue;
-      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return e;
-  }
+  const { $, el, cpToUnit, getToken } = window.PipelineCommon;
 
   const HAN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\ud840-\ud87f][\udc00-\udfff]/;
   const ZH = "zh-Hans";
@@ -158,84 +139,12 @@
 
   // --- the access token (the search page's: sessionStorage["pipeline.token"]) ----------------------------------
 
-  const TOKEN_KEY = "pipeline.token";
-  let memoryToken = null;
-
-  function getToken() {
-    try {
-      return sessionStorage.getItem(TOKEN_KEY) || memoryToken;
-    } catch (e) {
-      return memoryToken;
-    }
-  }
-
-  function setToken(v) {
-    memoryToken = v;
-    try {
-      sessionStorage.setItem(TOKEN_KEY, v);
-    } catch (e) { /* storage refused: keep it in memory */ }
-  }
-
-  let tokenWait = null;
-
-  function askToken(why) {
-    if (tokenWait) return tokenWait;
-    const form = $("#token-form");
-    const input = $("#token-input");
-    $("#token-why").textContent = why;
-    form.hidden = false;
-    input.value = "";
-    input.focus();
-    tokenWait = new Promise((resolve) => {
-      const submit = (ev) => {
-        ev.preventDefault();
-        const v = input.value.trim();
-        if (!v) return;
-        setToken(v);
-        form.hidden = true;
-        form.removeEventListener("submit", submit);
-        tokenWait = null;
-        resolve();
-      };
-      form.addEventListener("submit", submit);
-    });
-    return tokenWait;
-  }
-
-  class ApiError extends Error {
-    constructor(message, status) {
-      super(message);
-      this.status = status;
-    }
-  }
-
-  /** fetch() with the token; on a 401 asks for a token and tries again; a non-2xx answer throws ApiError. */
-  async function api(path) {
-    for (;;) {
-      const headers = new Headers();
-      const token = getToken();
-      if (token) headers.set("Authorization", `Bearer ${token}`);
-      let res;
-      try {
-        res = await fetch(path, { headers });
-      } catch (e) {
-        throw new ApiError(t("unreachable", e && e.message ? e.message : e), 0);
-      }
-      if (res.status === 401) {
-        await askToken(t(token ? "tokenRefused" : "tokenNeeded"));
-        continue;
-      }
-      if (!res.ok) {
-        let msg = `${res.status} ${res.statusText || ""}`.trim();
-        try {
-          const body = await res.json();
-          if (body && typeof body.error === "string") msg = body.error;
-        } catch (e) { /* not JSON */ }
-        throw new ApiError(msg, res.status);
-      }
-      return res;
-    }
-  }
+  /** fetch() with the token (see PipelineCommon.makeApi), its messages in the page's language. */
+  const api = window.PipelineCommon.makeApi({
+    unreachable: (why) => t("unreachable", why),
+    needed: () => t("tokenNeeded"),
+    refused: () => t("tokenRefused"),
+  });
 
   /** A click on a link to an original while the page holds a token: a new tab cannot send it, so the file
    * is fetched with it and shown from a blob URL. Without a token the link is followed as it is. */
@@ -286,19 +195,6 @@
   // --- marking the query's terms (as the results page does) ----------------------------------------------------
 
   const escapeRe = (s) => s.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
-
-  /** A function mapping a code-point offset (as Python counts) to a UTF-16 offset (as JS strings count). */
-  function cpToUnit(text) {
-    if (!/[\ud800-\udfff]/.test(text)) return (i) => i;
-    const map = [];
-    let u = 0;
-    for (const ch of text) {
-      map.push(u);
-      u += ch.length;
-    }
-    map.push(u);
-    return (i) => map[Math.max(0, Math.min(i, map.length - 1))];
-  }
 
   /** Where the terms stand in `text`, sorted and merged: Chinese terms as substrings, numbers as whole
    * numbers, Latin stems as the start of a word (the whole word is marked), case-insensitively. */
