@@ -327,7 +327,10 @@ def test_convert_writes_complete_directory_atomically(tmp_path: Path) -> None:
     assert required <= names and "source.json" not in names
     # the manifest lists every other file with its size and hash
     manifest = json.loads((dest / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["kind"] == "model" and set(manifest["files"]) == names - {"manifest.json", ".verified.json"}
+    assert manifest["kind"] == "model" and set(manifest["files"]) == names - {
+        "manifest.json",
+        ".verified.json",
+    }
     assert manifest["files"]["model.safetensors"]["sha256"] == sha256_file(dest / "model.safetensors")
     source_sha = sha256_file(convert.default_source())
     info = convert.read_source_info(dest)
