@@ -6,13 +6,19 @@ sentence and its span — so rendering it (command line, JSON, the server) needs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from pipeline.errors import QueryError
 
 if TYPE_CHECKING:
     from pipeline.corpus import Paragraph
+
+#: How much the answer sentence's term overlap counts beside its dense cosine.
+OVERLAP_WEIGHT = 0.1
 
 
 @dataclass
@@ -172,3 +178,28 @@ class Answer:
         if self.overview is not None:
             out["overview"] = self.overview
         return out
+
+
+def answer_span(
+    p: Paragraph, terms: Sequence[tuple[str, float]], sentence_cos: np.ndarray | None
+) -> tuple[int, int]:
+    """The span of the sentence that best answers the query: its dense cosine (when the dense channel
+    ran) plus :data:`OVERLAP_WEIGHT` times the share of the query's term weight (``terms``: the plan's
+    overlap terms) it contains."""
+    if not p.sentences:
+        return (0, len(p.full_text))
+    from pipeline.text import normalize
+
+    overlap = np.zeros(len(p.sentences))
+    if terms:
+        total = sum(w for _, w in terms)
+        for i, s in enumerate(p.sentences):
+            st = normalize(s.text).lower()
+            overlap[i] = sum(w for t, w in terms if t in st) / total
+    score = (
+        overlap
+        if sentence_cos is None
+        else np.asarray(sentence_cos, dtype=np.float64) + OVERLAP_WEIGHT * overlap
+    )
+    best = p.sentences[int(np.argmax(score))]
+    return (best.start, best.end)

@@ -111,6 +111,15 @@ def overview_lines(ov: dict[str, Any], width: int = 100) -> list[str]:
     return lines
 
 
+def _marked(h: dict[str, Any], bold: str, reset: str) -> str:
+    """A result's (or a version's) text with its answer span marked »…« (unless it is the whole text)."""
+    raw = str(h.get("text", ""))
+    a, b = h.get("answer_span") or (0, 0)
+    if b > a and (a, b) != (0, len(raw)):  # cleaned piece by piece: the span is an offset into the raw text
+        return safe(raw[:a]) + bold + "»" + safe(raw[a:b]) + "«" + reset + safe(raw[b:])
+    return safe(raw)
+
+
 def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color: bool = False) -> str:
     """One answer in its JSON shape (:meth:`~pipeline.answer.Answer.to_dict`, as a batch saves it).
 
@@ -157,12 +166,7 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
             + safe(" › ".join(str(s) for s in h.get("section") or []))
         )
         if full or route == "paragraph":
-            raw = str(h.get("text", ""))
-            a, b = h.get("answer_span") or (0, 0)
-            text = safe(raw)  # cleaned piece by piece: the span is an offset into the raw text
-            if b > a and (a, b) != (0, len(raw)):
-                text = safe(raw[:a]) + bold + "»" + safe(raw[a:b]) + "«" + reset + safe(raw[b:])
-            lines += wrap_display(text, width, "      ", "      ")
+            lines += wrap_display(_marked(h, bold, reset), width, "      ", "      ")
         else:
             lines += wrap_display(safe(f"» {h.get('answer', '')}"), width, "      ", "        ")
         match = h.get("match")
@@ -182,7 +186,7 @@ def record_text(rec: dict[str, Any], full: bool = False, width: int = 100, color
             )
         for v in h.get("parallel") or []:
             lines.append(f"      ⇄ {safe(str(v.get('citation')))}")
-            lines += wrap_display(safe(str(v.get("text", ""))), width, "        ", "        ")
+            lines += wrap_display(_marked(v, bold, reset), width, "        ", "        ")
         if chan:
             lines.append(f"      {chan}")
     return "\n".join(lines)

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.abstain import CANDIDATES, evidence, features
-from pipeline.answer import Answer, Hit
+from pipeline.align import VersionAligner
+from pipeline.answer import Answer, Hit, answer_span
 from pipeline.backends.base import Channels, Scored, one_per_paragraph
 from pipeline.backends.local import LocalChannels
 from pipeline.cite import CitationIndex, lookup_citations, lookup_paragraphs
 from pipeline.config import Config
-from pipeline.errors import MissingIndexError, QueryError
+from pipeline.errors import MissingIndexError, PipelineError, QueryError
 from pipeline.fanout import fan_out, workers_for
 from pipeline.fusion import lexical_weight
 from pipeline.library import Library, as_library, numbered
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MODES", "Mode", "Retriever"]
 
-#: How much the answer sentence's term overlap counts beside its dense cosine.
-OVERLAP_WEIGHT = 0.1
 #: Largest k a query may ask for.
 MAX_K = 1000
 _CJK_WORD = re.compile(f"[{CJK_IDEOGRAPHS}]")
@@ -88,6 +87,7 @@ class Retriever:
         self._citations = citations
         self._planner: Planner | None = None
         self._channels = channels
+        self._aligner: VersionAligner | None = None
 
     @classmethod
     def from_config(cls, cfg: Config | None = None) -> Retriever:
@@ -151,6 +151,14 @@ class Retriever:
                     "the dense index does not match the library's paragraphs; run `pipeline build`"
                 )
         return self._dense
+
+    @property
+    def aligner(self) -> VersionAligner:
+        """Aligns the sentences of a paragraph's language versions (:mod:`pipeline.align`), from the dense
+        index's sentence vectors (no alignment when the library has none)."""
+        if self._aligner is None:
+            self._aligner = VersionAligner(self.library, lambda: _or_none(lambda: self.dense))
+        return self._aligner
 
     @property
     def encoder(self) -> QueryEncoder:
@@ -419,10 +427,7 @@ class Retriever:
                 continue
             h.links = self._links(p)
             if parallel:
-                h.parallel = [
-                    {"lang": q.lang, "citation": q.citation, "text": q.full_text}
-                    for q in self.library.parallel(p)
-                ]
+                h.parallel = self.aligner.versions(p, h.answer_span if answer.route == "question" else None)
                 answer.warnings += [
                     f"{h.citation}: the {x} version has no paragraph {h.paragraph}"
                     for x in self.library.missing_versions(p)
@@ -537,7 +542,10 @@ class Retriever:
                 )
             hits = [
                 Hit.of(
-                    paragraphs[s.row], s.fused, s.scores, answer_span(paragraphs[s.row], plan, s.sentence_cos)
+                    paragraphs[s.row],
+                    s.fused,
+                    s.scores,
+                    answer_span(paragraphs[s.row], plan.overlap_terms, s.sentence_cos),
                 )
                 for s in results[:k]
             ]
@@ -568,29 +576,14 @@ class Retriever:
         answer.no_answer = answer.no_answer_score < threshold
 
 
-def answer_span(p: Paragraph, plan: QueryPlan, sentence_cos: np.ndarray | None) -> tuple[int, int]:
-    """The span of the sentence that best answers the query: its dense cosine (when the dense channel
-    ran) plus :data:`OVERLAP_WEIGHT` times the share of the query's term weight it contains."""
-    if not p.sentences:
-        return (0, len(p.full_text))
-    from pipeline.text import normalize
-
-    overlap = np.zeros(len(p.sentences))
-    terms = plan.overlap_terms
-    if terms:
-        total = sum(w for _, w in terms)
-        for i, s in enumerate(p.sentences):
-            st = normalize(s.text).lower()
-            overlap[i] = sum(w for t, w in terms if t in st) / total
-    score = (
-        overlap
-        if sentence_cos is None
-        else np.asarray(sentence_cos, dtype=np.float64) + OVERLAP_WEIGHT * overlap
-    )
-    best = p.sentences[int(np.argmax(score))]
-    return (best.start, best.end)
-
-
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise QueryError(f"unknown mode {mode!r} (use {', '.join(MODES)})")
+
+
+def _or_none(get: Callable[[], DenseIndex]) -> DenseIndex | None:
+    """The dense index, or None when the library has none usable (alignment is then left out)."""
+    try:
+        return get()
+    except PipelineError:
+        return None

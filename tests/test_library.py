@@ -199,7 +199,12 @@ def test_language_versions_align_by_number(lib: Config, analyzer: Any) -> None:
     for h in a.hits:
         [v] = h.parallel
         en = r.library.find(WG2, "en", h.paragraph, h.part)
-        assert v == {"lang": "en", "citation": en.citation, "text": en.full_text}
+        assert {k: v[k] for k in ("lang", "citation", "text")} == {
+            "lang": "en",
+            "citation": en.citation,
+            "text": en.full_text,
+        }
+        assert [b["target"] for b in v["alignment"] if b["target"]][-1][1] == en.sentences[-1].end  # aligned
         assert v["citation"] == f"{WG2}, " + ("annex, " if h.part else "") + f"para. {h.paragraph}"
     assert "parallel" not in r.search("伪造药品示范立法条文", k=1).hits[0].to_dict()  # only when asked
     lookup = r.lookup(f"{WG2} ¶3", lang="en", parallel=True)

@@ -103,6 +103,14 @@ def test_health_describes_each_document_and_its_indexes(library_client: Any, lib
 # --- filters: search, cite, batch ----------------------------------------------------------------------
 
 
+def _versions_without_alignment(records: list[dict[str, Any]]) -> None:
+    """Check every hit's versions are aligned, then drop the alignment (for comparing with the CLI)."""
+    for r in records:
+        for hit in r["results"]:
+            assert all(v["alignment"] for v in hit["parallel"])
+            hit["parallel"] = [{k: v[k] for k in ("lang", "citation", "text")} for v in hit["parallel"]]
+
+
 @pytest.mark.parametrize(
     ("q", "filters"),
     [
@@ -127,6 +135,9 @@ def test_search_filters_equal_cli_json(library_client: Any, cli: Any, q: str, fi
     resp = library_client.get("/api/search", params=params)
     assert resp.status_code == 200, resp.text
     body = resp.json()
+    if "--parallel" in filters:  # the versions' sentence alignment comes from the dense index, which the
+        # command line (the real model's identity) finds stale in this fake-embedded home: compared apart
+        _versions_without_alignment([body])
     assert body == cli("search", q, "--mode", "lexical", "-k", "5", *filters, "--json")
     assert body["results"]
     for hit in body["results"]:
@@ -251,6 +262,7 @@ def test_batch_filters_equal_cli_batch(
     assert resp.status_code == 200, resp.text
     got = [json.loads(line) for line in resp.text.splitlines()]
     assert [r.pop("line") for r in got] == [1, 2, 3, 4, 5]  # the API says where each record came from
+    _versions_without_alignment(got)  # the command line finds this home's fake dense index stale (above)
     assert got == expected
     assert all(h["document"] == TEST and h["lang"] == "en" for r in got for h in r["results"])
 

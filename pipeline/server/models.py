@@ -31,12 +31,35 @@ class Match(BaseModel):
 Lang = Literal["zh", "en", "fr", "es", "ru", "ar"]
 
 
+class AlignedSentences(BaseModel):
+    """A bead: sentences of the shown version and of another version that say the same thing."""
+
+    source: list[int] | None = Field(
+        description="[start, end) of the bead's sentences in the shown paragraph's text (null: none)"
+    )
+    target: list[int] | None = Field(
+        description="[start, end) of the bead's sentences in this version's text (null: none)"
+    )
+    score: float = Field(description="cosine of the two sides × a length penalty (-0.1 for an unmatched one)")
+
+
 class Parallel(BaseModel):
     """The same-numbered paragraph in another language version of the document (``parallel=true``)."""
 
     lang: Lang
     citation: str = Field(description="its UN-style citation, in its language")
     text: str = Field(description="its full text, lettered items included")
+    alignment: list[AlignedSentences] | None = Field(
+        None,
+        description="its sentences aligned with the shown version's (from the sentence vectors of the dense "
+        "index; absent without them), in reading order",
+    )
+    answer: str | None = Field(
+        None, description="for a question: the sentences of this version aligned with the hit's answer"
+    )
+    answer_span: list[int] | None = Field(
+        None, description="their [start, end) character offsets in this version's text"
+    )
 
 
 class Hit(BaseModel):
