@@ -230,3 +230,28 @@ def test_a_question_highlights_the_answer_in_both_versions(pair: Any) -> None:
     _, want, _ = next(g for g in _gold() if g[0] == top.paragraph)
     ts = sorted({t for s, tt in want if i in s for t in tt})
     assert en["answer_span"] == [q.sentences[ts[0]].start, q.sentences[ts[-1]].end]
+
+
+@pytest.mark.slow
+def test_side_by_side_on_the_page(pair: Any, browser: Any) -> None:
+    """An English reader's question: the English paragraph beside the Chinese one, the answer marked in both
+    as the API aligned it (and the README's screenshot, with PIPELINE_SCREENSHOTS=docs)."""
+    from support import SCREENSHOTS, by_css, live_server, open_page, search_url
+
+    q = "How many Somalis have been prosecuted for piracy?"
+    want = pair.search(q, k=3, parallel=True).hits[0]
+    (zh,) = want.parallel or []
+    browser.set_window_size(1100, 1800)  # the whole card in the window (for the screenshot)
+    with live_server(create_app(pair)) as port:
+        open_page(browser, f"http://127.0.0.1:{port}" + search_url(q, mode="hybrid", k="3"))
+        card = by_css(browser, f'#view .result[data-paragraph="{want.paragraph}"]')
+        own = card.find_element("css selector", '.version.own[data-lang="en"]')
+        other = card.find_element("css selector", '.version[data-lang="zh"]')
+        marks = [
+            "".join(m.get_attribute("textContent") for m in col.find_elements("css selector", "mark.hl"))
+            for col in (own, other)
+        ]
+        assert marks == [want.answer, zh["answer"]]
+        assert other.rect["x"] > own.rect["x"] + own.rect["width"] - 1  # side by side
+        SCREENSHOTS.mkdir(exist_ok=True)
+        card.screenshot(str(SCREENSHOTS / "screenshot-versions.png"))

@@ -546,6 +546,35 @@ def lib_page(browser: Any, library_server: str) -> Iterator[Any]:
     assert not errors, errors
 
 
+def without_hl(href: str) -> str:
+    """A paragraph link without its answer marks (``hl=``, ``hl.xx=``), which a question's hits add."""
+    parts = urllib.parse.urlsplit(href)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "hl" and not k.startswith("hl.")]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def marked(element: Any) -> str:
+    """The text of the answer marks (``mark.hl``) in ``element``, joined."""
+    return "".join(m.get_attribute("textContent") for m in element.find_elements("css selector", "mark.hl"))
+
+
+def side_by_side(a: Any, b: Any) -> bool:
+    """Whether ``b`` is a column to the right of ``a``, starting at the same height."""
+    ra, rb = a.rect, b.rect
+    return rb["x"] >= ra["x"] + ra["width"] - 1 and abs(rb["y"] - ra["y"]) < 4 and ra["width"] > 150
+
+
+def hover(driver: Any, element: Any) -> None:
+    """Move the mouse onto the first line of ``element`` (an inline span's box may be wider than its text)."""
+    x, y = driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'});"
+        "const r = arguments[0].getClientRects()[0];"
+        "return [r.left + Math.min(8, r.width / 2), r.top + r.height / 2];",
+        element,
+    )
+    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+
+
 def card_ids(driver: Any) -> list[tuple[str, str, str, str]]:
     return [
         (
@@ -589,7 +618,8 @@ def test_library_filters_citations_and_parallel_versions(lib_page: Any, library_
     assert cites["en" + TEST].get_attribute("href") == base + phref(3, TEST, "en")
     assert cites["zh" + SYMBOL].text == f"{SYMBOL}，第3段"
 
-    # one document in one language, chosen in the form
+    # one document in one language, chosen in the form; the other language versions are shown by default
+    assert by_css(page, "#parallel").is_selected()
     Select(by_css(page, "#doc")).select_by_value(TEST)
     Select(by_css(page, "#lang")).select_by_value("en")
     box = by_css(page, "#q")
@@ -600,38 +630,112 @@ def test_library_filters_citations_and_parallel_versions(lib_page: Any, library_
     assert query["doc"] == [TEST] and query["lang"] == ["en"] and "parallel" not in query
     ids = card_ids(page)
     assert ids and all(d == TEST and lang == "en" for d, lang, _, _ in ids)
-    assert not all_css(page, "#view .parallel")
     for c in all_css(page, "#view .result"):
         n, part = c.get_attribute("data-paragraph"), c.get_attribute("data-part") or ""
         a = c.find_element("css selector", "a.citation")
         assert a.text == (f"{TEST}, {part}, para. {n}" if part else f"{TEST}, para. {n}")
-        assert a.get_attribute("href") == base + phref(int(n), TEST, "en", part)
-
-    # the parallel checkbox reruns the search; each hit shows its paragraph in the other language version
-    by_css(page, "#parallel").click()
-    wait_ready(page)
-    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)["parallel"] == ["1"]
-    card = next(
-        c
-        for c in all_css(page, "#view .result")
-        if c.get_attribute("data-paragraph") == "3" and not c.get_attribute("data-part")
+        assert without_hl(a.get_attribute("href")) == base + phref(int(n), TEST, "en", part)
+    api = _get_json(
+        base
+        + "/api/search?"
+        + urllib.parse.urlencode(
+            {"q": "online fraud", "mode": query["mode"][0], "doc": TEST, "lang": "en", "parallel": "true"}
+        )
     )
-    version = card.find_element("css selector", '.parallel .version[data-lang="zh"]')
+    hits = {(h.get("part") or "", h["paragraph"]): h for h in api["results"]}
+    cards = {
+        (c.get_attribute("data-part") or "", int(c.get_attribute("data-paragraph"))): c
+        for c in all_css(page, "#view .result")
+    }
+    assert cards.keys() == hits.keys()
+
+    # each hit beside its paragraph in the other language version: two columns, each headed by its language
+    card = cards[("", 3)]
+    own = card.find_element("css selector", '.side-by-side .version.own[data-lang="en"]')
+    version = card.find_element("css selector", '.side-by-side .version[data-lang="zh"]')
+    assert side_by_side(own, version)
+    assert own.find_element("css selector", "h3").text == "English"
+    assert own.find_element("css selector", ".text").get_attribute("lang") == "en"
     link = version.find_element("css selector", "h3 a")
     assert link.text == f"{TEST}，第3段" and link.get_attribute("href") == base + phref(3, TEST, "zh")
+    assert "中文" in version.find_element("css selector", "h3").text
+    assert version.find_element("css selector", ".text").get_attribute("lang") == "zh-Hans"
     assert "230 名调查人员" in version.find_element("css selector", ".text").text
+    # an answer that is the whole paragraph is the whole version too
+    assert marked(own) == hits[("", 3)]["answer"] and marked(version) == hits[("", 3)]["parallel"][0]["text"]
+    # the query's terms are marked in the version (here the English words of its URL and title)
+    assert any(
+        m.text.lower() == "online"
+        for m in cards[("", 2)].find_elements("css selector", '.version[data-lang="zh"] mark.term')
+    )
+
+    # a question's answer sentence, highlighted in both: the version's is the API's aligned answer
+    hit = hits[("", 6)]
+    v = hit["parallel"][0]
+    assert v["lang"] == "zh" and v["answer"] and 0 < hit["answer_span"][0]
+    card = cards[("", 6)]
+    own = card.find_element("css selector", ".version.own")
+    version = card.find_element("css selector", '.version[data-lang="zh"]')
+    assert marked(own) == hit["answer"] and marked(version) == v["answer"]
+    # the links to the paragraph carry the answers (hl, hl.xx), for the paragraph page to mark
+    marks = {"hl": "-".join(map(str, hit["answer_span"])), "hl.zh": "-".join(map(str, v["answer_span"]))}
+    href = base + phref(6, TEST, "en") + "&" + urllib.parse.urlencode(marks)
+    assert card.find_element("css selector", "a.citation").get_attribute("href") == href
+    assert card.find_element("css selector", "a.open").get_attribute("href") == href
+    back = {"hl": marks["hl.zh"], "hl.en": marks["hl"]}
+    assert version.find_element("css selector", "h3 a").get_attribute("href") == (
+        base + phref(6, TEST, "zh") + "&" + urllib.parse.urlencode(back)
+    )
+
+    # the sentences are linked: hovering one marks its counterpart in the other column (and only that)
+    beads = own.find_elements("css selector", ".bead")
+    assert [b.get_attribute("data-bead") for b in beads] == [str(i) for i in range(len(v["alignment"]))]
+    for i, b in enumerate(v["alignment"]):
+        partner = version.find_element("css selector", f'.bead[data-bead="{i}"]')
+        assert partner.get_attribute("textContent") == v["text"][b["target"][0] : b["target"][1]]
+    hover(page, beads[2])
+    linked = card.find_elements("css selector", ".bead.linked")
+    assert {
+        (
+            b.get_attribute("data-bead"),
+            b.find_element("xpath", "ancestor::section").get_attribute("data-lang"),
+        )
+        for b in linked
+    } == {("2", "en"), ("2", "zh")}
+    hover(page, beads[0])
+    assert {b.get_attribute("data-bead") for b in card.find_elements("css selector", ".bead.linked")} == {"0"}
+    hover(page, by_css(page, "#q"))
+    assert not card.find_elements("css selector", ".bead.linked")
+    # by keyboard: a glossed word of a sentence, focused, links it too
+    word = version.find_element("css selector", '.bead[data-bead="1"] [data-gloss][role="button"]')
+    page.execute_script("arguments[0].focus()", word)
+    assert {b.get_attribute("data-bead") for b in card.find_elements("css selector", ".bead.linked")} == {"1"}
+    page.execute_script("arguments[0].blur()", word)
+    assert not card.find_elements("css selector", ".bead.linked")
+
+    # an annex only in English: a note, once the document has other versions
     annex = [c for c in all_css(page, "#view .result") if c.get_attribute("data-part") == "annex"]
     assert annex and all(
         "No other language version" in c.find_element("css selector", ".parallel").text for c in annex
     )
-    # a reload keeps the filters
+    assert not all_css(page, "#view .result[data-part=annex] .side-by-side")
+
+    # unticking the box reruns the search without them (parallel=0), and a reload keeps the filters
+    by_css(page, "#parallel").click()
+    wait_ready(page)
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)["parallel"] == ["0"]
+    assert card_ids(page) and not all_css(page, "#view .parallel, #view .side-by-side, #view .bead")
     page.refresh()
     wait_ready(page)
     assert (
         by_css(page, "#doc").get_attribute("value") == TEST
         and by_css(page, "#lang").get_attribute("value") == "en"
     )
-    assert by_css(page, "#parallel").is_selected() and all_css(page, "#view .parallel .version")
+    assert not by_css(page, "#parallel").is_selected() and not all_css(page, "#view .parallel")
+    by_css(page, "#parallel").click()
+    wait_ready(page)
+    assert "parallel" not in urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)
+    assert all_css(page, "#view .side-by-side .version[data-lang=zh]")
 
 
 def test_library_links_to_cited_documents(lib_page: Any, library_server: str) -> None:
@@ -673,8 +777,11 @@ def test_library_paragraph_urls_pager_versions_and_copy(lib_page: Any, library_s
     WebDriverWait(page, 10).until(
         lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，第3段"
     )
-    # the other language version of the same paragraph
-    by_css(page, '#view .versions a[data-lang="zh"]').click()
+    # the other language version of the same paragraph, beside it
+    own = by_css(page, '#view .side-by-side .version.own[data-lang="en"]')
+    assert side_by_side(own, by_css(page, '#view .side-by-side .version[data-lang="zh"]'))
+    assert own.find_element("css selector", "h2").text == "English" and not all_css(page, "#view mark.hl")
+    by_css(page, '#view .side-by-side a.version-link[data-lang="zh"]').click()
     wait_ready(page)
     assert (
         page.current_url == base + phref(3, TEST, "zh") and by_css(page, "#view h1").text == f"{TEST}，第3段"
@@ -686,7 +793,9 @@ def test_library_paragraph_urls_pager_versions_and_copy(lib_page: Any, library_s
     open_page(page, base + phref(2, TEST, "en", "annex"))
     assert by_css(page, "#view h1").text == f"{TEST}, annex, para. 2"
     assert all_css(page, f'#view a[rel="prev"][href="{phref(1, TEST, "en", "annex")}"]')
-    assert not all_css(page, '#view a[rel="next"]') and not all_css(page, "#view .versions")
+    assert not all_css(page, '#view a[rel="next"]') and not all_css(
+        page, "#view .versions, #view .side-by-side"
+    )
     by_css(page, '#view button.copy-cite[data-lang="zh"]').click()
     WebDriverWait(page, 10).until(
         lambda d: d.execute_script("return document.body.dataset.lastCopied") == f"{TEST}，附件，第2段"
@@ -695,6 +804,63 @@ def test_library_paragraph_urls_pager_versions_and_copy(lib_page: Any, library_s
     open_page(page, base + phref(9, TEST, "en"))
     assert f"no paragraph 9 in {TEST} (en): it has paragraphs 1-8" in by_css(page, "#view .error").text
     page.get_log("browser")  # the 404 is logged as a console error on purpose
+
+
+def test_library_paragraph_beside_its_versions_with_the_answer(lib_page: Any, library_server: str) -> None:
+    """A question's hit links to its paragraph page with the answer (hl=, hl.xx=): the page shows the
+    paragraph beside its other version, the answer marked in both."""
+    page, base = lib_page, library_server
+    params = {"q": "online fraud", "mode": "lexical", "doc": TEST, "lang": "en"}
+    api = _get_json(base + "/api/search?" + urllib.parse.urlencode({**params, "parallel": "true"}))
+    hit = next(h for h in api["results"] if h["paragraph"] == 6 and not h.get("part"))
+    v = hit["parallel"][0]
+    assert v["lang"] == "zh" and v.get("answer")
+    open_page(page, base + "/?" + urllib.parse.urlencode(params))
+    card = by_css(page, '#view .result[data-paragraph="6"]:not([data-part])')
+    card.find_element("css selector", "a.open").click()
+    wait_ready(page)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(page.current_url).query)
+    assert query["hl"] == ["-".join(map(str, hit["answer_span"]))]
+    assert query["hl.zh"] == ["-".join(map(str, v["answer_span"]))]
+    own = by_css(page, '#view .side-by-side .version.own[data-lang="en"]')
+    version = by_css(page, '#view .side-by-side .version[data-lang="zh"]')
+    assert side_by_side(own, version)
+    assert own.find_element("css selector", "h2").text == "English"
+    assert version.find_element("css selector", "h2 a").text == f"{TEST}，第6段"
+    # the answers are items here: marked in the items' text, without their "(a) " labels
+    en, zh = marked(own), marked(version)
+    assert en and hit["answer"].endswith(en) and zh and v["answer"].endswith(zh)
+    assert own.find_elements("css selector", ".items mark.hl") and version.find_elements(
+        "css selector", ".items mark.hl"
+    )
+    assert version.find_element("css selector", ".items .item-text").get_attribute("lang") == "zh-Hans"
+    # the version's page marks the same, the other way round
+    version.find_element("css selector", "a.version-link").click()
+    wait_ready(page)
+    own = by_css(page, '#view .side-by-side .version.own[data-lang="zh"]')
+    version = by_css(page, '#view .side-by-side .version[data-lang="en"]')
+    assert marked(own) == zh and marked(version) == en
+    # without hl, nothing is marked
+    open_page(page, base + phref(6, TEST, "en"))
+    assert all_css(page, "#view .side-by-side .version") and not all_css(page, "#view mark.hl")
+
+
+def test_library_versions_side_by_side_linked(lib_page: Any, library_server: str) -> None:
+    """A Chinese hit beside its English version, the answer highlighted in both and the sentence under the
+    mouse linked to its translation."""
+    page, base = lib_page, library_server
+    q = "各国同意在哪些领域加强合作？"
+    open_page(
+        page,
+        base + "/?" + urllib.parse.urlencode({"q": q, "mode": "lexical", "doc": TEST, "lang": "zh", "k": 1}),
+    )
+    card = by_css(page, '#view .result[data-paragraph="6"]')
+    own = card.find_element("css selector", '.version.own[data-lang="zh"]')
+    version = card.find_element("css selector", '.version[data-lang="en"]')
+    assert side_by_side(own, version) and marked(own) and marked(version)
+    hover(page, own.find_element("css selector", '.bead[data-bead="1"]'))
+    assert len(card.find_elements("css selector", ".bead.linked")) == 2
+    # the README's screenshot is taken from the real report and its English version (tests/test_align.py)
 
 
 def test_library_bare_paragraph_number_offers_each_document(lib_page: Any, library_server: str) -> None:
@@ -722,7 +888,8 @@ def test_library_pages_fit_a_phone(lib_page: Any, library_server: str) -> None:
     try:
         for path in (
             "/",
-            "/?q=online+fraud&mode=lexical&parallel=1",
+            "/?q=online+fraud&mode=lexical",
+            phref(6, TEST, "en") + "&hl=64-110&hl.zh=15-31",
             "/p/3",
             phref(1, TEST, "en"),
             phref(2, TEST, "en", "annex"),
@@ -731,5 +898,10 @@ def test_library_pages_fit_a_phone(lib_page: Any, library_server: str) -> None:
             open_page(page, base + path)
             width = page.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
             assert width == [375, 375], (path, width)
+            # a paragraph and its other version are stacked, one column
+            for group in all_css(page, "#view .side-by-side"):
+                cols = group.find_elements("css selector", ":scope > .version")
+                assert len(cols) == 2 and not side_by_side(*cols), path
+                assert cols[1].rect["y"] >= cols[0].rect["y"] + cols[0].rect["height"] - 1, path
     finally:
         page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -112,24 +112,82 @@ def test_axe_finds_no_violation(page: Any, server: str, theme: str, ui: str) -> 
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
 
 
-@pytest.mark.parametrize("ui", ["en", "zh"])
-def test_axe_library_pages(browser: Any, library_server: str, ui: str) -> None:
-    """The library's selectors, parallel versions, an English paragraph and an annex."""
+def hover(driver: Any, element: Any) -> None:
+    """Move the mouse onto the first line of ``element`` (an inline span's box may be wider than its text)."""
+    x, y = driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'});"
+        "const r = arguments[0].getClientRects()[0];"
+        "return [r.left + Math.min(8, r.width / 2), r.top + r.height / 2];",
+        element,
+    )
+    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+
+
+#: A question whose hits stand beside their other language version (the default in a library with versions).
+VERSIONS_Q = "/?" + urllib.parse.urlencode({"q": "online fraud", "mode": "lexical", "doc": "A/TEST/2030/1"})
+
+
+@pytest.mark.parametrize(("ui", "theme"), [("en", "light"), ("zh", "light"), ("en", "dark")])
+def test_axe_library_pages(browser: Any, library_server: str, ui: str, theme: str) -> None:
+    """The library's selectors, the versions side by side (a sentence linked across them, the answer marked
+    on the paragraph page), an English paragraph and an annex."""
     browser.set_window_size(1024, 1200)
-    set_theme(browser, "light")
+    set_theme(browser, theme)
     set_ui(browser, library_server, ui)
     found = {}
-    for path in (
-        "/",
-        "/?" + urllib.parse.urlencode({"q": "online fraud", "mode": "lexical", "parallel": "1"}),
-        "/p/3",
-        "/p/3?" + urllib.parse.urlencode({"doc": "A/TEST/2030/1", "lang": "en"}),
-        "/p/2?" + urllib.parse.urlencode({"doc": "A/TEST/2030/1", "lang": "en", "part": "annex"}),
-    ):
-        open_page(browser, library_server + path)
-        if v := axe_violations(browser):
-            found[path] = v
+    try:
+        for path in (
+            "/",
+            VERSIONS_Q,
+            "/?" + urllib.parse.urlencode({"q": "第 3 段", "mode": "lexical", "parallel": "0"}),
+            "/p/3",
+            "/p/3?" + urllib.parse.urlencode({"doc": "A/TEST/2030/1", "lang": "en"}),
+            "/p/6?"
+            + urllib.parse.urlencode(
+                {"doc": "A/TEST/2030/1", "lang": "en", "hl": "64-110", "hl.zh": "15-31"}
+            ),
+            "/p/2?" + urllib.parse.urlencode({"doc": "A/TEST/2030/1", "lang": "en", "part": "annex"}),
+        ):
+            open_page(browser, library_server + path)
+            assert all_css(browser, "#view h1"), path
+            if v := axe_violations(browser):
+                found[path] = v
+        # a sentence linked across the columns, outside the answer and in it
+        open_page(browser, library_server + VERSIONS_Q)
+        for sel in ('.version.own .bead[data-bead="0"]', ".version.own mark.hl .bead"):
+            hover(browser, by_css(browser, f'#view .result[data-paragraph="6"] {sel}'))
+            assert all_css(browser, "#view .bead.linked")
+            if v := axe_violations(browser):
+                found[f"{VERSIONS_Q} hovering {sel}"] = v
+    finally:
+        set_theme(browser, "light")
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_linked_sentences_are_legible(browser: Any, library_server: str, theme: str) -> None:
+    """A sentence linked across the columns is marked subtly, its text at 4.5:1 at least (inside the answer
+    too), in both themes."""
+    browser.set_window_size(1024, 1200)
+    set_theme(browser, theme)
+    set_ui(browser, library_server, "en")
+    try:
+        open_page(browser, library_server + VERSIONS_Q)
+        card = '#view .result[data-paragraph="6"]'
+        for sel in ('.version.own .bead[data-bead="0"]', ".version.own mark.hl .bead"):
+            bead = by_css(browser, f"{card} {sel}")
+            before = colours(browser, f"{card} {sel}")
+            hover(browser, bead)
+            key = bead.get_attribute("data-bead")
+            linked = all_css(browser, f"{card} .bead.linked")
+            assert {b.get_attribute("data-bead") for b in linked} == {key} and len(linked) == 2
+            for lang in ("en", "zh"):
+                c = colours(browser, f'{card} .version[data-lang="{lang}"] .bead.linked')
+                assert c["bg"] != before["bg"], (theme, sel, c)  # visibly marked
+                ratio = (max(c["fg"], c["bg"]) + 0.05) / (min(c["fg"], c["bg"]) + 0.05)
+                assert ratio >= 4.5, (theme, sel, lang, ratio)
+    finally:
+        set_theme(browser, "light")
 
 
 # --- dark mode -------------------------------------------------------------------------------------------

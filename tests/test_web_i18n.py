@@ -243,14 +243,15 @@ def test_every_text_is_in_the_interface_language(page: Any, server: str, ui: str
 
 @pytest.mark.parametrize("ui", ["zh", "en"])
 def test_library_texts_are_in_the_interface_language(browser: Any, library_server: str, ui: str) -> None:
-    """The library's selectors, parallel versions, documents, annexes and choices."""
+    """The library's selectors, versions side by side, documents, annexes and choices."""
     browser.set_window_size(1024, 1200)
     set_browser_language(browser, "en-US")
     set_ui(browser, library_server, ui)
     found = {}
     for path in (
         "/",
-        search_url("online fraud", parallel="1"),
+        search_url("online fraud"),
+        "/p/6?" + urllib.parse.urlencode({"doc": TEST, "lang": "en", "hl": "64-110", "hl.zh": "15-31"}),
         search_url("resolution 80/12", lang="en"),
         "/p/3",
         "/p/3?" + urllib.parse.urlencode({"doc": TEST, "lang": "en"}),

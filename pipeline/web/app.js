@@ -1,9 +1,12 @@
 /* The library search page: search, paragraph view, citation lists, batch upload. Vanilla JS, no build step.
  *
  * Routes (decided here from location.pathname + search; the server serves index.html for all of them):
- *   /?q=…&mode=…[&k=…][&doc=SYMBOL…][&lang=xx][&parallel=1]   search results
- *   /p/N?doc=SYMBOL&lang=xx[&part=annex]   one paragraph of one document version (/p/N alone when only one
- *                                          document has a paragraph N: a library of one report)
+ *   /?q=…&mode=…[&k=…][&doc=SYMBOL…][&lang=xx][&parallel=0]   search results (each hit beside its other
+ *                                          language versions unless parallel=0)
+ *   /p/N?doc=SYMBOL&lang=xx[&part=annex][&hl=S-E][&hl.xx=S-E]   one paragraph of one document version, beside
+ *                                          its other versions (hl: the answer's code-point offsets to mark in
+ *                                          this version, hl.xx in version xx); /p/N alone when only one
+ *                                          document has a paragraph N (a library of one report)
  *   /cite?q=KEY           every paragraph citing   /batch      upload a file of questions
  *
  * The library (GET /api/documents) decides what the page offers: with more than one document or language the
@@ -119,7 +122,7 @@
       searchTheReport: "Search the report",
       documents: (n) => plural(n, "document", "documents"),
       citesInLibrary: "Cites in the library: ",
-      otherVersionsOf: (citation) => `${citation}: other language versions`,
+      sideBySide: (citation) => `${citation} beside its other language versions`,
       noOtherVersion: "No other language version has this paragraph.",
       scoreTitle: "fused score",
       score: (s) => `score ${s}`,
@@ -266,7 +269,7 @@
       searchTheReport: "检索报告",
       documents: (n) => `${n} 份文件`,
       citesInLibrary: "引用的资料库文件：",
-      otherVersionsOf: (citation) => `${citation}：其他语言版本`,
+      sideBySide: (citation) => `${citation}及其其他语言版本对照`,
       noOtherVersion: "其他语言版本中没有此段落。",
       scoreTitle: "融合得分",
       score: (s) => `得分 ${s}`,
@@ -452,12 +455,14 @@
   /** The value of a lang attribute for text in a document version's language. */
   const htmlLang = (l) => (l === "zh" ? ZH : l || null);
 
-  /** The URL of paragraph `n` of one document version (and annex). */
-  function paragraphHref(symbol, lang, n, part) {
+  /** The URL of paragraph `n` of one document version (and annex); `extra`: more parameters ({hl: "S-E"},
+   * null values left out). */
+  function paragraphHref(symbol, lang, n, part, extra = null) {
     const params = new URLSearchParams();
     if (symbol) params.set("doc", symbol);
     if (lang) params.set("lang", lang);
     if (part) params.set("part", part);
+    for (const [k, v] of Object.entries(extra || {})) if (v !== null && v !== undefined && v !== "") params.set(k, v);
     const qs = params.toString();
     return `/p/${n}${qs ? `?${qs}` : ""}`;
   }
@@ -565,21 +570,39 @@
     }
   }
 
-  /** The library filters of a URL's parameters: {docs, lang, parallel}. */
+  /** The library filters of a URL's parameters: {docs, lang, parallel}. Parallel versions are on unless the
+   * URL says parallel=0 (the reader unticked them). */
   function filtersOf(params) {
     return {
       docs: params.getAll("doc").map((d) => d.trim()).filter(Boolean),
       lang: (params.get("lang") || "").trim(),
-      parallel: /^(1|true|on|yes)$/i.test(params.get("parallel") || ""),
+      parallel: !/^(0|false|off|no)$/i.test((params.get("parallel") || "").trim()),
     };
   }
 
-  /** Add the filters to URL parameters (the page's and the API's). */
+  /** Add the filters to URL parameters: the page's (parallel=0 when the versions are off; on is the default)
+   * or the API's (parallel=true when on: the caller turns it off for a library without versions). */
   function addFilters(params, f, api = false) {
     for (const d of f.docs || []) params.append("doc", d);
     if (f.lang) params.set("lang", f.lang);
-    if (f.parallel) params.set("parallel", api ? "true" : "1");
+    if (api ? f.parallel : !f.parallel) params.set("parallel", api ? "true" : "0");
     return params;
+  }
+
+  /** The filters an API request sends: parallel versions only when the library has some. */
+  const apiFilters = (f, lib) => ({ ...f, parallel: Boolean(f.parallel && lib && lib.hasVersions) });
+
+  /** "S-E" (code-point offsets, as the hl= parameter gives them) → [S, E], or null. */
+  function spanParam(v) {
+    const m = /^(\d+)-(\d+)$/.exec(String(v || "").trim());
+    return m && Number(m[2]) > Number(m[1]) ? [Number(m[1]), Number(m[2])] : null;
+  }
+
+  /** A [start, end] of the API (or null) as the hl= parameter writes it, "S-E"; null when it is empty. */
+  function spanArg(span) {
+    if (!Array.isArray(span) || span.length !== 2) return null;
+    const [a, b] = span.map(Number);
+    return Number.isInteger(a) && Number.isInteger(b) && b > a && a >= 0 ? `${a}-${b}` : null;
   }
 
   const glossCache = new Map();
@@ -665,6 +688,51 @@
   const answerMark = () => el("mark", { class: "hl" });
   const termMark = () => el("mark", { class: "term" });
   const citeMark = () => el("mark", { class: "cite-hit" });
+
+  /** The layer of a [start, end] span in code points of `text` (the answer), made by `make`; [] when empty. */
+  function spanLayer(text, span, make = answerMark) {
+    if (!Array.isArray(span) || span.length !== 2) return [];
+    const unit = cpToUnit(text);
+    const at = (i) => Math.max(0, Math.min(unit(Math.max(0, Number(i) || 0)), text.length));
+    const start = at(span[0]);
+    const end = at(span[1]);
+    return end > start ? [{ start, end, make }] : [];
+  }
+
+  /** The layer of a text's sentence beads (`beads`: [{span: [start, end] in code points, key}]): each span
+   * wrapped in span.bead[data-bead=key], the key naming the bead (or beads, space-separated) it is aligned
+   * with in the other column. */
+  function beadLayer(text, beads) {
+    const ranges = [];
+    for (const b of beads) {
+      const make = () => el("span", { class: "bead", dataset: { bead: b.key } });
+      for (const r of spanLayer(text, b.span, make)) ranges.push(r);
+    }
+    return mergeRanges(ranges);
+  }
+
+  /** Hovering or focusing into a bead of one column marks (class "linked") every bead of `group` with a key
+   * in common: the sentences that say the same in each language. */
+  function linkBeads(group) {
+    const keysOf = (b) => String((b && b.dataset.bead) || "").split(" ").filter(Boolean);
+    const beadAt = (node) => (node && node.closest ? node.closest(".bead") : null);
+    let on = null;
+    const set = (bead) => {
+      if (bead === on) return;
+      on = bead;
+      const keys = keysOf(bead);
+      for (const b of group.querySelectorAll(".bead")) b.classList.toggle("linked", keysOf(b).some((k) => keys.includes(k)));
+    };
+    group.addEventListener("mouseover", (ev) => set(beadAt(ev.target)));
+    group.addEventListener("mouseleave", () => set(group.contains(document.activeElement) ? beadAt(document.activeElement) : null));
+    group.addEventListener("focusin", (ev) => set(beadAt(ev.target)));
+    group.addEventListener("focusout", (ev) => {
+      if (!group.contains(ev.relatedTarget)) set(null);
+    });
+  }
+
+  /** The number of code points of `text` (the API's offsets count them). */
+  const cpLength = (text) => [...text].length;
 
   /** How an index term of the API (`terms`) is found in a text: a Chinese term as a substring, a number as a
    * whole number, a Latin stem ("fraudul", "countri") as the start of a word — the whole word is matched,
@@ -999,13 +1067,14 @@
     });
   }
 
-  /** The search form's library filters as they stand: {docs, lang, parallel}. */
+  /** The search form's library filters as they stand: {docs, lang, parallel} (parallel stays on, the
+   * default, while the library offers no versions: the box is hidden then). */
   function formFilters() {
     const doc = $("#doc").value;
     return {
       docs: doc ? [doc] : [],
       lang: $("#lang").value,
-      parallel: $("#parallel").checked && !$("#parallel-field").hidden,
+      parallel: $("#parallel").checked || $("#parallel-field").hidden,
     };
   }
 
@@ -1065,20 +1134,23 @@
     for (const l of lib.langs) langSel.append(el("option", { value: l, lang: htmlLang(l) }, `${langName(l)} (${l})`));
     $("#filters").hidden = !lib.multi;
     $("#parallel-field").hidden = !lib.hasVersions;
-    if (filtersInUrl(location.pathname)) syncFilters(filtersOf(new URLSearchParams(location.search)));
+    // the versions are on by default (a page whose URL carries no filters, a paragraph, starts so)
+    syncFilters(filtersOf(new URLSearchParams(filtersInUrl(location.pathname) ? location.search : "")), !filtersInUrl(location.pathname));
   }
 
   /** Pages whose URL carries the search form's filters (a paragraph's doc= and lang= name the paragraph). */
   const filtersInUrl = (path) => path === "/" || path === "/index.html" || /^\/cite\/?$/.test(path);
 
-  /** Show the URL's filters in the form (a value the selector does not offer leaves it on "all"). */
-  function syncFilters(f) {
+  /** Show the URL's filters in the form (a value the selector does not offer leaves it on "all");
+   * `parallelOnly`: only the parallel box (set to its default). */
+  function syncFilters(f, parallelOnly = false) {
+    $("#parallel").checked = f.parallel;
+    if (parallelOnly) return;
     const docSel = $("#doc");
     const langSel = $("#lang");
     const doc = f.docs.length === 1 ? f.docs[0] : "";
     docSel.value = [...docSel.options].some((o) => o.value === doc) ? doc : "";
     langSel.value = [...langSel.options].some((o) => o.value === f.lang) ? f.lang : "";
-    $("#parallel").checked = f.parallel;
   }
 
   function markNav(path) {
@@ -1168,12 +1240,27 @@
     const lang = String(hit.lang || "");
     const part = String(hit.part || "");
     const citation = String(hit.citation || citeParagraph(symbol, n, lang === "zh" ? "zh" : "en", part));
-    const href = paragraphHref(symbol, lang, n, part);
     const text = String(hit.text || "");
     const unit = cpToUnit(text);
     const layers = [];
     const span = Array.isArray(hit.answer_span) ? hit.answer_span.map(Number) : [0, 0];
     if (span[1] > span[0]) layers.push([{ start: unit(span[0]), end: unit(span[1]), make: answerMark }]);
+    const wholeAnswer = span[1] > span[0] && span[0] <= 0 && span[1] >= cpLength(text);
+    // the same paragraph in the document's other language versions (parallel=true), with their sentence
+    // alignment and, for a question, the sentences aligned with the answer
+    const versions = Array.isArray(hit.parallel) ? hit.parallel.filter((v) => v && v.lang) : null;
+    // a question's answer is marked on the paragraph page too, in this version and the others (hl, hl.xx):
+    // in a library with versions (where they were asked for), a library of one version's links are as before
+    const question = data.route === "question" && versions !== null;
+    const marks = {};
+    if (question && !wholeAnswer) marks.hl = spanArg(span);
+    if (question) for (const v of versions || []) marks[`hl.${v.lang}`] = spanArg(v.answer_span);
+    const href = paragraphHref(symbol, lang, n, part, marks);
+    // the beads: the hit's sentences as aligned with the first version that has an alignment (its bead index
+    // is the key); another version's bead takes the keys of those its hit sentences overlap
+    const canon = (versions || []).find((v) => Array.isArray(v.alignment) && v.alignment.length) || null;
+    const hitBeads = canon ? canon.alignment.map((b, i) => ({ span: b && b.source, key: String(i) })).filter((b) => Array.isArray(b.span)) : [];
+    if (hitBeads.length) layers.push(beadLayer(text, hitBeads));
     const fnMatches = {};
     if (Array.isArray(hit.match) && hit.match.length) {
       const items = itemOffsets(text);
@@ -1215,15 +1302,41 @@
     const linksEl = links.length ? el("p", { class: "links" }, t("citesInLibrary"),
       links.map((sym, i) => [i ? ", " : "", el("a", { class: "doc-link", href: documentHref(lib, sym, lang), dataset: { document: sym } }, sym)])) : null;
 
-    // the same paragraph in the document's other language versions (parallel=1)
-    const versions = Array.isArray(hit.parallel) ? hit.parallel : null;
+    // the versions beside the hit's text, in columns: each version's text with its answer (the sentences
+    // aligned with the hit's; all of it when the hit's answer is its whole text), the query's terms and beads
     const named = uiCite(symbol, n, part); // names the paragraph in the interface's language (aria-labels)
-    const parallelEl = versions ? el("div", { class: "parallel", role: "group", "aria-label": t("otherVersionsOf", named) },
-      versions.length ? versions.map((v) => el("section", { class: "version", dataset: { lang: String(v.lang) } },
-        el("h3", null, el("a", { href: paragraphHref(symbol, String(v.lang), n, part), lang: htmlLang(String(v.lang)) }, String(v.citation)),
-          el("span", { class: "muted" }, " · ", langNameEl(String(v.lang)))),
-        el("p", { class: "text", lang: htmlLang(String(v.lang)) }, String(v.text || ""))))
-        : el("p", { class: "muted" }, t("noOtherVersion"))) : null;
+    const versionCols = (versions || []).map((v) => {
+      const vlang = String(v.lang);
+      const vtext = String(v.text || "");
+      const vspan = Array.isArray(v.answer_span) ? v.answer_span : wholeAnswer ? [0, cpLength(vtext)] : null;
+      const beads = (Array.isArray(v.alignment) ? v.alignment : []).map((b, i) => {
+        if (!b || !Array.isArray(b.target)) return null;
+        if (v === canon) return { span: b.target, key: String(i) };
+        const src = Array.isArray(b.source) ? b.source : null;
+        const keys = src ? hitBeads.filter((h) => h.span[0] < src[1] && src[0] < h.span[1]).map((h) => h.key) : [];
+        return keys.length ? { span: b.target, key: keys.join(" ") } : null;
+      }).filter(Boolean);
+      const vlayers = [spanLayer(vtext, vspan), beadLayer(vtext, beads)];
+      if (data.terms && data.terms.length) vlayers.push(termRanges(vtext, data.terms));
+      const vmarks = question ? { hl: spanArg(v.answer_span), [`hl.${lang}`]: wholeAnswer ? null : spanArg(span) } : null;
+      const body = el("p", { class: "text", lang: htmlLang(vlang) });
+      renderRich(body, vtext, vlayers);
+      const section = el("section", { class: "version", dataset: { lang: vlang } },
+        el("h3", null, el("a", { href: paragraphHref(symbol, vlang, n, part, vmarks), lang: htmlLang(vlang) }, String(v.citation || "")),
+          el("span", { class: "muted" }, " · ", langNameEl(vlang))),
+        body);
+      return { text: vtext, body, layers: vlayers, section };
+    });
+    let parallelEl = null;
+    if (versionCols.length) {
+      parallelEl = el("div", { class: "parallel side-by-side", role: "group", "aria-label": t("sideBySide", named) },
+        el("section", { class: "version own", dataset: { lang } }, el("h3", null, langNameEl(lang)), textEl),
+        versionCols.map((c) => c.section));
+      linkBeads(parallelEl);
+    } else if (versions && lib && lib.versions(symbol).length > 1) {
+      // the document has other versions, but none has this paragraph (an annex only in English)
+      parallelEl = el("p", { class: "parallel none muted" }, t("noOtherVersion"));
+    }
 
     const score = typeof hit.score === "number" ? hit.score : Number(hit.score);
     const pageEl = pageLink(lib, symbol, lang, hit.page, named);
@@ -1235,16 +1348,17 @@
         pageEl,
         sectionPath(hit.section, lang),
         Number.isFinite(score) ? el("span", { class: "score", title: t("scoreTitle") }, t("score", score.toFixed(3))) : null),
-      textEl,
+      versionCols.length ? parallelEl : textEl,
       footnotes.length ? el("ol", { class: "result-footnotes", "aria-label": t("footnotes") }, footnotes) : null,
       linksEl,
-      parallelEl,
+      versionCols.length ? null : parallelEl,
       copyActions({ symbol, n, part }, el("a", { class: "open", href, "aria-label": t("openAria", named) }, t("openParagraph")),
         reportLink(symbol, lang, n, part, String(data.query || ""), named)));
 
-    const addGloss = () => (HAN.test(text) ? gloss(text) : Promise.resolve(null)).then((words) => {
-      if (words && textEl.isConnected) renderRich(textEl, text, [...layers, wordRanges(words)]);
+    const glossOne = (body, full, bodyLayers) => (HAN.test(full) ? gloss(full) : Promise.resolve(null)).then((words) => {
+      if (words && body.isConnected) renderRich(body, full, [...bodyLayers, wordRanges(words)]);
     });
+    const addGloss = () => Promise.all([glossOne(textEl, text, layers), ...versionCols.map((c) => glossOne(c.body, c.text, c.layers))]);
     return [card, addGloss];
   }
 
@@ -1260,11 +1374,16 @@
       uiZh() ? [zhNote, zh ? null : [" ", en]] : [en, zh ? [" ", zhNote] : null]);
   }
 
+  /** The server's warning that a hit's paragraph is missing in another version (pipeline.retrieve._decorate). */
+  const MISSING_VERSION = /: the [a-z]{2} version has no paragraph \d+$/;
+
   function renderAnswer(data, heading, lib) {
     const noAnswer = data.no_answer === true;
     const out = el("div", { class: noAnswer ? "answer no-answer-answer" : "answer" });
     if (heading) out.append(heading);
-    for (const w of data.warnings || []) out.append(el("p", { class: "warning", role: "note", lang: "en" }, String(w)));
+    // a version that lacks a hit's paragraph is said on the hit's card ("noOtherVersion"), not above them all
+    const cardSays = (w) => Array.isArray(data.results) && data.results.some((h) => Array.isArray(h.parallel)) && MISSING_VERSION.test(w);
+    for (const w of (data.warnings || []).map(String).filter((w) => !cardSays(w))) out.append(el("p", { class: "warning", role: "note", lang: "en" }, w));
     const results = data.results || [];
     const words = termWords(data.terms, data.query, results.map((h) => String(h.text || "")));
     if (words.length) {
@@ -1361,13 +1480,16 @@
   async function showSearch(seq, q, mode, k, filters) {
     setTitle(t("searchTitle", q));
     setStatus(t("searching"));
-    const params = addFilters(new URLSearchParams({ q, mode }), filters, true);
-    if (k && /^\d+$/.test(k)) params.set("k", k);
     const t0 = performance.now();
     let data;
-    let lib;
+    // the library first (loaded once per page): the versions are asked for only when it has some
+    const lib = await libraryOrNull();
+    if (!current(seq)) return;
+    const asked = apiFilters(filters, lib);
+    const params = addFilters(new URLSearchParams({ q, mode }), asked, true);
+    if (k && /^\d+$/.test(k)) params.set("k", k);
     try {
-      [data, lib] = await Promise.all([getJSON(`/api/search?${params}`), libraryOrNull()]);
+      data = await getJSON(`/api/search?${params}`);
     } catch (e) {
       if (current(seq)) showError(e);
       return;
@@ -1376,7 +1498,7 @@
     const ms = Math.round(performance.now() - t0);
     const n = (data.results || []).length;
     const routeName = t("routes")[data.route] || data.route || "";
-    const scope = filtersText(filters);
+    const scope = filtersText(asked);
     const flagged = data.no_answer === true ? ` · ${t("flagged")}` : "";
     const counted = data.overview ? t("overviewCount", n) : t("resultCount", n, routeName);
     setStatus(`${counted}${data.route === "question" ? ` · ${t("modeName", mode)}` : ""}${flagged}${scope ? ` · ${scope}` : ""} · ${ms} ms`);
@@ -1397,9 +1519,10 @@
     setTitle(t("citingTitle", citationLabel(q)));
     setStatus(t("lookingUp"));
     let data;
-    let lib;
+    const lib = await libraryOrNull();
+    if (!current(seq)) return;
     try {
-      [data, lib] = await Promise.all([getJSON(`/api/cite?${addFilters(new URLSearchParams({ q }), filters, true)}`), libraryOrNull()]);
+      data = await getJSON(`/api/cite?${addFilters(new URLSearchParams({ q }), apiFilters(filters, lib), true)}`);
     } catch (e) {
       if (current(seq)) {
         view().append(el("h1", null, t("citingTitle", citationLabel(q))));
@@ -1468,8 +1591,73 @@
     })));
   }
 
-  /** Paragraph `n` (of `part`) of the document `symbol` in `lang`. Without a document, the paragraph of the
-   * one version that has it; when several have it, a choice between them. */
+  /** A paragraph record's text and items where they stand in its full text (the text, then one "(a) item"
+   * line each, as a search hit and the glosses have it): [{label, text, at}], label null for the text, `at`
+   * where its own text starts in the full text; and the full text. */
+  function paragraphSegments(text, items) {
+    const segs = [];
+    let pos = 0;
+    if (text) {
+      segs.push({ label: null, text, at: 0 });
+      pos = text.length + 1;
+    }
+    for (const it of items) {
+      const prefix = `(${it.label}) `.length;
+      const body = String(it.text || "");
+      segs.push({ label: String(it.label), text: body, at: pos + prefix });
+      pos += prefix + body.length + 1;
+    }
+    const full = [text, ...items.map((it) => `(${it.label}) ${it.text}`)].filter((x) => x).join("\n");
+    return { segs, full };
+  }
+
+  /** The answer mark of a span of a paragraph's full text (code points, the hl= parameter) in one segment of
+   * it (starting at `at`, `length` long); [] when the span is not there. */
+  function segmentMark(full, span, at, length) {
+    const r = spanLayer(full, span);
+    if (!r.length) return [];
+    const start = Math.max(r[0].start, at) - at;
+    const end = Math.min(r[0].end, at + length) - at;
+    return end > start ? [{ start, end, make: answerMark }] : [];
+  }
+
+  /** The column of another language version `d` of paragraph `n` (its record `rec` from /api/paragraphs):
+   * a heading linking to its page (with `marks`, its hl= parameters), its text and items, `hl` (the
+   * answer there) marked and its citations linked. Returns {section, addGloss}. */
+  function versionColumn(rec, d, n, part, hl, marks) {
+    const vlang = String(rec.lang || d.lang);
+    const textLang = htmlLang(vlang);
+    const items = Array.isArray(rec.items) ? rec.items : [];
+    const cites = Array.isArray(rec.citations) ? rec.citations : [];
+    const { segs, full } = paragraphSegments(String(rec.text || ""), items);
+    const parts = segs.map((seg) => {
+      const lead = seg.label === null;
+      const body = el(lead ? "p" : "span", { class: lead ? "text" : "item-text", lang: textLang });
+      const layers = [segmentMark(full, hl, seg.at, seg.text.length),
+        citationLayer(seg.text, cites.filter((c) => c.where === (lead ? "text" : `item:${seg.label}`)))];
+      renderRich(body, seg.text, layers);
+      return { seg, body, layers };
+    });
+    const lead = parts.find((x) => x.seg.label === null);
+    const itemParts = parts.filter((x) => x.seg.label !== null);
+    const citation = String(rec.citation || citeParagraph(d.symbol, n, vlang === "zh" ? "zh" : "en", part));
+    const section = el("section", { class: "version", dataset: { lang: vlang } },
+      el("h2", null, el("a", { class: "version-link", href: paragraphHref(d.symbol, vlang, n, part, marks), lang: textLang, hreflang: vlang, dataset: { lang: vlang } }, citation),
+        el("span", { class: "muted" }, " · ", langNameEl(vlang))),
+      lead ? lead.body : null,
+      itemParts.length ? el("ol", { class: "items", "aria-label": t("items") },
+        itemParts.map((x) => el("li", null, el("span", { class: "label" }, `(${x.seg.label})`), x.body))) : null);
+    const addGloss = async () => {
+      const words = HAN.test(full) ? await gloss(full) : null;
+      if (!words) return;
+      for (const x of parts) renderRich(x.body, x.seg.text, [...x.layers, wordRanges(words, x.seg.at, x.seg.text.length)]);
+    };
+    return { section, addGloss };
+  }
+
+  /** Paragraph `n` (of `part`) of the document `symbol` in `lang`, beside its other language versions (the
+   * URL's hl= and hl.xx= spans marked: a question's answer in each). Without a document, the paragraph of
+   * the one version that has it; when several have it, a choice between them. */
   async function showParagraph(seq, n, symbol, lang, part) {
     const label = part ? `${partName(part)}${uiZh() ? "，" : ", "}¶${n}` : `¶${n}`;
     setTitle(symbol ? uiCite(symbol, n, part) : label);
@@ -1524,6 +1712,11 @@
     const footnotes = Array.isArray(p.footnotes) ? p.footnotes : [];
     const cites = Array.isArray(p.citations) ? p.citations : [];
     const byWhere = (w) => cites.filter((c) => c.where === w);
+    // the answer to mark (code points of the full text: text, then items), here and in the other versions
+    const urlParams = new URLSearchParams(location.search);
+    const hl = spanParam(urlParams.get("hl"));
+    const { segs, full } = paragraphSegments(text, items);
+    const itemAt = (label) => (segs.find((x) => x.label === String(label)) || { at: -1 }).at;
 
     // previous and next paragraph of the same document version (and part)
     const pager = (below) => {
@@ -1550,12 +1743,13 @@
       make: fnRef(fn),
     }));
     const textEl = el("p", { class: "text", lang: textLang });
-    const textLayers = [citationLayer(text, byWhere("text"))];
+    const textLayers = [segmentMark(full, hl, 0, text.length), citationLayer(text, byWhere("text"))];
     renderRich(textEl, text, textLayers, inserts);
 
     const itemEls = items.map((it) => {
       const body = el("span", { class: "item-text", lang: textLang });
-      const layers = [citationLayer(String(it.text || ""), byWhere(`item:${it.label}`))];
+      const layers = [segmentMark(full, hl, itemAt(it.label), String(it.text || "").length),
+        citationLayer(String(it.text || ""), byWhere(`item:${it.label}`))];
       renderRich(body, String(it.text || ""), layers);
       return { it, body, layers, li: el("li", null, el("span", { class: "label" }, `(${it.label})`), body) };
     });
@@ -1574,11 +1768,35 @@
     for (const c of cites) if (!keys.some((k) => k.key === c.key)) keys.push(c);
     const whereName = (w) => (w.startsWith("item:") ? t("inItem", w.slice(5)) : w.startsWith("footnote:") ? t("inFootnote", w.slice(9)) : "");
 
-    // the same paragraph in the document's other language versions
+    // the same paragraph in the document's other language versions: each in a column beside this one (a
+    // version that cannot be had, as a link)
     const others = lib ? lib.having(n, ppart, lib.versions(version ? version.symbol : doc)).filter((d) => d.lang !== plang) : [];
-    const versionsEl = others.length ? el("p", { class: "versions" }, t("otherVersions"),
-      others.map((d, i) => [i ? ", " : "", el("a", { href: paragraphHref(d.symbol, d.lang, n, ppart), lang: htmlLang(d.lang), hreflang: d.lang, dataset: { lang: d.lang } },
+    const records = await Promise.all(others.map((d) => {
+      const q = new URLSearchParams({ doc: d.symbol, lang: d.lang });
+      if (ppart) q.set("part", ppart);
+      return getJSON(`/api/paragraphs/${n}?${q}`).catch(() => null);
+    }));
+    if (!current(seq)) return;
+    const columns = [];
+    const missing = [];
+    others.forEach((d, i) => {
+      if (!records[i]) {
+        missing.push(d);
+        return;
+      }
+      // its page marks the same: its answer as hl=, this one's as hl.xx=
+      const marks = { hl: spanArg(spanParam(urlParams.get(`hl.${d.lang}`))), [`hl.${plang}`]: spanArg(hl) };
+      columns.push(versionColumn(records[i], d, n, ppart, spanParam(urlParams.get(`hl.${d.lang}`)), marks));
+    });
+    const versionsEl = missing.length ? el("p", { class: "versions" }, t("otherVersions"),
+      missing.map((d, i) => [i ? ", " : "", el("a", { href: paragraphHref(d.symbol, d.lang, n, ppart), lang: htmlLang(d.lang), hreflang: d.lang, dataset: { lang: d.lang } },
         langName(d.lang))])) : null;
+    const itemsEl = itemEls.length ? el("ol", { class: "items", "aria-label": t("items") }, itemEls.map((x) => x.li)) : null;
+    const body = columns.length
+      ? el("div", { class: "side-by-side", role: "group", "aria-label": t("sideBySide", uiCite(doc, n, ppart)) },
+        el("section", { class: "version own", dataset: { lang: plang } }, el("h2", null, langNameEl(plang)), textEl, itemsEl),
+        columns.map((c) => c.section))
+      : [textEl, itemsEl];
     const multi = lib && lib.multi;
 
     const dataset = { paragraph: String(n), document: doc, lang: plang };
@@ -1587,8 +1805,7 @@
       el("h1", { id: "p-title", tabindex: "-1", lang: textLang }, citation),
       multi && version && version.title ? el("p", { class: "doc-title muted", lang: langOf(version.title) }, version.title) : null,
       el("p", { class: "crumbs" }, pageLink(lib, doc, plang, p.page, uiCite(doc, n, ppart)), sectionPath(p.section, plang)),
-      textEl,
-      itemEls.length ? el("ol", { class: "items", "aria-label": t("items") }, itemEls.map((x) => x.li)) : null,
+      body,
       fnEls.length ? el("section", { class: "footnotes", "aria-labelledby": "fn-title" },
         el("h2", { id: "fn-title" }, t("footnotes")), el("ol", { class: "fn-list" }, fnEls.map((x) => x.li))) : null,
       versionsEl,
@@ -1609,12 +1826,12 @@
     settleFocus();
 
     // Glosses (Chinese text only): one request for the text and its items (the same full text a search result
-    // shows), one for the footnotes.
-    const full = [text, ...items.map((it) => `(${it.label}) ${it.text}`)].filter((x) => x).join("\n");
+    // shows), one for the footnotes, one for each version's text.
     const fnJoined = footnotes.map((fn) => String(fn.text || "")).join("\n");
     const [words, fnWords] = await Promise.all([
       HAN.test(full) ? gloss(full) : Promise.resolve(null),
       HAN.test(fnJoined) ? gloss(fnJoined) : Promise.resolve(null),
+      ...columns.map((c) => c.addGloss()),
     ]);
     if (!current(seq)) return;
     if (words) {
