@@ -642,6 +642,17 @@ SCREENSHOTS = (
 )
 
 
+def hover(driver: Any, element: Any) -> None:
+    """Move the mouse onto the first line of ``element`` (an inline span's box may be wider than its text)."""
+    x, y = driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'});"
+        "const r = arguments[0].getClientRects()[0];"
+        "return [r.left + Math.min(8, r.width / 2), r.top + r.height / 2];",
+        element,
+    )
+    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+
+
 def search_url(q: str, mode: str = "lexical", **extra: str) -> str:
     """The page's address of a search (``/?q=…&mode=…``)."""
     return "/?" + urllib.parse.urlencode({"q": q, "mode": mode, **extra})

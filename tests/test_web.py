@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SCREENSHOTS, WAIT, all_css, by_css, open_page, wait_ready
+from support import SCREENSHOTS, WAIT, all_css, by_css, hover, open_page, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -562,17 +562,6 @@ def side_by_side(a: Any, b: Any) -> bool:
     """Whether ``b`` is a column to the right of ``a``, starting at the same height."""
     ra, rb = a.rect, b.rect
     return rb["x"] >= ra["x"] + ra["width"] - 1 and abs(rb["y"] - ra["y"]) < 4 and ra["width"] > 150
-
-
-def hover(driver: Any, element: Any) -> None:
-    """Move the mouse onto the first line of ``element`` (an inline span's box may be wider than its text)."""
-    x, y = driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center'});"
-        "const r = arguments[0].getClientRects()[0];"
-        "return [r.left + Math.min(8, r.width / 2), r.top + r.height / 2];",
-        element,
-    )
-    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
 
 
 def card_ids(driver: Any) -> list[tuple[str, str, str, str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SCREENSHOTS, WAIT, all_css, axe_violations, by_css, open_page, search_url
+from support import SCREENSHOTS, WAIT, all_css, axe_violations, by_css, hover, open_page, search_url
 
 pytestmark = pytest.mark.slow
 
@@ -110,17 +110,6 @@ def test_axe_finds_no_violation(page: Any, server: str, theme: str, ui: str) -> 
     if v := axe_violations(page):
         found["/p/10 with a gloss open"] = v
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
-
-
-def hover(driver: Any, element: Any) -> None:
-    """Move the mouse onto the first line of ``element`` (an inline span's box may be wider than its text)."""
-    x, y = driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center'});"
-        "const r = arguments[0].getClientRects()[0];"
-        "return [r.left + Math.min(8, r.width / 2), r.top + r.height / 2];",
-        element,
-    )
-    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
 
 
 #: A question whose hits stand beside their other language version (the default in a library with versions).
