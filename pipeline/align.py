@@ -57,7 +57,7 @@ class Bead:
 
 
 def _merged(vecs: np.ndarray, start: int, count: int) -> np.ndarray:
-    v = vecs[start : start + count].sum(axis=0)
+    v: np.ndarray = vecs[start : start + count].sum(axis=0)
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_all",
+    "refresh_ann",
     "build_missing",
     "clean_leftovers",
     "collect_garbage",
@@ -156,6 +157,7 @@ def clean_leftovers(cfg: Config) -> list[Path]:
     :meth:`pipeline.store.Artifact.write` cleans an artifact's leftovers only when it writes that artifact, so
     a build that finds everything up to date would otherwise leave them for good.
     """
+    from pipeline.ann import ann_artifact, ann_dir
     from pipeline.dense import dense_artifact
     from pipeline.lexical import lexical_artifact
     from pipeline.models.convert import model_artifact
@@ -163,6 +165,7 @@ def clean_leftovers(cfg: Config) -> list[Path]:
     from pipeline.translate.cedict import reverse_index_artifact
 
     arts = [reverse_index_artifact(cfg.index_dir / "translate"), model_artifact(cfg), graph_artifact(cfg)]
+    arts.append(ann_artifact(ann_dir(cfg)))
     docs = docs_root(cfg)
     if docs.is_dir():
         for d in sorted(p for p in docs.iterdir() if p.is_dir()):
@@ -285,6 +288,36 @@ def _build_dense(cfg: Config, library: Library, force: bool) -> Iterator[str]:
     yield f"query encoder: ONNX graph {how}{f' ({graph})' if graph else ''} ({time.perf_counter() - t:.2f} s)"
     if dropped := EmbeddingStore(cfg.index_dir, embedder.identity).collect(in_use):
         yield f"embedding cache: removed {len(dropped)} unused, damaged or leftover segment(s)"
+    if line := refresh_ann(cfg, library, embedder.identity, force=force):
+        yield line
+
+
+def refresh_ann(
+    cfg: Config, library: Library, embedder: dict[str, Any] | None = None, force: bool = False
+) -> str | None:
+    """Bring the library's ANN index (:mod:`pipeline.ann`) up to date: built, or the new reports' vectors
+    added to it; removed when the library no longer needs one. Call under the build lock, after the reports'
+    dense indexes are written. Returns a progress line (None: no index, none needed).
+
+    Args:
+        cfg: settings (``ann``, ``ann_threshold``, ``ann_partitions``).
+        library: the library as the catalog now names it.
+        embedder: the passage embedder's identity (default: the configured model's).
+        force: build it anew (centroids trained again) even when it is current.
+    """
+    from pipeline.ann import ann_dir, ann_wanted, ensure_ann
+
+    n = len(library.paragraphs)
+    if not ann_wanted(cfg, n):
+        if not ann_dir(cfg).exists():
+            return None
+        shutil.rmtree(ann_dir(cfg), ignore_errors=True)
+        return f"ann: removed (not used at {n} paragraphs: ann={cfg.ann}, ann_threshold={cfg.ann_threshold})"
+    from pipeline.dense import load_dense_indexes
+    from pipeline.embed import embedder_identity
+
+    identity = embedder if embedder is not None else embedder_identity(cfg)
+    return ensure_ann(cfg, load_dense_indexes(cfg, library.keyed(), identity), force=force)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.build import clean_leftovers, collect_garbage, ensure_dense, ensure_lexical, passage_embedder
+from pipeline.build import (
+    clean_leftovers,
+    collect_garbage,
+    ensure_dense,
+    ensure_lexical,
+    passage_embedder,
+    refresh_ann,
+)
 from pipeline.catalog import (
     ORIGINALS,
     Entry,
@@ -34,9 +41,10 @@ from pipeline.catalog import (
     write_entry,
 )
 from pipeline.config import Config
+from pipeline.errors import PipelineError
 from pipeline.ingest import layout_text, parse_layout, read_report_bytes, settle_identity
 from pipeline.layout import doc_key, lang_of_name
-from pipeline.library import default_entries, load_document
+from pipeline.library import default_entries, load_document, load_library
 from pipeline.store import build_lock, sha256_bytes, write_bytes_atomic
 from pipeline.text import symbol_key
 
@@ -378,6 +386,8 @@ def add_reports(
                 adding.commit()
             except OSError as e:
                 raise _not_written(e, cfg, "added") from None
+            identity = adding.embedder.identity if adding.embedder is not None else None
+            _refresh_ann(cfg, adding.new_entries, identity, adding.log)
     adding.change.seconds = time.perf_counter() - t0
     return adding.change
 
@@ -404,10 +414,34 @@ def remove_documents(cfg: Config, symbol: str, lang: str | None = None, log: Log
             raise LibraryError(
                 f"no document {symbol}{f' ({lang})' if lang else ''} in the library ({listed})"
             )
+        kept = [e for e in entries if e not in gone]
         try:
-            write_catalog(cfg, [e for e in entries if e not in gone], previous=entries)  # the commit point
+            write_catalog(cfg, kept, previous=entries)  # the commit point
         except OSError as e:
             raise _not_written(e, cfg, "removed") from None
         change.entries = gone
+        _refresh_ann(cfg, kept, None, log or (lambda _m: None))
     change.seconds = time.perf_counter() - t0
     return change
+
+
+def _refresh_ann(cfg: Config, entries: Sequence[Entry], embedder: dict[str, Any] | None, log: Log) -> None:
+    """After the catalog's swap: the ANN index gets the change (:func:`pipeline.build.refresh_ann`: an added
+    report's vectors are added to it). The change is made whatever happens here: an index left stale is not
+    used (the dense channel scans exactly, or refuses with ``ann=on``) until ``pipeline build`` updates it."""
+    from pipeline.ann import ann_artifact, ann_dir, ann_wanted
+
+    if not ann_wanted(cfg, sum(e.paragraphs for e in entries)) and not ann_dir(cfg).exists():
+        return
+    try:
+        if embedder is None:  # a removal embeds nothing: the vectors are those the index was built from
+            stored = ann_artifact(ann_dir(cfg)).read_manifest()["inputs"] if ann_dir(cfg).exists() else {}
+            embedder = {
+                k[len("embedder.") :]: v for k, v in stored.items() if k.startswith("embedder.")
+            } or None
+        line = refresh_ann(cfg, load_library(cfg), embedder)
+    except (PipelineError, OSError) as e:
+        log(f"ann: not updated ({str(e).splitlines()[0]}); `pipeline build` updates it")
+        return
+    if line:
+        log(line)

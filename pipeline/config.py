@@ -115,6 +115,17 @@ class Config:
             candidates. For large libraries: about one partition per 1,000 sentences (``docs/scale.md``).
         qdrant_probe: partitions scanned per question on a partitioned collection
             (more: better recall, slower).
+        ann: whether the in-process dense channel searches an approximate index (:mod:`pipeline.ann`, a
+            FAISS IVF over the sentence vectors that ``pipeline build`` and ``pipeline add`` keep up to date)
+            instead of scanning every vector: "auto" (default: above ``ann_threshold`` paragraphs), "on"
+            (any size) or "off" (always exact).
+        ann_threshold: with ``ann=auto``, libraries of more paragraphs than this use the ANN index; smaller
+            ones are scanned exactly (the same rankings as without it). The default is where the exact scan
+            became slower than the ANN path on the project's 2-core machine (``docs/scale.md``).
+        ann_probes: partitions of the ANN index scanned per question (more: better recall, slower).
+        ann_candidates: sentences the ANN index returns per question; their paragraphs are scored exactly.
+        ann_partitions: partitions (k-means centroids) of the ANN index at build; 0 (default) gives one per
+            1,000 sentence vectors.
         no_answer_zh: a Chinese question whose no-answer evidence (:mod:`pipeline.abstain`) is below this
             is flagged ``no_answer`` (calibrated on the shipped library by ``scripts/calibrate_no_answer.py``;
             a library of other reports should be calibrated again). 0 turns the flag off.
@@ -147,6 +158,11 @@ class Config:
     qdrant_collection: str = "pipeline"
     qdrant_partitions: int = 0
     qdrant_probe: int = 16
+    ann: str = "auto"
+    ann_threshold: int = 25_000  # measured: exact 15 / 24 ms at 20k / 30k paragraphs, ANN 19-20 ms
+    ann_probes: int = 64
+    ann_candidates: int = 2000
+    ann_partitions: int = 0
     no_answer_zh: float = 0.8909  # scripts/calibrate_no_answer.py: 1.6 % of answerable dev flagged
     no_answer_en: float = 0.8981  # 1.2 % of answerable dev questions flagged
 
@@ -170,14 +186,19 @@ class Config:
             "fusion": FUSIONS,
             "query_encoder": ("auto", "onnx", "numpy", "sentence-transformers"),
             "backend": ("local", "qdrant"),
+            "ann": ("auto", "on", "off"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise bad(name, f"use one of {', '.join(allowed)}")
-        for name in ("max_query_chars", "top_k", "batch_size", "rrf_k"):
+        for name in ("max_query_chars", "top_k", "batch_size", "rrf_k", "ann_probes", "ann_candidates"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be a whole number of at least 1")
+        for name in ("ann_threshold", "ann_partitions"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise bad(name, "must be a whole number ≥ 0")
         for name in ("query_threads", "query_workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 64:

@@ -366,6 +366,55 @@ class DenseIndex:
             "sentences": sent_all,
         }
 
+    @property
+    def sentence_counts(self) -> np.ndarray:
+        """The number of sentences of each paragraph row."""
+        return self._count
+
+    def row_scores(
+        self, query_vec: np.ndarray, rows: Sequence[int] | np.ndarray, sentence_weight: float
+    ) -> dict[str, np.ndarray]:
+        """:meth:`scores` of the given rows only (their vectors gathered: cost in proportion to them).
+
+        Returns:
+            ``combined``, ``paragraph``, ``sentence`` (float64, one per row, in the order given) and
+            ``first``: the offsets of each row's sentences in ``sentences``, their cosines in that order.
+        """
+        q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        rs = np.asarray(rows, dtype=np.int64)
+        para = (np.asarray(self.paragraphs[np.sort(rs)], dtype=np.float32) @ q)[np.argsort(np.argsort(rs))]
+        para64 = para.astype(np.float64)
+        count = self._count[rs]
+        first = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+        idx = np.repeat(self._first[rs] - first[:-1], count) + np.arange(int(first[-1]))
+        order = np.argsort(idx, kind="stable")
+        sent = np.empty(len(idx), np.float32)
+        if len(idx):
+            sent[order] = np.asarray(self.sentences[idx[order]], dtype=np.float32) @ q
+        best = para64.copy()
+        has = count > 0
+        if has.any():
+            best[has] = np.maximum.reduceat(sent, first[:-1][has]).astype(np.float64)
+        w = sentence_weight
+        return {
+            "combined": (1.0 - w) * para64 + w * best,
+            "paragraph": para64,
+            "sentence": best,
+            "sentences": sent,
+            "first": first,
+        }
+
+    def vectors_digest(self, paragraphs: int | None = None) -> str:
+        """sha256 of what the vectors of the first ``paragraphs`` rows (default: all) were embedded from: the
+        paragraphs' and their sentences' text keys (prompt and text), and how the sentences group."""
+        n = len(self.numbers) if paragraphs is None else paragraphs
+        m = int(self._first[n]) if n < len(self.numbers) else len(self.sentence_keys)
+        h = hashlib.sha256()
+        h.update("\n".join(self.paragraph_keys[:n]).encode())
+        h.update(b"\0" + "\n".join(self.sentence_keys[:m]).encode() + b"\0")
+        h.update(np.ascontiguousarray(self._count[:n], dtype="<i8").tobytes())
+        return h.hexdigest()
+
     def sentence_rows(self, row: int) -> slice:
         """Rows of ``sentences`` (and of ``scores()["sentences"]``) that belong to paragraph row ``row``."""
         a = int(self._first[row])

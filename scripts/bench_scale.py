@@ -15,8 +15,11 @@ What is measured, in one run (each engine in its own process, so each peak RSS i
 * ``edgep`` -- the same backend on Qdrant Edge with sentence partitions (``partitions=C``, default one per
   1,000 sentences): the dense candidates are the best by MAX_SIM among the paragraphs with a vector in the
   query's ``probe`` nearest partitions (an exact scan of those points in the engine; no HNSW graph).
-* ``ivf`` -- the same idea in process (numpy): sentence vectors stored by partition, the probed partitions
-  scanned as contiguous blocks, the best candidates rescored exactly; the lexical channel exact.
+* ``ann`` -- the shipped in-process path on its ANN index: :func:`pipeline.ann.ensure_ann` (what ``pipeline
+  build`` and ``pipeline add`` run) builds a FAISS IVF over the synthetic sentence vectors (then adds the last
+  65 paragraphs' vectors, as ``add`` does), and :class:`pipeline.backends.local.LocalChannels` (what the
+  Retriever uses) answers each question: candidates from both channels scored exactly, fused with the dense
+  statistics from a fixed sample.
 * ``local`` -- the same backend on qdrant-client's local mode (pure Python), at ``--local-n`` only.
 
 Synthetic data (fixed seed): each paragraph is 2-6 (mean 4) sentences drawn from one window of 8 consecutive
@@ -841,128 +844,98 @@ def phase_grouping(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _ivf_dir(work: Path, n: int) -> Path:
-    return work / f"ivf-{n}"
+ADD_PARAGRAPHS = 65  # the add measured: a report of the real report's size, the last rows of the data
 
 
-def phase_ivf_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """In-process ANN for the dense channel: sentence partitions (IVF). Spherical k-means on a sample of the
-    sentence vectors gives C centroids; every sentence goes to its nearest centroid; the sentence vectors are
-    written again in centroid order (each partition one contiguous block, with its sentences' paragraph
-    rows), so a query scans its nprobe nearest partitions as a few contiguous matrix products."""
-    from threadpoolctl import threadpool_limits
+def synthetic_dense_index(data: Path, upto: int | None = None) -> Any:
+    """The synthetic vectors as the project's :class:`pipeline.dense.DenseIndex` (memory-mapped arrays, a
+    sentence map and text keys like a loaded library's), over the first ``upto`` paragraphs (default all)."""
+    from pipeline.dense import DenseIndex
+
+    first = np.load(data / "first.npy")
+    n = len(first) - 1 if upto is None else upto
+    m = int(first[n])
+    P = np.load(data / "P.npy", mmap_mode="r")[:n]
+    S = np.load(data / "S.npy", mmap_mode="r")[:m]
+    counts = np.diff(first[: n + 1])
+    owner = np.repeat(np.arange(n), counts).tolist()
+    index = (np.arange(m) - np.repeat(first[:n], counts)).tolist()
+    smap = [{"paragraph": p, "index": j, "start": -1, "end": -1} for p, j in zip(owner, index, strict=True)]
+    info = {"dims": DIM, "n_paragraphs": n, "n_sentences": m, "inputs": {"embedder.model": "synthetic"}}
+    return DenseIndex(
+        P,
+        S,
+        list(range(n)),
+        smap,
+        info,
+        [f"p{i:063x}" for i in range(n)],
+        [f"s{i:063x}" for i in range(m)],
+    )
+
+
+def _ann_cfg(args: argparse.Namespace, n: int, **over: Any) -> Any:
+    import pipeline.ann
+    from pipeline.config import Config
+
+    pipeline.ann.STORAGE = args.ann_storage
+    root = Path(args.work) / (
+        f"ann-home-{n}" + ("" if args.ann_storage == "float16" else f"-{args.ann_storage}")
+    )
+    return Config(root=root, **{"ann": "on", "ann_partitions": args.ann_partitions, **over})
+
+
+def phase_ann_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The shipped ANN index (:func:`pipeline.ann.ensure_ann`, what ``pipeline build`` runs) over the
+    synthetic vectors less the last ``ADD_PARAGRAPHS`` paragraphs, then ``pipeline add``'s update with them
+    (the same function: their vectors added to the index, no retraining)."""
+    from pipeline.ann import ann_artifact, ann_dir, ensure_ann
 
     meta = json.loads((data / "meta.json").read_text())
-    n, m = meta["n"], meta["n_sentences"]
-    out = _ivf_dir(Path(args.work), n)
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    C = args.ivf_clusters or max(16, m // 1000)
-    S = np.load(data / "S.npy", mmap_mode="r")
-    first = np.load(data / "first.npy")
-    rng = np.random.default_rng(args.seed)
+    n = meta["n"]
+    cfg = _ann_cfg(args, n)
+    shutil.rmtree(cfg.root, ignore_errors=True)
+    cfg.index_dir.mkdir(parents=True)
     t0 = time.perf_counter()
-    with threadpool_limits(os.cpu_count() or 1):  # the build may use every core
-        X = np.ascontiguousarray(S[np.sort(rng.choice(m, min(m, 32 * C), replace=False))])
-        cent = X[rng.choice(len(X), C, replace=False)].copy()
-        for _ in range(
-            10
-        ):  # spherical k-means (centroids renormalised); an empty cluster takes a random point
-            a = np.empty(len(X), dtype=np.int64)
-            for i in range(0, len(X), 65536):
-                a[i : i + 65536] = np.argmax(X[i : i + 65536] @ cent.T, axis=1)
-            sums = np.zeros_like(cent)
-            np.add.at(sums, a, X)
-            empty = np.bincount(a, minlength=C) == 0
-            sums[empty] = X[rng.choice(len(X), int(empty.sum()), replace=False)]
-            cent = (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(np.float32)
-        train_s = time.perf_counter() - t0
-        assign = np.empty(m, dtype=np.int32)
-        step = 131072
-        for i in range(0, m, step):
-            assign[i : i + step] = np.argmax(np.asarray(S[i : i + step]) @ cent.T, axis=1)
-    order = np.argsort(assign, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(assign, minlength=C))]).astype(np.int64)
-    para_of = np.repeat(np.arange(n, dtype=np.int32), np.diff(first))
-    Ss = np.lib.format.open_memmap(out / "S_by_partition.npy", mode="w+", dtype=np.float32, shape=(m, DIM))
-    for i in range(0, m, step):
-        Ss[i : i + step] = S[np.sort(order[i : i + step])][np.argsort(np.argsort(order[i : i + step]))]
-    Ss.flush()
-    del Ss
-    np.save(out / "rows_by_partition.npy", para_of[order])
-    np.save(out / "centroids.npy", cent)
-    np.save(out / "offsets.npy", offsets)
-    build_s = time.perf_counter() - t0
-    sizes = np.diff(offsets)
+    before = synthetic_dense_index(data, n - ADD_PARAGRAPHS)
+    load_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    built = ensure_ann(cfg, before)
+    build_s = time.perf_counter() - t1
+    log(built)
+    del before
+    dense = synthetic_dense_index(data)
+    t2 = time.perf_counter()
+    added = ensure_ann(cfg, dense)
+    add_s = time.perf_counter() - t2
+    log(added)
+    if "added" not in added:
+        raise SystemExit(f"the add rebuilt the index: {added}")
+    info = ann_artifact(ann_dir(cfg)).read_manifest()["info"]
     return {
-        "engine": "ivf",
+        "engine": "ann",
         "n": n,
-        "clusters": C,
+        "partitions": info["partitions"],
+        "vectors": info["vectors"],
         "bm25_build_s": 0.0,
+        "dense_load_s": round(load_s, 1),
         "build_s": round(build_s, 1),
-        "train_s": round(train_s, 1),
-        "partition_sizes": [int(sizes.min()), int(np.median(sizes)), int(sizes.max())],
+        "add_s": round(add_s, 1),
+        "add_paragraphs": ADD_PARAGRAPHS,
         "build_peak_rss_gb": round(peak_rss_gb(), 2),
-        "disk_gb": round(disk_gb(out), 2),
+        "disk_gb": round(disk_gb(ann_dir(cfg)), 2),
     }
 
 
-class IVFDense:
-    """The dense channel over sentence partitions: candidates are the paragraphs of the best sentences in the
-    query's nprobe nearest partitions; the best ``cand`` of them by (1-w)·paragraph + w·best scanned sentence
-    are rescored exactly ((1-w)·paragraph + w·best of all their sentences) and the top k returned."""
+def phase_ann_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Hybrid through the shipped channel class (:class:`pipeline.backends.local.LocalChannels`, what the
+    Retriever uses) on the ANN index: the lexical channel's top 1,000 (BM25Index over every paragraph), the
+    dense channel's top 500 among the index's candidates scored exactly, the other channel's exact scores of
+    each channel's candidates, the dense statistics from the fixed 8,192-paragraph sample, fused."""
+    from types import SimpleNamespace
 
-    def __init__(self, data: Path, ivf: Path) -> None:
-        self.P = np.load(data / "P.npy", mmap_mode="r")
-        self.S = np.load(data / "S.npy", mmap_mode="r")
-        self.first = np.load(data / "first.npy")
-        self.Ss = np.load(ivf / "S_by_partition.npy", mmap_mode="r")
-        self.rows = np.load(ivf / "rows_by_partition.npy")
-        self.cent = np.load(ivf / "centroids.npy")
-        self.offsets = np.load(ivf / "offsets.npy")
-
-    def exact(self, q: np.ndarray, w: float, rows: Any) -> dict[int, float]:
-        """Exact combined scores of the given rows (DenseIndex.scores' arithmetic), gathered in one go."""
-        rows = np.asarray(sorted(set(int(r) for r in rows)), dtype=np.int64)
-        if not len(rows):
-            return {}
-        para = (np.asarray(self.P[rows]) @ q).astype(np.float64)
-        a, b = self.first[rows], self.first[rows + 1]
-        lens = b - a
-        idx = np.repeat(a - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(int(lens.sum()))
-        sent = np.asarray(self.S[idx]) @ q
-        best = np.maximum.reduceat(sent, np.concatenate([[0], np.cumsum(lens)[:-1]])).astype(np.float64)
-        return dict(zip(rows.tolist(), ((1.0 - w) * para + w * best).tolist(), strict=True))
-
-    def search(self, q: np.ndarray, w: float, k: int, nprobe: int, cand: int) -> tuple[dict[int, float], int]:
-        cs = self.cent @ q
-        probe = np.argpartition(-cs, min(nprobe, len(cs) - 1))[:nprobe]
-        parts = [(int(self.offsets[c]), int(self.offsets[c + 1])) for c in np.sort(probe)]
-        sc = np.concatenate([np.asarray(self.Ss[a:b]) @ q for a, b in parts])
-        rw = np.concatenate([self.rows[a:b] for a, b in parts])
-        top = min(len(sc), 3 * cand)
-        sel = np.argpartition(-sc, top - 1)[:top] if top < len(sc) else np.arange(len(sc))
-        o = sel[np.argsort(-sc[sel], kind="stable")]
-        rows, first_idx = np.unique(rw[o], return_index=True)  # each paragraph's best scanned sentence
-        best = sc[o][first_idx]
-        if len(rows) > cand:
-            keep = np.sort(np.argpartition(-best, cand - 1)[:cand])
-            rows, best = rows[keep], best[keep]
-        approx = (1.0 - w) * (np.asarray(self.P[rows]) @ q) + w * best
-        kk = min(k, len(rows))
-        chosen = rows[np.argpartition(-approx, kk - 1)[:kk]] if kk else rows
-        return self.exact(q, w, chosen), len(sc)
-
-
-def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Hybrid over the IVF dense channel, in process: the lexical channel exact (BM25Index over every
-    paragraph: candidates and its mean and standard deviation), the dense channel's candidates from the
-    partitions, each channel's exact scores for the other's candidates, the dense mean and standard deviation
-    from a fixed sample of paragraphs, fused as the Qdrant path fuses (``fuse_candidates``)."""
     from threadpoolctl import threadpool_limits
 
-    from pipeline.fusion import fuse_candidates
-    from pipeline.ranking import top_k
+    from pipeline.backends.local import LocalChannels
 
     threadpool_limits(1)  # one BLAS thread per query, as the project's server runs it
     meta = json.loads((data / "meta.json").read_text())
@@ -970,57 +943,47 @@ def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     truth = np.load(data / "truth.npz")
     Q = np.load(data / "Q.npy")
     queries = meta["queries"]
-    w = meta["sentence_weight"]
     t0 = time.perf_counter()
     bm25 = load_bm25(data, meta)
-    ivf = IVFDense(data, _ivf_dir(Path(args.work), n))
-    samples = {}
-    for cfg in args.ivf_configs.split(","):
-        size = int(cfg.split(":")[2])  # nprobe:candidates:sample[:K_lexical[:K_dense]]
-        if size not in samples:
-            rng = np.random.default_rng(5)
-            rows = np.sort(rng.choice(n, size=min(size, n), replace=False))
-            sl = [np.asarray(ivf.S[ivf.first[r] : ivf.first[r + 1]]) for r in rows]
-            samples[size] = (
-                np.ascontiguousarray(ivf.P[rows]),
-                np.ascontiguousarray(np.concatenate(sl)),
-                np.concatenate([[0], np.cumsum([len(x) for x in sl])]).astype(np.int64),
-            )
+    dense = synthetic_dense_index(data)
     open_s = time.perf_counter() - t0
     nq = len(queries)
     results = []
-    for ci, cfg in enumerate(args.ivf_configs.split(",")):
-        nprobe, cand, size, k_lex, k_dense = ([int(x) for x in cfg.split(":")] + [100, 200])[:5]
-        sP, sS, sfirst = samples[size]
+    for ci, conf in enumerate(args.ann_configs.split(",")):
+        probes, cands = (int(x) for x in conf.split(":"))
+        cfg = _ann_cfg(
+            args, n, ann_probes=probes, ann_candidates=cands, sentence_weight=meta["sentence_weight"]
+        )
+        channels = LocalChannels(cfg, lambda: bm25, lambda: dense)
+        t1 = time.perf_counter()
+        if channels.ann(dense) is None:
+            raise SystemExit("the ANN index did not open")
+        ann_open_s = time.perf_counter() - t1
         runs = args.runs if ci == 0 else 1
         per_run = []
+        lat_lex: list[float] = []
+        lat_dense: list[float] = []
+        rec_dense: list[float] = []
         for run in range(runs):
-            lat, lat_lex, lat_dense, rec, rec_dense, scanned = [], [], [], [], [], []
+            lat, rec = [], []
             for i in range(nq):
-                terms = [tuple(t) for t in queries[i]["terms"]]
-                q = Q[i]
+                plan = SimpleNamespace(bm25_terms=[tuple(t) for t in queries[i]["terms"]])
                 ta = time.perf_counter()
-                lx_all = bm25.scores(terms)
-                lex_rows = top_k(lx_all, k_lex)
-                ls = (float(lx_all.mean()), float(lx_all.std()))
+                found, _ = channels.search(plan, Q[i], 10, queries[i]["weight"], lexical=True, rows=None)  # type: ignore[arg-type]
                 tb = time.perf_counter()
-                dd, ns = ivf.search(q, w, k_dense, nprobe, cand)
-                tc = time.perf_counter()
-                dense_top10 = [r for r, _ in sorted(dd.items(), key=lambda x: (-x[1], x[0]))[:10]]
-                dd.update(ivf.exact(q, w, [r for r in lex_rows.tolist() if r not in dd]))
-                lx = {r: float(lx_all[r]) for r in dd}
-                dn = dense_scores_one(sP, sS, sfirst, q, w)
-                fused = fuse_candidates(
-                    lx, dd, queries[i]["weight"], ls, (float(dn.mean()), float(dn.std()))
-                )[:10]
-                td = time.perf_counter()
-                if i or run:
-                    lat.append(td - ta)
-                    lat_lex.append(tb - ta)
-                    lat_dense.append(tc - tb)
-                scanned.append(ns)
-                rec.append(len({r for r, _ in fused} & set(truth["hybrid"][i].tolist())) / 10)
-                rec_dense.append(len(set(dense_top10) & set(truth["dense"][i].tolist())) / 10)
+                if i or run:  # the first one pages in and draws the statistics sample
+                    lat.append(tb - ta)
+                rec.append(len({f.row for f in found} & set(truth["hybrid"][i].tolist())) / 10)
+                if run == 0:  # each channel alone, once
+                    tc = time.perf_counter()
+                    bm25.scores(plan.bm25_terms)
+                    td = time.perf_counter()
+                    alone, _ = channels.search(plan, Q[i], 10, 0.0, lexical=False, rows=None)  # type: ignore[arg-type]
+                    te = time.perf_counter()
+                    if i:
+                        lat_lex.append(td - tc)
+                        lat_dense.append(te - td)
+                    rec_dense.append(len({f.row for f in alone} & set(truth["dense"][i].tolist())) / 10)
             per_run.append(
                 {
                     "p50": pct(lat, 50),
@@ -1029,31 +992,28 @@ def phase_ivf_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                     "dense_p50": pct(lat_dense, 50),
                     "recall": float(np.mean(rec)),
                     "recall_dense": float(np.mean(rec_dense)),
-                    "scanned": float(np.mean(scanned)),
                 }
             )
             log(
-                f"ivf n={n} nprobe={nprobe} cand={cand} sample={size} run {run}: "
-                f"p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
-                f"recall@10 {per_run[-1]['recall']:.4f}"
+                f"ann n={n} probes={probes} candidates={cands} run {run}: "
+                f"p50 {per_run[-1]['p50'] * 1e3:.1f} ms, recall@10 {per_run[-1]['recall']:.4f}"
             )
         results.append(
             {
-                "label": f"{k_lex}:{k_dense}:{cand}, nprobe {nprobe}, sample {size}",
-                "k_lexical": k_lex,
-                "k_dense": k_dense,
-                "dense_candidates": cand,
-                "nprobe": nprobe,
-                "sample": size,
+                "label": f"1000:500, {probes} probes, {cands} candidate sentences",
+                "k_lexical": 1000,
+                "k_dense": 500,
+                "dense_candidates": cands,
+                "probes": probes,
                 "runs": runs,
                 "queries": nq,
-                "sentences_scanned": round(statistics.median(r["scanned"] for r in per_run)),
+                "ann_open_s": round(ann_open_s, 2),
                 **summarize(per_run),
                 "lexical_recall@10": 1.0,
             }
         )
     return {
-        "engine": "ivf",
+        "engine": "ann",
         "n": n,
         "open_s": round(open_s, 1),
         "serve_peak_rss_gb": round(peak_rss_gb(), 2),
@@ -1066,8 +1026,8 @@ PHASES = {
     "build": phase_build,
     "query": phase_query,
     "grouping": phase_grouping,
-    "ivf_build": phase_ivf_build,
-    "ivf_query": phase_ivf_query,
+    "ann_build": phase_ann_build,
+    "ann_query": phase_ann_query,
 }
 
 
@@ -1118,12 +1078,19 @@ def main() -> None:
         default="100:200:300,100:200:600,50:100:300,200:400:600",
         help="K_lexical:K_dense:dense_candidates per hybrid config; the first is the main one",
     )
-    ap.add_argument("--ivf-clusters", type=int, default=0, help="ivf: partitions (default: sentences / 1000)")
     ap.add_argument(
-        "--ivf-configs",
-        default="32:1000:8192,16:1000:8192,64:1000:8192,32:1000:2048",
-        help="ivf: nprobe:candidates:statistics-sample[:K_lexical[:K_dense]] per config (K: 100, 200); "
-        "the first is the main one",
+        "--ann-partitions", type=int, default=0, help="ann: partitions (default: one per 1,000 vectors)"
+    )
+    ap.add_argument(
+        "--ann-storage",
+        default="float16",
+        choices=("float16", "float32"),
+        help="ann: the IVF's vectors (the engine ann32 runs float32 beside the shipped float16)",
+    )
+    ap.add_argument(
+        "--ann-configs",
+        default="64:2000,32:2000,128:4000",
+        help="ann: probes:candidate-sentences per config (ann_probes, ann_candidates); the first is the main",
     )
     ap.add_argument(
         "--partitions", type=int, default=0, help="edgep: sentence partitions (default: sentences / 1000)"
@@ -1177,7 +1144,9 @@ def main() -> None:
         "args": {k: v for k, v in vars(args).items() if k not in ("phase", "data", "kind", "out")},
         "runs": [],
     }
-    sizes: dict[int, list[str]] = {args.n: [e for e in engines if e in ("exact", "ivf", "edgep", "edge")]}
+    sizes: dict[int, list[str]] = {
+        args.n: [e for e in engines if e in ("exact", "ann", "ann32", "edgep", "edge")]
+    }
     if args.local_n and "local" in engines:
         sizes.setdefault(args.local_n, ["exact", "edge"])
         sizes[args.local_n].append("local")
@@ -1200,10 +1169,12 @@ def main() -> None:
         log(f"data for n={n} ready in {time.perf_counter() - t0:.0f}s")
         if not (data / "truth.npz").is_file() or "exact" in engs:
             entry["engines"]["exact"] = run_phase("exact", data, args)
-        if "ivf" in engs:
-            entry["engines"]["ivf"] = merge_build_query(
-                run_phase("ivf_build", data, args), run_phase("ivf_query", data, args)
-            )
+        for kind, storage in (("ann", "float16"), ("ann32", "float32")):
+            if kind in engs:
+                entry["engines"]["ann" if kind == "ann" else "ann-float32"] = merge_build_query(
+                    run_phase("ann_build", data, args, ann_storage=storage),
+                    run_phase("ann_query", data, args, ann_storage=storage),
+                )
         for kind in ("edgep", "edge", "local"):
             if kind in engs:
                 b = run_phase("build", data, args, kind=kind)
@@ -1320,11 +1291,17 @@ def render(results: dict[str, Any]) -> str:
                     conf = c.get("label") or f"{c['k_lexical']}:{c['k_dense']}:{c['dense_candidates']}"
                     shown = {
                         "edgep": f"edge, {e.get('partitions', '?')} sentence partitions",
-                        "ivf": f"in-process IVF, {e.get('clusters', '?')} partitions",
+                        "ann": f"in-process ANN (pipeline.ann, {e.get('partitions', '?')} partitions)",
+                        "ann-float32": f"in-process ANN, float32 IVF ({e.get('partitions', '?')} partitions)",
                     }.get(name, name)
+                    extra = (
+                        f"add of {e['add_paragraphs']} paragraphs: {e['add_s']}"
+                        if "add_s" in e
+                        else f"+{e['bm25_build_s']} BM25"
+                    )
                     lines.append(
                         f"| {n} | {shown} | {conf} | {e['build_s']} "
-                        f"(+{e['bm25_build_s']} BM25) | {mem(e, 'build_')} | {mem(e, 'serve_')} | "
+                        f"({extra}) | {mem(e, 'build_')} | {mem(e, 'serve_')} | "
                         f"{e['disk_gb']} | "
                         f"{c['p50_ms']} [{c['p50_spread_ms'][0]}–{c['p50_spread_ms'][1]}] | "
                         f"{c['p95_ms']} | {c['lexical_p50_ms']} | {c['dense_p50_ms']} | {c['recall@10']} | "
@@ -1345,7 +1322,8 @@ def chart(results: dict[str, Any], path: Path) -> None:
         "exact": "#777777",
         "edge": "#dc244c",
         "local": "#2f6fb0",
-        "ivf": "#3a9a5b",
+        "ann": "#3a9a5b",
+        "ann-float32": "#9ac25b",
         "edgep": "#8a3ab9",
     }
     for run in results["runs"]:

@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.backends import candidates
 from pipeline.backends.base import Scored
+from pipeline.backends.candidates import Sample, dense_combined, fuse_top
 from pipeline.backends.qdrant.engines import DamagedCollection, engine_failure, from_engine
 from pipeline.errors import (
     ComponentError,
@@ -43,7 +45,7 @@ from pipeline.errors import (
     PipelineError,
     StaleIndexError,
 )
-from pipeline.fusion import fuse, fuse_candidates
+from pipeline.fusion import fuse
 from pipeline.ranking import top_k
 
 if TYPE_CHECKING:
@@ -51,15 +53,14 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.library import Library
 
-#: Settings of the search: candidates per channel, and the paragraphs sampled for the fusion statistics. At a
-#: million paragraphs the fused top 10 often holds paragraphs that are in neither channel's top 100-200
-#: (moderately good in both): 1,000 lexical and 500 dense candidates raised hybrid recall@10 from 0.93 to
-#: 0.97-0.99 (docs/scale.md). DENSE_POOL: what the engine's dense search ranks before taking the top K_DENSE
-#: (paragraph-vector HNSW candidates, or MAX_SIM candidates of the probed partitions).
-K_LEXICAL = 1000
-K_DENSE = 500
+#: Settings of the search: candidates per channel and the paragraphs sampled for the fusion statistics
+#: (:mod:`pipeline.backends.candidates`, shared with the in-process ANN channel). DENSE_POOL: what the
+#: engine's dense search ranks before taking the top K_DENSE (paragraph-vector HNSW candidates, or MAX_SIM
+#: candidates of the probed partitions).
+K_LEXICAL = candidates.K_LEXICAL
+K_DENSE = candidates.K_DENSE
 DENSE_POOL = 1000
-SAMPLE = 8192
+SAMPLE = candidates.SAMPLE
 #: Up to this many paragraphs searched, every one is scored exactly (their vectors travel from the engine on
 #: every question, so this stays small); beyond it, candidates and the statistics sample.
 EXACT_UP_TO = 2048
@@ -251,8 +252,8 @@ class QdrantChannels:
             raise engine_error(cfg, e, "opening the collection") from e
         self.term_id: dict[str, int] = tables["dim"]
         self.idf: np.ndarray = np.nan_to_num(tables["idf"], nan=0.0)
-        self._rng = np.random.default_rng(0)
-        self._samples: dict[Any, np.ndarray] = {}
+        self._sampler = Sample(len(library.paragraphs), SAMPLE)
+        self._samples = self._sampler.drawn
         self._arrays: dict[Any, dict[str, Any]] = {}
 
     def _open(self, embedder: dict[str, Any] | None) -> dict[str, Any]:
@@ -293,20 +294,11 @@ class QdrantChannels:
     # --- one question ---------------------------------------------------------------------------------
 
     def _searched(self, rows: np.ndarray | None) -> np.ndarray:
-        return np.arange(len(self.library.paragraphs)) if rows is None else rows
+        return self._sampler.searched(rows)
 
     def _sample(self, rows: np.ndarray | None) -> np.ndarray:
         """Every searched row when they are at most ``SAMPLE``, else a fixed random sample of them."""
-        key = None if rows is None else rows.tobytes()
-        if key not in self._samples:
-            searched = self._searched(rows)
-            take = (
-                searched
-                if len(searched) <= SAMPLE
-                else np.sort(self._rng.choice(searched, SAMPLE, replace=False))
-            )
-            self._samples[key] = take
-        return self._samples[key]
+        return self._sampler.rows(rows, SAMPLE)
 
     def _filter(self, docs: Sequence[str] | None, lang: str | None) -> dict[str, Any] | None:
         f: dict[str, Any] = {}
@@ -403,26 +395,23 @@ class QdrantChannels:
         """A library larger than the sample: each channel's candidates from the engine (its scores), the
         statistics from the sample scored client-side, fusion over the candidates; exact scores for the k."""
         b, w = self.backend, self.cfg.sentence_weight
-        lex = dict(b.lexical(terms, max(K_LEXICAL, k), filt, detail=False)) if lexical else {}
-        any_term = bool(lex)
         if qv is None:  # lexical only: BM25's own top k (exact)
-            top = b.lexical(terms, k, filt)
-            return [Scored(r, s, {"lexical": s}, None) for r, s in top], any_term
-        dense = {d.row: d.combined for d in b.dense(qv, max(K_DENSE, k), w, filt, detail=False)}
-        if lexical:
-            lex.update(b.lexical_scores(terms, [r for r in dense if r not in lex], detail=False))
-            dense.update(
-                {
-                    r: d.combined
-                    for r, d in b.dense_scores(
-                        qv, [r for r in lex if r not in dense], w, detail=False
-                    ).items()
-                }
-            )
-            ls, ds = self._statistics(self._sample(rows), terms, qv)
-            ranked = fuse_candidates(lex, dense, weight, ls, ds)[:k]
-        else:
-            ranked = sorted(dense.items(), key=lambda x: (-x[1], x[0]))[:k]
+            found = b.lexical(terms, k, filt)
+            return [Scored(r, s, {"lexical": s}, None) for r, s in found], bool(found)
+        q = qv
+        ranked, any_term = fuse_top(
+            k,
+            weight,
+            lexical_top=(lambda n: dict(b.lexical(terms, n, filt, detail=False))) if lexical else None,
+            dense_top=lambda n: {d.row: d.combined for d in b.dense(q, n, w, filt, detail=False)},
+            lexical_of=lambda rs: b.lexical_scores(terms, list(rs), detail=False),
+            dense_of=lambda rs: {
+                r: d.combined for r, d in b.dense_scores(q, list(rs), w, detail=False).items()
+            },
+            statistics=lambda: self._statistics(self._sample(rows), terms, q),
+            k_lexical=K_LEXICAL,
+            k_dense=K_DENSE,
+        )
         top = [r for r, _ in ranked]
         exact_lex = b.lexical_scores(terms, top) if lexical else {}
         exact_dense = b.dense_scores(qv, top, w)
@@ -449,9 +438,7 @@ class QdrantChannels:
             qvec[d] += wt * float(self.idf[d])
         lx = a["lexical"] @ qvec
         q = np.asarray(qv, dtype=np.float32).reshape(-1)
-        w = self.cfg.sentence_weight
-        best = np.maximum.reduceat(a["sent"] @ q, a["first"][:-1]) if len(a["sent"]) else a["para"] @ q
-        dn = (1.0 - w) * (a["para"] @ q).astype(np.float64) + w * best.astype(np.float64)
+        dn = dense_combined(a["para"], a["sent"], a["first"], q, self.cfg.sentence_weight)
         return (float(lx.mean()), float(lx.std())), (float(dn.mean()), float(dn.std()))
 
     def _sentence_cosines(self, qv: np.ndarray, rows: list[int]) -> dict[int, np.ndarray]:
