@@ -124,7 +124,8 @@ def add_filters(p: argparse.ArgumentParser, parallel: bool = True) -> None:
         p.add_argument(
             "--parallel",
             action="store_true",
-            help="show each hit's paragraph in the document's other language versions (same number)",
+            help="show each hit's paragraph in the document's other language versions (same number), "
+            "its sentences aligned with the hit's and the answer's counterpart marked",
         )
 
 
