@@ -115,6 +115,11 @@ class Config:
             candidates. For large libraries: about one partition per 1,000 sentences (``docs/scale.md``).
         qdrant_probe: partitions scanned per question on a partitioned collection
             (more: better recall, slower).
+        qdrant_quantization: at ``build --backend qdrant`` on Qdrant Edge, also keep the sentence vectors as
+            int8 ("int8": scalar quantization in RAM, which makes the partition scan cheaper; scores are
+            rescored from the float32 vectors) or not ("none", default).
+        qdrant_oversampling: on a quantized collection, the partition scan rescores this many times its
+            candidates from the float32 vectors (at least 1; 0: the scan reads the float32 vectors).
         ann: whether the in-process dense channel searches an approximate index (:mod:`pipeline.ann`, a
             FAISS IVF over the sentence vectors that ``pipeline build`` and ``pipeline add`` keep up to date)
             instead of scanning every vector: "auto" (default: above ``ann_threshold`` paragraphs), "on"
@@ -158,6 +163,8 @@ class Config:
     qdrant_collection: str = "pipeline"
     qdrant_partitions: int = 0
     qdrant_probe: int = 16
+    qdrant_quantization: str = "none"
+    qdrant_oversampling: float = 2.0
     ann: str = "auto"
     ann_threshold: int = 25_000  # measured: exact 15 / 24 ms at 20k / 30k paragraphs, ANN 19-20 ms
     ann_probes: int = 64
@@ -231,6 +238,14 @@ class Config:
             or self.qdrant_probe < 1
         ):
             raise bad("qdrant_probe", "must be a whole number of at least 1")
+        if self.qdrant_quantization not in ("none", "int8"):
+            raise bad("qdrant_quantization", "must be none or int8")
+        if (
+            isinstance(self.qdrant_oversampling, bool)
+            or not isinstance(self.qdrant_oversampling, (int, float))
+            or not (self.qdrant_oversampling >= 1.0 or self.qdrant_oversampling == 0)
+        ):
+            raise bad("qdrant_oversampling", "must be a number of at least 1, or 0")
         self.validate_qdrant()
         return self
 

@@ -555,8 +555,13 @@ def phase_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     dense = SynthDense(data)
     payloads = _payloads(n)
     parts = _partitions(args, meta["n_sentences"]) if args.kind == "edgep" else 0
+    quant = args.quantization if args.kind == "edgep" else "none"
     backend = QdrantBackend(
-        _location(args.kind, work, n), hnsw_m=args.m, ef_construct=args.ef_construct, partitions=parts
+        _location(args.kind, work, n),
+        hnsw_m=args.m,
+        ef_construct=args.ef_construct,
+        partitions=parts,
+        quantization=quant,
     )
     t1 = time.perf_counter()
     counts = backend.upload(payloads, bm25, dense, batch_size=args.batch, progress=not args.quiet)
@@ -568,6 +573,7 @@ def phase_build(data: Path, args: argparse.Namespace) -> dict[str, Any]:
         "bm25_build_s": round(bm25_s, 1),
         "build_s": round(up_s, 1),
         "partitions": parts,
+        **({"quantization": quant} if quant != "none" else {}),
         "counts": counts,
         "build_peak_rss_gb": round(peak_rss_gb(), 2),
         "disk_gb": round(disk_gb(_dir(args.kind, work, n)), 2),
@@ -667,13 +673,21 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     stats = SampleStats(data, meta, state, args.sample)
     open_s = time.perf_counter() - t0
     spec = args.edgep_configs if args.kind == "edgep" else args.configs
-    configs = [tuple(int(x) for x in c.split(":")) + (0,) for c in spec.split(",")]
+    # edgep: K_lexical:K_dense:candidates:probe[:oversampling] (oversampling 0: the float32 scan)
+    configs = [
+        tuple(int(x) for x in c.split(":")[:4]) + (float(c.split(":")[4]) if c.count(":") >= 4 else None, 0)
+        for c in spec.split(",")
+    ]
     nq = len(queries) if args.kind in ("edge", "edgep") else min(len(queries), args.local_queries)
     results = []
-    for ci, (k_lex, k_dense, cand, probe, *_) in enumerate(configs):
+    for ci, (k_lex, k_dense, cand, probe, over, *_) in enumerate(configs):
         backend.dense_candidates = cand
         if probe:
             backend.probe = probe
+        if over is not None:
+            backend.engine.oversampling = over  # type: ignore[attr-defined]
+        quantized = bool((state["schema"].get("hnsw") or {}).get("quantization"))
+        scan = "" if not quantized else f", int8 ×{over:g}" if over else ", float32 scan"
         runs = args.runs if ci == 0 else 1
         per_run = []
         for run in range(runs):
@@ -697,10 +711,8 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 ls, ds = stats.stats(terms, q, w)
                 fused = fuse_candidates(lx, dd, queries[i]["weight"], ls, ds)[:10]
                 top = [r for r, _ in fused]
-                backend.dense_scores(
-                    q, top, w
-                )  # the hits' exact cosines and best sentences, as an answer shows
-                backend.lexical_scores(terms, top)  # ... and their exact BM25
+                # the hits' exact BM25, cosines and best sentences, as an answer shows them (QdrantChannels)
+                backend.exact_scores(terms, q, top, w)
                 td = time.perf_counter()
                 if i or run:  # the very first query warms caches
                     lat.append(td - ta)
@@ -725,13 +737,18 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 }
             )
             log(
-                f"{args.kind} n={n} K=({k_lex},{k_dense},{cand}) probe {probe} run {run}: "
+                f"{args.kind} n={n} K=({k_lex},{k_dense},{cand}) probe {probe}{scan} run {run}: "
                 f"p50 {per_run[-1]['p50'] * 1e3:.1f} ms, "
                 f"recall@10 {per_run[-1]['recall']:.3f}"
             )
         results.append(
             {
-                **({"label": f"{k_lex}:{k_dense}:{cand}, probe {probe}", "probe": probe} if probe else {}),
+                **(
+                    {"label": f"{k_lex}:{k_dense}:{cand}, probe {probe}{scan}", "probe": probe}
+                    if probe
+                    else {}
+                ),
+                **({"oversampling": over} if over is not None else {}),
                 "k_lexical": k_lex,
                 "k_dense": k_dense,
                 "dense_candidates": cand,
@@ -1101,6 +1118,13 @@ def main() -> None:
         help="edgep: K_lexical:K_dense:candidates:probe per config; the first is the main one",
     )
     ap.add_argument(
+        "--quantization",
+        default="none",
+        choices=("none", "int8"),
+        help="edgep: int8 scalar quantization of the sentence vectors (a config's 5th field: oversampling, "
+        "0 for the float32 scan)",
+    )
+    ap.add_argument(
         "--ef", type=int, default=64, help="HNSW search beam (the engine uses at least the limit)"
     )
     ap.add_argument("--m", type=int, default=16, help="HNSW degree")
@@ -1290,10 +1314,15 @@ def render(results: dict[str, Any]) -> str:
                 for c in e["configs"]:
                     conf = c.get("label") or f"{c['k_lexical']}:{c['k_dense']}:{c['dense_candidates']}"
                     shown = {
-                        "edgep": f"edge, {e.get('partitions', '?')} sentence partitions",
+                        "edgep": f"edge, {e.get('partitions', '?')} sentence partitions"
+                        + (f", {e['quantization']} sentence vectors" if e.get("quantization") else ""),
                         "ann": f"in-process ANN (pipeline.ann, {e.get('partitions', '?')} partitions)",
                         "ann-float32": f"in-process ANN, float32 IVF ({e.get('partitions', '?')} partitions)",
                     }.get(name, name)
+                    if name.startswith("edgep ("):  # an earlier run's partitioned collection, kept beside
+                        shown = (
+                            f"edge, {e.get('partitions', '?')} sentence partitions {name[len('edgep ') :]}"
+                        )
                     extra = (
                         f"add of {e['add_paragraphs']} paragraphs: {e['add_s']}"
                         if "add_s" in e
@@ -1337,7 +1366,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
                 rec.append(1.0)
             else:
                 c = e["configs"][0]
-                labels.append(f"{name}\n{run['n']:,}")
+                labels.append(
+                    f"{name.replace(' (', chr(10) + '(')}\n{run['n']:,}"
+                )  # an earlier run's: 2 lines
                 p50.append(c["p50_ms"])
                 p95.append(c["p95_ms"])
                 rec.append(c["recall@10"])

@@ -366,3 +366,26 @@ def test_dense_parity_with_the_real_model(kind: str, retriever: Any, tmp_path: P
         b.upload(_payloads(retriever.lexical), retriever.lexical, dense, progress=False)
         qv = retriever.encoder.encode([p.dense_text for _, p in plans])
         _dense_parity(b, dense, qv, [qid for qid, _ in plans], [retriever.cfg.sentence_weight])
+
+
+def test_exact_scores_of_the_results_in_one_retrieval(
+    backend: Any, fast_retriever: Any, dev_plans: list
+) -> None:
+    """``exact_scores`` (the k results' exact BM25, dense scores and sentence cosines from one retrieval of
+    their stored vectors) gives the very numbers of ``lexical_scores``, ``dense_scores`` and the sentences'
+    cosines."""
+    rows = list(range(0, fast_retriever.lexical.n_docs, 7))[:12]
+    for _, plan in dev_plans[::30]:
+        q = fast_retriever.encoder.encode([plan.dense_text])[0]
+        lex, dense, cos = backend.exact_scores(plan.bm25_terms, q, rows, 0.4)
+        assert lex == backend.lexical_scores(plan.bm25_terms, rows)
+        assert dense == backend.dense_scores(q, rows, 0.4)
+        sc = fast_retriever.dense.scores(q, 0.4)
+        for r in rows:
+            sl = fast_retriever.dense.sentence_rows(r)
+            if sl.stop > sl.start:
+                assert np.allclose(cos[r], np.asarray(fast_retriever.dense.sentences[sl]) @ q, atol=DENSE_TOL)
+                assert float(cos[r].max()) == pytest.approx(float(sc["sentence"][r]), abs=DENSE_TOL)
+            else:
+                assert r not in cos
+        assert backend.exact_scores(None, q, rows, 0.4)[0] == {}

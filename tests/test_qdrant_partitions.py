@@ -141,3 +141,64 @@ def test_bad_partition_settings_are_refused() -> None:
         QdrantBackend(":memory:", partitions=-1)
     with pytest.raises(ValueError, match="probe"):
         QdrantBackend(":memory:", probe=0)
+
+
+def test_the_other_channels_candidates_get_the_engines_dense_scores(
+    parted: Any, fast_retriever: Any, dev_plans: list
+) -> None:
+    """``dense_scores(detail=False)`` (the lexical candidates' dense scores: on Edge one batched call of two
+    plain searches restricted to the ids, combined client-side) gives the combined score of every row."""
+    dense = fast_retriever.dense
+    rows = list(range(0, len(dense.paragraphs), 3))
+    for _, plan in dev_plans[::25]:
+        q = fast_retriever.encoder.encode([plan.dense_text])[0]
+        sc = dense.scores(q, 0.3)["combined"]
+        got = parted.dense_scores(q, rows, 0.3, detail=False)
+        assert sorted(got) == rows
+        assert max(abs(got[r].combined - sc[r]) for r in rows) <= DENSE_TOL
+
+
+@pytest.fixture(scope="module")
+def quantized(fast_retriever: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    pytest.importorskip("qdrant_edge", reason="qdrant-edge-py is not installed")
+    b = QdrantBackend(
+        _location("edge", tmp_path_factory.mktemp("parts-int8")),
+        partitions=PARTS,
+        probe=PARTS,
+        dense_candidates=1000,
+        quantization="int8",
+        oversampling=1.0,
+    )
+    b.upload(_payloads(fast_retriever.lexical), fast_retriever.lexical, fast_retriever.dense, progress=False)
+    yield b
+    b.close()
+
+
+def test_int8_sentence_vectors_are_rescored_exactly(
+    quantized: Any, fast_retriever: Any, dev_plans: list
+) -> None:
+    """With int8 sentence vectors (Edge's scalar quantization), probing every partition with candidates
+    enough is still the exact dense channel: the scan's candidates are rescored from the float32 vectors.
+    Scanning the float32 vectors (oversampling 0) gives the same."""
+    assert quantized.state["schema"]["hnsw"]["quantization"] == 8
+    qv = fast_retriever.encoder.encode([plan.dense_text for _, plan in dev_plans])
+    labels = [qid for qid, _ in dev_plans]
+    _dense_parity(quantized, fast_retriever.dense, qv, labels, [0.5])
+    quantized.engine.oversampling = 0.0
+    try:
+        _dense_parity(quantized, fast_retriever.dense, qv[::10], labels[::10], [0.5])
+    finally:
+        quantized.engine.oversampling = 1.0
+
+
+def test_bad_quantization_settings_are_refused() -> None:
+    from pipeline.config import Config
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ValueError, match="quantization"):
+        QdrantBackend(":memory:", quantization="int4")
+    with pytest.raises(ValueError, match="oversampling"):
+        QdrantBackend(":memory:", oversampling=0.5)
+    for bad in ({"qdrant_quantization": "binary"}, {"qdrant_oversampling": 0.5}):
+        with pytest.raises(ConfigError):
+            Config(**bad).validate()  # type: ignore[arg-type]

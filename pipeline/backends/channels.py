@@ -88,6 +88,8 @@ def open_backend(cfg: Config) -> QdrantBackend:
             cfg.qdrant_collection,
             partitions=cfg.qdrant_partitions,
             probe=cfg.qdrant_probe,
+            quantization=cfg.qdrant_quantization,
+            oversampling=cfg.qdrant_oversampling,
             dense_candidates=DENSE_POOL,
         )
     except ImportError as e:
@@ -413,9 +415,8 @@ class QdrantChannels:
             k_dense=K_DENSE,
         )
         top = [r for r, _ in ranked]
-        exact_lex = b.lexical_scores(terms, top) if lexical else {}
-        exact_dense = b.dense_scores(qv, top, w)
-        cosines = self._sentence_cosines(qv, top)
+        # the k results' exact scores and sentence cosines: one retrieval of their stored vectors
+        exact_lex, exact_dense, cosines = b.exact_scores(terms if lexical else None, qv, top, w)
         out = []
         for r, f in ranked:
             d = exact_dense[r]

@@ -63,6 +63,10 @@ def _point_problem(h: _Hit, dim: int | None, recorded: str | None) -> str | None
     return None
 
 
+#: ``quantization`` settings: bits per dimension of the quantized sentence vectors (0: not quantized)
+QUANTIZATION = {"none": 0, "int8": 8}
+
+
 def open_backend(location: str | Path, collection: str = "paragraphs", **kwargs: Any) -> QdrantBackend:
     """A backend for ``location`` (``http(s)://…``, a directory, ``":memory:"`` or ``edge:/dir``)."""
     return QdrantBackend(location, collection, **kwargs)
@@ -87,6 +91,11 @@ class QdrantBackend:
         probe: at search, how many partitions nearest to the query are scanned (a collection uploaded with
             partitions only; probing all of them is the exact dense channel).
         search_threads: Edge's search threads (None: one per CPU).
+        quantization: at upload, Edge keeps the sentence vectors also as int8 (scalar quantization, in RAM)
+            so that the probed partitions' scan reads a quarter of the bytes ("int8"; "none": float32 only).
+        oversampling: at search on a quantized collection, the partition scan ranks this many times its
+            candidates by the int8 scores and rescores them from the float32 vectors (exact MAX_SIM); 0:
+            the scan reads the float32 vectors.
         client_kwargs: passed to ``QdrantClient`` (api_key, timeout, prefer_grpc, …).
     """
 
@@ -103,18 +112,28 @@ class QdrantBackend:
         partitions: int = 0,
         probe: int = 16,
         search_threads: int | None = None,
+        quantization: str = "none",
+        oversampling: float = 2.0,
         **client_kwargs: Any,
     ) -> None:
         location = str(location)
         self.location = location
+        if quantization not in QUANTIZATION:
+            raise ValueError(f"quantization must be one of {', '.join(QUANTIZATION)} (got {quantization!r})")
+        if not (oversampling >= 1.0 or oversampling == 0):
+            raise ValueError(f"oversampling must be at least 1, or 0 (got {oversampling})")
         if location.startswith("edge:"):
-            self.engine: _Engine = EdgeEngine(location[len("edge:") :], search_threads=search_threads)
+            self.engine: _Engine = EdgeEngine(
+                location[len("edge:") :], search_threads=search_threads, oversampling=oversampling
+            )
         else:
             self.engine = ClientEngine(location, collection, **client_kwargs)
         self.hnsw = {
             "m": int(hnsw_m),
             "ef_construct": int(ef_construct),
             "full_scan_threshold": int(full_scan_threshold),
+            # in the layout only when on, so that a collection uploaded before the setting keeps its layout
+            **({"quantization": QUANTIZATION[quantization]} if QUANTIZATION[quantization] else {}),
         }
         self.hnsw_ef = hnsw_ef
         self.dense_candidates = int(dense_candidates)
@@ -431,6 +450,37 @@ class QdrantBackend:
             )
             out["first"] = np.concatenate([[0], np.cumsum([len(x) for x in sents])]).astype(np.int64)
         return out
+
+    def exact_scores(
+        self,
+        query_terms: Sequence[tuple[str, float]] | None,
+        query_vec: np.ndarray,
+        rows: Sequence[int],
+        sentence_weight: float = 0.5,
+    ) -> tuple[dict[int, float], dict[int, DenseRow], dict[int, np.ndarray]]:
+        """The final results' exact scores from ONE retrieval of their stored vectors: BM25 (as
+        :meth:`lexical_scores`; empty when ``query_terms`` is None), the dense scores (as
+        :meth:`dense_scores`) and the cosine of every sentence of each row that has sentences (for the answer
+        sentence) -- the same arithmetic on the same stored values, in one engine call instead of three."""
+        if not rows:
+            return {}, {}, {}
+        if self.state["schema"]["dim"] is None:
+            raise LookupError("this collection has no dense vectors (uploaded without a dense index)")
+        q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        hits = self.engine.stored([int(r) for r in rows])
+        lexical: dict[int, float] = {}
+        if query_terms is not None:
+            lexical = {int(r): 0.0 for r in rows}
+            weights = self.query_weights(query_terms)
+            if weights:
+                lexical.update(_rescore_lexical(self.lexical_tables(), weights, hits))
+        dense = {d.row: d for d in _rescore_dense(q, float(sentence_weight), hits)}
+        cosines = {
+            h.row: np.asarray(h.vectors[SENT], dtype=np.float32) @ q
+            for h in hits
+            if int(h.payload.get("_ns", 0))
+        }
+        return lexical, dense, cosines
 
     def dense_scores(
         self, query_vec: np.ndarray, rows: Sequence[int], sentence_weight: float = 0.5, *, detail: bool = True

@@ -236,7 +236,7 @@ class ClientEngine(_Engine):
             fp = self._filter(filt, ids, probe)
             inner = m.Prefetch(query=[qv], using=SENT, limit=candidates, filter=fp)
             para = m.Prefetch(query=qv, using=PARA, limit=candidates, prefetch=[inner])
-            sent = m.Prefetch(query=[qv], using=SENT, limit=candidates, prefetch=[inner])
+            sent = inner  # the formula takes the scan's own MAX_SIM scores: the partitions are scanned once
         else:
             para = m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)
             inner = m.Prefetch(query=qv, using=PARA, limit=candidates, filter=f, params=params)

@@ -32,7 +32,9 @@ class EdgeEngine(_Engine):
 
     kind = "edge"
 
-    def __init__(self, root: str | Path, *, search_threads: int | None = None) -> None:
+    def __init__(
+        self, root: str | Path, *, search_threads: int | None = None, oversampling: float = 2.0
+    ) -> None:
         import qdrant_edge as qe
 
         self.qe = qe
@@ -40,6 +42,10 @@ class EdgeEngine(_Engine):
         self.shard_dir = self.root / "shard"
         self.state_file = self.root / "state.json"
         self.search_threads = search_threads
+        #: with int8 sentence vectors, the partition scan ranks ``oversampling`` × its candidates by the
+        #: quantized scores and rescores those from the float32 vectors (the engine's own rescoring); 0:
+        #: the scan reads the float32 vectors
+        self.oversampling = float(oversampling)
         self.shard: Any = None
         if self.exists():
             self.shard = qe.EdgeShard.load(str(self.shard_dir))
@@ -50,6 +56,13 @@ class EdgeEngine(_Engine):
     def create(self, dim: int | None, hnsw: Mapping[str, int]) -> None:
         qe = self.qe
         vectors: dict[str, Any] = {}
+        # int8 scalar quantization of the sentence vectors (kept in RAM; built by optimize()): the probed
+        # partitions' scan reads a quarter of the bytes, then rescores from the float32 vectors
+        quantize = (
+            qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=True)
+            if hnsw.get("quantization") == 8
+            else None
+        )
         if dim is not None:
             vectors[PARA] = qe.EdgeVectorParams(
                 size=dim,
@@ -64,6 +77,7 @@ class EdgeEngine(_Engine):
                 size=dim,
                 distance=qe.Distance.Dot,
                 multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
+                quantization_config=quantize,
                 hnsw_config=qe.HnswIndexConfig(
                     m=0,
                     ef_construct=hnsw["ef_construct"],
@@ -194,14 +208,22 @@ class EdgeEngine(_Engine):
         qv = np.asarray(q, dtype=np.float32).tolist()
         params = qe.SearchParams(hnsw_ef=ef) if ef else None
         if probe is not None:  # candidates: the best by MAX_SIM among the points of the probed partitions
+            # (rescored from the float32 vectors when the sentence vectors are quantized: exact MAX_SIM)
+            quant = (
+                qe.QuantizationSearchParams(rescore=True, oversampling=self.oversampling)
+                if self.oversampling
+                else qe.QuantizationSearchParams(ignore=True)
+            )
             inner = qe.Prefetch(
                 limit=candidates,
                 query=qe.Query.Nearest([qv], using=SENT),
                 filter=self._filter(filt, ids, probe),
+                params=qe.SearchParams(quantization=quant),
             )
             first = qe.Prefetch(limit=candidates, query=qe.Query.Nearest(qv, using=PARA), prefetches=[inner])
-            sent = qe.Prefetch(limit=candidates, query=qe.Query.Nearest([qv], using=SENT), prefetches=[inner])
-            prefetches = [first, sent]
+            # the formula takes the scan's own MAX_SIM scores: one scan (rescoring its candidates by SENT
+            # again in a second prefetch cost as much as the scan)
+            prefetches = [first, inner]
         else:
 
             def para() -> Any:
@@ -238,5 +260,39 @@ class EdgeEngine(_Engine):
         return self.hits(self.shard.query(self.sparse_request(dims, values, limit, filt, ids, vectors)))
 
     def dense(self, q, w, limit, candidates, ef, filt, ids=None, vectors=True, probe=None):
+        if ids is not None and not vectors and probe is None:
+            return self._dense_of(q, w, ids, filt)
         request = self.dense_request(q, w, limit, candidates, ef, filt, ids, vectors, probe)
         return self.hits(self.shard.query(request))
+
+    def _dense_of(self, q: Any, w: float, ids: Sequence[int], filt: Mapping[str, Any] | None) -> list[_Hit]:
+        """The combined dense score of the given points (the other channel's candidates), without vectors:
+        their paragraph and MAX_SIM scores by two plain searches restricted to the ids (unquantized),
+        combined here in float32 as the formula does: 14 ms for 1,000 random points of a million against
+        64 ms for the formula over nested prefetches (which scored the paragraph vectors twice and read the
+        payload)."""
+        qe = self.qe
+        f = self._filter(filt, ids)
+        qv = np.asarray(q, dtype=np.float32).tolist()
+        exact = qe.SearchParams(quantization=qe.QuantizationSearchParams(ignore=True))
+
+        def request(query: Any, using: str) -> Any:
+            return qe.QueryRequest(
+                limit=len(ids),
+                query=qe.Query.Nearest(query, using=using),
+                filter=f,
+                params=exact,
+                with_payload=False,
+                with_vector=False,
+            )
+
+        # (sent as one query_batch, the two took the same time)
+        para = self.shard.query(request(qv, PARA))
+        sent = self.shard.query(request([qv], SENT))
+        ps = {int(p.id): float(p.score) for p in para}
+        a, b = np.float32(1.0 - w), np.float32(w)
+        return [
+            _Hit(int(p.id), float(a * np.float32(ps[int(p.id)]) + b * np.float32(p.score)), {}, {})
+            for p in sent
+            if int(p.id) in ps
+        ]
