@@ -21,7 +21,7 @@
 
   // --- small helpers -------------------------------------------------------------------------------------
 
-  const { $, el, cpToUnit, getToken, setToken, askToken, ApiError } = window.PipelineCommon;
+  const { $, el, cpToUnit, setToken, askToken, ApiError } = window.PipelineCommon;
 
   const HAN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\ud840-\ud87f][\udc00-\udfff]/;
   const ZH = "zh-Hans";
@@ -547,28 +547,8 @@
     }, el("span", { lang: zh ? ZH : "en" }, zh ? `第 ${n} 页` : `p. ${n}`));
   }
 
-  /** A click on a link to an original while the page holds an access token: a new tab cannot send the token
-   * (the server takes it from a header only), so the file is fetched with it and shown from a blob URL.
-   * Without a token (or with a modifier key) the link is followed as it is. */
-  async function openWithToken(ev) {
-    if (!getToken() || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    ev.preventDefault();
-    const url = new URL(ev.currentTarget.href, location.href);
-    const tab = window.open("about:blank", "_blank"); // opened in the click: one opened after a fetch is a pop-up
-    try {
-      const file = URL.createObjectURL(await (await api(url.pathname)).blob());
-      if (tab && !tab.closed) {
-        tab.opener = null;
-        tab.location.replace(file + url.hash);
-      } else {
-        location.assign(file + url.hash);
-      }
-      setTimeout(() => URL.revokeObjectURL(file), 120000);
-    } catch (e) {
-      if (tab) tab.close();
-      setStatus(t("pdfFailed", e && e.message ? e.message : e));
-    }
-  }
+  /** Links to an original file fetch it with the token when the page holds one (PipelineCommon). */
+  const openWithToken = window.PipelineCommon.makeOpenWithToken(api, (why) => setStatus(t("pdfFailed", why)));
 
   /** The library filters of a URL's parameters: {docs, lang, parallel}. Parallel versions are on unless the
    * URL says parallel=0 (the reader unticked them). */

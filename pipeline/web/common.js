@@ -139,5 +139,31 @@ window.PipelineCommon = (() => {
     };
   }
 
-  return { $, el, cpToUnit, getToken, setToken, askToken, ApiError, errorMessage, makeApi };
+  /** A click handler for links to an original file (a PDF): while the page holds an access token a new tab
+   * cannot send it (the server takes it from a header only), so the file is fetched with it through `api`
+   * and shown from a blob URL; without a token (or with a modifier key) the link is followed as it is.
+   * `failed(message)` tells the reader when the fetch fails. */
+  function makeOpenWithToken(api, failed) {
+    return async function openWithToken(ev) {
+      if (!getToken() || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+      ev.preventDefault();
+      const url = new URL(ev.currentTarget.href, location.href);
+      const tab = window.open("about:blank", "_blank"); // opened in the click: one opened after a fetch is a pop-up
+      try {
+        const file = URL.createObjectURL(await (await api(url.pathname)).blob());
+        if (tab && !tab.closed) {
+          tab.opener = null;
+          tab.location.replace(file + url.hash);
+        } else {
+          location.assign(file + url.hash);
+        }
+        setTimeout(() => URL.revokeObjectURL(file), 120000);
+      } catch (e) {
+        if (tab) tab.close();
+        failed(e && e.message ? e.message : e);
+      }
+    };
+  }
+
+  return { $, el, cpToUnit, getToken, setToken, askToken, ApiError, errorMessage, makeApi, makeOpenWithToken };
 })();

@@ -18,7 +18,7 @@
 (() => {
   "use strict";
 
-  const { $, el, cpToUnit, getToken } = window.PipelineCommon;
+  const { $, el, cpToUnit } = window.PipelineCommon;
 
   const HAN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[\ud840-\ud87f][\udc00-\udfff]/;
   const ZH = "zh-Hans";
@@ -146,27 +146,8 @@
     refused: () => t("tokenRefused"),
   });
 
-  /** A click on a link to an original while the page holds a token: a new tab cannot send it, so the file
-   * is fetched with it and shown from a blob URL. Without a token the link is followed as it is. */
-  async function openWithToken(ev) {
-    if (!getToken() || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    ev.preventDefault();
-    const url = new URL(ev.currentTarget.href, location.href);
-    const tab = window.open("about:blank", "_blank");
-    try {
-      const file = URL.createObjectURL(await (await api(url.pathname)).blob());
-      if (tab && !tab.closed) {
-        tab.opener = null;
-        tab.location.replace(file + url.hash);
-      } else {
-        location.assign(file + url.hash);
-      }
-      setTimeout(() => URL.revokeObjectURL(file), 120000);
-    } catch (e) {
-      if (tab) tab.close();
-      $("#status").textContent = t("cantOpen", e && e.message ? e.message : e);
-    }
-  }
+  /** Links to an original file fetch it with the token when the page holds one (PipelineCommon). */
+  const openWithToken = window.PipelineCommon.makeOpenWithToken(api, (why) => { $("#status").textContent = t("cantOpen", why); });
 
   // --- the URL -------------------------------------------------------------------------------------------------
 
