@@ -131,11 +131,14 @@ class VersionAligner:
 
     def __init__(self, library: Library, dense: Callable[[], DenseIndex | None]) -> None:
         self.library = library
-        self._dense = dense
+        self._get_dense = dense
+        self._dense: list[DenseIndex | None] = []  # asked once: a library without one is not asked again
         self._cache: dict[tuple[int, int], list[Bead]] = {}
 
     def _vectors(self, p: Paragraph) -> np.ndarray | None:
-        dense = self._dense()
+        if not self._dense:
+            self._dense.append(self._get_dense())
+        dense = self._dense[0]
         if dense is None:
             return None
         rows = dense.sentence_rows(self.library.row(p))
