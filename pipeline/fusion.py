@@ -113,11 +113,25 @@ def fuse_candidates(
         return []
     lx = np.array([lexical.get(r, 0.0) for r in rows], dtype=np.float64)
     dn = np.array([dense[r] for r in rows], dtype=np.float64)
+    fused = zscore_mix(lx, dn, weight, lexical_stats, dense_stats)
+    order = top_k(fused, len(rows))
+    return [(rows[i], float(fused[i])) for i in order]
+
+
+def zscore_mix(
+    lexical: np.ndarray,
+    dense: np.ndarray,
+    weight: float,
+    lexical_stats: tuple[float, float],
+    dense_stats: tuple[float, float],
+) -> np.ndarray:
+    """``weight * z(lexical) + (1 - weight) * z(dense)`` with given ``(mean, std)`` per channel (a channel
+    whose standard deviation is 0 contributes 0): :func:`fuse_candidates`' score, increasing in both
+    channels' scores (so it also bounds a candidate's fused score from bounds on its channel scores)."""
 
     def z(x: np.ndarray, stats: tuple[float, float]) -> np.ndarray:
         mean, sd = stats
-        return np.zeros_like(x) if sd <= 1e-12 else (x - mean) / sd
+        return np.zeros_like(x, dtype=np.float64) if sd <= 1e-12 else (x - mean) / sd
 
-    fused = weight * z(lx, lexical_stats) + (1 - weight) * z(dn, dense_stats)
-    order = top_k(fused, len(rows))
-    return [(rows[i], float(fused[i])) for i in order]
+    mixed: np.ndarray = weight * z(lexical, lexical_stats) + (1 - weight) * z(dense, dense_stats)
+    return mixed

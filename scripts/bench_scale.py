@@ -585,7 +585,13 @@ class SampleStats:
     sample of paragraphs scored client-side (exact scores, the same expressions as the channels)."""
 
     def __init__(
-        self, data: Path, meta: dict[str, Any], state: dict[str, Any], size: int, seed: int = 5
+        self,
+        data: Path,
+        meta: dict[str, Any],
+        state: dict[str, Any],
+        size: int,
+        seed: int = 5,
+        dense_size: int = 0,
     ) -> None:
         from scipy import sparse
 
@@ -617,6 +623,8 @@ class SampleStats:
         P = np.load(data / "P.npy", mmap_mode="r")
         S = np.load(data / "S.npy", mmap_mode="r")
         first = np.load(data / "first.npy")
+        if dense_size and dense_size < len(rows):  # the dense statistics from every j-th of the sample
+            rows = rows[:: -(-len(rows) // dense_size)]
         self.P = np.ascontiguousarray(P[rows])
         sl = [np.asarray(S[first[r] : first[r + 1]]) for r in rows]
         self.S = np.ascontiguousarray(np.concatenate(sl))
@@ -656,8 +664,8 @@ def summarize(per_run: list[dict[str, float]]) -> dict[str, Any]:
 def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
+    from pipeline.backends.candidates import fuse_top
     from pipeline.backends.qdrant import QdrantBackend
-    from pipeline.fusion import fuse_candidates
 
     threadpool_limits(1)  # per-query numpy work is small: one BLAS thread, as the project's server runs it
     meta = json.loads((data / "meta.json").read_text())
@@ -670,7 +678,7 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     backend = QdrantBackend(_location(args.kind, work, n), hnsw_ef=args.ef)
     state = backend.state
-    stats = SampleStats(data, meta, state, args.sample)
+    stats = SampleStats(data, meta, state, args.sample, dense_size=args.dense_sample)
     open_s = time.perf_counter() - t0
     spec = args.edgep_configs if args.kind == "edgep" else args.configs
     # edgep: K_lexical:K_dense:candidates:probe[:oversampling] (oversampling 0: the float32 scan)
@@ -695,29 +703,46 @@ def phase_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
             for i in range(nq):
                 terms = [tuple(t) for t in queries[i]["terms"]]
                 q = Q[i]
+                got: dict[str, Any] = {}
+
+                def lexical_top(n: int) -> dict[int, float]:
+                    t = time.perf_counter()
+                    got["lex"] = backend.lexical(terms, n, detail=False)
+                    got["t_lex"] = time.perf_counter() - t
+                    return dict(got["lex"])
+
+                def dense_top(n: int) -> dict[int, float]:
+                    t = time.perf_counter()
+                    got["dn"] = backend.dense(q, n, w, detail=False)
+                    got["t_dense"] = time.perf_counter() - t
+                    return {d.row: d.combined for d in got["dn"]}
+
                 ta = time.perf_counter()
-                lex = backend.lexical(terms, k_lex, detail=False)
-                tb = time.perf_counter()
-                dn = backend.dense(q, k_dense, w, detail=False)
-                tc = time.perf_counter()
-                lx = dict(lex)
-                dd = {d.row: d.combined for d in dn}
-                miss_l = [r for r in dd if r not in lx]
-                miss_d = [r for r in lx if r not in dd]
-                lx.update(backend.lexical_scores(terms, miss_l, detail=False))
-                dd.update(
-                    {r: d.combined for r, d in backend.dense_scores(q, miss_d, w, detail=False).items()}
+                # the shipped sequence (QdrantChannels._search_candidates): candidates, the sample's
+                # statistics, the other channel's scores of the candidates that can still reach the top 10
+                fused, _ = fuse_top(
+                    10,
+                    queries[i]["weight"],
+                    lexical_top=lexical_top,
+                    dense_top=dense_top,
+                    lexical_of=lambda rs: backend.lexical_scores(terms, list(rs), detail=False),
+                    dense_of=lambda rs: {
+                        r: d.combined for r, d in backend.dense_scores(q, list(rs), w, detail=False).items()
+                    },
+                    statistics=lambda: stats.stats(terms, q, w),
+                    k_lexical=k_lex,
+                    k_dense=k_dense,
+                    prune=not args.no_prune,
                 )
-                ls, ds = stats.stats(terms, q, w)
-                fused = fuse_candidates(lx, dd, queries[i]["weight"], ls, ds)[:10]
+                lex, dn = got["lex"], got["dn"]
                 top = [r for r, _ in fused]
                 # the hits' exact BM25, cosines and best sentences, as an answer shows them (QdrantChannels)
                 backend.exact_scores(terms, q, top, w)
                 td = time.perf_counter()
                 if i or run:  # the very first query warms caches
                     lat.append(td - ta)
-                    lat_lex.append(tb - ta)
-                    lat_dense.append(tc - tb)
+                    lat_lex.append(got["t_lex"])
+                    lat_dense.append(got["t_dense"])
                 rec.append(len({r for r, _ in fused} & set(truth["hybrid"][i].tolist())) / 10)
                 tl = [r for r in truth["lexical"][i].tolist() if r >= 0]
                 if tl:
@@ -955,6 +980,12 @@ def phase_ann_query(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     from pipeline.backends.local import LocalChannels
 
     threadpool_limits(1)  # one BLAS thread per query, as the project's server runs it
+    if args.no_prune:  # every candidate scored in both channels, as before the bound (for comparison)
+        import functools
+
+        import pipeline.backends.local as local_channels
+
+        local_channels.fuse_top = functools.partial(local_channels.fuse_top, prune=False)  # type: ignore[assignment]
     meta = json.loads((data / "meta.json").read_text())
     n = meta["n"]
     truth = np.load(data / "truth.npz")
@@ -1131,6 +1162,14 @@ def main() -> None:
     ap.add_argument("--ef-construct", type=int, default=100)
     ap.add_argument("--batch", type=int, default=512, help="points per upload batch")
     ap.add_argument("--sample", type=int, default=2048, help="paragraphs in the fusion statistics sample")
+    ap.add_argument(
+        "--dense-sample", type=int, default=0, help="edgep: paragraphs of the sample the dense statistics use"
+    )
+    ap.add_argument(
+        "--no-prune",
+        action="store_true",
+        help="ann, edgep: score every candidate in both channels (no bound on what can reach the top 10)",
+    )
     ap.add_argument("--group-limit", type=int, default=400, help="grouping variant: sentence hits per query")
     ap.add_argument("--group-paragraphs", type=int, default=100, help="grouping variant: paragraphs rescored")
     ap.add_argument("--seed", type=int, default=1)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from pipeline.fusion import fuse_candidates
+from pipeline.fusion import fuse_candidates, zscore_mix
 
 __all__ = ["K_DENSE", "K_LEXICAL", "SAMPLE", "Sample", "Stats", "dense_combined", "fuse_top"]
 
@@ -84,6 +84,7 @@ def fuse_top(
     statistics: Callable[[], tuple[Stats, Stats]],
     k_lexical: int = K_LEXICAL,
     k_dense: int = K_DENSE,
+    prune: bool = True,
 ) -> tuple[list[tuple[int, float]], bool]:
     """The fused top ``k`` of two channels' candidates, best first (ties in row order), and whether the
     lexical channel found any candidate (a paragraph with a query term).
@@ -97,13 +98,52 @@ def fuse_top(
         lexical_of, dense_of: each channel's scores of the given rows.
         statistics: each channel's (mean, standard deviation) over the paragraphs searched.
         k_lexical, k_dense: candidates taken from each channel (at least ``k``).
+        prune: score a candidate in the other channel only when its fused score, bounded from above by
+            that channel's best possible score for it, can still reach the top ``k`` of the candidates
+            scored in both (the threshold algorithm's bound); False: score every candidate in both.
+            The top ``k`` is the same either way when the dense channel's top is exact.
     """
-    lex = dict(lexical_top(max(k_lexical, k))) if lexical_top is not None else {}
+    n_lex = max(k_lexical, k)
+    lex = dict(lexical_top(n_lex)) if lexical_top is not None else {}
     any_term = bool(lex)
     dense = dict(dense_top(max(k_dense, k)))
     if lexical_top is None:
         return sorted(dense.items(), key=lambda x: (-x[1], x[0]))[:k], any_term
-    lex.update(lexical_of([r for r in dense if r not in lex]))
-    dense.update(dense_of([r for r in lex if r not in dense]))
     ls, ds = statistics()
-    return fuse_candidates(lex, dense, weight, ls, ds)[:k], any_term
+    if not prune:
+        lex.update(lexical_of([r for r in dense if r not in lex]))
+        dense.update(dense_of([r for r in lex if r not in dense]))
+        return fuse_candidates(lex, dense, weight, ls, ds)[:k], any_term
+
+    def fused(lx: Sequence[float], dn: Sequence[float]) -> np.ndarray:
+        return zscore_mix(np.asarray(lx, np.float64), np.asarray(dn, np.float64), weight, ls, ds)
+
+    def kth(rows: Sequence[int]) -> float:
+        """The k-th best fused score among fully scored rows (-inf while fewer than k): a candidate whose
+        fused score cannot reach it cannot be in the top k."""
+        if len(rows) < k:
+            return -np.inf
+        f = fused([lex[r] for r in rows], [dense[r] for r in rows])
+        return float(np.partition(f, len(f) - k)[len(f) - k]) - 1e-9 * (1.0 + abs(float(f.max())))
+
+    # upper bounds on a channel's score of a row outside its candidates: the lexical top is exact (the
+    # last candidate's score, or 0 once the channel has given every paragraph with a query term); the
+    # dense top is as good as the channel's search (its best score: exact when the search is)
+    lex_cap = max(min(lex.values()), 0.0) if len(lex) >= n_lex else 0.0
+    dense_cap = max(dense.values(), default=0.0)
+    known = [r for r in dense if r in lex]
+    only_dense = [r for r in dense if r not in lex]
+    bound = fused([lex_cap] * len(only_dense), [dense[r] for r in only_dense])
+    theta = kth(known)
+    need = [r for r, b in zip(only_dense, bound.tolist(), strict=True) if b >= theta]
+    lex.update(lexical_of(need))
+    known += need
+    only_lex = [r for r in lex if r not in dense]
+    bound = fused([lex[r] for r in only_lex], [dense_cap] * len(only_lex))
+    theta = kth(known)
+    need = [r for r, b in zip(only_lex, bound.tolist(), strict=True) if b >= theta]
+    dense.update(dense_of(need))
+    known += need
+    return fuse_candidates({r: lex[r] for r in known}, {r: dense[r] for r in known}, weight, ls, ds)[
+        :k
+    ], any_term

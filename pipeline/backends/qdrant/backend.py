@@ -110,7 +110,7 @@ class QdrantBackend:
         dense_candidates: int = 100,
         full_scan_threshold: int = 10000,
         partitions: int = 0,
-        probe: int = 16,
+        probe: int = 28,
         search_threads: int | None = None,
         quantization: str = "none",
         oversampling: float = 2.0,
