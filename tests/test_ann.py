@@ -190,9 +190,13 @@ def test_a_stale_or_damaged_index_is_refused(ann_home: Path, exact: Retriever, t
         on.search("走私移民", k=3)
     auto = _with(exact, **{**EVERYTHING, "ann": "auto", "ann_threshold": 0}, root=cfg.root)
     assert _hits(auto.search("走私移民", k=3)) == _hits(exact.search("走私移民", k=3))
-    # the build repairs it
+    channels = auto._get_channels()
+    assert isinstance(channels, LocalChannels) and channels.ann(exact.dense) is None
+    # the build repairs it, and the running retriever (a server) takes it up without a restart
     assert "built the index" in ensure_ann(cfg, exact.dense)
     AnnIndex.load(directory, inputs)
+    assert channels.ann(exact.dense) is not None
+    assert _hits(auto.search("走私移民", k=3)) == _hits(exact.search("走私移民", k=3))
     shutil.rmtree(directory)
     with pytest.raises(MissingIndexError):
         AnnIndex.load(directory, inputs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +30,15 @@ if TYPE_CHECKING:
     from pipeline.plan import QueryPlan
 
 __all__ = ["LocalChannels"]
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """A directory's identity and last change (None: missing): an artifact swapped in changes it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 class LocalChannels:
@@ -54,6 +64,8 @@ class LocalChannels:
         self._dense = dense
         self._open_ann = ann
         self._ann: list[AnnIndex | None] = []  # [] until opened
+        #: the ANN index's directory and its stamp when it was passed over (None: not passed over)
+        self._passed_over: tuple[Path, tuple[int, int] | None] | None = None
         self._lock = threading.Lock()
         self._sampler: Sample | None = None
         self._samples: dict[bytes | None, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -70,15 +82,25 @@ class LocalChannels:
         """Nothing to release (the indexes belong to the retriever)."""
 
     def ann(self, dense: DenseIndex) -> AnnIndex | None:
-        """The ANN index the dense channel searches (opened once), or None: exact."""
+        """The ANN index the dense channel searches (opened once), or None: exact. A library that should
+        be searched through its index but found it missing, stale or damaged (``ann=auto``: scanned
+        exactly) tries again once the index's directory has changed (``pipeline build`` swapped a new one
+        in), so a running server does not keep scanning until restarted."""
         with self._lock:
+            if self._ann and self._ann[0] is None and self._passed_over is not None:
+                if _stamp(self._passed_over[0]) != self._passed_over[1]:
+                    self._ann.clear()
             if not self._ann:
                 if self._open_ann is not None:
                     self._ann.append(self._open_ann(dense))
                 else:
-                    from pipeline.ann import open_ann
+                    from pipeline.ann import ann_dir, ann_wanted, open_ann
 
+                    where = ann_dir(self.cfg)
+                    before = _stamp(where)
                     self._ann.append(open_ann(self.cfg, dense))
+                    wanted = ann_wanted(self.cfg, len(dense.numbers))
+                    self._passed_over = (where, before) if self._ann[0] is None and wanted else None
             return self._ann[0]
 
     def search(
