@@ -5,7 +5,11 @@ Past a certain size neither channel scores every paragraph for a question: each 
 channel's score too, and :func:`pipeline.fusion.fuse_candidates` fuses the union with each channel's mean and
 standard deviation over the paragraphs searched — known exactly, or estimated on a fixed random sample of
 ``SAMPLE`` of them (:class:`Sample`). :func:`fuse_top` is that sequence; each channel supplies how it finds
-and scores candidates.
+and scores candidates. A candidate is scored in the other channel only if it can still reach the top k: its
+fused score, with the other channel's score bounded from above (the lexical top's last score; the dense top's
+best), must reach the k-th best of the candidates both channels have scored — Fagin's threshold algorithm's
+bound, which changes nothing when the channel tops are exact (at 1M: 81 instead of 435 BM25 look-ups per
+question; the dense side rarely prunes, its bound being the best dense score).
 
 At a million paragraphs the fused top 10 often holds paragraphs that are in neither channel's top 100-200
 (moderately good in both): 1,000 lexical and 500 dense candidates raised hybrid recall@10 from 0.93 to
