@@ -154,7 +154,7 @@ def add_backend(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--qdrant-probe",
         metavar="N",
-        help="search: partitions scanned per question on a partitioned collection (default 16)",
+        help="search: partitions scanned per question on a partitioned collection (default 28)",
     )
 
 
