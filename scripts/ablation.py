@@ -65,7 +65,7 @@ def main() -> int:
     lines = [header, "|---|" + "---:|" * len(COLUMNS)]
     for name, mode, overrides in ROWS:
         cfg = dataclasses.replace(Config(), **overrides)
-        r = Retriever(base.corpus, cfg=cfg, **shared)  # the same indexes and encoder, other settings
+        r = Retriever(base.library, cfg=cfg, **shared)  # the same indexes and encoder, other settings
         answers = r.search_many([q.query for q in qrels], k=10, mode=mode)
         groups = evaluate(qrels, [[h.paragraph for h in a.hits] for a in answers])
         out[name] = groups
