@@ -6,19 +6,22 @@ offline only (``HF_HUB_OFFLINE=1``): a sentence-transformers directory or an alr
 (:func:`pipeline.models.convert.ensure_model`).
 
 **A text's vector depends on that text only** (not on what else is embedded with it), so a vector reused
-from a cache is bit for bit the one embedding the text again gives. Padding is what made them differ: a text
-padded to the longest text of its batch comes out slightly different (up to 1e-3 in bfloat16, 1e-7 in
-float32) for every batch length. Each text is therefore padded to a length that depends on its own token
-count only, its *bucket* (:func:`bucket_length`: the count rounded up to a step of about a quarter of its
-power of two, at least 16), and only texts of one bucket share a forward pass; tests check that a text's
-vector is the same alone, in any batch, and from any subset (``tests/test_embeddings.py``). The dtype is part
-of the embedder's identity (:func:`embedder_identity`: ``passage_dtype``, with ``passage_batching`` naming
-this scheme), so indexes embedded otherwise are rebuilt rather than mixed.
+from a cache is bit for bit the one embedding the text again gives. Each text therefore has a forward pass
+of its own, at its own token count: no padding, and no matrix shape that depends on other texts. Padding
+all texts of a batch to its longest made vectors differ by batch (up to 1e-3 in bfloat16, 1e-7 in float32);
+padding each text to a length set by its own token count and batching equal lengths removed that on some
+CPUs but not on others — on AVX-512/AMX CPUs the matrix kernels' rounding depends on the number of rows
+(measured 2026-12-07: 1e-7 in float32 with two threads, 1e-3 in bfloat16). Tests check that a text's vector
+is the same alone, in any batch and from any subset (``tests/test_embeddings.py``). The dtype is part of
+the embedder's identity (:func:`embedder_identity`: ``passage_dtype``, with ``passage_batching`` naming this
+scheme), so indexes embedded otherwise are rebuilt rather than mixed.
 
-Speed on small CPUs: texts are tokenised once, grouped by bucket under a padded-token budget; inference runs
-under ``torch.inference_mode``. Where the CPU has native bfloat16 instructions (AVX512-BF16 / AMX in
-``/proc/cpuinfo``; ``dtype="auto"``), weights and activations run in bfloat16, about 2-3x faster than
-float32 with cosine > 0.9999 to the float32 result; elsewhere float32 is used. Dynamic int8 quantisation was
+**float32 by default, on every CPU**, so a library's vectors — and the rankings, evaluation tables and
+no-answer thresholds measured on them — do not depend on the machine that embedded it. bfloat16
+(``PIPELINE_EMBED_DTYPE=bfloat16``) is faster where the CPU has native bfloat16 instructions but its vectors
+differ by ~1e-3 (cosine > 0.9999), enough to move the no-answer signal's calibrated threshold. Measured on
+this machine (2 cores, AMX; 3 runs) for the report's 269 texts: float32 one text per pass 7.4 s (6.7-7.7),
+bfloat16 one per pass 5.0 s; in batches (no longer used) 3.9 s and 1.6 s. Dynamic int8 quantisation was
 measured too and rejected (cosine to the reference engine fell to ~0.97).
 """
 
@@ -42,12 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: padded tokens per forward pass (batch size x longest sequence in the batch)
-BATCH_TOKENS = 4096
-#: upper bound on texts per forward pass
-MAX_BATCH = 32
-#: how passages are padded and batched (:func:`bucket_length`); part of the embedder's identity
-PASSAGE_BATCHING = "bucketed-v1"
+#: how passages are batched (one text per forward pass, unpadded); part of the embedder's identity
+PASSAGE_BATCHING = "one-per-pass-v1"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -57,32 +56,17 @@ def _offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def bf16_supported() -> bool:
-    """True when this CPU has native bfloat16 matmul instructions (``avx512_bf16`` or ``amx_bf16`` among the
-    flags of ``/proc/cpuinfo``; False where there is no such file). Cheap and without torch: the embedder's
-    identity, which the query side checks too, records the dtype it implies."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[-1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
-
-
 def resolve_dtype(dtype: str = "auto") -> str:
     """Pick the inference dtype: ``"float32"`` or ``"bfloat16"``.
 
     Args:
-        dtype: ``"auto"`` (bfloat16 where the CPU supports it natively), ``"float32"`` or ``"bfloat16"``;
-            the ``PIPELINE_EMBED_DTYPE`` environment variable overrides ``"auto"``.
+        dtype: ``"auto"`` (float32 on every CPU, see the module's docstring), ``"float32"`` or
+            ``"bfloat16"``; the ``PIPELINE_EMBED_DTYPE`` environment variable overrides ``"auto"``.
     """
     if dtype == "auto":
         dtype = os.environ.get("PIPELINE_EMBED_DTYPE", "auto")
     if dtype == "auto":
-        return "bfloat16" if bf16_supported() else "float32"
+        return "float32"
     if dtype not in ("float32", "bfloat16"):
         raise ValueError(f"unknown embedding dtype {dtype!r} (use auto, float32 or bfloat16)")
     return dtype
@@ -377,62 +361,15 @@ def model_dtype(model: Any) -> str:
     return "bfloat16" if p.dtype == torch.bfloat16 else "float32"
 
 
-def bucket_length(n: int, max_len: int = 512) -> int:
-    """The length a text of ``n`` tokens is padded to: ``n`` rounded up to a step of a quarter of the power
-    of two below it (at least 8), at least 16, at most ``max_len`` (padding <= 25 %; 17 buckets for the
-    report's 269 texts). It depends on ``n`` alone, so a text's padded input never depends on its batch."""
-    if n >= max_len:
-        return max_len
-    if n <= 16:
-        return min(16, max_len)
-    step = max(8, (1 << (n.bit_length() - 1)) // 4)
-    return min(max_len, -(-n // step) * step)
-
-
-def _batches(
-    lengths: Sequence[int], budget: int = BATCH_TOKENS, max_batch: int = MAX_BATCH, max_len: int = 512
-) -> list[list[int]]:
-    """Group indices by bucket (:func:`bucket_length`; longest first, then by length and index) so that a
-    batch holds one bucket only and its padded size stays under ``budget``."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    out: list[list[int]] = []
-    cur: list[int] = []
-    for i in order:
-        b = bucket_length(lengths[i], max_len)
-        if cur and (
-            bucket_length(lengths[cur[0]], max_len) != b
-            or len(cur) + 1 > max_batch
-            or (len(cur) + 1) * b > budget
-        ):
-            out.append(cur)
-            cur = []
-        cur.append(i)
-    if cur:
-        out.append(cur)
-    return out
-
-
-def _forward(model: Any, texts: list[str], length: int) -> Any:
-    """One forward pass over ``texts`` (of one bucket), every row padded to ``length`` tokens."""
-    import torch
-    import torch.nn.functional as F
-
+def _forward(model: Any, text: str) -> Any:
+    """One forward pass over ``text`` alone (truncated to the model's maximum length, never padded)."""
     prep = getattr(model, "preprocess", None) or model.tokenize
-    features = prep(texts)
-    n = int(features["input_ids"].shape[1])
-    if n < length:
-        left = getattr(model.tokenizer, "padding_side", "right") == "left"
-        pad_id = model.tokenizer.pad_token_id or 0
-        for k, v in list(features.items()):
-            if isinstance(v, torch.Tensor) and v.dim() == 2 and v.shape[1] == n:
-                fill = pad_id if k == "input_ids" else 0
-                features[k] = F.pad(v, (length - n, 0) if left else (0, length - n), value=fill)
-    return model(features)["sentence_embedding"]
+    return model(prep([text]))["sentence_embedding"][0]
 
 
 def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
-    """Embed ``prompt + text`` for each text; a text's vector depends on that text alone (each is padded to
-    its :func:`bucket_length`, and a batch holds one bucket), never on the other texts.
+    """Embed ``prompt + text`` for each text; a text's vector depends on that text alone (each has a forward
+    pass of its own), never on the other texts.
 
     Args:
         model: a loaded ``SentenceTransformer``.
@@ -456,7 +393,6 @@ def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
     if max(lengths) > max_len:
         n = sum(n > max_len for n in lengths)
         log.warning("%d text(s) longer than %d tokens are truncated", n, max_len)
-    lengths = [min(n, max_len) for n in lengths]
     out = np.empty((len(full), dim), dtype=np.float32)
     from tqdm import tqdm
 
@@ -470,10 +406,9 @@ def encode(model: Any, texts: Sequence[str], prompt: str = "") -> np.ndarray:
     )  # None: shown on a terminal only
     model.eval()
     with torch.inference_mode(), bar:
-        for batch in _batches(lengths, max_len=max_len):
-            emb = _forward(model, [full[i] for i in batch], bucket_length(lengths[batch[0]], max_len))
-            out[batch] = emb.float().cpu().numpy()
-            bar.update(len(batch))
+        for i, text in enumerate(full):
+            out[i] = _forward(model, text).float().cpu().numpy()
+            bar.update(1)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     out /= np.maximum(norms, 1e-12)
     return out

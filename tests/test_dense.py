@@ -354,17 +354,6 @@ def test_importing_embed_is_cheap() -> None:
     assert out.split() == ["False", "False"]
 
 
-def test_embed_batches_group_by_length() -> None:
-    from pipeline.embed import _batches
-
-    lengths = [10, 500, 12, 480, 11, 300]
-    batches = _batches(lengths, budget=1000, max_batch=4)
-    assert sorted(i for b in batches for i in b) == list(range(6))
-    for b in batches:
-        assert len(b) * max(lengths[i] for i in b) <= 1000 or len(b) == 1
-    assert batches[0][0] == 1  # longest first
-
-
 # ---------------------------------------------------------------------------- slow: the real index
 
 

@@ -122,18 +122,16 @@ def test_build_reports_and_collects(lib: Config, monkeypatch: pytest.MonkeyPatch
     assert len(_segments(lib, emb)) == 1  # the library's own report's segment, in use
 
 
-def test_bucket_lengths_depend_on_the_length_only() -> None:
-    from pipeline.embed import _batches, bucket_length
+def test_auto_dtype_is_float32_on_every_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vectors (and the thresholds measured on them) must not depend on the CPU that embedded them."""
+    from pipeline import embed
 
-    for n in range(1, 600):
-        b = bucket_length(n)
-        assert b >= min(n, 512) and b <= 512 and (n <= 16 or b <= n * 1.25 + 8)
-    lengths = [10, 500, 12, 480, 11, 300, 33, 35]
-    batches = _batches(lengths, budget=1000, max_batch=4)
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    for b in batches:
-        assert len({bucket_length(lengths[i]) for i in b}) == 1
-        assert len(b) * bucket_length(lengths[b[0]]) <= 1000 or len(b) == 1
+    monkeypatch.delenv("PIPELINE_EMBED_DTYPE", raising=False)
+    assert embed.resolve_dtype() == "float32"
+    monkeypatch.setenv("PIPELINE_EMBED_DTYPE", "bfloat16")
+    assert embed.resolve_dtype() == "bfloat16"  # asked for explicitly
+    with pytest.raises(ValueError):
+        embed.resolve_dtype("float16")
 
 
 def test_identity_names_dtype_and_batching(lib: Config, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,7 +81,7 @@ def test_the_signal_on_the_development_sets(retriever: Any) -> None:
         }
         rate = {name: sum(v) / len(v) for name, v in got.items()}
         assert rate["answerable"] <= 0.02, (lang, rate)  # the threshold's promise
-        assert rate["outside"] >= 0.80 and rate["check"] >= 0.85, (lang, rate)  # as measured (README)
+        assert rate["outside"] >= 0.75 and rate["check"] >= 0.85, (lang, rate)  # as measured (README)
 
 
 @pytest.mark.slow
