@@ -28,11 +28,15 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - lo) / (hi - lo)
 
 
-def _zscore(x: np.ndarray) -> np.ndarray:
-    sd = float(x.std())
+def _standardize(x: np.ndarray, mean: float, sd: float) -> np.ndarray:
+    """``(x - mean) / sd``; zeros when ``sd`` is 0 (a channel that cannot tell paragraphs apart)."""
     if sd <= 1e-12:
         return np.zeros_like(x, dtype=np.float64)
-    return (x - float(x.mean())) / sd
+    return (x - mean) / sd
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    return _standardize(x, float(x.mean()), float(x.std()))
 
 
 def _rrf(x: np.ndarray, k: int) -> np.ndarray:
@@ -128,10 +132,7 @@ def zscore_mix(
     """``weight * z(lexical) + (1 - weight) * z(dense)`` with given ``(mean, std)`` per channel (a channel
     whose standard deviation is 0 contributes 0): :func:`fuse_candidates`' score, increasing in both
     channels' scores (so it also bounds a candidate's fused score from bounds on its channel scores)."""
-
-    def z(x: np.ndarray, stats: tuple[float, float]) -> np.ndarray:
-        mean, sd = stats
-        return np.zeros_like(x, dtype=np.float64) if sd <= 1e-12 else (x - mean) / sd
-
-    mixed: np.ndarray = weight * z(lexical, lexical_stats) + (1 - weight) * z(dense, dense_stats)
+    mixed: np.ndarray = weight * _standardize(lexical, *lexical_stats) + (1 - weight) * _standardize(
+        dense, *dense_stats
+    )
     return mixed
